@@ -1,0 +1,201 @@
+//! Board files: resources (how a device is wired) and its declaration.
+
+mod model;
+mod secret;
+
+pub use model::*;
+pub use secret::{Secret, SecretError, SecretRef};
+
+use std::path::{Path, PathBuf};
+
+use crate::yaml::{self, DefinitionError};
+
+/// A board file that was read and validated, with the folder its relative
+/// paths are resolved against.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub file: PathBuf,
+    pub spec: BoardFile,
+}
+
+impl Board {
+    pub fn load(file: &Path) -> Result<Self, DefinitionError> {
+        let (spec, text): (BoardFile, String) = yaml::load(file)?;
+        validate(file, &text, &spec)?;
+        Ok(Self {
+            file: file.to_path_buf(),
+            spec,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.spec.board.as_str()
+    }
+
+    /// The folder relative paths in the board file start from.
+    pub fn base_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        self.base_dir().join(path)
+    }
+
+    /// Resolves a declared account's password.
+    pub fn account_password(&self, account: &str) -> Result<Secret, SecretError> {
+        match self.spec.declares.accounts.get(account) {
+            Some(decl) => decl.password.resolve(self.base_dir()),
+            None => Err(SecretError::MissingEnv(format!("<no account {account}>"))),
+        }
+    }
+
+    /// Every secret value this board file references that is currently
+    /// resolvable; used to scrub evidence and output.
+    pub fn secret_values(&self) -> Vec<Secret> {
+        self.spec
+            .declares
+            .accounts
+            .values()
+            .filter_map(|a| a.password.resolve(self.base_dir()).ok())
+            .collect()
+    }
+}
+
+/// Checks that need the whole file rather than one field.
+fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionError> {
+    let hw = &spec.hardware;
+    if let Some(serial) = &hw.serial {
+        match (&serial.port, &serial.tcp) {
+            (None, None) => {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    "hardware.serial",
+                    "expected either `port` (a serial device) or `tcp` (host:port of a network serial export)",
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    "hardware.serial.tcp",
+                    "`port` and `tcp` are exclusive: name one way to reach the console",
+                ))
+            }
+            _ => {}
+        }
+        if serial.rfc2217 && serial.tcp.is_none() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "hardware.serial.rfc2217",
+                "`rfc2217: true` needs `tcp: host:port`",
+            ));
+        }
+        if serial.baud == 0 {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "hardware.serial.baud",
+                "expected a baud rate above 0",
+            ));
+        }
+    }
+    if let Some(debug) = &hw.debug {
+        if debug.gdb.is_none() == debug.probe.is_none() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "hardware.debug",
+                "expected exactly one of `gdb` (host:port) or `probe` ({ chip, selector })",
+            ));
+        }
+    }
+    let decl = &spec.declares;
+    if let Some(console) = &decl.console {
+        if let Some(account) = &console.account {
+            if !decl.accounts.contains_key(account) {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    "declares.console.account",
+                    format!(
+                        "account {account:?} is not declared under `declares.accounts` (declared: {})",
+                        list(decl.accounts.keys())
+                    ),
+                ));
+            }
+        }
+        if console.login.is_some() != console.password.is_some() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.console",
+                "`login` and `password` prompts go together: give both or neither",
+            ));
+        }
+        if hw.serial.is_none() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.console",
+                "a console is declared but `hardware.serial` is missing",
+            ));
+        }
+    }
+    if let Some(identity) = &decl.identity {
+        for source in &identity.logical {
+            if let IdentitySource::Console { pattern, .. } = source {
+                if let Err(e) = regex::Regex::new(pattern) {
+                    return Err(DefinitionError::at_field(
+                        file,
+                        text,
+                        "declares.identity.logical.pattern",
+                        format!("invalid regular expression: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for interface in &decl.interfaces {
+        if !seen.insert((interface.port, interface.protocol)) {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.interfaces.port",
+                format!(
+                    "port {}/{:?} is declared twice",
+                    interface.port, interface.protocol
+                ),
+            ));
+        }
+    }
+    if let Some(update) = &decl.update {
+        let key = file
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&update.trusted_key);
+        if !key.is_file() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.update.trusted_key",
+                format!(
+                    "expected a PEM public key file; {} does not exist",
+                    key.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    let items: Vec<&str> = items.map(String::as_str).collect();
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}

@@ -1,0 +1,570 @@
+//! The board file: how one device under test is wired to this host
+//! (`hardware`) and what its maker declares about it (`declares`, the
+//! ICS/IXIT of ETSI TS 103 701). Every struct rejects unknown keys, so a
+//! misspelt key is an error rather than a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::secret::SecretRef;
+
+/// One device under test.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoardFile {
+    /// Short unique name of this board on the rack; used in trial names
+    /// (`sim-0::software_update::unsigned_image`). Letters, digits, `-` and `_`.
+    pub board: BoardName,
+    /// The product's model designation, as printed on the device.
+    pub model: String,
+    /// Manufacturer of the product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// Hardware revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_revision: Option<String>,
+    /// How the board is wired to this host.
+    pub hardware: Hardware,
+    /// What the manufacturer declares (ICS / IXIT).
+    #[serde(default)]
+    pub declares: Declaration,
+}
+
+// ---------------------------------------------------------------- wiring
+
+/// Resources: what is wired where. Each one is optional; a check that needs a
+/// resource the board lacks is NOT_APPLICABLE or INCONCLUSIVE, never PASS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hardware {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<SerialWiring>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkWiring>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<DebugWiring>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerWiring>,
+}
+
+/// The serial console: a local tty, or a network serial port exported by
+/// ser2net (raw TCP or RFC 2217).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SerialWiring {
+    /// A serial device (`/dev/ttyUSB0`, a PTY path) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<PathBuf>,
+    /// ... or `host:port` of a network serial export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<HostPort>,
+    /// Whether `tcp` speaks RFC 2217 (telnet COM-port control) rather than raw bytes.
+    #[serde(default)]
+    pub rfc2217: bool,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// What the console expects at the end of a typed line.
+    #[serde(default)]
+    pub line_ending: LineEnding,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LineEnding {
+    /// Carriage return, as a terminal sends Enter (the usual choice for consoles).
+    #[default]
+    Cr,
+    Lf,
+    Crlf,
+}
+
+impl LineEnding {
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Self::Cr => b"\r",
+            Self::Lf => b"\n",
+            Self::Crlf => b"\r\n",
+        }
+    }
+}
+
+/// The board's network attachment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkWiring {
+    /// The board's own address. The harness only ever sends traffic here.
+    pub address: IpAddr,
+    /// Host interface on which the board's traffic can be captured (pcap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    /// Address of this host as the board sees it (where rogue servers and
+    /// collectors listen). Defaults to the address the OS routes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_address: Option<IpAddr>,
+}
+
+/// The debug port: a GDB remote endpoint or a probe-rs probe.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DebugWiring {
+    /// `host:port` of a GDB remote serial protocol server (OpenOCD, J-Link
+    /// GDB server, Black Magic Probe, QEMU's gdbstub, the simulated board).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gdb: Option<HostPort>,
+    /// A USB debug probe driven through probe-rs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeWiring>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeWiring {
+    /// Target name as probe-rs knows it, e.g. `nRF52840_xxAA`.
+    pub chip: String,
+    /// `VID:PID[:SERIAL]` of the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+}
+
+/// How the board's power is switched.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum PowerWiring {
+    /// No power control: checks that need it report INCONCLUSIVE.
+    None,
+    /// The simulated board's power socket.
+    Sim(PathBuf),
+    /// Shell commands (uhubctl, sispmctl, relay tools).
+    Command(PowerCommands),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerCommands {
+    pub on: String,
+    pub off: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<String>,
+}
+
+// ---------------------------------------------------------------- declaration
+
+/// The manufacturer's statements a lab tests against. ETSI TS 103 701 calls
+/// the claimed provisions the ICS and the test information the IXIT; the
+/// comments name the IXIT sheet each part fills.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Declaration {
+    /// Identity sources (DI-1, DI-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityDecl>,
+    /// Network services that are meant to be reachable (IXIT LogIntf). A scan
+    /// finding anything else is a finding.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceDecl>,
+    /// Accounts and their credentials (IXIT AuthMech), by user name.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountDecl>,
+    /// The serial console's login dialogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleDecl>,
+    /// Account lockout or delay after failed logins (LA-3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout: Option<LockoutDecl>,
+    /// How a configuration parameter is read and written (IXIT Conf).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<ConfigurationDecl>,
+    /// The update mechanism (IXIT UpdMech, SecBoot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateDecl>,
+    /// Debug port state in production (IXIT PhyIntf).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_port: Option<DebugPortDecl>,
+    /// Outgoing TLS connections the device makes (telemetry, cloud).
+    #[serde(default)]
+    pub tls_clients: Vec<TlsClientDecl>,
+    /// Security event logging (CS-1, CS-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<LoggingDecl>,
+    /// Factory reset (DC-3, DP-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factory_reset: Option<FactoryResetDecl>,
+    /// Support period and vulnerability disclosure (8259B; reviewed by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportDecl>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDecl {
+    /// Where the logical identifier can be read.
+    #[serde(default)]
+    pub logical: Vec<IdentitySource>,
+    /// A file holding the physical identifier as printed on the label
+    /// (relative to the board file), standing in for an operator reading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical: Option<PathBuf>,
+}
+
+/// One place the logical identifier is readable.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum IdentitySource {
+    /// A console command; `pattern` is a regular expression whose first
+    /// capture group is the identifier.
+    Console { command: String, pattern: String },
+    /// An HTTP(S) GET returning JSON; `field` names the identifier.
+    Http { path: String, field: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceDecl {
+    pub port: u16,
+    #[serde(default)]
+    pub protocol: Transport,
+    /// Service name (`https`, `ssh`, `coap`, ...).
+    pub service: String,
+    /// Whether the service requires authentication.
+    #[serde(default)]
+    pub auth: AuthRequirement,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthRequirement {
+    #[default]
+    Required,
+    /// Reachable without authentication by design (must be justified).
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDecl {
+    /// Reference to the account's credential (`env:NAME` or `file:PATH`).
+    pub password: SecretRef,
+    #[serde(default)]
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Admin,
+    User,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleDecl {
+    /// Text the console shows when it wants a user name; absent if the
+    /// console declares no login (which AU-09 then reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The shell prompt after a successful login.
+    pub prompt: String,
+    /// Account used on the console (a key of `accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Command that ends a session, so the next check finds the login prompt.
+    #[serde(default = "default_logout")]
+    pub logout: String,
+}
+
+fn default_logout() -> String {
+    "logout".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutDecl {
+    /// Failed attempts before the account locks or delays.
+    pub threshold: u32,
+    /// How long the lock or delay lasts, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_s: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigurationDecl {
+    /// A harmless parameter checks may change and restore.
+    pub parameter: String,
+    /// A value to write that differs from the default.
+    pub test_value: String,
+    /// How the parameter is read and written over the console:
+    /// `{param}` and `{value}` are substituted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleConfig>,
+    /// How it is read and written over HTTP(S).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub get: String,
+    pub set: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Path of the configuration resource, e.g. `/api/v1/config`.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDecl {
+    pub mechanism: UpdateMechanism,
+    pub format: ImageFormat,
+    /// The manufacturer's public signing key (PEM), relative to the board file.
+    pub trusted_key: PathBuf,
+    /// A genuine signed image the board can always be restored to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden: Option<PathBuf>,
+    /// Whether the device refuses images with a lower security counter.
+    #[serde(default = "yes")]
+    pub rollback_protection: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateMechanism {
+    /// MCUmgr SMP over the serial console.
+    SmpSerial,
+    /// MCUmgr SMP over UDP.
+    SmpUdp,
+    /// HTTP(S) upload.
+    Http,
+    /// Written through the debug probe only.
+    Probe,
+    /// The device has no update mechanism.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageFormat {
+    Mcuboot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DebugPortDecl {
+    /// Present and locked (readout protection set).
+    Locked,
+    /// Physically or logically absent.
+    Disabled,
+    /// Deliberately open (must be justified; AU-10 fails it).
+    Open,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientDecl {
+    /// What the connection is for (`telemetry`).
+    pub purpose: String,
+    /// Configuration parameter holding the server address, so a check can
+    /// point the device at a rogue server.
+    pub server_parameter: String,
+    /// Host name the device expects in the server certificate.
+    pub server_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingDecl {
+    /// Where security events can be read on the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_log: Option<EventLogDecl>,
+    /// Remote collector protocol and the configuration parameter holding its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syslog: Option<SyslogDecl>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventLogDecl {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogDecl {
+    /// Configuration parameter holding the collector's `host:port`.
+    pub collector_parameter: String,
+    #[serde(default)]
+    pub protocol: Transport,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactoryResetDecl {
+    /// Console command that resets the device (after login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
+    /// HTTP(S) path that resets the device (authenticated POST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportDecl {
+    /// Published end of the security support period (EN 303 645 5.3-13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_of_support: Option<String>,
+    /// Where vulnerabilities are reported (5.2-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_contact: Option<String>,
+    /// URL of the vulnerability disclosure policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure_policy: Option<String>,
+}
+
+// ---------------------------------------------------------------- checked strings
+
+/// A board name: 1 to 64 letters, digits, `-` or `_` (it becomes part of
+/// trial names and file names, so nothing else is allowed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BoardName(String);
+
+impl BoardName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BoardName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let ok = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "invalid board name {value:?}: expected 1 to 64 letters, digits, `-` or `_`"
+            ))
+        }
+    }
+}
+
+impl From<BoardName> for String {
+    fn from(value: BoardName) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for BoardName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `host:port`, where host is a name, an IPv4 address or a bracketed IPv6 address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl TryFrom<String> for HostPort {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let bad = || format!("expected `host:port` (e.g. 198.18.0.2:3333), got {value:?}");
+        let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl From<HostPort> for String {
+    fn from(value: HostPort) -> Self {
+        value.to_string()
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A string schema with a pattern, for checked string types.
+fn pattern_schema(pattern: &str, description: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": pattern,
+        "description": description,
+    })
+}
+
+impl JsonSchema for BoardName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BoardName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        pattern_schema(
+            r"^[A-Za-z0-9_-]{1,64}$",
+            "Board name: letters, digits, `-` and `_`.",
+        )
+    }
+}
+
+impl JsonSchema for HostPort {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostPort".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        pattern_schema(r"^.+:[0-9]{1,5}$", "`host:port`")
+    }
+}

@@ -1,0 +1,169 @@
+//! Secrets in board files are references, never values.
+//!
+//! A board file may say `password: env:HILT_SIM0_PASSWORD` or
+//! `password: file:secrets/sim-0.pass`; a literal value is rejected when the
+//! file is read, so a password never sits in a file that gets committed,
+//! copied into evidence or pasted into a ticket.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Where a secret lives. The value is fetched only when a check needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`: an environment variable of the hilt process.
+    Env(String),
+    /// `file:PATH`: a file, relative to the board file's folder; one trailing newline is dropped.
+    File(PathBuf),
+}
+
+/// A secret value. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    #[error("cannot read secret file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SecretRef {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(name) = text.strip_prefix("env:") {
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!(
+                    "`env:` must be followed by an environment variable name (letters, digits, _), got {name:?}"
+                ));
+            }
+            Ok(Self::Env(name.to_string()))
+        } else if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("`file:` must be followed by a path".to_string());
+            }
+            Ok(Self::File(PathBuf::from(path)))
+        } else {
+            // Never echo the text back: it may be the password itself.
+            Err("expected a secret reference `env:NAME` or `file:PATH`; literal secrets are not allowed in board files".to_string())
+        }
+    }
+
+    /// Fetches the value. `base` is the folder of the board file.
+    pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
+        match self {
+            Self::Env(name) => std::env::var(name)
+                .map(Secret)
+                .map_err(|_| SecretError::MissingEnv(name.clone())),
+            Self::File(path) => {
+                let full = base.join(path);
+                let text = std::fs::read_to_string(&full).map_err(|source| SecretError::File {
+                    path: full.clone(),
+                    source,
+                })?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                Ok(Secret(text.to_string()))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(name) => write!(f, "env:{name}"),
+            Self::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SecretRef::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SecretRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(env:[A-Za-z0-9_]+|file:.+)$",
+            "description": "A reference to a secret: `env:NAME` or `file:PATH` (relative to the board file). Literal secrets are rejected."
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_values_are_rejected_without_echoing_them() {
+        let err = SecretRef::parse("hunter2").expect_err("literal must fail");
+        assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn references_parse() {
+        assert_eq!(
+            SecretRef::parse("env:A_1"),
+            Ok(SecretRef::Env("A_1".into()))
+        );
+        assert!(SecretRef::parse("env:").is_err());
+        assert!(SecretRef::parse("env:A-B").is_err());
+        assert_eq!(
+            SecretRef::parse("file:x/y"),
+            Ok(SecretRef::File(PathBuf::from("x/y")))
+        );
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret("pw".into());
+        assert_eq!(format!("{s} {s:?}"), "<redacted> Secret(<redacted>)");
+    }
+}

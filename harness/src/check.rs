@@ -1,0 +1,184 @@
+//! What a check is, and what it may conclude.
+//!
+//! A check never produces INCONCLUSIVE or ERROR itself: it returns a
+//! `Finding` (PASS, FAIL or DECLARED) only when it established the device's
+//! behaviour, and a `CheckError` otherwise. The runner maps errors, panics
+//! and timeouts to verdicts, so there is one place where fail-closed is
+//! enforced.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hilt_reports::{References, Verdict};
+
+use crate::board::Board;
+use crate::context::CheckContext;
+
+/// The six NIST IR 8259A core capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    DeviceIdentification,
+    DeviceConfiguration,
+    DataProtection,
+    LogicalAccess,
+    SoftwareUpdate,
+    StateAwareness,
+    /// NIST IR 8259B non-technical items (documentation, support, disclosure).
+    NonTechnical,
+}
+
+impl Capability {
+    /// The module name used in check ids (`software_update::unsigned_image`).
+    pub fn module(self) -> &'static str {
+        match self {
+            Self::DeviceIdentification => "device_identification",
+            Self::DeviceConfiguration => "device_configuration",
+            Self::DataProtection => "data_protection",
+            Self::LogicalAccess => "logical_access",
+            Self::SoftwareUpdate => "software_update",
+            Self::StateAwareness => "state_awareness",
+            Self::NonTechnical => "non_technical",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::DeviceIdentification => "Device Identification",
+            Self::DeviceConfiguration => "Device Configuration",
+            Self::DataProtection => "Data Protection",
+            Self::LogicalAccess => "Logical Access to Interfaces",
+            Self::SoftwareUpdate => "Software Update",
+            Self::StateAwareness => "Cybersecurity State Awareness",
+            Self::NonTechnical => "Non-technical (NIST IR 8259B)",
+        }
+    }
+}
+
+/// Static description of a check.
+#[derive(Debug, Clone)]
+pub struct CheckMeta {
+    /// Short name within its capability (`unsigned_image`).
+    pub name: &'static str,
+    pub capability: Capability,
+    /// Catalogue id from the check catalogue (`SU-02`).
+    pub catalogue_id: &'static str,
+    pub title: &'static str,
+    /// What a secure device does, in one sentence (the pass criterion).
+    pub expected: &'static str,
+    pub nistir_8259a: &'static [&'static str],
+    pub en_303_645: &'static [&'static str],
+    pub ts_103_701: &'static [&'static str],
+    pub cra_annex_i: &'static [&'static str],
+    /// Changes device state; the board is restored afterwards.
+    pub destructive: bool,
+    pub default_timeout: Duration,
+}
+
+impl CheckMeta {
+    /// `capability::name`, the id used in suites and trial names.
+    pub fn id(&self) -> String {
+        format!("{}::{}", self.capability.module(), self.name)
+    }
+
+    pub fn references(&self) -> References {
+        let own = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        References {
+            nistir_8259a: own(self.nistir_8259a),
+            en_303_645: own(self.en_303_645),
+            ts_103_701: own(self.ts_103_701),
+            cra_annex_i: own(self.cra_annex_i),
+        }
+    }
+}
+
+/// Whether a check applies to a board, decided from its declaration and
+/// wiring before anything is sent to the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    Applicable,
+    NotApplicable(String),
+}
+
+/// What a check established about the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub observed: String,
+    pub measurements: BTreeMap<String, String>,
+}
+
+impl Finding {
+    /// The device held. `observed` says what was seen that proves it.
+    pub fn pass(reason: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self::new(Verdict::Pass, reason, observed)
+    }
+
+    /// The device showed the flaw.
+    pub fn fail(reason: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self::new(Verdict::Fail, reason, observed)
+    }
+
+    /// Not testable from a host: the declared value, for manual review.
+    pub fn declared(observed: impl Into<String>) -> Self {
+        Self::new(Verdict::Declared, "manual review required", observed)
+    }
+
+    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Self {
+        self.measurements.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    fn new(verdict: Verdict, reason: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            reason: reason.into(),
+            observed: observed.into(),
+            measurements: BTreeMap::new(),
+        }
+    }
+}
+
+/// Why a check could not conclude.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The board or its wiring did not cooperate: no answer, lost
+    /// connection, unexpected state. Verdict INCONCLUSIVE.
+    #[error("board fault: {0}")]
+    Board(String),
+    /// The harness failed (bad evidence folder, internal bug). Verdict ERROR.
+    #[error("harness fault: {0}")]
+    Harness(String),
+    /// Found not applicable only while running (e.g. a service the
+    /// declaration names is absent from the firmware's own description).
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
+    /// The run was interrupted or the check's deadline passed.
+    #[error("stopped: {0}")]
+    Stopped(String),
+}
+
+impl CheckError {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Self::Board(_) | Self::Stopped(_) => Verdict::Inconclusive,
+            Self::Harness(_) => Verdict::Error,
+            Self::NotApplicable(_) => Verdict::NotApplicable,
+        }
+    }
+}
+
+/// One attack or probe.
+pub trait Check: Send + Sync + 'static {
+    fn meta(&self) -> &CheckMeta;
+
+    /// Decided from the board file alone; the default applies everywhere.
+    fn applicability(&self, _board: &Board) -> Applicability {
+        Applicability::Applicable
+    }
+
+    /// Runs against the board. Returns a finding only if the behaviour was
+    /// established by observation (read-back, not an error code).
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError>;
+}

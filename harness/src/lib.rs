@@ -1,0 +1,15 @@
+//! hilt's engine: board files, suite files, the check interface,
+//! transports, evidence capture and the runner.
+
+pub mod board;
+pub mod check;
+pub mod context;
+pub mod evidence;
+pub mod runner;
+pub mod stop;
+pub mod suite;
+pub mod transport;
+pub mod yaml;
+
+pub use check::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+pub use hilt_reports::Verdict;

@@ -1,0 +1,542 @@
+//! Running the plan: one worker thread per board (so a board is never
+//! shared), each check in a thread of its own (so a panic or a hang is
+//! contained), and libtest-mimic reporting the results as they land.
+
+use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use hilt_reports::{
+    BoardInfo, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict, RECORD_FORMAT,
+};
+use sha2::{Digest, Sha256};
+
+use super::plan::{Plan, PlannedTrial};
+use super::progress::Progress;
+use super::state::{RunState, TrialStatus};
+use super::{Restore, RunConfig, RunError, RunOutcome};
+use crate::board::Board;
+use crate::check::{Applicability, CheckError, Finding};
+use crate::context::CheckContext;
+use crate::evidence::EvidenceSink;
+use crate::stop::StopSignal;
+
+/// How long a check may overrun its deadline while its transports notice
+/// the deadline and return, before the board is declared wedged.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Exit code of an interrupted run (128 + SIGINT, as shells report it).
+pub const INTERRUPTED_EXIT: i32 = 130;
+
+/// Why a board cannot take more checks.
+#[derive(Debug, Clone)]
+enum BoardHealth {
+    Usable,
+    Unusable(String),
+}
+
+pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
+    let plan = Plan::build(
+        &config.boards,
+        &config.suite,
+        &config.checks,
+        &config.test_args,
+    )
+    .map_err(RunError::Plan)?;
+
+    let board_limit = config
+        .test_args
+        .test_threads
+        .unwrap_or(plan.boards.len())
+        .max(1);
+    // libtest-mimic only reports; our workers decide concurrency.
+    config.test_args.test_threads = Some(1);
+
+    if config.test_args.list {
+        let trials = mimic_trials(&plan, None);
+        let _listed = libtest_mimic::run(&config.test_args, trials);
+        return Ok(RunOutcome {
+            run_dir: None,
+            exit_code: 0,
+        });
+    }
+
+    let started = Instant::now();
+    let run_id = new_run_id();
+    let run_dir = config.out_root.join(&run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|source| RunError::OutDir {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let record = initial_record(&config, &plan, &run_id);
+    let state = Arc::new(RunState::new(
+        record,
+        run_dir.join("record.json"),
+        plan.boards.len(),
+        started,
+    ));
+    state.update(|_| {});
+
+    let progress = Arc::new(Progress::new(
+        &plan
+            .boards
+            .iter()
+            .zip(&plan.per_board)
+            .map(|(b, t)| {
+                (
+                    b.name().to_string(),
+                    t.iter().filter(|t| t.selected).count(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let slots = Arc::new(Slots::new(board_limit));
+    let mut workers = Vec::new();
+    for (index, trials) in plan.per_board.iter().enumerate() {
+        let worker = BoardWorker {
+            index,
+            board: plan.boards[index].clone(),
+            trials: trials.iter().filter(|t| t.selected).cloned().collect(),
+            state: state.clone(),
+            progress: progress.clone(),
+            slots: slots.clone(),
+            interrupted: config.interrupted.clone(),
+            run_dir: run_dir.clone(),
+            restore: config.restore.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("board-{}", plan.boards[index].name()))
+            .spawn(move || worker.run())
+            .map_err(|e| RunError::Plan(format!("cannot start board worker: {e}")))?;
+        workers.push(handle);
+    }
+
+    let trials = mimic_trials(&plan, Some(state.clone()));
+    let _conclusion = libtest_mimic::run(&config.test_args, trials);
+    for worker in workers {
+        let _ = worker.join();
+    }
+
+    let interrupted = config.interrupted.load(Ordering::SeqCst);
+    let selected = plan.selected_count();
+    state.update(|record| {
+        record.finished_at = Some(now_rfc3339());
+        record.complete = !interrupted && record.trials.len() == selected;
+        if interrupted && record.interrupted.is_none() {
+            record.interrupted = Some("interrupted by SIGINT".into());
+        }
+    });
+    if let Some(err) = state.write_error() {
+        return Err(RunError::Write {
+            path: run_dir.join("record.json"),
+            source: std::io::Error::other(err),
+        });
+    }
+    let record = state.snapshot();
+    let junit = hilt_reports::junit::render(&record).map_err(|e| RunError::Write {
+        path: run_dir.join("junit.xml"),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    std::fs::write(run_dir.join("junit.xml"), junit).map_err(|source| RunError::Write {
+        path: run_dir.join("junit.xml"),
+        source,
+    })?;
+    let exit_code = if interrupted {
+        INTERRUPTED_EXIT
+    } else {
+        record.exit_code()
+    };
+    Ok(RunOutcome {
+        run_dir: Some(run_dir),
+        exit_code,
+    })
+}
+
+/// libtest-mimic trials whose bodies wait for the board workers' results.
+fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic::Trial> {
+    plan.interleaved()
+        .into_iter()
+        .map(|planned| {
+            let name = planned.name.clone();
+            let board = planned.board;
+            let state = state.clone();
+            libtest_mimic::Trial::test(planned.name.clone(), move || {
+                let Some(state) = state else { return Ok(()) };
+                match state.wait_for(&name, board) {
+                    TrialStatus::Finished(trial) => match trial.verdict {
+                        Verdict::Pass | Verdict::NotApplicable | Verdict::Declared => Ok(()),
+                        verdict => Err(format!("{verdict}: {}", trial.reason).into()),
+                    },
+                    TrialStatus::NotRun => Err("not run: the run was interrupted".into()),
+                }
+            })
+            .with_ignored_flag(planned.is_not_applicable())
+        })
+        .collect()
+}
+
+/// Limits how many boards run at once (`--test-threads`).
+struct Slots {
+    free: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self {
+            free: Mutex::new(n),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+    }
+
+    fn release(&self) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.changed.notify_one();
+    }
+}
+
+struct BoardWorker {
+    index: usize,
+    board: Arc<Board>,
+    trials: Vec<PlannedTrial>,
+    state: Arc<RunState>,
+    progress: Arc<Progress>,
+    slots: Arc<Slots>,
+    interrupted: Arc<AtomicBool>,
+    run_dir: std::path::PathBuf,
+    restore: Option<Arc<dyn Restore>>,
+}
+
+/// What one check's thread hands back.
+struct Returned {
+    result: Result<Finding, CheckError>,
+    evidence: Vec<hilt_reports::EvidenceRecord>,
+    identity: BTreeMap<String, String>,
+}
+
+impl BoardWorker {
+    fn run(self) {
+        self.slots.acquire();
+        let mut health = BoardHealth::Usable;
+        for trial in &self.trials {
+            if self.interrupted.load(Ordering::SeqCst) {
+                break;
+            }
+            self.progress.start(self.index, &trial.check.meta().id());
+            let started_at = now_rfc3339();
+            let start = Instant::now();
+            let (result, evidence, identity) = match (&trial.applicability, &health) {
+                (Applicability::NotApplicable(why), _) => (
+                    Err(CheckError::NotApplicable(why.clone())),
+                    Vec::new(),
+                    BTreeMap::new(),
+                ),
+                (_, BoardHealth::Unusable(why)) => (
+                    Err(CheckError::Board(format!("board unavailable: {why}"))),
+                    Vec::new(),
+                    BTreeMap::new(),
+                ),
+                _ => {
+                    let (result, evidence, identity, new_health) = self.execute(trial);
+                    if let Some(h) = new_health {
+                        health = h;
+                    }
+                    (result, evidence, identity)
+                }
+            };
+            if self.interrupted.load(Ordering::SeqCst)
+                && matches!(result, Err(CheckError::Stopped(_)))
+            {
+                // Interrupted mid-check: not a finished trial.
+                self.state.update(|r| {
+                    r.interrupted = Some(format!("interrupted by SIGINT during {}", trial.name))
+                });
+                break;
+            }
+            let record = self.trial_record(trial, result, evidence, started_at, start);
+            self.progress.done(self.index, record.verdict.as_str());
+            self.state.finish_trial(record, &identity);
+        }
+        self.progress.finish(self.index);
+        self.state.board_done(self.index);
+        self.slots.release();
+    }
+
+    /// Runs one check in its own thread, bounded by its timeout.
+    #[allow(clippy::type_complexity)]
+    fn execute(
+        &self,
+        trial: &PlannedTrial,
+    ) -> (
+        Result<Finding, CheckError>,
+        Vec<hilt_reports::EvidenceRecord>,
+        BTreeMap<String, String>,
+        Option<BoardHealth>,
+    ) {
+        let deadline = Instant::now() + trial.timeout;
+        let stop = StopSignal::new(deadline, self.interrupted.clone());
+        let sink = EvidenceSink::new(
+            &self.run_dir,
+            self.board.name(),
+            &trial.check.meta().id(),
+            self.board.secret_values(),
+        );
+        let mut ctx = CheckContext::new(self.board.clone(), trial.params.clone(), stop, sink);
+        let check = trial.check.clone();
+        let restore = self.restore.clone();
+        let destructive = check.meta().destructive;
+        let (tx, rx) = mpsc::channel::<Returned>();
+        let spawned = std::thread::Builder::new()
+            .name(trial.name.clone())
+            .spawn(move || {
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&mut ctx)));
+                let mut result = match outcome {
+                    Ok(result) => result,
+                    Err(payload) => Err(CheckError::Harness(format!(
+                        "check panicked: {}",
+                        panic_message(&payload)
+                    ))),
+                };
+                if destructive {
+                    if let Some(restore) = restore {
+                        let restored =
+                            panic::catch_unwind(AssertUnwindSafe(|| restore.restore(&mut ctx)));
+                        let failure = match restored {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(e.to_string()),
+                            Err(p) => Some(format!("restore panicked: {}", panic_message(&p))),
+                        };
+                        if let Some(why) = failure {
+                            result = Err(CheckError::Board(format!(
+                                "{RESTORE_FAILED}{why} (check result before restore: {})",
+                                summarize(&result)
+                            )));
+                        }
+                    }
+                }
+                let (evidence, identity, save_error) = ctx.finish();
+                if let (Ok(_), Some(e)) = (&result, save_error) {
+                    result = Err(e);
+                }
+                let _ = tx.send(Returned {
+                    result,
+                    evidence,
+                    identity,
+                });
+            });
+        if let Err(e) = spawned {
+            return (
+                Err(CheckError::Harness(format!(
+                    "cannot start check thread: {e}"
+                ))),
+                Vec::new(),
+                BTreeMap::new(),
+                None,
+            );
+        }
+        let budget = trial.timeout;
+        match rx.recv_timeout(budget + Duration::from_millis(250)) {
+            Ok(returned) => {
+                let health = match &returned.result {
+                    Err(CheckError::Board(why)) if why.starts_with(RESTORE_FAILED) => {
+                        Some(BoardHealth::Unusable(format!(
+                            "{} left the board unrestorable",
+                            trial.name
+                        )))
+                    }
+                    _ => None,
+                };
+                let result = match returned.result {
+                    Err(CheckError::Stopped(why)) if !self.interrupted.load(Ordering::SeqCst) => {
+                        Err(CheckError::Stopped(format!(
+                            "check did not finish within its timeout of {} s ({why})",
+                            budget.as_secs_f64()
+                        )))
+                    }
+                    other => other,
+                };
+                (result, returned.evidence, returned.identity, health)
+            }
+            Err(_) => {
+                // Past the deadline: transports should have noticed it.
+                // Give them a grace period to return and save evidence.
+                let timeout_reason = format!(
+                    "check did not finish within its timeout of {} s",
+                    budget.as_secs_f64()
+                );
+                match rx.recv_timeout(GRACE) {
+                    Ok(returned) => (
+                        Err(CheckError::Stopped(timeout_reason)),
+                        returned.evidence,
+                        returned.identity,
+                        None,
+                    ),
+                    Err(_) => (
+                        Err(CheckError::Stopped(format!(
+                            "{timeout_reason}, nor stopped {} s after it",
+                            GRACE.as_secs()
+                        ))),
+                        Vec::new(),
+                        BTreeMap::new(),
+                        Some(BoardHealth::Unusable(format!(
+                            "{} is still running past its timeout; the board is in an unknown state",
+                            trial.name
+                        ))),
+                    ),
+                }
+            }
+        }
+    }
+
+    fn trial_record(
+        &self,
+        trial: &PlannedTrial,
+        result: Result<Finding, CheckError>,
+        evidence: Vec<hilt_reports::EvidenceRecord>,
+        started_at: String,
+        start: Instant,
+    ) -> TrialRecord {
+        let meta = trial.check.meta();
+        let (verdict, reason, observed, measurements) = match result {
+            Ok(finding) => (
+                finding.verdict,
+                finding.reason,
+                finding.observed,
+                finding.measurements,
+            ),
+            Err(err) => {
+                let verdict = err.verdict();
+                let reason = match err {
+                    CheckError::Board(s)
+                    | CheckError::Harness(s)
+                    | CheckError::NotApplicable(s)
+                    | CheckError::Stopped(s) => s,
+                };
+                let observed = match verdict {
+                    Verdict::NotApplicable => "not run".to_string(),
+                    _ => "no conclusive observation".to_string(),
+                };
+                (verdict, reason, observed, BTreeMap::new())
+            }
+        };
+        let scrub = |s: String| crate::evidence::scrub(&s, &self.board.secret_values());
+        let end = Instant::now();
+        TrialRecord {
+            name: trial.name.clone(),
+            board: self.board.name().to_string(),
+            check: meta.id(),
+            catalogue_id: meta.catalogue_id.to_string(),
+            title: meta.title.to_string(),
+            references: meta.references(),
+            verdict,
+            reason: scrub(reason),
+            expected: meta.expected.to_string(),
+            observed: scrub(observed),
+            measurements: measurements
+                .into_iter()
+                .map(|(k, v)| (k, scrub(v)))
+                .collect(),
+            started_at,
+            finished_at: now_rfc3339(),
+            start_offset_ms: start.duration_since(self.state.started).as_millis() as u64,
+            end_offset_ms: end.duration_since(self.state.started).as_millis() as u64,
+            duration_ms: end.duration_since(start).as_millis() as u64,
+            evidence,
+        }
+    }
+}
+
+const RESTORE_FAILED: &str = "restore after destructive check failed: ";
+
+fn summarize(result: &Result<Finding, CheckError>) -> String {
+    match result {
+        Ok(f) => f.verdict.to_string(),
+        Err(e) => e.verdict().to_string(),
+    }
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+fn initial_record(config: &RunConfig, plan: &Plan, run_id: &str) -> RunRecord {
+    let boards = plan
+        .boards
+        .iter()
+        .map(|b| BoardInfo {
+            name: b.name().to_string(),
+            model: b.spec.model.clone(),
+            file: b.file.display().to_string(),
+            file_sha256: std::fs::read(&b.file)
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .unwrap_or_default(),
+            observed_identity: BTreeMap::new(),
+        })
+        .collect();
+    RunRecord {
+        format: RECORD_FORMAT,
+        run_id: run_id.to_string(),
+        tool: ToolInfo {
+            name: "hilt".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: config.command.clone(),
+            host: hostname(),
+        },
+        started_at: now_rfc3339(),
+        finished_at: None,
+        complete: false,
+        interrupted: None,
+        suite: SuiteInfo {
+            name: config.suite.spec.suite.clone(),
+            file: Some(config.suite.file.display().to_string()),
+            sha256: Some(hex::encode(Sha256::digest(config.suite.text.as_bytes()))),
+        },
+        boards,
+        trials: Vec::new(),
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let salt = Sha256::digest(format!("{}-{:?}", std::process::id(), Instant::now()).as_bytes());
+    format!("{stamp}-{}", &hex::encode(salt)[..6])
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}

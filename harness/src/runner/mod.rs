@@ -1,0 +1,79 @@
+//! The runner: turns (boards × suite) into trials named like
+//! `sim-0::software_update::unsigned_image`, selects them with cargo-test
+//! semantics (libtest-mimic does the selection and the plain output), runs
+//! each board's trials one at a time on that board's own worker, boards in
+//! parallel, and keeps the run record current after every trial.
+//!
+//! The runner never formats reports: it fills a `RunRecord`; renderers in
+//! `hilt-reports` turn it into JSON and JUnit.
+
+mod execute;
+mod plan;
+mod progress;
+mod state;
+
+pub use plan::{trial_name, Plan, PlannedTrial};
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::board::Board;
+use crate::check::Check;
+use crate::suite::Suite;
+
+/// Restores a board after a destructive check (golden image, power cycle).
+/// Written once per kind of board, not per check (labgrid's strategies).
+pub trait Restore: Send + Sync {
+    fn restore(
+        &self,
+        ctx: &mut crate::context::CheckContext,
+    ) -> Result<(), crate::check::CheckError>;
+}
+
+pub struct RunConfig {
+    pub boards: Vec<Board>,
+    pub suite: Suite,
+    /// Every check hilt knows; the suite selects among them.
+    pub checks: Vec<Arc<dyn Check>>,
+    /// Parent of the run folder (`hilt-out`).
+    pub out_root: PathBuf,
+    /// cargo-test style arguments (filter, `--exact`, `--skip`, `--list`,
+    /// `--test-threads`, ...).
+    pub test_args: libtest_mimic::Arguments,
+    /// The command line, for the record.
+    pub command: Vec<String>,
+    /// Set by the SIGINT handler; the run stops starting checks, stops the
+    /// running ones at their next poll, and writes an incomplete record.
+    pub interrupted: Arc<AtomicBool>,
+    pub restore: Option<Arc<dyn Restore>>,
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// None when only listing.
+    pub run_dir: Option<PathBuf>,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot create run folder {path}: {source}")]
+    OutDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Plan(String),
+}
+
+/// Runs the plan; returns the exit code the record calls for (130 when
+/// interrupted).
+pub fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
+    execute::run(config)
+}

@@ -1,0 +1,115 @@
+//! Which trials exist, in which order, and which are selected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::board::Board;
+use crate::check::{Applicability, Check};
+use crate::context::Params;
+use crate::suite::Suite;
+
+pub fn trial_name(board: &str, check_id: &str) -> String {
+    format!("{board}::{check_id}")
+}
+
+#[derive(Clone)]
+pub struct PlannedTrial {
+    pub name: String,
+    pub board: usize,
+    pub check: Arc<dyn Check>,
+    pub timeout: Duration,
+    pub params: Params,
+    pub applicability: Applicability,
+    /// Chosen by the filter arguments.
+    pub selected: bool,
+}
+
+pub struct Plan {
+    pub boards: Vec<Arc<Board>>,
+    /// Per board, trials in suite order.
+    pub per_board: Vec<Vec<PlannedTrial>>,
+}
+
+impl Plan {
+    pub fn build(
+        boards: &[Board],
+        suite: &Suite,
+        checks: &[Arc<dyn Check>],
+        args: &libtest_mimic::Arguments,
+    ) -> Result<Self, String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for board in boards {
+            if !seen.insert(board.name().to_string()) {
+                return Err(format!(
+                    "two board files name the same board {:?} ({})",
+                    board.name(),
+                    board.file.display()
+                ));
+            }
+        }
+        let default_timeout = suite.spec.default_timeout_s.map(Duration::from_secs);
+        let boards: Vec<Arc<Board>> = boards.iter().cloned().map(Arc::new).collect();
+        let mut per_board = Vec::new();
+        for (index, board) in boards.iter().enumerate() {
+            let mut trials = Vec::new();
+            for entry in &suite.spec.checks {
+                let check = checks
+                    .iter()
+                    .find(|c| c.meta().id() == entry.check)
+                    .ok_or_else(|| format!("suite names unknown check {:?}", entry.check))?
+                    .clone();
+                let timeout = entry
+                    .timeout_s
+                    .map(Duration::from_secs)
+                    .or(default_timeout)
+                    .unwrap_or(check.meta().default_timeout);
+                let applicability = check.applicability(board);
+                let name = trial_name(board.name(), &entry.check);
+                let mut trial = PlannedTrial {
+                    name,
+                    board: index,
+                    check,
+                    timeout,
+                    params: entry.params.clone(),
+                    applicability,
+                    selected: false,
+                };
+                trial.selected = !args.is_filtered_out(&trial.to_mimic_stub());
+                trials.push(trial);
+            }
+            per_board.push(trials);
+        }
+        Ok(Self { boards, per_board })
+    }
+
+    /// Trials interleaved across boards (A1, B1, A2, B2, ...), the order in
+    /// which libtest-mimic reports them, close to the order they finish.
+    pub fn interleaved(&self) -> Vec<&PlannedTrial> {
+        let longest = self.per_board.iter().map(Vec::len).max().unwrap_or(0);
+        (0..longest)
+            .flat_map(|i| self.per_board.iter().filter_map(move |t| t.get(i)))
+            .collect()
+    }
+
+    pub fn selected_count(&self) -> usize {
+        self.per_board
+            .iter()
+            .flatten()
+            .filter(|t| t.selected)
+            .count()
+    }
+}
+
+impl PlannedTrial {
+    pub fn is_not_applicable(&self) -> bool {
+        matches!(self.applicability, Applicability::NotApplicable(_))
+    }
+
+    /// The libtest-mimic view of this trial without its body, used to ask
+    /// libtest-mimic's own filter whether it is selected, so selection is
+    /// exactly cargo test's.
+    pub fn to_mimic_stub(&self) -> libtest_mimic::Trial {
+        libtest_mimic::Trial::test(self.name.clone(), || Ok(()))
+            .with_ignored_flag(self.is_not_applicable())
+    }
+}

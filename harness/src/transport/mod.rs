@@ -1,0 +1,6 @@
+//! Ways to reach a board. Each transport is a module behind a small API
+//! that takes a `StopSignal`, records what it did as evidence, and reports
+//! failures as board faults (never as a device verdict).
+
+pub mod power;
+pub mod serial;

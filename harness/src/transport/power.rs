@@ -1,0 +1,109 @@
+//! Power switching: none, shell commands from the board file, or the
+//! simulated board's power socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::board::PowerWiring;
+use crate::check::CheckError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerAction {
+    On,
+    Off,
+    Cycle,
+}
+
+impl PowerAction {
+    fn word(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Off => "off",
+            Self::Cycle => "cycle",
+        }
+    }
+}
+
+/// Switches the board's power. A board without power control gives a
+/// board fault (INCONCLUSIVE), so a check needing it never passes.
+pub fn switch(
+    wiring: Option<&PowerWiring>,
+    base_dir: &Path,
+    action: PowerAction,
+) -> Result<(), CheckError> {
+    match wiring {
+        None | Some(PowerWiring::None) => Err(CheckError::Board(
+            "the board file declares no power control (hardware.power)".into(),
+        )),
+        Some(PowerWiring::Sim(socket)) => sim_socket(&base_dir.join(socket), action),
+        Some(PowerWiring::Command(commands)) => {
+            let line = match action {
+                PowerAction::On => commands.on.clone(),
+                PowerAction::Off => commands.off.clone(),
+                PowerAction::Cycle => match &commands.cycle {
+                    Some(cycle) => cycle.clone(),
+                    None => {
+                        shell(&commands.off)?;
+                        std::thread::sleep(Duration::from_millis(500));
+                        return shell(&commands.on);
+                    }
+                },
+            };
+            shell(&line)
+        }
+    }
+}
+
+fn shell(line: &str) -> Result<(), CheckError> {
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(line)
+        .status()
+        .map_err(|e| CheckError::Board(format!("power command {line:?} could not start: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CheckError::Board(format!(
+            "power command {line:?} failed: {status}"
+        )))
+    }
+}
+
+fn sim_socket(path: &Path, action: PowerAction) -> Result<(), CheckError> {
+    let fault =
+        |e: std::io::Error| CheckError::Board(format!("power socket {}: {e}", path.display()));
+    let mut stream = UnixStream::connect(path).map_err(fault)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(fault)?;
+    stream
+        .write_all(format!("{}\n", action.word()).as_bytes())
+        .map_err(fault)?;
+    let mut reply = String::new();
+    BufReader::new(stream.take_bounded())
+        .read_line(&mut reply)
+        .map_err(fault)?;
+    if reply.starts_with("ok") {
+        Ok(())
+    } else {
+        Err(CheckError::Board(format!(
+            "power socket {} answered {:?}",
+            path.display(),
+            reply.trim()
+        )))
+    }
+}
+
+/// Reading a reply line from a device-side socket is bounded.
+trait TakeBounded {
+    fn take_bounded(self) -> std::io::Take<UnixStream>;
+}
+
+impl TakeBounded for UnixStream {
+    fn take_bounded(self) -> std::io::Take<UnixStream> {
+        std::io::Read::take(self, 256)
+    }
+}

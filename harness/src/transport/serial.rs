@@ -1,0 +1,588 @@
+//! The serial console: a tty (local device or PTY) or a raw TCP export,
+//! an expect engine over a bounded rolling buffer, a login helper, and a
+//! timestamped transcript of every byte in both directions.
+
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use regex::bytes::Regex;
+
+use crate::board::{ConsoleDecl, LineEnding, Secret, SerialWiring};
+use crate::check::CheckError;
+use crate::stop::StopSignal;
+
+/// Bytes kept for matching. Older output is dropped: a chatty boot log
+/// cannot grow memory without bound.
+const MATCH_BUFFER: usize = 64 * 1024;
+/// Transcript bytes kept per console (evidence); beyond this it is cut.
+const TRANSCRIPT_LIMIT: usize = 4 * 1024 * 1024;
+/// How long one read waits before re-checking deadline and interruption.
+const POLL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SerialError {
+    #[error("cannot open serial console {what}: {source}")]
+    Open { what: String, source: io::Error },
+    #[error("serial console lost: {0}")]
+    Lost(String),
+    #[error("timed out after {waited_ms} ms waiting for {pattern:?}; last output: {tail:?}")]
+    Timeout {
+        pattern: String,
+        waited_ms: u128,
+        tail: String,
+    },
+    #[error("{0}")]
+    Stopped(String),
+    #[error("unsupported serial wiring: {0}")]
+    Unsupported(String),
+}
+
+impl From<SerialError> for CheckError {
+    fn from(err: SerialError) -> Self {
+        match err {
+            SerialError::Stopped(why) => CheckError::Stopped(why),
+            SerialError::Unsupported(why) => CheckError::Harness(why),
+            other => CheckError::Board(other.to_string()),
+        }
+    }
+}
+
+/// Anything bytes go through: a tty or a TCP stream.
+trait Link: Read + Write + Send {}
+impl<T: Read + Write + Send> Link for T {}
+
+/// What matched, and what came before it.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Which pattern matched (index into the list given).
+    pub index: usize,
+    /// Output before the match (ANSI sequences removed), lossy UTF-8.
+    pub before: String,
+    /// The matched text.
+    pub matched: String,
+    /// Capture groups (index 0 is the whole match).
+    pub captures: Vec<Option<String>>,
+}
+
+/// An open console.
+pub struct Console {
+    link: Box<dyn Link>,
+    line_ending: LineEnding,
+    buffer: Vec<u8>,
+    transcript: Transcript,
+    stop: StopSignal,
+    lost: Option<String>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl Console {
+    /// Opens the console the board file describes.
+    pub fn open(
+        wiring: &SerialWiring,
+        base_dir: &Path,
+        stop: StopSignal,
+    ) -> Result<Self, SerialError> {
+        let link: Box<dyn Link> = if let Some(port) = &wiring.port {
+            let path = base_dir.join(port);
+            let what = path.display().to_string();
+            let tty = serialport::new(what.clone(), wiring.baud)
+                .timeout(POLL)
+                .open_native()
+                .map_err(|e| SerialError::Open {
+                    what: what.clone(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+            Box::new(tty)
+        } else if let Some(tcp) = &wiring.tcp {
+            if wiring.rfc2217 {
+                return Err(SerialError::Unsupported(
+                    "RFC 2217 network serial is not implemented yet; use a raw TCP export".into(),
+                ));
+            }
+            let what = tcp.to_string();
+            let stream = TcpStream::connect((tcp.host.as_str(), tcp.port)).map_err(|source| {
+                SerialError::Open {
+                    what: what.clone(),
+                    source,
+                }
+            })?;
+            stream
+                .set_read_timeout(Some(POLL))
+                .map_err(|source| SerialError::Open { what, source })?;
+            Box::new(stream)
+        } else {
+            return Err(SerialError::Unsupported(
+                "serial wiring names no port".into(),
+            ));
+        };
+        Ok(Self::from_link(link, wiring.line_ending, stop))
+    }
+
+    fn from_link(link: Box<dyn Link>, line_ending: LineEnding, stop: StopSignal) -> Self {
+        Self {
+            link,
+            line_ending,
+            buffer: Vec::new(),
+            transcript: Transcript::new(),
+            stop,
+            lost: None,
+        }
+    }
+
+    /// Replaces the stop signal (a console reused across phases of a check).
+    pub fn set_stop(&mut self, stop: StopSignal) {
+        self.stop = stop;
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), SerialError> {
+        self.transcript.sent(bytes);
+        self.write_all(bytes)
+    }
+
+    /// Sends a line followed by the board's line ending.
+    pub fn send_line(&mut self, line: &str) -> Result<(), SerialError> {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(self.line_ending.as_bytes());
+        self.send(&bytes)
+    }
+
+    /// Sends a secret line; the transcript shows `<redacted>`.
+    pub fn send_secret_line(&mut self, secret: &Secret) -> Result<(), SerialError> {
+        self.transcript.sent(b"<redacted>");
+        self.transcript.sent(self.line_ending.as_bytes());
+        let mut bytes = secret.expose().as_bytes().to_vec();
+        bytes.extend_from_slice(self.line_ending.as_bytes());
+        self.write_all(&bytes)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), SerialError> {
+        if let Some(why) = &self.lost {
+            return Err(SerialError::Lost(why.clone()));
+        }
+        let result = self.link.write_all(bytes).and_then(|()| self.link.flush());
+        result.map_err(|e| self.mark_lost(format!("write failed: {e}")))
+    }
+
+    fn mark_lost(&mut self, why: String) -> SerialError {
+        self.transcript.note(&format!("console lost: {why}"));
+        self.lost = Some(why.clone());
+        SerialError::Lost(why)
+    }
+
+    /// Waits until `pattern` matches the output, bounded by `timeout` and
+    /// the check's stop signal. Output up to the end of the match is consumed.
+    pub fn expect(&mut self, pattern: &str, timeout: Duration) -> Result<Match, SerialError> {
+        self.expect_any(&[pattern], timeout)
+    }
+
+    /// Waits for the first of several patterns.
+    pub fn expect_any(
+        &mut self,
+        patterns: &[&str],
+        timeout: Duration,
+    ) -> Result<Match, SerialError> {
+        let compiled: Vec<Regex> = patterns
+            .iter()
+            .map(|p| {
+                Regex::new(p)
+                    .map_err(|e| SerialError::Unsupported(format!("bad pattern {p:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let started = Instant::now();
+        let until = self.stop.bound(timeout);
+        loop {
+            if let Some(found) = self.find(&compiled) {
+                return Ok(found);
+            }
+            if self.stop.is_interrupted() {
+                return Err(SerialError::Stopped("run interrupted".into()));
+            }
+            if Instant::now() >= until {
+                return Err(SerialError::Timeout {
+                    pattern: patterns.join(" | "),
+                    waited_ms: started.elapsed().as_millis(),
+                    tail: self.tail(200),
+                });
+            }
+            self.read_some()?;
+        }
+    }
+
+    /// Reads whatever arrives for `quiet` (bounded by the stop signal) and
+    /// returns it; used to let a chatty console settle.
+    pub fn drain(&mut self, quiet: Duration) -> Result<String, SerialError> {
+        let until = self.stop.bound(quiet);
+        while Instant::now() < until {
+            if self.stop.is_interrupted() {
+                return Err(SerialError::Stopped("run interrupted".into()));
+            }
+            self.read_some()?;
+        }
+        let text = String::from_utf8_lossy(&self.buffer).into_owned();
+        self.buffer.clear();
+        Ok(text)
+    }
+
+    /// Runs one shell command at `prompt` and returns its output (the echo
+    /// of the command and the next prompt removed).
+    pub fn command(
+        &mut self,
+        line: &str,
+        prompt: &str,
+        timeout: Duration,
+    ) -> Result<String, SerialError> {
+        self.buffer.clear();
+        self.send_line(line)?;
+        let found = self.expect(&regex::escape(prompt), timeout)?;
+        let out = found.before.replace('\r', "");
+        let out = out
+            .strip_prefix(line)
+            .map(|rest| rest.trim_start_matches('\n'))
+            .unwrap_or(&out);
+        Ok(out.trim_end().to_string())
+    }
+
+    fn read_some(&mut self) -> Result<(), SerialError> {
+        let mut chunk = [0u8; 4096];
+        match self.link.read(&mut chunk) {
+            Ok(0) => Err(self.mark_lost("end of stream (device closed the console)".into())),
+            Ok(n) => {
+                self.transcript.received(&chunk[..n]);
+                strip_ansi_into(&chunk[..n], &mut self.buffer);
+                if self.buffer.len() > MATCH_BUFFER {
+                    let excess = self.buffer.len() - MATCH_BUFFER;
+                    self.buffer.drain(..excess);
+                }
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            }
+            Err(e) => Err(self.mark_lost(format!("read failed: {e}"))),
+        }
+    }
+
+    fn find(&mut self, patterns: &[Regex]) -> Option<Match> {
+        // Earliest match wins, so a prompt is not skipped for a later one.
+        let (index, captures) = patterns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, re)| re.captures(&self.buffer).map(|c| (i, c)))
+            .min_by_key(|(_, c)| c.get(0).map_or(usize::MAX, |m| m.start()))?;
+        let whole = captures.get(0)?;
+        let (start, end) = (whole.start(), whole.end());
+        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let found = Match {
+            index,
+            before: lossy(&self.buffer[..start]),
+            matched: lossy(&self.buffer[start..end]),
+            captures: captures
+                .iter()
+                .map(|c| c.map(|m| lossy(m.as_bytes())))
+                .collect(),
+        };
+        self.buffer.drain(..end);
+        Some(found)
+    }
+
+    fn tail(&self, max: usize) -> String {
+        let from = self.buffer.len().saturating_sub(max);
+        String::from_utf8_lossy(&self.buffer[from..]).into_owned()
+    }
+
+    /// The transcript so far, one timestamped line per chunk.
+    pub fn transcript(&self) -> String {
+        self.transcript.text.clone()
+    }
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ ... final`, and two-byte
+/// `ESC x`) and NUL bytes, so patterns match what a person sees.
+fn strip_ansi_into(input: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == 0x1b {
+            if input.get(i + 1) == Some(&b'[') {
+                i += 2;
+                while i < input.len() && !(0x40..=0x7e).contains(&input[i]) {
+                    i += 1;
+                }
+                i += 1;
+            } else {
+                i += 2;
+            }
+            continue;
+        }
+        if b != 0 {
+            out.push(b);
+        }
+        i += 1;
+    }
+}
+
+/// Timestamped record of console traffic: `+SECONDS <` for received and
+/// `+SECONDS >` for sent bytes, non-printable bytes escaped as `\xNN`.
+struct Transcript {
+    started: Instant,
+    text: String,
+    cut: bool,
+}
+
+impl Transcript {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            text: String::new(),
+            cut: false,
+        }
+    }
+
+    fn received(&mut self, bytes: &[u8]) {
+        self.line('<', bytes);
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        self.line('>', bytes);
+    }
+
+    fn note(&mut self, text: &str) {
+        self.line('#', text.as_bytes());
+    }
+
+    fn line(&mut self, direction: char, bytes: &[u8]) {
+        if self.cut {
+            return;
+        }
+        if self.text.len() > TRANSCRIPT_LIMIT {
+            self.text
+                .push_str("# transcript limit reached; further traffic not recorded\n");
+            self.cut = true;
+            return;
+        }
+        let at = self.started.elapsed().as_secs_f64();
+        let _ = write!(self.text, "+{at:.3} {direction} ");
+        for &b in bytes {
+            match b {
+                b'\\' => self.text.push_str("\\\\"),
+                0x20..=0x7e => self.text.push(b as char),
+                b'\n' => self.text.push_str("\\n"),
+                b'\r' => self.text.push_str("\\r"),
+                _ => {
+                    let _ = write!(self.text, "\\x{b:02x}");
+                }
+            }
+        }
+        self.text.push('\n');
+    }
+}
+
+/// Result of a login attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The shell prompt appeared after the credentials.
+    LoggedIn,
+    /// The console asked again or said no; the text it showed.
+    Rejected(String),
+    /// A shell prompt was showing before any credentials were given.
+    NoLoginRequired,
+}
+
+/// Brings the console to a known state: wakes it and waits for the login or
+/// shell prompt. Returns which one (0 = login, 1 = shell).
+pub fn wake(
+    console: &mut Console,
+    decl: &ConsoleDecl,
+    timeout: Duration,
+) -> Result<usize, SerialError> {
+    let mut patterns = Vec::new();
+    let login = decl.login.as_deref().map(regex::escape);
+    if let Some(login) = &login {
+        patterns.push(login.as_str());
+    }
+    let prompt = regex::escape(&decl.prompt);
+    patterns.push(prompt.as_str());
+    let password = decl.password.as_deref().map(regex::escape);
+    if let Some(p) = &password {
+        patterns.push(p.as_str());
+    }
+    let until = Instant::now() + timeout;
+    // A console may need a few wake-ups (boot still printing, a stale
+    // password prompt); each CR either shows a prompt or ends one.
+    for _ in 0..4 {
+        console.send(console.line_ending.as_bytes())?;
+        let left = until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        match console.expect_any(&patterns, left.min(Duration::from_millis(1500))) {
+            Ok(found) => {
+                let at_login = login.is_some() && found.index == 0;
+                let at_shell = found.matched.ends_with(decl.prompt.as_str()) && !at_login;
+                if at_login || at_shell {
+                    // Let a burst of repeated prompts settle, keep the last.
+                    let _ = console.drain(Duration::from_millis(100))?;
+                    return Ok(if at_login { 0 } else { 1 });
+                }
+                // A password prompt: the CR answers it as empty; go round.
+            }
+            Err(SerialError::Timeout { .. }) if Instant::now() < until => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(SerialError::Timeout {
+        pattern: patterns.join(" | "),
+        waited_ms: timeout.as_millis(),
+        tail: console.tail(200),
+    })
+}
+
+/// Logs in as `user` with `password` following the board's console
+/// declaration. Expects the console at its login prompt (see `wake`).
+pub fn login(
+    console: &mut Console,
+    decl: &ConsoleDecl,
+    user: &str,
+    password: &Secret,
+    timeout: Duration,
+) -> Result<LoginOutcome, SerialError> {
+    let (Some(login_prompt), Some(password_prompt)) = (&decl.login, &decl.password) else {
+        return Ok(LoginOutcome::NoLoginRequired);
+    };
+    if wake(console, decl, timeout)? == 1 {
+        return Ok(LoginOutcome::NoLoginRequired);
+    }
+    console.send_line(user)?;
+    console.expect(&regex::escape(password_prompt), timeout)?;
+    console.send_secret_line(password)?;
+    let patterns = [regex::escape(&decl.prompt), regex::escape(login_prompt)];
+    let found = console.expect_any(&[&patterns[0], &patterns[1]], timeout)?;
+    if found.index == 0 {
+        Ok(LoginOutcome::LoggedIn)
+    } else {
+        Ok(LoginOutcome::Rejected(found.before.trim().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    /// A scripted byte source for engine tests: real consoles are tested
+    /// end-to-end on PTYs in tests/.
+    struct Script {
+        chunks: Arc<Mutex<VecDeque<Vec<u8>>>>,
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.chunks.lock().ok().and_then(|mut c| c.pop_front()) {
+                Some(chunk) if chunk.is_empty() => Ok(0),
+                Some(chunk) => {
+                    let n = chunk.len().min(buf.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    Ok(n)
+                }
+                None => Err(io::Error::new(io::ErrorKind::TimedOut, "idle")),
+            }
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn console(chunks: &[&[u8]]) -> Console {
+        let chunks = chunks.iter().map(|c| c.to_vec()).collect();
+        let link = Script {
+            chunks: Arc::new(Mutex::new(chunks)),
+        };
+        Console::from_link(
+            Box::new(link),
+            LineEnding::Cr,
+            StopSignal::after(Duration::from_secs(5)),
+        )
+    }
+
+    #[test]
+    fn matches_across_chunks_and_through_ansi() {
+        let mut c = console(&[b"boot...\r\nlog", b"\x1b[1;32min\x1b[0m: "]);
+        let m = c.expect("login: ", Duration::from_secs(1)).expect("match");
+        assert_eq!(m.before, "boot...\r\n");
+    }
+
+    #[test]
+    fn timeout_reports_the_tail() {
+        let mut c = console(&[b"nothing useful"]);
+        match c.expect("login: ", Duration::from_millis(100)) {
+            Err(SerialError::Timeout { tail, .. }) => assert_eq!(tail, "nothing useful"),
+            other => panic!("expected timeout, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn end_of_stream_is_a_lost_console() {
+        let mut c = console(&[b"partial", b""]);
+        assert!(matches!(
+            c.expect("login: ", Duration::from_secs(1)),
+            Err(SerialError::Lost(_))
+        ));
+        assert!(matches!(c.send_line("x"), Err(SerialError::Lost(_))));
+        assert!(c.transcript().contains("console lost"));
+    }
+
+    #[test]
+    fn buffer_stays_bounded_under_flood() {
+        let flood = vec![b'x'; 8192];
+        let chunks: Vec<&[u8]> = std::iter::repeat_n(flood.as_slice(), 64).collect();
+        let mut c = console(&chunks);
+        let _ = c.expect("never", Duration::from_millis(300));
+        assert!(c.buffer.len() <= MATCH_BUFFER);
+    }
+
+    #[test]
+    fn secrets_never_reach_the_transcript() {
+        let mut c = console(&[]);
+        let secret_ref = crate::board::SecretRef::Env("HILT_TEST_SERIAL_SECRET".into());
+        std::env::set_var("HILT_TEST_SERIAL_SECRET", "pa55word");
+        let secret = secret_ref.resolve(Path::new(".")).expect("set above");
+        c.send_secret_line(&secret).expect("send");
+        assert!(!c.transcript().contains("pa55word"));
+        assert!(c.transcript().contains("<redacted>"));
+    }
+
+    #[test]
+    fn transcript_escapes_control_bytes() {
+        let mut c = console(&[b"a\x1b[0m\x07\r\n"]);
+        let _ = c.expect("a", Duration::from_millis(200));
+        assert!(
+            c.transcript().contains("a\\x1b[0m\\x07\\r\\n"),
+            "{}",
+            c.transcript()
+        );
+    }
+}

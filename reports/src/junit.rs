@@ -1,0 +1,243 @@
+//! JUnit XML rendered from a run record, in the dialect CI servers read
+//! (one `<testsuite>` per board, one `<testcase>` per trial).
+//!
+//! Verdict mapping: FAIL is a `<failure>`; INCONCLUSIVE and ERROR are
+//! `<error>` (the test could not be carried out); NOT_APPLICABLE and
+//! DECLARED are `<skipped>` with the reason. Device output reaches this file
+//! only through the XML writer, which escapes it.
+
+use std::io::Write;
+
+use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use crate::record::{RunRecord, TrialRecord, Verdict};
+
+pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+
+    let total_ms: u64 = record.trials.iter().map(|t| t.duration_ms).sum();
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", format!("hilt {}", record.suite.name).as_str()));
+    root.push_attribute(("tests", record.trials.len().to_string().as_str()));
+    root.push_attribute(("failures", count(record.trials.iter(), is_failure).as_str()));
+    root.push_attribute(("errors", count(record.trials.iter(), is_error).as_str()));
+    root.push_attribute(("time", seconds(total_ms).as_str()));
+    writer.write_event(Event::Start(root))?;
+
+    for board in &record.boards {
+        let trials: Vec<&TrialRecord> = record
+            .trials
+            .iter()
+            .filter(|t| t.board == board.name)
+            .collect();
+        let mut suite = BytesStart::new("testsuite");
+        suite.push_attribute(("name", board.name.as_str()));
+        suite.push_attribute(("tests", trials.len().to_string().as_str()));
+        suite.push_attribute((
+            "failures",
+            count(trials.iter().copied(), is_failure).as_str(),
+        ));
+        suite.push_attribute(("errors", count(trials.iter().copied(), is_error).as_str()));
+        suite.push_attribute((
+            "skipped",
+            count(trials.iter().copied(), is_skipped).as_str(),
+        ));
+        suite.push_attribute((
+            "time",
+            seconds(trials.iter().map(|t| t.duration_ms).sum()).as_str(),
+        ));
+        suite.push_attribute(("timestamp", record.started_at.as_str()));
+        writer.write_event(Event::Start(suite))?;
+        for trial in trials {
+            write_case(&mut writer, trial)?;
+        }
+        writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    writer.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    let mut out = writer.into_inner();
+    out.write_all(b"\n")?;
+    Ok(out)
+}
+
+fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), quick_xml::Error> {
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("name", trial.name.as_str()));
+    case.push_attribute((
+        "classname",
+        format!("{}.{}", trial.board, trial.check).as_str(),
+    ));
+    case.push_attribute(("time", seconds(trial.duration_ms).as_str()));
+    writer.write_event(Event::Start(case))?;
+
+    let detail = format!(
+        "{}\nexpected: {}\nobserved: {}",
+        trial.reason, trial.expected, trial.observed
+    );
+    let element = match trial.verdict {
+        Verdict::Fail => Some("failure"),
+        Verdict::Inconclusive | Verdict::Error => Some("error"),
+        Verdict::NotApplicable | Verdict::Declared => Some("skipped"),
+        Verdict::Pass => None,
+    };
+    if let Some(element) = element {
+        let mut start = BytesStart::new(element);
+        start.push_attribute(("message", clean(&trial.reason).as_str()));
+        start.push_attribute(("type", trial.verdict.as_str()));
+        writer.write_event(Event::Start(start))?;
+        writer.write_event(Event::Text(BytesText::new(&clean(&detail))))?;
+        writer.write_event(Event::End(BytesEnd::new(element)))?;
+    }
+    let mut out = format!(
+        "verdict: {}\ncatalogue: {}\n",
+        trial.verdict, trial.catalogue_id
+    );
+    for evidence in &trial.evidence {
+        out.push_str(&format!(
+            "evidence: {} sha256:{}\n",
+            evidence.path, evidence.sha256
+        ));
+    }
+    writer.write_event(Event::Start(BytesStart::new("system-out")))?;
+    // CDATA cannot contain "]]>"; split it so the text survives intact.
+    let out = clean(&out).replace("]]>", "]]]]><![CDATA[>");
+    writer.write_event(Event::CData(BytesCData::new(out)))?;
+    writer.write_event(Event::End(BytesEnd::new("system-out")))?;
+    writer.write_event(Event::End(BytesEnd::new("testcase")))?;
+    Ok(())
+}
+
+/// XML 1.0 cannot carry most control characters even escaped; device output
+/// may contain them, so they become U+FFFD.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+fn count<'a>(trials: impl Iterator<Item = &'a TrialRecord>, pred: fn(Verdict) -> bool) -> String {
+    trials.filter(|t| pred(t.verdict)).count().to_string()
+}
+
+fn is_failure(v: Verdict) -> bool {
+    v == Verdict::Fail
+}
+
+fn is_error(v: Verdict) -> bool {
+    matches!(v, Verdict::Inconclusive | Verdict::Error)
+}
+
+fn is_skipped(v: Verdict) -> bool {
+    matches!(v, Verdict::NotApplicable | Verdict::Declared)
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::*;
+
+    fn trial(verdict: Verdict, observed: &str) -> TrialRecord {
+        TrialRecord {
+            name: "b::c::x".into(),
+            board: "b".into(),
+            check: "c::x".into(),
+            catalogue_id: "AU-09".into(),
+            title: "t".into(),
+            references: References::default(),
+            verdict,
+            reason: "why".into(),
+            expected: "e".into(),
+            observed: observed.into(),
+            measurements: Default::default(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:01Z".into(),
+            start_offset_ms: 0,
+            end_offset_ms: 1000,
+            duration_ms: 1000,
+            evidence: vec![],
+        }
+    }
+
+    fn record(trials: Vec<TrialRecord>) -> RunRecord {
+        RunRecord {
+            format: RECORD_FORMAT,
+            run_id: "r".into(),
+            tool: ToolInfo {
+                name: "hilt".into(),
+                version: "0".into(),
+                command: vec![],
+                host: "h".into(),
+            },
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            complete: true,
+            interrupted: None,
+            suite: SuiteInfo {
+                name: "s".into(),
+                file: None,
+                sha256: None,
+            },
+            boards: vec![BoardInfo {
+                name: "b".into(),
+                model: "m".into(),
+                file: "f".into(),
+                file_sha256: "0".into(),
+                observed_identity: Default::default(),
+            }],
+            trials,
+        }
+    }
+
+    #[test]
+    fn hostile_device_output_is_escaped() {
+        let rec = record(vec![trial(Verdict::Fail, "</failure><x>\u{1b}[31m]]>&")]);
+        let xml = String::from_utf8(render(&rec).expect("render")).expect("utf8");
+        assert!(
+            xml.contains("&lt;/failure&gt;&lt;x&gt;\u{FFFD}[31m]]&gt;&amp;"),
+            "{xml}"
+        );
+        assert!(!xml.contains('\u{1b}'));
+        assert!(xml.contains(r#"failures="1""#));
+    }
+
+    #[test]
+    fn verdicts_map_to_junit_elements() {
+        let rec = record(vec![
+            trial(Verdict::Pass, ""),
+            trial(Verdict::Inconclusive, ""),
+            trial(Verdict::Error, ""),
+            trial(Verdict::NotApplicable, ""),
+        ]);
+        let xml = String::from_utf8(render(&rec).expect("render")).expect("utf8");
+        assert!(xml.contains(r#"errors="2""#), "{xml}");
+        assert!(xml.contains(r#"skipped="1""#), "{xml}");
+        assert_eq!(rec.exit_code(), 2);
+    }
+
+    #[test]
+    fn exit_codes_follow_the_worst_verdict() {
+        assert_eq!(record(vec![trial(Verdict::Pass, "")]).exit_code(), 0);
+        assert_eq!(
+            record(vec![trial(Verdict::NotApplicable, "")]).exit_code(),
+            0
+        );
+        assert_eq!(record(vec![trial(Verdict::Declared, "")]).exit_code(), 0);
+        assert_eq!(
+            record(vec![trial(Verdict::Pass, ""), trial(Verdict::Fail, "")]).exit_code(),
+            1
+        );
+        assert_eq!(
+            record(vec![trial(Verdict::Fail, ""), trial(Verdict::Error, "")]).exit_code(),
+            2
+        );
+    }
+}

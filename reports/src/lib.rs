@@ -1,0 +1,10 @@
+//! hilt's run record and its renderers.
+//!
+//! The run record (`record`) is the one source every report is rendered
+//! from: the runner fills it, reporters read it. This crate has no
+//! knowledge of boards, transports or checks beyond the data they leave.
+
+pub mod junit;
+pub mod record;
+
+pub use record::*;
