@@ -25,6 +25,12 @@ pub enum SecretRef {
 pub struct Secret(String);
 
 impl Secret {
+    /// A value the harness itself guesses (a default-credential dictionary
+    /// entry): not a board secret, but handled the same way on the wire.
+    pub fn from_guess(value: &str) -> Self {
+        Self(value.to_string())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -12,6 +12,7 @@ mod plan;
 mod progress;
 mod state;
 
+pub use execute::INTERRUPTED_EXIT;
 pub use plan::{trial_name, Plan, PlannedTrial};
 
 use std::path::PathBuf;

@@ -1,0 +1,316 @@
+//! `hilt`: the command line. It parses arguments, loads definitions and
+//! hands them to the harness; it holds no test logic of its own.
+
+mod sim;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use hilt_harness::board::{Board, BoardFile};
+use hilt_harness::runner::{self, RunConfig};
+use hilt_harness::suite::{Suite, SuiteFile};
+
+const EXIT_HELP: &str = "\
+Exit status:
+  0    every trial PASS, NOT_APPLICABLE or DECLARED (and `list`, `board check`, `schema` succeeded)
+  1    at least one FAIL (the device did not hold), nothing INCONCLUSIVE or ERROR
+  2    INCONCLUSIVE (board fault), ERROR (harness fault), or a usage or definition error
+  130  interrupted by Ctrl-C; the run record is kept, marked incomplete";
+
+#[derive(Parser)]
+#[command(
+    name = "hilt",
+    version,
+    about = "Hardware-in-the-loop security conformance harness",
+    long_about = "hilt attacks a device the way a lab would (unauthorized configuration, forged and rolled-back updates, default credentials, open debug ports, plaintext and man-in-the-middle traffic) and reports, per NIST IR 8259A capability and ETSI EN 303 645 provision, whether it held.",
+    after_help = EXIT_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a suite against boards (default: the simulated board).
+    #[command(after_help = EXIT_HELP)]
+    Run(RunArgs),
+    /// List every check with its references.
+    List {
+        /// Only the checks of this suite, in its order.
+        #[arg(long)]
+        suite: Option<String>,
+    },
+    /// Validate board files.
+    Board {
+        #[command(subcommand)]
+        command: BoardCommand,
+    },
+    /// Print the JSON Schema of board files and suite files.
+    Schema {
+        #[arg(value_enum, default_value = "board")]
+        kind: SchemaKind,
+    },
+    /// Manage simulated reference boards (runs `hilt-sim`).
+    #[command(disable_help_flag = true)]
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BoardCommand {
+    /// Check that board files are valid; prints one line per file.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaKind {
+    Board,
+    Suite,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Board files (repeat for a rack). Without any, hilt starts the
+    /// simulated reference board, runs against it and stops it.
+    #[arg(long = "board", short = 'b')]
+    boards: Vec<PathBuf>,
+    /// Suite name (from suites/) or path to a suite file.
+    #[arg(long, default_value = "nistir-8259a")]
+    suite: String,
+    /// Folder that receives `<run-id>/record.json`, `junit.xml` and evidence.
+    #[arg(long, default_value = "hilt-out")]
+    out: PathBuf,
+    /// How many simulated boards to start when no board file is given.
+    #[arg(long, default_value_t = 1)]
+    sim_count: u32,
+    /// Firmware flaw for the simulated boards (see `hilt sim firmware --list-flaws`).
+    #[arg(long)]
+    sim_flaw: Option<String>,
+    /// cargo-test style selection after `--`: FILTER, --exact, --skip PATTERN,
+    /// --list, --test-threads N (boards run at once), --ignored (only
+    /// NOT_APPLICABLE trials), --format terse|json, --quiet.
+    #[arg(last = true)]
+    test_args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::List { suite } => list(suite.as_deref()),
+        Command::Board {
+            command: BoardCommand::Check { files },
+        } => board_check(&files),
+        Command::Schema { kind } => schema(kind),
+        Command::Sim { args } => sim::passthrough(&args),
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn fail(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    2
+}
+
+fn run(args: RunArgs) -> i32 {
+    let mut test_args = vec!["hilt".to_string()];
+    test_args.extend(args.test_args.iter().cloned());
+    let test_args = match libtest_args(&test_args) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let suite = match find_suite(&args.suite) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+
+    let mut started_sim = None;
+    let board_files = if args.boards.is_empty() {
+        match sim::up(args.sim_count, args.sim_flaw.as_deref()) {
+            Ok(up) => {
+                let files = up.board_files.clone();
+                started_sim = Some(up);
+                files
+            }
+            Err(e) => return fail(format!("cannot start the simulated board: {e}")),
+        }
+    } else {
+        args.boards.clone()
+    };
+    let code = run_boards(&board_files, suite, &args, test_args);
+    if let Some(up) = started_sim {
+        if let Err(e) = sim::down(&up) {
+            eprintln!("warning: stopping the simulated board: {e}");
+        }
+    }
+    code
+}
+
+fn run_boards(files: &[PathBuf], suite: Suite, args: &RunArgs, test_args: libtest_mimic::Arguments) -> i32 {
+    let mut boards = Vec::new();
+    for file in files {
+        match Board::load(file) {
+            Ok(b) => boards.push(b),
+            Err(e) => return fail(e),
+        }
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    // First Ctrl-C: stop cleanly and keep the record. Second: leave now.
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(runner::INTERRUPTED_EXIT);
+        }
+        eprintln!("\ninterrupt: stopping the running checks, writing the record (Ctrl-C again to abort)");
+    });
+    if let Err(e) = handler {
+        return fail(format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    let listing = test_args.list;
+    let config = RunConfig {
+        boards,
+        suite,
+        checks: hilt_suites::all(),
+        out_root: args.out.clone(),
+        test_args,
+        command: std::env::args().collect(),
+        interrupted,
+        restore: None,
+    };
+    match runner::run(config) {
+        Ok(outcome) => {
+            if let Some(dir) = &outcome.run_dir {
+                if !listing {
+                    print_summary(dir);
+                }
+            }
+            outcome.exit_code
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn print_summary(dir: &Path) {
+    let Ok(record) = hilt_reports::RunRecord::read(&dir.join("record.json")) else {
+        return;
+    };
+    let tally = record.tally();
+    let parts: Vec<String> = tally.iter().map(|(v, n)| format!("{n} {v}")).collect();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "\nhilt: {} trials: {}", record.trials.len(), parts.join(", "));
+    for trial in record.trials.iter().filter(|t| t.verdict >= hilt_reports::Verdict::Fail) {
+        let _ = writeln!(out, "  {:<12} {}  {}", trial.verdict.as_str(), trial.name, trial.reason);
+    }
+    if !record.complete {
+        let _ = writeln!(
+            out,
+            "  record INCOMPLETE: {}",
+            record.interrupted.as_deref().unwrap_or("not every selected trial finished")
+        );
+    }
+    let _ = writeln!(out, "record: {}", dir.join("record.json").display());
+    let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
+}
+
+fn libtest_args(args: &[String]) -> Result<libtest_mimic::Arguments, String> {
+    use clap::Parser as _;
+    libtest_mimic::Arguments::try_parse_from(args).map_err(|e| e.to_string())
+}
+
+/// A suite by path, or by name from `./suites/` or hilt's own suites folder.
+fn find_suite(name: &str) -> Result<Suite, String> {
+    let known = hilt_suites::ids();
+    let direct = PathBuf::from(name);
+    let candidates = [
+        direct.clone(),
+        PathBuf::from("suites").join(format!("{name}.yaml")),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("suites")
+            .join(format!("{name}.yaml")),
+    ];
+    for path in &candidates {
+        if path.is_file() {
+            return Suite::load(path, &known).map_err(|e| e.to_string());
+        }
+    }
+    Err(format!(
+        "no suite {name:?}: not a file, and not found as suites/{name}.yaml"
+    ))
+}
+
+fn list(suite: Option<&str>) -> i32 {
+    let checks = hilt_suites::all();
+    let selected: Vec<_> = match suite {
+        None => checks.iter().collect(),
+        Some(name) => match find_suite(name) {
+            Ok(suite) => suite
+                .spec
+                .checks
+                .iter()
+                .filter_map(|e| checks.iter().find(|c| c.meta().id() == e.check))
+                .collect(),
+            Err(e) => return fail(e),
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{:<6} {:<48} {:<10} {:<14} {}", "ID", "CHECK", "8259A", "EN 303 645", "TS 103 701");
+    for check in selected {
+        let m = check.meta();
+        let _ = writeln!(
+            out,
+            "{:<6} {:<48} {:<10} {:<14} {}",
+            m.catalogue_id,
+            m.id(),
+            dash(m.nistir_8259a),
+            dash(m.en_303_645),
+            dash(m.ts_103_701)
+        );
+    }
+    0
+}
+
+fn dash(items: &[&str]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn board_check(files: &[PathBuf]) -> i32 {
+    let mut code = 0;
+    for file in files {
+        match Board::load(file) {
+            Ok(board) => println!("ok    {} (board {})", file.display(), board.name()),
+            Err(e) => {
+                println!("error {e}");
+                code = 2;
+            }
+        }
+    }
+    code
+}
+
+fn schema(kind: SchemaKind) -> i32 {
+    let schema = match kind {
+        SchemaKind::Board => schemars::schema_for!(BoardFile),
+        SchemaKind::Suite => schemars::schema_for!(SuiteFile),
+    };
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,27 @@
+//! hilt's checks, one module per NIST IR 8259A capability. Each check is
+//! data (`CheckMeta`: id, catalogue id, references, pass criterion) plus a
+//! `run` that attacks the device and verifies the outcome by authorized
+//! read-back. `all()` is the registry the runner and `hilt list` use.
+
+use std::sync::Arc;
+
+use hilt_harness::Check;
+
+mod console;
+pub mod device_identification;
+pub mod logical_access;
+pub mod non_technical;
+
+/// Every check hilt knows, in catalogue order.
+pub fn all() -> Vec<Arc<dyn Check>> {
+    let mut checks: Vec<Arc<dyn Check>> = Vec::new();
+    checks.extend(device_identification::checks());
+    checks.extend(logical_access::checks());
+    checks.extend(non_technical::checks());
+    checks
+}
+
+/// Ids of every check, for validating suite files.
+pub fn ids() -> Vec<String> {
+    all().iter().map(|c| c.meta().id()).collect()
+}
