@@ -134,7 +134,14 @@ impl SigningKey {
     /// can use keys hilt generated).
     pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
         let pem = match &self.0 {
-            Secret::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+            // PKCS#8 v1 without the optional public key, as imgtool writes it:
+            // the v2 form ed25519-dalek would write is refused by imgtool
+            // ("ASN.1 parsing error: extra data").
+            Secret::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: k.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_pem(LineEnding::LF),
             Secret::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
         };
         pem.map(|z| z.as_str().to_string())

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use hilt_image::{
-    sign, tlv, verify, Image, KeyKind, SignOptions, SlotPadding, Version, VerifyPolicy,
+    sign, tlv, verify, Image, KeyKind, SignOptions, SlotPadding, VerifyPolicy, Version,
 };
 
 const VID: [u8; 16] = *b"TESTONLY-vendor!";
@@ -117,9 +117,14 @@ fn hilt_signed_images_pass_imgtool_verify() {
             write(&path, &image);
             for k in [&key.private_pem, &key.public_pem] {
                 let v = imgtool_verify(k, &path);
-                assert!(v.accepted, "{kind} {label}: imgtool rejected hilt's image:\n{}", v.output);
                 assert!(
-                    v.output.contains(&format!("Image version: {}", opts.version)),
+                    v.accepted,
+                    "{kind} {label}: imgtool rejected hilt's image:\n{}",
+                    v.output
+                );
+                assert!(
+                    v.output
+                        .contains(&format!("Image version: {}", opts.version)),
                     "{kind} {label}: imgtool reports another version:\n{}",
                     v.output
                 );
@@ -185,7 +190,13 @@ fn hilt_ecdsa_images_match_imgtool_except_the_signature() {
         assert_eq!(ours[a.hashed_range()], theirs[b.hashed_range()], "{label}");
         assert_eq!(a.image_hash(), b.image_hash(), "{label}");
         assert_eq!(a.key_hash(), b.key_hash(), "{label}");
-        let kinds = |i: &Image| i.unprotected.tlvs.iter().map(|t| t.kind).collect::<Vec<_>>();
+        let kinds = |i: &Image| {
+            i.unprotected
+                .tlvs
+                .iter()
+                .map(|t| t.kind)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(kinds(&a), kinds(&b), "{label}");
     }
 }
@@ -195,27 +206,60 @@ fn assert_matches_dumpinfo(label: &str, path: &std::path::Path, bytes: &[u8]) {
     let img = Image::parse(bytes).unwrap_or_else(|e| panic!("{label}: hilt parse: {e}"));
     let j = dumpinfo_json(path);
     let h = &j["header"];
-    let num = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("{label}: not a number: {v}"));
-    assert_eq!(num(&h["magic"]), u64::from(img.header.magic), "{label}: magic");
-    assert_eq!(num(&h["load_addr"]), u64::from(img.header.load_addr), "{label}: load_addr");
-    assert_eq!(num(&h["hdr_size"]), u64::from(img.header.hdr_size), "{label}: hdr_size");
+    let num = |v: &serde_json::Value| {
+        v.as_u64()
+            .unwrap_or_else(|| panic!("{label}: not a number: {v}"))
+    };
+    assert_eq!(
+        num(&h["magic"]),
+        u64::from(img.header.magic),
+        "{label}: magic"
+    );
+    assert_eq!(
+        num(&h["load_addr"]),
+        u64::from(img.header.load_addr),
+        "{label}: load_addr"
+    );
+    assert_eq!(
+        num(&h["hdr_size"]),
+        u64::from(img.header.hdr_size),
+        "{label}: hdr_size"
+    );
     assert_eq!(
         num(&h["protected_tlv_size"]),
         u64::from(img.header.protect_tlv_size),
         "{label}: protected_tlv_size"
     );
-    assert_eq!(num(&h["img_size"]), u64::from(img.header.img_size), "{label}: img_size");
-    assert_eq!(num(&h["flags"]), u64::from(img.header.flags), "{label}: flags");
-    assert_eq!(h["version"].as_str(), Some(img.header.version.to_string().as_str()), "{label}: version");
+    assert_eq!(
+        num(&h["img_size"]),
+        u64::from(img.header.img_size),
+        "{label}: img_size"
+    );
+    assert_eq!(
+        num(&h["flags"]),
+        u64::from(img.header.flags),
+        "{label}: flags"
+    );
+    assert_eq!(
+        h["version"].as_str(),
+        Some(img.header.version.to_string().as_str()),
+        "{label}: version"
+    );
 
     let area = &j["tlv_area"];
     let compare_tlvs = |json: &serde_json::Value, tlvs: &[hilt_image::Tlv], which: &str| {
-        let list = json.as_array().unwrap_or_else(|| panic!("{label}: {which} not a list: {json}"));
+        let list = json
+            .as_array()
+            .unwrap_or_else(|| panic!("{label}: {which} not a list: {json}"));
         assert_eq!(list.len(), tlvs.len(), "{label}: {which} count");
         for (jt, t) in list.iter().zip(tlvs) {
             assert_eq!(num(&jt["type"]), u64::from(t.kind), "{label}: {which} type");
             assert_eq!(num(&jt["len"]), t.data.len() as u64, "{label}: {which} len");
-            assert_eq!(jt["data"].as_str(), Some(hex(&t.data).as_str()), "{label}: {which} data");
+            assert_eq!(
+                jt["data"].as_str(),
+                Some(hex(&t.data).as_str()),
+                "{label}: {which} data"
+            );
             let name = jt["type_name"].as_str().unwrap_or_default();
             // imgtool's names differ from image.h's in two places.
             let ours = match t.kind {
@@ -223,13 +267,25 @@ fn assert_matches_dumpinfo(label: &str, path: &std::path::Path, bytes: &[u8]) {
                 tlv::RSA2048_PSS => Some("RSA2048"),
                 k => tlv::name(k),
             };
-            assert_eq!(ours.unwrap_or("UNKNOWN"), name, "{label}: {which} type name");
+            assert_eq!(
+                ours.unwrap_or("UNKNOWN"),
+                name,
+                "{label}: {which} type name"
+            );
         }
     };
     match &img.protected {
         Some(p) => {
-            assert_eq!(num(&area["tlv_hdr_prot"]["magic"]), u64::from(p.magic), "{label}");
-            assert_eq!(num(&area["tlv_hdr_prot"]["tlv_tot"]), u64::from(p.tlv_tot), "{label}");
+            assert_eq!(
+                num(&area["tlv_hdr_prot"]["magic"]),
+                u64::from(p.magic),
+                "{label}"
+            );
+            assert_eq!(
+                num(&area["tlv_hdr_prot"]["tlv_tot"]),
+                u64::from(p.tlv_tot),
+                "{label}"
+            );
             compare_tlvs(&area["tlvs_prot"], &p.tlvs, "protected TLVs");
         }
         None => {
@@ -239,12 +295,26 @@ fn assert_matches_dumpinfo(label: &str, path: &std::path::Path, bytes: &[u8]) {
                     || v.as_object().is_some_and(|o| o.is_empty())
                     || v.as_array().is_some_and(|a| a.is_empty())
             };
-            assert!(empty(&area["tlv_hdr_prot"]), "{label}: dumpinfo sees a protected area");
-            assert!(empty(&area["tlvs_prot"]), "{label}: dumpinfo sees protected TLVs");
+            assert!(
+                empty(&area["tlv_hdr_prot"]),
+                "{label}: dumpinfo sees a protected area"
+            );
+            assert!(
+                empty(&area["tlvs_prot"]),
+                "{label}: dumpinfo sees protected TLVs"
+            );
         }
     }
-    assert_eq!(num(&area["tlv_hdr"]["magic"]), u64::from(img.unprotected.magic), "{label}");
-    assert_eq!(num(&area["tlv_hdr"]["tlv_tot"]), u64::from(img.unprotected.tlv_tot), "{label}");
+    assert_eq!(
+        num(&area["tlv_hdr"]["magic"]),
+        u64::from(img.unprotected.magic),
+        "{label}"
+    );
+    assert_eq!(
+        num(&area["tlv_hdr"]["tlv_tot"]),
+        u64::from(img.unprotected.tlv_tot),
+        "{label}"
+    );
     compare_tlvs(&area["tlvs"], &img.unprotected.tlvs, "unprotected TLVs");
 
     // Offsets, from the human format ("#### Payload (offset: 0x200) ###").
@@ -254,7 +324,11 @@ fn assert_matches_dumpinfo(label: &str, path: &std::path::Path, bytes: &[u8]) {
         let hexpart = line.split("offset: 0x").nth(1)?.split(')').next()?;
         usize::from_str_radix(hexpart, 16).ok()
     };
-    assert_eq!(offset_of("#### Payload"), Some(img.payload.start), "{label}: payload offset");
+    assert_eq!(
+        offset_of("#### Payload"),
+        Some(img.payload.start),
+        "{label}: payload offset"
+    );
     assert_eq!(
         offset_of("#### Protected TLV area"),
         img.protected.as_ref().map(|p| p.offset),
@@ -281,23 +355,57 @@ fn imgtool_signed_images_parse_as_dumpinfo_reports_and_verify_in_hilt() {
         let cases: Vec<(&str, Vec<&str>, Option<u32>)> = vec![
             (
                 "--pad-header -H 0x200 -S 0x20000 -v 1.2.3 -s auto",
-                vec!["--pad-header", "-H", "0x200", "-S", "0x20000", "-v", "1.2.3", "-s", "auto"],
+                vec![
+                    "--pad-header",
+                    "-H",
+                    "0x200",
+                    "-S",
+                    "0x20000",
+                    "-v",
+                    "1.2.3",
+                    "-s",
+                    "auto",
+                ],
                 Some(0x0102_0003),
             ),
             (
                 "-s 5 with protected custom TLV, --vid, --cid",
                 vec![
-                    "--pad-header", "-H", "0x200", "-S", "0x20000", "-v", "1.2.3+9", "-s", "5",
-                    "--custom-tlv", "0xa5", "0xdeadbeef",
-                    "--vid", "example.com", "--cid", "thermostat",
+                    "--pad-header",
+                    "-H",
+                    "0x200",
+                    "-S",
+                    "0x20000",
+                    "-v",
+                    "1.2.3+9",
+                    "-s",
+                    "5",
+                    "--custom-tlv",
+                    "0xa5",
+                    "0xdeadbeef",
+                    "--vid",
+                    "example.com",
+                    "--cid",
+                    "thermostat",
                 ],
                 Some(5),
             ),
             (
                 "--pad --confirm --align 8 -L (RAM load)",
                 vec![
-                    "--pad-header", "-H", "0x200", "-S", "0x10000", "-v", "0.9.0", "--pad",
-                    "--confirm", "--align", "8", "-L", "0x20000000",
+                    "--pad-header",
+                    "-H",
+                    "0x200",
+                    "-S",
+                    "0x10000",
+                    "-v",
+                    "0.9.0",
+                    "--pad",
+                    "--confirm",
+                    "--align",
+                    "8",
+                    "-L",
+                    "0x20000000",
                 ],
                 None,
             ),
@@ -318,7 +426,11 @@ fn imgtool_signed_images_parse_as_dumpinfo_reports_and_verify_in_hilt() {
             assert_eq!(report.security_counter, counter, "{label}");
             assert_eq!(report.key_hash, key.trusted.key_hash(), "{label}");
             let img = Image::parse(&bytes).expect("parsed above");
-            assert_eq!(img.key_hash(), Some(key.trusted.key_hash().as_slice()), "{label}");
+            assert_eq!(
+                img.key_hash(),
+                Some(key.trusted.key_hash().as_slice()),
+                "{label}"
+            );
             checked += 1;
         }
     }
@@ -333,8 +445,24 @@ fn imgtool_uuids_and_flags_reach_the_policy_checks() {
     let out = dir.path().join("out.bin");
     write(&input, &payload(700, 9));
     imgtool_ok(&[
-        "sign", "-k", s(&key.private_pem), "--pad-header", "-H", "0x200", "-S", "0x20000",
-        "-v", "1.0.0", "-s", "7", "--vid", &hex(&VID), "--cid", &hex(&CID), s(&input), s(&out),
+        "sign",
+        "-k",
+        s(&key.private_pem),
+        "--pad-header",
+        "-H",
+        "0x200",
+        "-S",
+        "0x20000",
+        "-v",
+        "1.0.0",
+        "-s",
+        "7",
+        "--vid",
+        &hex(&VID),
+        "--cid",
+        &hex(&CID),
+        s(&input),
+        s(&out),
     ]);
     let bytes = read(&out);
     let ok = VerifyPolicy {
@@ -351,7 +479,10 @@ fn imgtool_uuids_and_flags_reach_the_policy_checks() {
     };
     assert!(matches!(
         hilt_image::verify_with_policy(&bytes, &key.trusted, &too_new),
-        Err(hilt_image::VerifyError::SecurityCounter { image: Some(7), minimum: 8 })
+        Err(hilt_image::VerifyError::SecurityCounter {
+            image: Some(7),
+            minimum: 8
+        })
     ));
 }
 
@@ -367,8 +498,18 @@ fn ecdsa_signatures_from_imgtool_verify_repeatedly() {
     for i in 0..8 {
         let out = dir.path().join(format!("out-{i}.bin"));
         imgtool_ok(&[
-            "sign", "-k", s(&key.private_pem), "--pad-header", "-H", "0x200", "-S", "0x20000",
-            "-v", "1.2.3", s(&input), s(&out),
+            "sign",
+            "-k",
+            s(&key.private_pem),
+            "--pad-header",
+            "-H",
+            "0x200",
+            "-S",
+            "0x20000",
+            "-v",
+            "1.2.3",
+            s(&input),
+            s(&out),
         ]);
         let bytes = read(&out);
         verify(&bytes, &key.trusted).unwrap_or_else(|e| panic!("signature {i}: {e}"));

@@ -91,7 +91,11 @@ pub fn keygen(dir: &Path, kind: KeyKind, name: &str) -> ImgtoolKey {
     let trusted = TrustedKey::from_pem(&read_text(&public_pem))
         .unwrap_or_else(|e| panic!("hilt cannot load imgtool's {kind} public key: {e}"));
     assert_eq!(signing.kind(), kind);
-    assert_eq!(signing.trusted_key(), trusted, "private and public halves disagree");
+    assert_eq!(
+        signing.trusted_key(),
+        trusted,
+        "private and public halves disagree"
+    );
     ImgtoolKey {
         kind,
         private_pem,
