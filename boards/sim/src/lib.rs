@@ -2,4 +2,15 @@
 //!
 //! One OS process per board. The board shares no code with the harness.
 
+pub mod board;
+pub mod bootloader;
+pub mod console;
+pub mod device;
 pub mod device_api;
+pub mod firmware;
+pub mod flash;
+pub mod gdb;
+pub mod lifecycle;
+pub mod mcuboot;
+pub mod netglue;
+pub mod smp;

@@ -1,0 +1,885 @@
+//! The running firmware's core: identity, accounts and lockout,
+//! configuration, the security event log, update slots. One `Device` per
+//! boot; the board drops it at power-off, reboot or mass erase.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::board::{Board, Control};
+use crate::bootloader::Running;
+use crate::device_api::*;
+use crate::firmware::{Behaviour, Manifest, MANUFACTURER, MODEL};
+use crate::flash::{self, Flash, Trailer};
+use crate::mcuboot;
+
+pub const ADMIN: &str = "admin";
+const MAX_VALUE_LEN: usize = 128;
+
+/// Secure defaults of the configuration.
+pub fn default_config() -> BTreeMap<String, String> {
+    [
+        (config_key::TELEMETRY_SERVER, ""),
+        (config_key::TELEMETRY_SERVER_NAME, "telemetry.hilt-sim.test"),
+        (config_key::TELEMETRY_INTERVAL_S, "10"),
+        (config_key::SYSLOG_COLLECTOR, ""),
+        (config_key::LOCKOUT_THRESHOLD, "5"),
+        (config_key::LOCKOUT_DELAY_S, "30"),
+        (config_key::SETPOINT, "210"),
+        (config_key::DISPLAY_NAME, "thermostat"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn validate_value(key: &str, value: &str) -> Result<(), String> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(format!("longer than {MAX_VALUE_LEN} characters"));
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err("only printable ASCII allowed".into());
+    }
+    let number = |lo: u64, hi: u64| -> Result<(), String> {
+        match value.parse::<u64>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(()),
+            _ => Err(format!("expected a number from {lo} to {hi}")),
+        }
+    };
+    match key {
+        config_key::TELEMETRY_SERVER | config_key::SYSLOG_COLLECTOR => {
+            if value.is_empty() {
+                return Ok(());
+            }
+            let ok = value
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if ok {
+                Ok(())
+            } else {
+                Err("expected host:port".into())
+            }
+        }
+        config_key::TELEMETRY_INTERVAL_S => number(1, 86_400),
+        config_key::LOCKOUT_THRESHOLD => number(1, 1000),
+        config_key::LOCKOUT_DELAY_S => number(0, 86_400),
+        config_key::SETPOINT => number(50, 350),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct EventStore {
+    next_seq: u64,
+    events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccountRecord {
+    salt: String,
+    hash: String,
+}
+
+#[derive(Default)]
+struct Lockout {
+    failures: u32,
+    locked_until: Option<Instant>,
+}
+
+/// An SMP upload in progress (chunks arrive in order).
+#[derive(Default)]
+pub struct UploadState {
+    pub expected: usize,
+    pub received: usize,
+}
+
+pub struct Device {
+    pub board: Arc<Board>,
+    alive: AtomicBool,
+    boot_time: Instant,
+    pub device_id: String,
+    pub version: String,
+    pub image_hash: [u8; 32],
+    pub security_counter: u32,
+    pub manifest: Manifest,
+    pub behaviour: Behaviour,
+    pub test_boot: bool,
+    health: Mutex<(Health, Vec<String>)>,
+    lock: Mutex<Lockout>,
+    subscribers: Mutex<Vec<Sender<Event>>>,
+    pub upload: Mutex<UploadState>,
+}
+
+pub fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// RFC 4648 base32 without padding.
+pub fn base32(data: &[u8]) -> String {
+    const ALPHA: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let mut buf: u32 = 0;
+    let mut bits = 0;
+    for &b in data {
+        buf = (buf << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHA[((buf >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHA[((buf << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+pub fn hmac256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(msg);
+    m.finalize().into_bytes().into()
+}
+
+/// The per-device admin password printed on the label: 16 base32
+/// characters (80 bits) derived from the device secret.
+pub fn derived_password(secret: &[u8; 32]) -> String {
+    let h = hmac256(secret, b"hilt-sim/admin-password/v1");
+    base32(&h)[..16].to_string()
+}
+
+/// The unique identifier from OTP as the label prints it.
+pub fn uid_string(uid: &[u8; 8]) -> String {
+    format!("HS-{}", mcuboot::hex(uid).to_uppercase())
+}
+
+fn password_hash(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut h = hmac256(salt, password.as_bytes());
+    for _ in 0..1000 {
+        h = hmac256(&h, password.as_bytes());
+    }
+    h
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Keeps untrusted text printable and short for the log.
+pub fn sanitize(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No entropy source: fall back to time-derived bytes (a simulator
+        // only; never the case on Linux).
+        let h = Sha256::digest(format!("{:?}", SystemTime::now()));
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = h[i % 32];
+        }
+    }
+    b
+}
+
+pub fn random_uid() -> [u8; 8] {
+    random_bytes::<8>()
+}
+
+pub fn random_secret() -> [u8; 32] {
+    random_bytes::<32>()
+}
+
+impl Device {
+    pub fn start(board: Arc<Board>, running: &Running, degraded: Vec<String>) -> Arc<Device> {
+        let payload = running.image.payload(&running.bytes);
+        let manifest = Manifest::from_payload(payload).unwrap_or_else(|| {
+            Manifest::new(&[], &running.image.version.to_string())
+                .unwrap_or_else(|_| unreachable!("no flaws cannot fail"))
+        });
+        let behaviour = manifest.behaviour.clone();
+        let uid = board.flash().otp_uid();
+        let device_id = if behaviour.shared_identifier {
+            "HS-0000000000000001".to_string()
+        } else if behaviour.identifier_changes_on_reboot {
+            uid_string(&random_uid())
+        } else {
+            uid_string(&uid)
+        };
+        let health = if degraded.is_empty() {
+            Health::Normal
+        } else {
+            Health::Degraded
+        };
+        Arc::new(Device {
+            board,
+            alive: AtomicBool::new(true),
+            boot_time: Instant::now(),
+            device_id,
+            version: running.image.version.to_string(),
+            image_hash: running.image.computed_hash,
+            security_counter: running.image.security_counter().unwrap_or(0),
+            manifest,
+            behaviour,
+            test_boot: running.test_boot,
+            health: Mutex::new((health, degraded)),
+            lock: Mutex::new(Lockout::default()),
+            subscribers: Mutex::new(Vec::new()),
+            upload: Mutex::new(UploadState::default()),
+        })
+    }
+
+    pub fn kill(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.subscribers_lock().clear();
+    }
+
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    fn flash(&self) -> MutexGuard<'_, Flash> {
+        self.board.flash()
+    }
+
+    fn subscribers_lock(&self) -> MutexGuard<'_, Vec<Sender<Event>>> {
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn image_hash_hex(&self) -> String {
+        mcuboot::hex(&self.image_hash)
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn load_events(flash: &Flash) -> EventStore {
+        flash
+            .read_record(flash::EVENTS_OFF, flash::EVENTS_SIZE)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn store_events(flash: &mut Flash, store: &mut EventStore) {
+        loop {
+            let body = serde_json::to_vec(&store).unwrap_or_default();
+            if flash.write_record(flash::EVENTS_OFF, flash::EVENTS_SIZE, &body) {
+                return;
+            }
+            // Full: drop the oldest tenth and try again.
+            let drop = (store.events.len() / 10).max(1).min(store.events.len());
+            if drop == 0 {
+                return;
+            }
+            store.events.drain(..drop);
+        }
+    }
+
+    /// Records a security event (unless the firmware does not log).
+    pub fn record(&self, kind: &str, severity: u8, source: &str, detail: &str) {
+        if self.behaviour.no_security_logging || !self.alive() {
+            return;
+        }
+        let ev = {
+            let mut f = self.flash();
+            let mut store = Self::load_events(&f);
+            let ev = Event {
+                seq: store.next_seq,
+                time: now_s(),
+                severity,
+                kind: kind.to_string(),
+                source: sanitize(source, 64),
+                detail: sanitize(detail, 200),
+            };
+            store.next_seq += 1;
+            store.events.push(ev.clone());
+            Self::store_events(&mut f, &mut store);
+            ev
+        };
+        self.subscribers_lock()
+            .retain(|s| s.send(ev.clone()).is_ok());
+    }
+
+    pub fn degrade(&self, reason: String) {
+        let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        h.0 = Health::Degraded;
+        h.1.push(reason);
+    }
+
+    // ------------------------------------------------------------ accounts
+
+    fn accounts(flash: &Flash) -> BTreeMap<String, AccountRecord> {
+        flash
+            .read_record(flash::ACCOUNTS_OFF, flash::ACCOUNTS_SIZE)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn password_ok(&self, user: &str, password: &str) -> bool {
+        if user != ADMIN {
+            return false;
+        }
+        if self.behaviour.default_password && password == "admin" {
+            return true;
+        }
+        let (accounts, secret) = {
+            let f = self.flash();
+            (Self::accounts(&f), f.otp_secret())
+        };
+        match accounts.get(ADMIN) {
+            Some(rec) => {
+                let salt = rec.salt.as_bytes();
+                let h = mcuboot::hex(&password_hash(salt, password));
+                ct_eq(h.as_bytes(), rec.hash.as_bytes())
+            }
+            None => ct_eq(derived_password(&secret).as_bytes(), password.as_bytes()),
+        }
+    }
+
+    pub fn change_password(&self, new: &str, source: &str) -> Result<(), String> {
+        if new.len() < 8 || new.len() > 64 || !new.chars().all(|c| c.is_ascii_graphic()) {
+            return Err("password must be 8 to 64 printable characters without spaces".into());
+        }
+        let salt = mcuboot::hex(&random_bytes::<16>());
+        let hash = mcuboot::hex(&password_hash(salt.as_bytes(), new));
+        {
+            let mut f = self.flash();
+            let mut acc = Self::accounts(&f);
+            acc.insert(ADMIN.into(), AccountRecord { salt, hash });
+            let body = serde_json::to_vec(&acc).unwrap_or_default();
+            f.write_record(flash::ACCOUNTS_OFF, flash::ACCOUNTS_SIZE, &body);
+        }
+        self.record(event_kind::PASSWORD_CHANGED, 5, source, "user=admin");
+        Ok(())
+    }
+
+    fn lockout_params(&self) -> (u32, u64) {
+        let c = self.config();
+        let th = c
+            .get(config_key::LOCKOUT_THRESHOLD)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        let d = c
+            .get(config_key::LOCKOUT_DELAY_S)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        (th, d)
+    }
+
+    // ------------------------------------------------------------ configuration
+
+    pub fn config(&self) -> BTreeMap<String, String> {
+        let stored: BTreeMap<String, String> = self
+            .flash()
+            .read_record(flash::CONFIG_OFF, flash::CONFIG_SIZE)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut c = default_config();
+        for (k, v) in stored {
+            if c.contains_key(&k) {
+                c.insert(k, v);
+            }
+        }
+        c
+    }
+
+    // ------------------------------------------------------------ slots
+
+    /// (slot, image, trailer) for each slot holding a parseable image.
+    pub fn slot_images(&self) -> Vec<(usize, mcuboot::Image, Trailer)> {
+        let f = self.flash();
+        (0..2)
+            .filter_map(|s| {
+                let img = mcuboot::parse(f.slot(s)).ok()?;
+                Some((s, img, f.trailer(s)))
+            })
+            .collect()
+    }
+
+    fn update_allowed(&self, authenticated: bool, source: &str, what: &str) -> bool {
+        if authenticated || self.behaviour.update_unauthenticated {
+            return true;
+        }
+        self.record(
+            event_kind::UPDATE_REJECTED,
+            4,
+            source,
+            &format!("{what}: not authenticated"),
+        );
+        false
+    }
+
+    /// Writes one chunk of an SMP upload into slot 1. Returns the next
+    /// expected offset.
+    pub fn upload_chunk(
+        &self,
+        off: usize,
+        data: &[u8],
+        total: Option<usize>,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<usize, UpdateError> {
+        if !self.update_allowed(authenticated, source, "upload") {
+            return Err(UpdateError::Unauthorized);
+        }
+        let mut up = self.upload.lock().unwrap_or_else(|e| e.into_inner());
+        let max = flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END;
+        if off == 0 {
+            let total =
+                total.ok_or_else(|| UpdateError::Malformed("first chunk without len".into()))?;
+            if total > max {
+                self.record(
+                    event_kind::UPDATE_REJECTED,
+                    4,
+                    source,
+                    &format!("image of {total} bytes exceeds slot"),
+                );
+                return Err(UpdateError::TooLarge {
+                    size: total,
+                    slot_size: max,
+                });
+            }
+            self.flash().erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
+            *up = UploadState {
+                expected: total,
+                received: 0,
+            };
+        }
+        if off != up.received || up.expected == 0 {
+            // Out of order: tell the client where we are (as Zephyr does).
+            return Ok(up.received);
+        }
+        let end = off.saturating_add(data.len());
+        if end > up.expected {
+            return Err(UpdateError::Malformed(
+                "chunk past the declared length".into(),
+            ));
+        }
+        self.flash().write(flash::SLOT1_OFF + off, data);
+        up.received = end;
+        if end == up.expected {
+            let image = self.flash().read(flash::SLOT1_OFF, end).to_vec();
+            match mcuboot::parse(&image) {
+                Ok(img) => self.record(
+                    event_kind::UPDATE_ACCEPTED,
+                    5,
+                    source,
+                    &format!(
+                        "image {} ({} bytes, sha256 {}) stored in slot 1",
+                        img.version,
+                        end,
+                        mcuboot::hex(&img.computed_hash)
+                    ),
+                ),
+                Err(why) => {
+                    self.record(
+                        event_kind::UPDATE_REJECTED,
+                        4,
+                        source,
+                        &format!("uploaded image malformed: {why}"),
+                    );
+                    self.flash().erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
+                    *up = UploadState::default();
+                    return Err(UpdateError::Malformed(why));
+                }
+            }
+        }
+        Ok(end)
+    }
+
+    /// Marks slot 1 pending (test or permanent) if `hash` names its image.
+    pub fn set_pending(
+        &self,
+        hash: &[u8],
+        permanent: bool,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<(), String> {
+        if !self.update_allowed(authenticated, source, "set pending") {
+            return Err("not authenticated".into());
+        }
+        let ok = {
+            let f = self.flash();
+            mcuboot::parse(f.slot(1)).is_ok_and(|img| img.computed_hash == hash)
+        };
+        if !ok {
+            return Err("no image with that hash in slot 1".into());
+        }
+        self.flash().write_trailer(
+            1,
+            Trailer {
+                magic: true,
+                image_ok: permanent,
+                copy_done: false,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn confirm(&self, source: &str) {
+        {
+            let mut f = self.flash();
+            let t = f.trailer(0);
+            f.write_trailer(
+                0,
+                Trailer {
+                    magic: true,
+                    image_ok: true,
+                    copy_done: t.copy_done,
+                },
+            );
+            f.raise_security_counter(self.security_counter);
+        }
+        self.record(
+            event_kind::IMAGE_CONFIRMED,
+            5,
+            source,
+            &format!("image {} confirmed", self.version),
+        );
+    }
+
+    pub fn erase_slot1(&self, authenticated: bool, source: &str) -> Result<(), String> {
+        if !self.update_allowed(authenticated, source, "erase") {
+            return Err("not authenticated".into());
+        }
+        self.flash().erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
+        Ok(())
+    }
+
+    pub fn request(&self, c: Control) {
+        self.board.send(c);
+    }
+
+    /// Factory reset without the authorization decision (callers check).
+    fn do_factory_reset(&self, source: &str) {
+        {
+            let mut f = self.flash();
+            f.erase(flash::CONFIG_OFF, flash::CONFIG_SIZE);
+            if !self.behaviour.factory_reset_keeps_credentials {
+                f.erase(flash::ACCOUNTS_OFF, flash::ACCOUNTS_SIZE);
+            }
+            // The log restarts, keeping its sequence numbering.
+            let mut store = Self::load_events(&f);
+            store.events.clear();
+            Self::store_events(&mut f, &mut store);
+        }
+        self.record(
+            event_kind::FACTORY_RESET,
+            5,
+            source,
+            "configuration, accounts and event log erased",
+        );
+        self.request(Control::Reboot {
+            delay: Duration::from_millis(200),
+        });
+    }
+}
+
+impl DeviceApi for Device {
+    fn identity(&self) -> Identity {
+        Identity {
+            device_id: self.device_id.clone(),
+            model: MODEL.into(),
+            manufacturer: MANUFACTURER.into(),
+            firmware_version: self.version.clone(),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        Status {
+            health: h.0,
+            reasons: h.1.clone(),
+            firmware_version: self.version.clone(),
+            image_sha256: self.image_hash_hex(),
+            uptime_s: self.boot_time.elapsed().as_secs(),
+        }
+    }
+
+    fn authenticate(&self, user: &str, password: &str, source: &str) -> AuthResult {
+        let (threshold, delay) = self.lockout_params();
+        let user_s = sanitize(user, 32);
+        {
+            let mut l = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.behaviour.no_lockout {
+                if let Some(until) = l.locked_until {
+                    if Instant::now() < until {
+                        drop(l);
+                        self.record(
+                            event_kind::LOGIN_LOCKED_OUT,
+                            4,
+                            source,
+                            &format!("user={user_s}: account locked"),
+                        );
+                        return AuthResult::LockedOut;
+                    }
+                    l.locked_until = None;
+                }
+            }
+        }
+        if self.password_ok(user, password) {
+            self.lock.lock().unwrap_or_else(|e| e.into_inner()).failures = 0;
+            self.record(
+                event_kind::LOGIN_SUCCEEDED,
+                6,
+                source,
+                &format!("user={user_s}"),
+            );
+            return AuthResult::Ok;
+        }
+        let locked = {
+            let mut l = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            l.failures += 1;
+            if !self.behaviour.no_lockout && l.failures >= threshold {
+                l.failures = 0;
+                l.locked_until = Some(Instant::now() + Duration::from_secs(delay));
+                true
+            } else {
+                false
+            }
+        };
+        self.record(
+            event_kind::LOGIN_FAILED,
+            4,
+            source,
+            &format!("user={user_s}"),
+        );
+        if locked {
+            self.record(
+                event_kind::ACCOUNT_LOCKED,
+                4,
+                source,
+                &format!("{threshold} failed logins; locked for {delay} s"),
+            );
+        }
+        AuthResult::Denied
+    }
+
+    fn config_get(&self, key: &str) -> Option<String> {
+        self.config().get(key).cloned()
+    }
+
+    fn config_all(&self) -> BTreeMap<String, String> {
+        self.config()
+    }
+
+    fn config_set(
+        &self,
+        key: &str,
+        value: &str,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<(), ConfigError> {
+        let key_s = sanitize(key, 40);
+        if !authenticated && !self.behaviour.config_write_unauthenticated {
+            self.record(
+                event_kind::CONFIG_WRITE_DENIED,
+                4,
+                source,
+                &format!("key={key_s}: not authenticated"),
+            );
+            return Err(ConfigError::Unauthorized);
+        }
+        let mut c = self.config();
+        if !c.contains_key(key) {
+            return Err(ConfigError::UnknownKey(key_s));
+        }
+        validate_value(key, value).map_err(|reason| ConfigError::InvalidValue {
+            key: key_s.clone(),
+            reason,
+        })?;
+        c.insert(key.to_string(), value.to_string());
+        {
+            let body = serde_json::to_vec(&c).unwrap_or_default();
+            self.flash()
+                .write_record(flash::CONFIG_OFF, flash::CONFIG_SIZE, &body);
+        }
+        self.record(
+            event_kind::CONFIG_CHANGED,
+            5,
+            source,
+            &format!("key={key_s}"),
+        );
+        Ok(())
+    }
+
+    fn events(&self, authenticated: bool, source: &str) -> Result<Vec<Event>, AccessError> {
+        if !authenticated && !self.behaviour.event_log_unauthenticated {
+            self.record(
+                event_kind::LOG_ACCESS_DENIED,
+                4,
+                source,
+                "read: not authenticated",
+            );
+            return Err(AccessError::Unauthorized);
+        }
+        Ok(Self::load_events(&self.flash()).events)
+    }
+
+    fn clear_events(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
+        if !authenticated && !self.behaviour.event_log_unauthenticated {
+            self.record(
+                event_kind::LOG_ACCESS_DENIED,
+                4,
+                source,
+                "clear: not authenticated",
+            );
+            return Err(AccessError::Unauthorized);
+        }
+        {
+            let mut f = self.flash();
+            let mut store = Self::load_events(&f);
+            store.events.clear();
+            Self::store_events(&mut f, &mut store);
+        }
+        self.record(event_kind::LOG_CLEARED, 5, source, "event log cleared");
+        Ok(())
+    }
+
+    fn upload_image(
+        &self,
+        image: &[u8],
+        mode: InstallMode,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<UploadOutcome, UpdateError> {
+        if !self.update_allowed(authenticated, source, "upload") {
+            return Err(UpdateError::Unauthorized);
+        }
+        let max = flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END;
+        if image.len() > max {
+            self.record(
+                event_kind::UPDATE_REJECTED,
+                4,
+                source,
+                &format!("image of {} bytes exceeds slot", image.len()),
+            );
+            return Err(UpdateError::TooLarge {
+                size: image.len(),
+                slot_size: max,
+            });
+        }
+        let img = match mcuboot::parse(image) {
+            Ok(i) => i,
+            Err(why) => {
+                self.record(
+                    event_kind::UPDATE_REJECTED,
+                    4,
+                    source,
+                    &format!("malformed image: {why}"),
+                );
+                return Err(UpdateError::Malformed(why));
+            }
+        };
+        {
+            let mut f = self.flash();
+            f.erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
+            f.write(flash::SLOT1_OFF, image);
+            if mode != InstallMode::StoreOnly {
+                f.write_trailer(
+                    1,
+                    Trailer {
+                        magic: true,
+                        image_ok: mode == InstallMode::Permanent,
+                        copy_done: false,
+                    },
+                );
+            }
+        }
+        let hash = mcuboot::hex(&img.computed_hash);
+        self.record(
+            event_kind::UPDATE_ACCEPTED,
+            5,
+            source,
+            &format!(
+                "image {} (sha256 {hash}) stored in slot 1, {mode:?}",
+                img.version
+            ),
+        );
+        Ok(UploadOutcome {
+            version: img.version.to_string(),
+            image_sha256: hash,
+            mode,
+        })
+    }
+
+    fn confirm_running(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
+        if !self.update_allowed(authenticated, source, "confirm") {
+            return Err(AccessError::Unauthorized);
+        }
+        self.confirm(source);
+        Ok(())
+    }
+
+    fn reboot(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
+        if !authenticated {
+            self.record(
+                event_kind::ACCESS_DENIED,
+                4,
+                source,
+                "reboot: not authenticated",
+            );
+            return Err(AccessError::Unauthorized);
+        }
+        self.record(event_kind::REBOOT, 6, source, "reboot requested");
+        self.request(Control::Reboot {
+            delay: Duration::from_millis(200),
+        });
+        Ok(())
+    }
+
+    fn factory_reset(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
+        if !authenticated {
+            self.record(
+                event_kind::FACTORY_RESET_DENIED,
+                4,
+                source,
+                "not authenticated",
+            );
+            return Err(AccessError::Unauthorized);
+        }
+        self.do_factory_reset(source);
+        Ok(())
+    }
+
+    fn personality(&self) -> Personality {
+        self.manifest.personality()
+    }
+
+    fn subscribe_events(&self) -> Receiver<Event> {
+        let (tx, rx) = channel();
+        self.subscribers_lock().push(tx);
+        rx
+    }
+
+    fn device_secret_material(&self, purpose: &str) -> [u8; 32] {
+        let secret = self.flash().otp_secret();
+        hmac256(&secret, format!("hilt-sim/purpose/{purpose}").as_bytes())
+    }
+
+    fn runtime_dir(&self) -> PathBuf {
+        self.board.dir.clone()
+    }
+
+    fn index(&self) -> u32 {
+        self.board.index
+    }
+}

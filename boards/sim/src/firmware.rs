@@ -1,0 +1,333 @@
+//! Firmware builds: the manifest inside a signed image's payload says what
+//! the firmware runs, and the flaw catalogue maps each flaw name to the
+//! switch it turns on (in the firmware manifest or in the bootloader config).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::device_api::Personality;
+use crate::mcuboot::{self, Version};
+
+pub const MANIFEST_FORMAT: &str = "hilt-sim-firmware/1";
+pub const MODEL: &str = "hilt reference thermostat (simulated)";
+pub const MANUFACTURER: &str = "hilt project (test devices)";
+pub const REFERENCE_VERSION: &str = "1.0.0";
+pub const REFERENCE_SECURITY_COUNTER: u32 = 1;
+
+/// TEST ONLY signing keys, committed so anyone can build and sign images
+/// for the simulated board. Never use them for anything real.
+pub const TEST_KEY_ED25519_PEM: &str = include_str!("../keys/sim-root-ed25519.pem");
+pub const TEST_PUB_ED25519_PEM: &str = include_str!("../keys/sim-root-ed25519.pub.pem");
+pub const TEST_PUB_P256_PEM: &str = include_str!("../keys/sim-root-p256.pub.pem");
+
+/// Where a flaw lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    Firmware,
+    Bootloader,
+}
+
+pub struct Flaw {
+    pub name: &'static str,
+    pub home: Home,
+    /// NIST IR 8259A capability it violates.
+    pub capability: &'static str,
+    pub summary: &'static str,
+}
+
+pub const FLAWS: &[Flaw] = &[
+    Flaw {
+        name: "default-password",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "universal password \"admin\" accepted for the admin account",
+    },
+    Flaw {
+        name: "telnet-open",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "telnet-like plaintext login on tcp/23",
+    },
+    Flaw {
+        name: "config-write-unauthenticated",
+        home: Home::Firmware,
+        capability: "device configuration",
+        summary: "HTTP configuration write accepted without authentication",
+    },
+    Flaw {
+        name: "serial-no-login",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "console shell without login",
+    },
+    Flaw {
+        name: "bootloader-accepts-unsigned",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader boots images without a signature",
+    },
+    Flaw {
+        name: "bootloader-accepts-any-key",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader accepts a signature by any key",
+    },
+    Flaw {
+        name: "rollback-allowed",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader ignores the security counter (downgrade allowed)",
+    },
+    Flaw {
+        name: "debug-unlocked",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "firmware never sets the readout-protection fuse",
+    },
+    Flaw {
+        name: "plaintext-api",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "API also served over plain HTTP on tcp/80",
+    },
+    Flaw {
+        name: "tls-accepts-untrusted",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "telemetry client accepts any server certificate",
+    },
+    Flaw {
+        name: "no-lockout",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "no lockout or delay after failed logins",
+    },
+    Flaw {
+        name: "no-security-logging",
+        home: Home::Firmware,
+        capability: "cybersecurity state awareness",
+        summary: "security events are not recorded or forwarded",
+    },
+    Flaw {
+        name: "identifier-changes-on-reboot",
+        home: Home::Firmware,
+        capability: "device identification",
+        summary: "logical identifier is random per boot",
+    },
+    Flaw {
+        name: "shared-identifier",
+        home: Home::Firmware,
+        capability: "device identification",
+        summary: "the same identifier on every board",
+    },
+    Flaw {
+        name: "factory-reset-keeps-credentials",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "factory reset keeps changed passwords",
+    },
+    Flaw {
+        name: "event-log-unauthenticated",
+        home: Home::Firmware,
+        capability: "cybersecurity state awareness",
+        summary: "event log readable and clearable without authentication",
+    },
+    Flaw {
+        name: "update-unauthenticated",
+        home: Home::Firmware,
+        capability: "software update",
+        summary: "updates accepted without authentication",
+    },
+];
+
+pub fn flaw(name: &str) -> Option<&'static Flaw> {
+    FLAWS.iter().find(|f| f.name == name)
+}
+
+/// Behaviour switches carried in the manifest. All false = reference firmware.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Behaviour {
+    pub default_password: bool,
+    pub telnet_open: bool,
+    pub config_write_unauthenticated: bool,
+    pub serial_no_login: bool,
+    pub debug_unlocked: bool,
+    pub plaintext_api: bool,
+    pub tls_accepts_untrusted: bool,
+    pub no_lockout: bool,
+    pub no_security_logging: bool,
+    pub identifier_changes_on_reboot: bool,
+    pub shared_identifier: bool,
+    pub factory_reset_keeps_credentials: bool,
+    pub event_log_unauthenticated: bool,
+    pub update_unauthenticated: bool,
+}
+
+impl Behaviour {
+    fn set(&mut self, flaw: &str) -> bool {
+        let slot = match flaw {
+            "default-password" => &mut self.default_password,
+            "telnet-open" => &mut self.telnet_open,
+            "config-write-unauthenticated" => &mut self.config_write_unauthenticated,
+            "serial-no-login" => &mut self.serial_no_login,
+            "debug-unlocked" => &mut self.debug_unlocked,
+            "plaintext-api" => &mut self.plaintext_api,
+            "tls-accepts-untrusted" => &mut self.tls_accepts_untrusted,
+            "no-lockout" => &mut self.no_lockout,
+            "no-security-logging" => &mut self.no_security_logging,
+            "identifier-changes-on-reboot" => &mut self.identifier_changes_on_reboot,
+            "shared-identifier" => &mut self.shared_identifier,
+            "factory-reset-keeps-credentials" => &mut self.factory_reset_keeps_credentials,
+            "event-log-unauthenticated" => &mut self.event_log_unauthenticated,
+            "update-unauthenticated" => &mut self.update_unauthenticated,
+            _ => return false,
+        };
+        *slot = true;
+        true
+    }
+}
+
+/// Services the firmware runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Services {
+    pub console_shell: bool,
+    pub smp_serial: bool,
+    pub https_api: bool,
+    pub telemetry: bool,
+    pub syslog: bool,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            console_shell: true,
+            smp_serial: true,
+            https_api: true,
+            telemetry: true,
+            syslog: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub model: String,
+    pub version: String,
+    #[serde(default)]
+    pub flaws: Vec<String>,
+    #[serde(default)]
+    pub services: Services,
+    #[serde(default)]
+    pub behaviour: Behaviour,
+}
+
+impl Manifest {
+    pub fn new(flaws: &[String], version: &str) -> Result<Manifest, String> {
+        let mut behaviour = Behaviour::default();
+        for f in flaws {
+            match flaw(f) {
+                None => return Err(format!("unknown flaw {f:?} (see --list-flaws)")),
+                Some(fl) if fl.home == Home::Bootloader => {
+                    return Err(format!(
+                        "flaw {f:?} lives in the bootloader, not in a firmware image: use `hilt-sim up --flaw {f}`"
+                    ))
+                }
+                Some(_) => {
+                    behaviour.set(f);
+                }
+            }
+        }
+        Ok(Manifest {
+            format: MANIFEST_FORMAT.into(),
+            model: MODEL.into(),
+            version: version.into(),
+            flaws: flaws.to_vec(),
+            services: Services::default(),
+            behaviour,
+        })
+    }
+
+    /// The manifest at the start of a payload (JSON, ended by a NUL byte).
+    /// A payload without one runs as the reference firmware.
+    pub fn from_payload(payload: &[u8]) -> Option<Manifest> {
+        let end = payload.iter().take(8192).position(|&b| b == 0)?;
+        let m: Manifest = serde_json::from_slice(&payload[..end]).ok()?;
+        (m.format == MANIFEST_FORMAT).then_some(m)
+    }
+
+    pub fn personality(&self) -> Personality {
+        let b = &self.behaviour;
+        Personality {
+            flaws: self.flaws.clone(),
+            https_api: self.services.https_api,
+            plaintext_api: b.plaintext_api,
+            telnet: b.telnet_open,
+            telemetry: self.services.telemetry,
+            tls_accepts_untrusted: b.tls_accepts_untrusted,
+            syslog: self.services.syslog && !b.no_security_logging,
+            config_write_unauthenticated: b.config_write_unauthenticated,
+            event_log_unauthenticated: b.event_log_unauthenticated,
+            update_unauthenticated: b.update_unauthenticated,
+        }
+    }
+
+    /// Payload bytes: manifest, NUL, then deterministic filler standing in
+    /// for code (so images of different builds differ in size and hash).
+    pub fn payload(&self) -> Vec<u8> {
+        let mut p = serde_json::to_vec_pretty(self).unwrap_or_default();
+        p.push(0);
+        let mut seed: [u8; 32] = Sha256::digest(&p).into();
+        while p.len() < 8192 {
+            seed = Sha256::digest(seed).into();
+            p.extend_from_slice(&seed);
+        }
+        p
+    }
+}
+
+/// Splits flaw names into (firmware, bootloader) after checking them.
+pub fn split_flaws(flaws: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut fw = Vec::new();
+    let mut bl = Vec::new();
+    for f in flaws {
+        match flaw(f) {
+            None => {
+                return Err(format!(
+                    "unknown flaw {f:?} (see `hilt-sim firmware --list-flaws`)"
+                ))
+            }
+            Some(fl) if fl.home == Home::Bootloader => bl.push(f.clone()),
+            Some(_) => fw.push(f.clone()),
+        }
+    }
+    Ok((fw, bl))
+}
+
+pub fn test_signing_key() -> Result<ed25519_dalek::SigningKey, String> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(TEST_KEY_ED25519_PEM)
+        .map_err(|e| format!("test key: {e}"))
+}
+
+/// Builds a signed firmware image with the given firmware flaws.
+pub fn build(flaws: &[String], version: &str, security_counter: u32) -> Result<Vec<u8>, String> {
+    let v = Version::parse(version).ok_or_else(|| format!("bad version {version:?}"))?;
+    let m = Manifest::new(flaws, &v.to_string())?;
+    Ok(mcuboot::build_signed(
+        &m.payload(),
+        v,
+        security_counter,
+        &test_signing_key()?,
+    ))
+}
+
+/// The bootloader's trusted keys (SPKI DER): both test manufacturer keys.
+pub fn trusted_keys_der() -> Vec<Vec<u8>> {
+    [TEST_PUB_ED25519_PEM, TEST_PUB_P256_PEM]
+        .iter()
+        .filter_map(|p| mcuboot::pem_to_der(p).ok())
+        .collect()
+}

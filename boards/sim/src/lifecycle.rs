@@ -1,0 +1,288 @@
+//! `hilt-sim up/down/status`: board processes and their runtime folders.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use crate::firmware;
+use crate::netglue;
+
+pub struct UpOptions {
+    pub count: u32,
+    pub base_index: u32,
+    pub runtime_dir: PathBuf,
+    pub flaws: Vec<String>,
+    pub loopback: bool,
+    pub fresh: bool,
+    pub no_net: bool,
+}
+
+pub fn board_dir(runtime: &Path, index: u32) -> PathBuf {
+    runtime.join(format!("sim-{index}"))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The pid in `dir/pid` if that process is a live hilt-sim board.
+pub fn live_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let text = String::from_utf8_lossy(&cmdline);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    (text.contains("hilt-sim") && text.contains("board") && !zombie).then_some(pid)
+}
+
+pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
+    firmware::split_flaws(&o.flaws).map_err(anyhow::Error::msg)?;
+    if o.count == 0 || o.base_index + o.count > 254 {
+        bail!("indices must lie in 0..=253");
+    }
+    let loopback = o.loopback || !is_root();
+    let exe = std::env::current_exe().context("cannot find the hilt-sim executable")?;
+    let mut flaws = o.flaws.clone();
+    flaws.sort();
+    flaws.dedup();
+    let recipe = serde_json::json!({ "flaws": flaws }).to_string();
+    let mut waiting = Vec::new();
+    let mut out = Vec::new();
+    for index in o.base_index..o.base_index + o.count {
+        let dir = board_dir(&o.runtime_dir, index);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let board_file = dir.join("board.yaml");
+        if live_pid(&dir).is_some() {
+            out.push((index, board_file));
+            continue;
+        }
+        let old = std::fs::read_to_string(dir.join("provision.json")).unwrap_or_default();
+        if o.fresh || old != recipe {
+            let _ = std::fs::remove_file(dir.join("flash.bin"));
+        }
+        std::fs::write(dir.join("provision.json"), &recipe)?;
+        std::fs::write(dir.join("trusted-key.pem"), firmware::TEST_PUB_ED25519_PEM)?;
+        let golden = firmware::build(
+            &[],
+            firmware::REFERENCE_VERSION,
+            firmware::REFERENCE_SECURITY_COUNTER,
+        )
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(dir.join("golden.bin"), golden)?;
+        std::fs::write(&board_file, board_yaml(index, &dir, loopback))?;
+        let log = std::fs::File::create(dir.join("board.log"))?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("board")
+            .arg("--index")
+            .arg(index.to_string())
+            .arg("--runtime-dir")
+            .arg(&o.runtime_dir);
+        for f in &flaws {
+            cmd.arg("--flaw").arg(f);
+        }
+        if loopback {
+            cmd.arg("--loopback");
+        }
+        if o.no_net {
+            cmd.arg("--no-net");
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+        // SAFETY: setsid is async-signal-safe; the board leaves our session
+        // so it outlives this command and the terminal it ran in.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().context("cannot start a board process")?;
+        let pid = child.id();
+        std::fs::write(dir.join("pid"), format!("{pid}\n"))?;
+        let stdout = child.stdout.take();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if let Some(s) = stdout {
+                let _ = BufReader::new(s).read_line(&mut line);
+            }
+            let _ = tx.send(line);
+            // Reap the child if it dies while we still wait (no zombie).
+            let _ = child.try_wait();
+        });
+        waiting.push((index, dir, board_file, rx));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (index, dir, board_file, rx) in waiting {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.starts_with("ready") => out.push((index, board_file)),
+            _ => {
+                let log = std::fs::read_to_string(dir.join("board.log")).unwrap_or_default();
+                bail!("sim-{index} did not come up:\n{log}");
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn down(runtime: &Path, index: Option<u32>) -> anyhow::Result<Vec<u32>> {
+    let mut stopped = Vec::new();
+    for (i, dir) in boards(runtime, index) {
+        if let Some(pid) = live_pid(&dir) {
+            // A power cut: the device gets no chance to clean up.
+            // SAFETY: plain kill(2) on a pid checked to be a board process.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            let t = Instant::now();
+            while live_pid(&dir).is_some() && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            stopped.push(i);
+        }
+        netglue::teardown(i);
+        for f in ["pid", "tty", "power.sock"] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    }
+    Ok(stopped)
+}
+
+fn boards(runtime: &Path, index: Option<u32>) -> Vec<(u32, PathBuf)> {
+    if let Some(i) = index {
+        return vec![(i, board_dir(runtime, i))];
+    }
+    let mut v: Vec<(u32, PathBuf)> = std::fs::read_dir(runtime)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let i = name.strip_prefix("sim-")?.parse().ok()?;
+            Some((i, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn status(runtime: &Path) -> Vec<String> {
+    boards(runtime, None)
+        .into_iter()
+        .map(|(i, dir)| {
+            let state = match live_pid(&dir) {
+                Some(pid) => format!("running pid {pid}"),
+                None => "stopped".into(),
+            };
+            let tty = std::fs::read_link(dir.join("tty"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "-".into());
+            let id = std::fs::read_to_string(dir.join("label.txt"))
+                .ok()
+                .and_then(|l| {
+                    l.lines()
+                        .find_map(|l| l.strip_prefix("device_id: ").map(str::to_string))
+                })
+                .unwrap_or_else(|| "-".into());
+            format!(
+                "sim-{i} {state} tty={tty} device_id={id} dir={}",
+                dir.display()
+            )
+        })
+        .collect()
+}
+
+/// A board file for one instance, as a manufacturer would describe the
+/// product and a lab its wiring. `dir` absolute paths are used for the
+/// instance's files; `trusted_key` and `golden` may be given relative.
+pub fn board_yaml(index: u32, dir: &Path, loopback: bool) -> String {
+    board_yaml_with(
+        index,
+        dir,
+        loopback,
+        &dir.join("trusted-key.pem").display().to_string(),
+    )
+}
+
+pub fn board_yaml_with(index: u32, dir: &Path, loopback: bool, trusted_key: &str) -> String {
+    let d = dir.display();
+    let (addr, host, capture) = netglue::addresses(index, loopback);
+    let https = netglue::port(443, loopback);
+    format!(
+        r#"# Board file for the simulated reference board sim-{index}.
+# Generated by hilt-sim; the same shape a lab writes for a real device.
+board: sim-{index}
+model: "{model}"
+manufacturer: "{manufacturer}"
+hardware_revision: sim-1
+hardware:
+  serial:
+    port: {d}/tty
+    baud: 115200
+    line_ending: cr
+  network:
+    address: {addr}
+    capture: {capture}
+    host_address: {host}
+  debug:
+    gdb: "127.0.0.1:{gdb}"
+  power:
+    sim: {d}/power.sock
+declares:
+  identity:
+    logical:
+      - console: {{ command: id, pattern: "device_id: (\\S+)" }}
+      - http: {{ path: /api/v1/identity, field: device_id }}
+    physical: {d}/label.txt
+  interfaces:
+    - {{ port: {https}, protocol: tcp, service: https, auth: required }}
+  accounts:
+    admin: {{ password: "file:{d}/password", role: admin }}
+  console:
+    login: "login: "
+    password: "Password: "
+    prompt: "sim> "
+    account: admin
+  lockout: {{ threshold: 5, delay_s: 30 }}
+  configuration:
+    parameter: setpoint
+    test_value: "225"
+    console: {{ get: "config get {{param}}", set: "config set {{param}} {{value}}" }}
+    http: {{ path: /api/v1/config }}
+  update:
+    mechanism: smp-serial
+    format: mcuboot
+    trusted_key: {trusted_key}
+    golden: {d}/golden.bin
+    rollback_protection: true
+  debug_port: locked
+  tls_clients:
+    - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt-sim.test }}
+  logging:
+    event_log: {{ console: log, http: /api/v1/events }}
+    syslog: {{ collector_parameter: syslog_collector, protocol: udp }}
+  factory_reset: {{ console: factory-reset, http: /api/v1/factory-reset }}
+  support:
+    end_of_support: "2031-12-31"
+    vulnerability_contact: "security@example.com"
+    disclosure_policy: "https://example.com/security/disclosure"
+"#,
+        model = firmware::MODEL,
+        manufacturer = firmware::MANUFACTURER,
+        gdb = 3333 + index,
+    )
+}

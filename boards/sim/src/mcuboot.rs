@@ -1,0 +1,423 @@
+//! The board's own MCUboot image parser and verifier, written from the
+//! format description (header, protected and unprotected TLV areas, image
+//! hash, signature over the hash, key hash, security counter). It never
+//! panics on hostile input: every length is checked before use.
+
+use sha2::{Digest, Sha256};
+
+pub const IMAGE_MAGIC: u32 = 0x96f3_b83d;
+pub const HEADER_SIZE: usize = 32;
+pub const TLV_INFO_MAGIC: u16 = 0x6907;
+pub const TLV_PROT_INFO_MAGIC: u16 = 0x6908;
+
+pub const TLV_KEYHASH: u16 = 0x01;
+pub const TLV_PUBKEY: u16 = 0x02;
+pub const TLV_SHA256: u16 = 0x10;
+pub const TLV_ECDSA_SIG: u16 = 0x22;
+pub const TLV_ED25519: u16 = 0x24;
+pub const TLV_SEC_CNT: u16 = 0x50;
+
+/// Header flags this board cannot run.
+pub const UNSUPPORTED_FLAGS: u32 = 0x1 | 0x4 | 0x8 | 0x10 | 0x200 | 0x400 | 0x800;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub major: u8,
+    pub minor: u8,
+    pub revision: u16,
+    pub build: u32,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.revision)?;
+        if self.build != 0 {
+            write!(f, "+{}", self.build)?;
+        }
+        Ok(())
+    }
+}
+
+impl Version {
+    /// Parses `X.Y.Z` or `X.Y.Z+B`.
+    pub fn parse(text: &str) -> Option<Version> {
+        let (main, build) = match text.split_once('+') {
+            Some((m, b)) => (m, b.parse().ok()?),
+            None => (text, 0),
+        };
+        let mut it = main.split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next().unwrap_or("0").parse().ok()?;
+        let revision = it.next().unwrap_or("0").parse().ok()?;
+        if it.next().is_some() {
+            return None;
+        }
+        Some(Version {
+            major,
+            minor,
+            revision,
+            build,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tlv {
+    pub kind: u16,
+    pub protected: bool,
+    pub value: Vec<u8>,
+}
+
+/// A structurally valid image (nothing about its hash or signature yet).
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub load_addr: u32,
+    pub hdr_size: usize,
+    pub protect_tlv_size: usize,
+    pub img_size: usize,
+    pub flags: u32,
+    pub version: Version,
+    pub tlvs: Vec<Tlv>,
+    /// Total length: header + payload + TLV areas.
+    pub total_len: usize,
+    /// SHA-256 over header + payload + protected TLV area.
+    pub computed_hash: [u8; 32],
+}
+
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Parses the TLV entries between `start` and `end` (after the info header).
+fn parse_tlvs(b: &[u8], mut off: usize, end: usize, protected: bool) -> Result<Vec<Tlv>, String> {
+    let mut out = Vec::new();
+    while off < end {
+        if out.len() > 64 {
+            return Err("too many TLVs".into());
+        }
+        let kind = u16_at(b, off).ok_or("truncated TLV header")?;
+        let len = usize::from(u16_at(b, off + 2).ok_or("truncated TLV header")?);
+        let vstart = off + 4;
+        let vend = vstart.checked_add(len).ok_or("TLV length overflow")?;
+        if vend > end {
+            return Err(format!("TLV 0x{kind:02x} runs past its area"));
+        }
+        let value = b.get(vstart..vend).ok_or("truncated TLV")?.to_vec();
+        out.push(Tlv {
+            kind,
+            protected,
+            value,
+        });
+        off = vend;
+    }
+    Ok(out)
+}
+
+/// Parses an image at the start of `b` (a slot may continue past the image).
+pub fn parse(b: &[u8]) -> Result<Image, String> {
+    let magic = u32_at(b, 0).ok_or("shorter than an image header")?;
+    if magic != IMAGE_MAGIC {
+        return Err(format!("bad magic 0x{magic:08x}"));
+    }
+    let load_addr = u32_at(b, 4).ok_or("short header")?;
+    let hdr_size = usize::from(u16_at(b, 8).ok_or("short header")?);
+    let protect_tlv_size = usize::from(u16_at(b, 10).ok_or("short header")?);
+    let img_size = u32_at(b, 12).ok_or("short header")? as usize;
+    let flags = u32_at(b, 16).ok_or("short header")?;
+    let version = Version {
+        major: *b.get(20).ok_or("short header")?,
+        minor: *b.get(21).ok_or("short header")?,
+        revision: u16_at(b, 22).ok_or("short header")?,
+        build: u32_at(b, 24).ok_or("short header")?,
+    };
+    if hdr_size < HEADER_SIZE {
+        return Err(format!("header size {hdr_size} below {HEADER_SIZE}"));
+    }
+    let payload_end = hdr_size
+        .checked_add(img_size)
+        .ok_or("image size overflow")?;
+    if payload_end > b.len() {
+        return Err(format!(
+            "image size {img_size} runs past the end ({} bytes available)",
+            b.len()
+        ));
+    }
+    let mut off = payload_end;
+    let mut tlvs = Vec::new();
+    let mut prot_end = payload_end;
+    if protect_tlv_size > 0 {
+        let m = u16_at(b, off).ok_or("missing protected TLV area")?;
+        let tot = usize::from(u16_at(b, off + 2).ok_or("missing protected TLV area")?);
+        if m != TLV_PROT_INFO_MAGIC {
+            return Err("protected TLV area magic missing".into());
+        }
+        if tot != protect_tlv_size {
+            return Err(format!(
+                "protected TLV size mismatch: header says {protect_tlv_size}, area says {tot}"
+            ));
+        }
+        prot_end = off.checked_add(tot).ok_or("overflow")?;
+        if prot_end > b.len() || tot < 4 {
+            return Err("protected TLV area runs past the end".into());
+        }
+        tlvs.extend(parse_tlvs(b, off + 4, prot_end, true)?);
+        off = prot_end;
+    } else if u16_at(b, off) == Some(TLV_PROT_INFO_MAGIC) {
+        return Err("protected TLV area present but header says none".into());
+    }
+    let m = u16_at(b, off).ok_or("missing TLV info")?;
+    if m != TLV_INFO_MAGIC {
+        return Err(format!("TLV info magic missing (found 0x{m:04x})"));
+    }
+    let tot = usize::from(u16_at(b, off + 2).ok_or("missing TLV info")?);
+    let end = off.checked_add(tot).ok_or("overflow")?;
+    if end > b.len() || tot < 4 {
+        return Err("TLV area runs past the end".into());
+    }
+    tlvs.extend(parse_tlvs(b, off + 4, end, false)?);
+    let computed_hash: [u8; 32] = Sha256::digest(&b[..prot_end]).into();
+    Ok(Image {
+        load_addr,
+        hdr_size,
+        protect_tlv_size,
+        img_size,
+        flags,
+        version,
+        tlvs,
+        total_len: end,
+        computed_hash,
+    })
+}
+
+impl Image {
+    pub fn tlv(&self, kind: u16) -> Option<&Tlv> {
+        self.tlvs.iter().find(|t| t.kind == kind)
+    }
+
+    /// The security counter from a protected SEC_CNT TLV (an unprotected one
+    /// is ignored: anyone could edit it).
+    pub fn security_counter(&self) -> Option<u32> {
+        let t = self
+            .tlvs
+            .iter()
+            .find(|t| t.kind == TLV_SEC_CNT && t.protected)?;
+        let v: [u8; 4] = t.value.as_slice().try_into().ok()?;
+        Some(u32::from_le_bytes(v))
+    }
+
+    pub fn payload<'a>(&self, b: &'a [u8]) -> &'a [u8] {
+        b.get(self.hdr_size..self.hdr_size + self.img_size)
+            .unwrap_or(&[])
+    }
+
+    /// The hash recorded in the SHA256 TLV, if any.
+    pub fn recorded_hash(&self) -> Option<&[u8]> {
+        self.tlv(TLV_SHA256).map(|t| t.value.as_slice())
+    }
+}
+
+/// A key the bootloader trusts (SubjectPublicKeyInfo DER, as imgtool hashes it).
+#[derive(Debug, Clone)]
+pub enum TrustedKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+impl TrustedKey {
+    pub fn from_spki_der(der: &[u8]) -> Result<TrustedKey, String> {
+        use ed25519_dalek::pkcs8::DecodePublicKey as _;
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(TrustedKey::Ed25519(k));
+        }
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(TrustedKey::P256(k));
+        }
+        Err("not an Ed25519 or P-256 public key".into())
+    }
+
+    pub fn from_pem(pem: &str) -> Result<TrustedKey, String> {
+        TrustedKey::from_spki_der(&pem_to_der(pem)?)
+    }
+}
+
+/// Decodes the first PEM block's base64 body.
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|e| format!("bad PEM: {e}"))
+}
+
+/// What the bootloader's policy allows (the flaws live here).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// `bootloader-accepts-unsigned`: an image with a correct hash but no
+    /// signature boots.
+    pub accept_unsigned: bool,
+    /// `bootloader-accepts-any-key`: a signature by any key (taken from the
+    /// image's PUBKEY TLV, or any signature at all) is accepted.
+    pub accept_any_key: bool,
+}
+
+/// Why an image failed verification.
+pub type Verdict = Result<(), String>;
+
+/// Checks hash and signature (not the security counter) in the order the
+/// MCUboot design describes: magic and TLVs (done by `parse`), hash, then a
+/// signature whose key hash names a trusted key.
+pub fn verify(img: &Image, keys: &[(Vec<u8>, TrustedKey)], policy: Policy) -> Verdict {
+    if img.flags & UNSUPPORTED_FLAGS != 0 {
+        return Err(format!("unsupported image flags 0x{:x}", img.flags));
+    }
+    let recorded = img.recorded_hash().ok_or("no SHA256 TLV")?;
+    if recorded != img.computed_hash {
+        return Err("image hash mismatch".into());
+    }
+    let sig_tlvs: Vec<&Tlv> = img
+        .tlvs
+        .iter()
+        .filter(|t| !t.protected && (t.kind == TLV_ED25519 || t.kind == TLV_ECDSA_SIG))
+        .collect();
+    if sig_tlvs.is_empty() {
+        return if policy.accept_unsigned {
+            Ok(())
+        } else {
+            Err("no signature".into())
+        };
+    }
+    if policy.accept_any_key {
+        // The flaw: any well-formed signature is taken at face value.
+        return Ok(());
+    }
+    // Walk the TLVs in order: a KEYHASH selects the key for the signature
+    // that follows it (as MCUboot does).
+    let mut selected: Option<&TrustedKey> = None;
+    let mut seen_keyhash = false;
+    for t in img.tlvs.iter().filter(|t| !t.protected) {
+        match t.kind {
+            TLV_KEYHASH => {
+                seen_keyhash = true;
+                selected = keys
+                    .iter()
+                    .find(|(hash, _)| hash.as_slice() == t.value.as_slice())
+                    .map(|(_, k)| k);
+            }
+            TLV_ED25519 | TLV_ECDSA_SIG => {
+                let Some(key) = selected else { continue };
+                if check_sig(key, t, &img.computed_hash) {
+                    return Ok(());
+                }
+                return Err("bad signature".into());
+            }
+            _ => {}
+        }
+    }
+    if seen_keyhash {
+        Err("signed by an untrusted key".into())
+    } else {
+        Err("no key hash".into())
+    }
+}
+
+fn check_sig(key: &TrustedKey, t: &Tlv, hash: &[u8; 32]) -> bool {
+    match (key, t.kind) {
+        (TrustedKey::Ed25519(k), TLV_ED25519) => {
+            let Ok(bytes) = <[u8; 64]>::try_from(t.value.as_slice()) else {
+                return false;
+            };
+            let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+            k.verify_strict(hash, &sig).is_ok()
+        }
+        (TrustedKey::P256(k), TLV_ECDSA_SIG) => {
+            use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+            let Ok(sig) = p256::ecdsa::Signature::from_der(&t.value) else {
+                return false;
+            };
+            k.verify_prehash(hash, &sig).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// SHA-256 of a key's SubjectPublicKeyInfo DER (the KEYHASH imgtool writes).
+pub fn key_hash(spki_der: &[u8]) -> [u8; 32] {
+    Sha256::digest(spki_der).into()
+}
+
+// ------------------------------------------------------------------ building
+
+/// Builds a signed image around `payload` (used by `hilt-sim firmware`),
+/// laid out as imgtool lays it out: 0x200-byte header padded with 0xff,
+/// protected SEC_CNT, then SHA256, KEYHASH and the signature.
+pub fn build_signed(
+    payload: &[u8],
+    version: Version,
+    security_counter: u32,
+    key: &ed25519_dalek::SigningKey,
+) -> Vec<u8> {
+    use ed25519_dalek::pkcs8::EncodePublicKey as _;
+    use ed25519_dalek::Signer as _;
+    let hdr_size: usize = 0x200;
+    let mut b = Vec::with_capacity(hdr_size + payload.len() + 256);
+    b.extend_from_slice(&IMAGE_MAGIC.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&(hdr_size as u16).to_le_bytes());
+    b.extend_from_slice(&12u16.to_le_bytes());
+    b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.push(version.major);
+    b.push(version.minor);
+    b.extend_from_slice(&version.revision.to_le_bytes());
+    b.extend_from_slice(&version.build.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.resize(hdr_size, 0xff);
+    b.extend_from_slice(payload);
+    b.extend_from_slice(&TLV_PROT_INFO_MAGIC.to_le_bytes());
+    b.extend_from_slice(&12u16.to_le_bytes());
+    b.extend_from_slice(&TLV_SEC_CNT.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&security_counter.to_le_bytes());
+    let hash: [u8; 32] = Sha256::digest(&b).into();
+    let spki = key
+        .verifying_key()
+        .to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .unwrap_or_default();
+    let khash = key_hash(&spki);
+    let sig = key.sign(&hash).to_bytes();
+    let tlv_tot = 4 + (4 + 32) + (4 + 32) + (4 + 64);
+    b.extend_from_slice(&TLV_INFO_MAGIC.to_le_bytes());
+    b.extend_from_slice(&(tlv_tot as u16).to_le_bytes());
+    for (kind, val) in [
+        (TLV_SHA256, &hash[..]),
+        (TLV_KEYHASH, &khash[..]),
+        (TLV_ED25519, &sig[..]),
+    ] {
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&(val.len() as u16).to_le_bytes());
+        b.extend_from_slice(val);
+    }
+    b
+}
+
+pub fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
