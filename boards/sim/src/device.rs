@@ -882,4 +882,8 @@ impl DeviceApi for Device {
     fn index(&self) -> u32 {
         self.board.index
     }
+
+    fn record_event(&self, severity: u8, kind: &str, source: &str, detail: &str) {
+        self.record(kind, severity.min(7), source, detail);
+    }
 }

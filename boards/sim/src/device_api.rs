@@ -88,7 +88,10 @@ pub enum ConfigError {
     /// Authentication required and the caller was not authenticated.
     Unauthorized,
     UnknownKey(String),
-    InvalidValue { key: String, reason: String },
+    InvalidValue {
+        key: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for ConfigError {
@@ -123,7 +126,10 @@ pub enum UpdateError {
     /// Not an MCUboot image, or its sizes are inconsistent.
     Malformed(String),
     /// Larger than the update slot.
-    TooLarge { size: usize, slot_size: usize },
+    TooLarge {
+        size: usize,
+        slot_size: usize,
+    },
 }
 
 impl std::fmt::Display for UpdateError {
@@ -288,6 +294,15 @@ pub trait DeviceApi: Send + Sync + 'static {
     fn runtime_dir(&self) -> PathBuf;
     /// The board index `i`.
     fn index(&self) -> u32;
+    /// Records an event the network side observed itself (added by the
+    /// network side): the TLS telemetry client's outcomes, e.g.
+    /// `tls_verification_failed` (severity 4) when the telemetry server's
+    /// certificate is rejected; see `crate::net::event_kind`. The core should
+    /// store it in the event log (with `seq` and `time`) and publish it to
+    /// subscribers like its own events. The default drops it.
+    fn record_event(&self, severity: u8, kind: &str, source: &str, detail: &str) {
+        let _ = (severity, kind, source, detail);
+    }
 }
 
 /// Configuration keys the core knows, with their secure defaults. Values are
