@@ -186,6 +186,7 @@ fn run_boards(files: &[PathBuf], suite: Suite, args: &RunArgs, test_args: libtes
         command: std::env::args().collect(),
         interrupted,
         restore: None,
+        print_trials: true,
     };
     match runner::run(config) {
         Ok(outcome) => {

@@ -88,10 +88,12 @@ pub fn load<T: DeserializeOwned>(file: &Path) -> Result<(T, String), DefinitionE
 /// Parses definition text that came from `file`.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, DefinitionError> {
     let deserializer = yaml_serde::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let field = err.path().to_string();
+    let mut track = serde_path_to_error::Track::new();
+    // Enums are written as one-key maps (`console: {...}`), not YAML tags.
+    let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
+    yaml_serde::with::singleton_map_recursive::deserialize(tracked).map_err(|inner: yaml_serde::Error| {
+        let field = track.path().to_string();
         let field = (field != "." && !field.is_empty()).then_some(field);
-        let inner = err.into_inner();
         let location = inner.location();
         DefinitionError {
             file: file.to_path_buf(),
@@ -128,23 +130,32 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
         .filter(|k| !k.is_empty())
         .collect();
     let mut want = keys.iter().peekable();
-    let mut min_indent = 0usize;
+    // Indent of the block being searched (learned from its first key) and
+    // of its parent key; leaving the parent's block means "not found".
+    let mut parent_indent: Option<usize> = None;
+    let mut block_indent: Option<usize> = None;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim_start_matches([' ', '-']);
-        let indent = line.len() - trimmed.len();
-        let Some(key) = want.peek() else { break };
-        if indent < min_indent || trimmed.starts_with('#') {
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let is_key = trimmed
-            .strip_prefix(**key)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'));
+        let indent = line.len() - trimmed.len();
+        if parent_indent.is_some_and(|p| indent <= p) {
+            return None;
+        }
+        let block = *block_indent.get_or_insert(indent);
+        let key = want.peek()?;
+        let is_key = indent == block
+            && trimmed
+                .strip_prefix(**key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
         if is_key {
             want.next();
             if want.peek().is_none() {
                 return Some((index + 1, indent + 1));
             }
-            min_indent = indent + 1;
+            parent_indent = Some(indent);
+            block_indent = None;
         }
     }
     None

@@ -114,8 +114,10 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         workers.push(handle);
     }
 
-    let trials = mimic_trials(&plan, Some(state.clone()));
-    let _conclusion = libtest_mimic::run(&config.test_args, trials);
+    if config.print_trials {
+        let trials = mimic_trials(&plan, Some(state.clone()));
+        let _conclusion = libtest_mimic::run(&config.test_args, trials);
+    }
     for worker in workers {
         let _ = worker.join();
     }

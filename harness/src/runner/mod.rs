@@ -48,6 +48,9 @@ pub struct RunConfig {
     /// running ones at their next poll, and writes an incomplete record.
     pub interrupted: Arc<AtomicBool>,
     pub restore: Option<Arc<dyn Restore>>,
+    /// Print cargo-test style lines per trial on stdout (the CLI does;
+    /// embedders and tests read the record instead).
+    pub print_trials: bool,
 }
 
 #[derive(Debug)]

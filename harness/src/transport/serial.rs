@@ -208,6 +208,12 @@ impl Console {
                 return Err(SerialError::Stopped("run interrupted".into()));
             }
             if Instant::now() >= until {
+                if self.stop.remaining().is_zero() {
+                    return Err(SerialError::Stopped(format!(
+                        "check deadline passed while waiting for {:?}",
+                        patterns.join(" | ")
+                    )));
+                }
                 return Err(SerialError::Timeout {
                     pattern: patterns.join(" | "),
                     waited_ms: started.elapsed().as_millis(),

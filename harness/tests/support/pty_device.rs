@@ -1,0 +1,259 @@
+//! A PTY-backed test device: a real pseudo-terminal whose far end plays a
+//! small login console, so the harness's serial path (open, termios,
+//! reads, EIO when the device goes away) is exercised for real. Shared by
+//! the harness's tests and the end-to-end tests of the binary.
+
+#![allow(dead_code)]
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How the fake device behaves.
+#[derive(Clone, Debug)]
+pub struct Behaviour {
+    /// Ask for user name and password before the shell.
+    pub login: bool,
+    pub user: String,
+    pub password: String,
+    /// Also accept admin/admin (a universal default password).
+    pub default_admin: bool,
+    pub id: String,
+    /// Never answer anything (a hung device).
+    pub silent: bool,
+    /// Close the PTY after this many received lines (a device that dies).
+    pub die_after_lines: Option<usize>,
+    /// Delay before each answer.
+    pub answer_delay: Duration,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            login: true,
+            user: "admin".into(),
+            password: "correct-horse-7".into(),
+            default_admin: false,
+            id: "DEV-0001".into(),
+            silent: false,
+            die_after_lines: None,
+            answer_delay: Duration::ZERO,
+        }
+    }
+}
+
+pub struct PtyDevice {
+    /// Path of the terminal the harness opens (a symlink in a temp folder).
+    pub path: PathBuf,
+    stop: Arc<AtomicBool>,
+    pub lines_seen: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PtyDevice {
+    pub fn start(dir: &Path, name: &str, behaviour: Behaviour) -> Self {
+        let (master, slave) = open_pty();
+        let pts = tty_name(&slave);
+        let path = dir.join(format!("{name}.tty"));
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(&pts, &path).expect("symlink to pty");
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines_seen = Arc::new(AtomicUsize::new(0));
+        let (s, l) = (stop.clone(), lines_seen.clone());
+        let thread = std::thread::spawn(move || serve(master, slave, behaviour, s, l));
+        Self {
+            path,
+            stop,
+            lines_seen,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for PtyDevice {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn open_pty() -> (OwnedFd, OwnedFd) {
+    let mut master = -1;
+    let mut slave = -1;
+    // SAFETY: openpty writes two fds into the given integers; null name,
+    // termios and winsize pointers are allowed.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both fds were just returned by openpty and are owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // Raw mode: a device's UART has no line discipline of its own.
+    // SAFETY: termios is plain data; tcgetattr fills it for a valid fd.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(slave.as_raw_fd(), &mut t);
+        libc::cfmakeraw(&mut t);
+        libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t);
+    }
+    (master, slave)
+}
+
+fn tty_name(fd: &OwnedFd) -> PathBuf {
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: buf is large enough for a /dev/pts path and NUL-terminated by ttyname_r.
+    let rc = unsafe { libc::ttyname_r(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    assert_eq!(rc, 0, "ttyname_r failed");
+    // SAFETY: ttyname_r succeeded, so buf holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    PathBuf::from(name.to_string_lossy().into_owned())
+}
+
+fn write_all(fd: &OwnedFd, bytes: &[u8]) {
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: writing from a valid slice to a valid fd.
+        let n = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                bytes[off..].as_ptr().cast(),
+                bytes.len() - off,
+            )
+        };
+        if n <= 0 {
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+enum State {
+    User,
+    Password(String),
+    Shell,
+}
+
+fn serve(
+    master: OwnedFd,
+    slave: OwnedFd,
+    b: Behaviour,
+    stop: Arc<AtomicBool>,
+    lines_seen: Arc<AtomicUsize>,
+) {
+    let say = |text: &str| {
+        if !b.silent {
+            std::thread::sleep(b.answer_delay);
+            write_all(&master, text.as_bytes());
+        }
+    };
+    say("\r\nU-Boot-ish boot log...\r\nfirmware 1.0.0\r\n");
+    let mut state = if b.login { State::User } else { State::Shell };
+    let prompt_for = |state: &State| match state {
+        State::User => "login: ",
+        State::Password(_) => "Password: ",
+        State::Shell => "dev> ",
+    };
+    say(prompt_for(&state));
+    let mut line = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !stop.load(Ordering::SeqCst) {
+        let mut pfd = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 20) };
+        if ready <= 0 {
+            continue;
+        }
+        // SAFETY: reading into a valid buffer from a valid fd.
+        let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        for &byte in &buf[..n as usize] {
+            if byte != b'\r' && byte != b'\n' {
+                if line.len() < 4096 {
+                    line.push(byte);
+                }
+                if !matches!(state, State::Password(_)) {
+                    say(&String::from_utf8_lossy(&[byte]));
+                }
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            line.clear();
+            let seen = lines_seen.fetch_add(1, Ordering::SeqCst) + 1;
+            if b.die_after_lines.is_some_and(|limit| seen >= limit) {
+                // The device goes away: both ends of its PTY close.
+                drop(master);
+                drop(slave);
+                return;
+            }
+            say("\r\n");
+            state = match state {
+                State::User if text.is_empty() => State::User,
+                State::User => State::Password(text),
+                State::Password(user) => {
+                    let genuine = user == b.user && text == b.password;
+                    let default = b.default_admin && user == "admin" && text == "admin";
+                    if genuine || default {
+                        State::Shell
+                    } else {
+                        say("Login incorrect\r\n");
+                        State::User
+                    }
+                }
+                State::Shell => match text.trim() {
+                    "id" => {
+                        say(&format!("device_id: {}\r\n", b.id));
+                        State::Shell
+                    }
+                    "logout" if b.login => State::User,
+                    "" | "logout" => State::Shell,
+                    other => {
+                        say(&format!("unknown command: {other}\r\n"));
+                        State::Shell
+                    }
+                },
+            };
+            say(prompt_for(&state));
+        }
+    }
+}
+
+/// A board file for a PTY device, written into `dir`.
+pub fn board_file(dir: &Path, name: &str, device: &PtyDevice, password_env: &str) -> PathBuf {
+    let text = format!(
+        r#"board: {name}
+model: PTY test device
+hardware:
+  serial: {{ port: {tty}, baud: 115200 }}
+declares:
+  identity:
+    logical:
+      - console: {{ command: id, pattern: "device_id: (\\S+)" }}
+  accounts:
+    admin: {{ password: "env:{password_env}" }}
+  console: {{ login: "login: ", password: "Password: ", prompt: "dev> ", account: admin }}
+  support: {{ end_of_support: 2031-12-31, vulnerability_contact: security@example.com }}
+"#,
+        tty = device.path.display()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).expect("write board file");
+    path
+}
