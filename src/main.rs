@@ -156,7 +156,12 @@ fn run(args: RunArgs) -> i32 {
     code
 }
 
-fn run_boards(files: &[PathBuf], suite: Suite, args: &RunArgs, test_args: libtest_mimic::Arguments) -> i32 {
+fn run_boards(
+    files: &[PathBuf],
+    suite: Suite,
+    args: &RunArgs,
+    test_args: libtest_mimic::Arguments,
+) -> i32 {
     let mut boards = Vec::new();
     for file in files {
         match Board::load(file) {
@@ -171,7 +176,9 @@ fn run_boards(files: &[PathBuf], suite: Suite, args: &RunArgs, test_args: libtes
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(runner::INTERRUPTED_EXIT);
         }
-        eprintln!("\ninterrupt: stopping the running checks, writing the record (Ctrl-C again to abort)");
+        eprintln!(
+            "\ninterrupt: stopping the running checks, writing the record (Ctrl-C again to abort)"
+        );
     });
     if let Err(e) = handler {
         return fail(format!("cannot install the Ctrl-C handler: {e}"));
@@ -208,15 +215,33 @@ fn print_summary(dir: &Path) {
     let tally = record.tally();
     let parts: Vec<String> = tally.iter().map(|(v, n)| format!("{n} {v}")).collect();
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\nhilt: {} trials: {}", record.trials.len(), parts.join(", "));
-    for trial in record.trials.iter().filter(|t| t.verdict >= hilt_reports::Verdict::Fail) {
-        let _ = writeln!(out, "  {:<12} {}  {}", trial.verdict.as_str(), trial.name, trial.reason);
+    let _ = writeln!(
+        out,
+        "\nhilt: {} trials: {}",
+        record.trials.len(),
+        parts.join(", ")
+    );
+    for trial in record
+        .trials
+        .iter()
+        .filter(|t| t.verdict >= hilt_reports::Verdict::Fail)
+    {
+        let _ = writeln!(
+            out,
+            "  {:<12} {}  {}",
+            trial.verdict.as_str(),
+            trial.name,
+            trial.reason
+        );
     }
     if !record.complete {
         let _ = writeln!(
             out,
             "  record INCOMPLETE: {}",
-            record.interrupted.as_deref().unwrap_or("not every selected trial finished")
+            record
+                .interrupted
+                .as_deref()
+                .unwrap_or("not every selected trial finished")
         );
     }
     let _ = writeln!(out, "record: {}", dir.join("record.json").display());
@@ -264,7 +289,11 @@ fn list(suite: Option<&str>) -> i32 {
         },
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{:<6} {:<48} {:<10} {:<14} {}", "ID", "CHECK", "8259A", "EN 303 645", "TS 103 701");
+    let _ = writeln!(
+        out,
+        "{:<6} {:<48} {:<10} {:<14} {}",
+        "ID", "CHECK", "8259A", "EN 303 645", "TS 103 701"
+    );
     for check in selected {
         let m = check.meta();
         let _ = writeln!(

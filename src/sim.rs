@@ -28,7 +28,10 @@ pub fn passthrough(args: &[String]) -> i32 {
     match Command::new(sim_binary()).args(args).status() {
         Ok(status) => status.code().unwrap_or(2),
         Err(e) => {
-            eprintln!("error: cannot run hilt-sim ({}): {e}", sim_binary().display());
+            eprintln!(
+                "error: cannot run hilt-sim ({}): {e}",
+                sim_binary().display()
+            );
             2
         }
     }

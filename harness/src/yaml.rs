@@ -91,18 +91,31 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Definiti
     let mut track = serde_path_to_error::Track::new();
     // Enums are written as one-key maps (`console: {...}`), not YAML tags.
     let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
-    yaml_serde::with::singleton_map_recursive::deserialize(tracked).map_err(|inner: yaml_serde::Error| {
-        let field = track.path().to_string();
-        let field = (field != "." && !field.is_empty()).then_some(field);
-        let location = inner.location();
-        DefinitionError {
-            file: file.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            field,
-            message: strip_location(&inner.to_string()),
-        }
-    })
+    yaml_serde::with::singleton_map_recursive::deserialize(tracked).map_err(
+        |inner: yaml_serde::Error| {
+            let path = track.path().to_string();
+            let mut field = (path != "." && !path.is_empty()).then_some(path);
+            // serde reports a missing field at its parent; name the field itself.
+            let message = inner.to_string();
+            if let Some(missing) = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                field = Some(match field {
+                    Some(parent) => format!("{parent}.{missing}"),
+                    None => missing.to_string(),
+                });
+            }
+            let location = inner.location();
+            DefinitionError {
+                file: file.to_path_buf(),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                field,
+                message: strip_location(&inner.to_string()),
+            }
+        },
+    )
 }
 
 /// yaml_serde appends " at line L column C" (and may prefix the path); we
@@ -153,6 +166,19 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
             want.next();
             if want.peek().is_none() {
                 return Some((index + 1, indent + 1));
+            }
+            // A flow mapping (`serial: { port: x, baud: y }`) holds the
+            // remaining keys on this same line.
+            if trimmed.contains('{') {
+                let mut column = indent;
+                let mut rest = trimmed;
+                for key in want.by_ref() {
+                    let pattern = format!("{key}:");
+                    let at = rest.find(&pattern)?;
+                    column += at;
+                    rest = &rest[at..];
+                }
+                return Some((index + 1, column + 1));
             }
             parent_indent = Some(indent);
             block_indent = None;

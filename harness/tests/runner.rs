@@ -80,7 +80,11 @@ impl Check for Panics {
     fn run(&self, _ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let device_said: Option<&str> = None;
         // A harness bug, e.g. an unwrap on something absent.
-        let _ = device_said.map(str::len).filter(|_| false).ok_or(()).map_err(|_| ());
+        let _ = device_said
+            .map(str::len)
+            .filter(|_| false)
+            .ok_or(())
+            .map_err(|_| ());
         panic!("simulated harness bug")
     }
 }
@@ -186,8 +190,15 @@ fn a_panicking_check_is_an_error_and_the_board_carries_on() {
     let (code, record) = run(dir.path(), &[board], &[("panics", 10), ("login", 10)]);
     let panicked = trial(&record, "dev::logical_access::panics");
     assert_eq!(panicked.verdict, Verdict::Error);
-    assert!(panicked.reason.contains("simulated harness bug"), "{}", panicked.reason);
-    assert_eq!(trial(&record, "dev::logical_access::login").verdict, Verdict::Pass);
+    assert!(
+        panicked.reason.contains("simulated harness bug"),
+        "{}",
+        panicked.reason
+    );
+    assert_eq!(
+        trial(&record, "dev::logical_access::login").verdict,
+        Verdict::Pass
+    );
     assert_eq!(code, 2);
     assert!(record.complete);
 }
@@ -197,13 +208,20 @@ fn a_check_past_its_timeout_is_inconclusive_with_the_reason() {
     let dir = setup();
     let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
     let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
-    let (code, record) = run(dir.path(), &[board], &[("waits_for_nothing", 1), ("login", 10)]);
+    let (code, record) = run(
+        dir.path(),
+        &[board],
+        &[("waits_for_nothing", 1), ("login", 10)],
+    );
     let late = trial(&record, "dev::logical_access::waits_for_nothing");
     assert_eq!(late.verdict, Verdict::Inconclusive);
     assert!(late.reason.contains("timeout of 1 s"), "{}", late.reason);
     // The transcript of the failed wait is still evidence.
     assert!(!late.evidence.is_empty(), "transcript kept");
-    assert_eq!(trial(&record, "dev::logical_access::login").verdict, Verdict::Pass);
+    assert_eq!(
+        trial(&record, "dev::logical_access::login").verdict,
+        Verdict::Pass
+    );
     assert_eq!(code, 2);
 }
 
@@ -212,13 +230,25 @@ fn a_check_that_ignores_its_deadline_wedges_only_its_board() {
     let dir = setup();
     let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
     let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
-    let (_, record) = run(dir.path(), &[board], &[("ignores_deadline", 1), ("login", 10)]);
+    let (_, record) = run(
+        dir.path(),
+        &[board],
+        &[("ignores_deadline", 1), ("login", 10)],
+    );
     let wedged = trial(&record, "dev::logical_access::ignores_deadline");
     assert_eq!(wedged.verdict, Verdict::Inconclusive);
     assert!(wedged.reason.contains("nor stopped"), "{}", wedged.reason);
     let after = trial(&record, "dev::logical_access::login");
-    assert_eq!(after.verdict, Verdict::Inconclusive, "an unknown board state is not PASS");
-    assert!(after.reason.contains("board unavailable"), "{}", after.reason);
+    assert_eq!(
+        after.verdict,
+        Verdict::Inconclusive,
+        "an unknown board state is not PASS"
+    );
+    assert!(
+        after.reason.contains("board unavailable"),
+        "{}",
+        after.reason
+    );
 }
 
 #[test]
@@ -233,7 +263,11 @@ fn losing_the_serial_device_mid_check_is_inconclusive() {
     let (code, record) = run(dir.path(), &[board], &[("read_forever", 20)]);
     let lost = trial(&record, "dev::logical_access::read_forever");
     assert_eq!(lost.verdict, Verdict::Inconclusive, "{lost:?}");
-    assert!(lost.reason.contains("serial console lost"), "{}", lost.reason);
+    assert!(
+        lost.reason.contains("serial console lost"),
+        "{}",
+        lost.reason
+    );
     assert_eq!(code, 2);
 }
 
@@ -267,7 +301,10 @@ fn boards_run_in_parallel_but_each_board_one_check_at_a_time() {
     for board in ["a", "b"] {
         let spans = span(board);
         for pair in spans.windows(2) {
-            assert!(pair[0].1 <= pair[1].0, "checks on {board} overlap: {spans:?}");
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "checks on {board} overlap: {spans:?}"
+            );
         }
     }
     let (a_spans, b_spans) = (span("a"), span("b"));
@@ -285,14 +322,24 @@ fn the_secret_never_reaches_the_record_or_evidence() {
     let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
     let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
     let (_, record) = run(dir.path(), &[board], &[("login", 10)]);
-    assert_eq!(trial(&record, "dev::logical_access::login").verdict, Verdict::Pass);
+    assert_eq!(
+        trial(&record, "dev::logical_access::login").verdict,
+        Verdict::Pass
+    );
     let mut files = vec![];
     collect(&dir.path().join("out"), &mut files);
-    assert!(files.len() >= 3, "record, junit and a transcript: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "record, junit and a transcript: {files:?}"
+    );
     for file in files {
         let bytes = std::fs::read(&file).expect("read output");
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("correct-horse-7"), "secret in {}", file.display());
+        assert!(
+            !text.contains("correct-horse-7"),
+            "secret in {}",
+            file.display()
+        );
     }
 }
 

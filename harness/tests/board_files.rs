@@ -1,0 +1,179 @@
+//! Malformed board files: every error names the file, the line, the field
+//! and what was expected.
+
+use std::path::PathBuf;
+
+use hilt_harness::board::Board;
+use hilt_harness::yaml::DefinitionError;
+
+const VALID: &str = "\
+board: lab-7
+model: thermostat T1
+hardware:
+  serial: { port: /dev/ttyUSB0, baud: 115200 }
+  network: { address: 198.18.0.2 }
+  debug: { gdb: \"127.0.0.1:3333\" }
+  power: none
+declares:
+  accounts:
+    admin: { password: \"env:LAB7_PASSWORD\" }
+  console: { login: \"login: \", password: \"Password: \", prompt: \"sim> \", account: admin }
+  interfaces:
+    - { port: 443, service: https }
+";
+
+fn load(text: &str) -> (PathBuf, Result<Board, DefinitionError>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("board.yaml");
+    std::fs::write(&file, text).expect("write");
+    let result = Board::load(&file);
+    (file, result, dir)
+}
+
+/// Asserts the error names `file`, `line` and `field`, and its message
+/// contains `says`.
+fn assert_error(text: &str, line: usize, field: &str, says: &str) {
+    let (file, result, _dir) = load(text);
+    let err = result.expect_err("board file must be rejected");
+    let shown = err.to_string();
+    assert_eq!(err.file, file, "{shown}");
+    assert_eq!(err.line, Some(line), "{shown}");
+    assert_eq!(err.field.as_deref(), Some(field), "{shown}");
+    assert!(
+        err.message.contains(says),
+        "message {:?} lacks {says:?}",
+        err.message
+    );
+    assert!(
+        shown.starts_with(&format!("{}:{line}:", file.display())),
+        "display starts with file:line: {shown}"
+    );
+    assert!(shown.contains(&format!("field `{field}`")), "{shown}");
+}
+
+#[test]
+fn the_valid_file_loads() {
+    let (_, result, _dir) = load(VALID);
+    let board = result.expect("valid");
+    assert_eq!(board.name(), "lab-7");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let text = VALID.replace("model: thermostat T1", "model: thermostat T1\nmodle: typo");
+    assert_error(&text, 3, "modle", "unknown field `modle`, expected one of");
+}
+
+#[test]
+fn unknown_nested_key() {
+    let text = VALID.replace("baud: 115200", "baud: 115200, parity: none");
+    assert_error(&text, 4, "hardware.serial.parity", "unknown field `parity`");
+}
+
+#[test]
+fn wrong_type_for_baud() {
+    let text = VALID.replace("baud: 115200", "baud: fast");
+    assert_error(&text, 4, "hardware.serial.baud", "expected u32");
+}
+
+#[test]
+fn invalid_ip_address() {
+    let text = VALID.replace("198.18.0.2", "198.18.0.300");
+    assert_error(&text, 5, "hardware.network.address", "invalid IP address");
+}
+
+#[test]
+fn gdb_endpoint_without_port() {
+    let text = VALID.replace("\"127.0.0.1:3333\"", "\"127.0.0.1\"");
+    assert_error(&text, 6, "hardware.debug.gdb", "expected `host:port`");
+}
+
+#[test]
+fn literal_password_is_refused_and_not_echoed() {
+    let text = VALID.replace("\"env:LAB7_PASSWORD\"", "hunter2");
+    assert_error(
+        &text,
+        10,
+        "declares.accounts.admin.password",
+        "literal secrets are not allowed",
+    );
+    let (_, result, _dir) = load(&text);
+    assert!(!result
+        .expect_err("rejected")
+        .to_string()
+        .contains("hunter2"));
+}
+
+#[test]
+fn unknown_power_kind() {
+    let text = VALID.replace("power: none", "power: { relay: 3 }");
+    assert_error(
+        &text,
+        7,
+        "hardware.power.relay",
+        "unknown variant `relay`, expected one of `none`, `sim`, `command`",
+    );
+}
+
+#[test]
+fn bad_board_name() {
+    let text = VALID.replace("board: lab-7", "board: lab 7/x");
+    assert_error(&text, 1, "board", "invalid board name");
+}
+
+#[test]
+fn console_account_not_declared() {
+    let text = VALID.replace("account: admin }", "account: root }");
+    assert_error(
+        &text,
+        11,
+        "declares.console.account",
+        "account \"root\" is not declared",
+    );
+}
+
+#[test]
+fn missing_required_model() {
+    let text = VALID.replace("model: thermostat T1\n", "");
+    assert_error(&text, 1, "model", "missing field `model`");
+}
+
+#[test]
+fn interface_port_out_of_range() {
+    let text = VALID.replace("port: 443", "port: 70000");
+    assert_error(&text, 13, "declares.interfaces[0].port", "expected u16");
+}
+
+#[test]
+fn serial_with_port_and_tcp() {
+    let text = VALID.replace("baud: 115200 }", "baud: 115200, tcp: \"10.0.0.1:2000\" }");
+    assert_error(&text, 4, "hardware.serial.tcp", "exclusive");
+}
+
+#[test]
+fn trusted_key_file_missing() {
+    let text = format!(
+        "{VALID}  update: {{ mechanism: smp-serial, format: mcuboot, trusted_key: keys/absent.pem }}\n"
+    );
+    assert_error(&text, 14, "declares.update.trusted_key", "does not exist");
+}
+
+#[test]
+fn unknown_update_mechanism() {
+    let text =
+        format!("{VALID}  update: {{ mechanism: floppy, format: mcuboot, trusted_key: k.pem }}\n");
+    assert_error(
+        &text,
+        14,
+        "declares.update.mechanism",
+        "unknown variant `floppy`",
+    );
+}
+
+#[test]
+fn not_yaml_at_all() {
+    let (file, result, _dir) = load("board: [unclosed\n");
+    let err = result.expect_err("rejected");
+    assert_eq!(err.file, file);
+    assert!(err.line.is_some(), "{err}");
+}

@@ -1,0 +1,443 @@
+//! End-to-end tests of the `hilt` binary against PTY-backed test devices
+//! (the simulated reference board has tests of its own in tests/sim.rs).
+
+#[path = "../harness/tests/support/pty_device.rs"]
+mod pty_device;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pty_device::{board_file, Behaviour, PtyDevice};
+
+const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+const PASSWORD_ENV: &str = "HILT_E2E_PASSWORD";
+const PASSWORD: &str = "correct-horse-7";
+
+fn hilt(args: &[&str], dir: &Path) -> Output {
+    Command::new(HILT)
+        .args(args)
+        .current_dir(dir)
+        .env(PASSWORD_ENV, PASSWORD)
+        .output()
+        .expect("hilt runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn suite(dir: &Path, checks: &[&str]) -> PathBuf {
+    let mut s = String::from("suite: e2e\ntitle: end-to-end\ndefault_timeout_s: 60\nchecks:\n");
+    for c in checks {
+        s.push_str(&format!("  - check: {c}\n"));
+    }
+    let path = dir.join("e2e-suite.yaml");
+    std::fs::write(&path, s).expect("write suite");
+    path
+}
+
+fn record(dir: &Path) -> serde_json::Value {
+    let out = dir.join("hilt-out");
+    let run = std::fs::read_dir(&out)
+        .expect("hilt-out exists")
+        .flatten()
+        .next()
+        .expect("one run folder")
+        .path();
+    let bytes = std::fs::read(run.join("record.json")).expect("record.json");
+    serde_json::from_slice(&bytes).expect("record is JSON")
+}
+
+/// `--list` output: the trial names, in order.
+fn listed(args: &[&str], dir: &Path, boards: &[PathBuf], suite: &Path) -> Vec<String> {
+    let mut all: Vec<String> = vec!["run".into()];
+    for b in boards {
+        all.push("--board".into());
+        all.push(b.display().to_string());
+    }
+    all.push("--suite".into());
+    all.push(suite.display().to_string());
+    all.push("--".into());
+    all.push("--list".into());
+    all.extend(args.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let out = hilt(&refs, dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn filters_select_what_cargo_test_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let b = PtyDevice::start(dir.path(), "b", Behaviour::default());
+    let boards = [
+        board_file(dir.path(), "sim-a", &a, PASSWORD_ENV),
+        board_file(dir.path(), "sim-b", &b, PASSWORD_ENV),
+    ];
+    let suite = suite(
+        dir.path(),
+        &[
+            "device_identification::logical_identifier",
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+        ],
+    );
+    let all = |names: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let everything = all(&[
+        "sim-a::device_identification::logical_identifier",
+        "sim-a::logical_access::serial_login_required",
+        "sim-a::logical_access::console_default_credentials",
+        "sim-b::device_identification::logical_identifier",
+        "sim-b::logical_access::serial_login_required",
+        "sim-b::logical_access::console_default_credentials",
+    ]);
+    let d = dir.path();
+    assert_eq!(listed(&[], d, &boards, &suite), everything);
+    // Substring filter.
+    assert_eq!(
+        listed(&["logical_access"], d, &boards, &suite),
+        all(&[
+            "sim-a::logical_access::serial_login_required",
+            "sim-a::logical_access::console_default_credentials",
+            "sim-b::logical_access::serial_login_required",
+            "sim-b::logical_access::console_default_credentials",
+        ])
+    );
+    assert_eq!(
+        listed(&["sim-b::"], d, &boards, &suite).len(),
+        3,
+        "a board prefix selects that board"
+    );
+    // --exact needs the whole name.
+    assert_eq!(
+        listed(
+            &["--exact", "sim-a::logical_access::serial_login_required"],
+            d,
+            &boards,
+            &suite
+        ),
+        all(&["sim-a::logical_access::serial_login_required"])
+    );
+    assert!(listed(&["--exact", "serial_login_required"], d, &boards, &suite).is_empty());
+    // --skip removes substring matches, and may repeat.
+    assert_eq!(
+        listed(
+            &["--skip", "default_credentials", "--skip", "sim-b"],
+            d,
+            &boards,
+            &suite
+        ),
+        all(&[
+            "sim-a::device_identification::logical_identifier",
+            "sim-a::logical_access::serial_login_required",
+        ])
+    );
+    // --exact --skip removes only the exact name.
+    assert_eq!(
+        listed(
+            &[
+                "--exact",
+                "--skip",
+                "sim-a::logical_access::serial_login_required"
+            ],
+            d,
+            &boards,
+            &suite
+        )
+        .len(),
+        5
+    );
+    // A filter and a skip together.
+    assert_eq!(
+        listed(&["identifier", "--skip", "sim-a"], d, &boards, &suite),
+        all(&["sim-b::device_identification::logical_identifier"])
+    );
+}
+
+#[test]
+fn a_filtered_run_records_exactly_the_selected_trials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(
+        dir.path(),
+        &[
+            "device_identification::logical_identifier",
+            "logical_access::serial_login_required",
+        ],
+    );
+    let out = hilt(
+        &[
+            "run",
+            "--board",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+            "--",
+            "serial_login",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let rec = record(dir.path());
+    let trials = rec["trials"].as_array().expect("trials");
+    assert_eq!(trials.len(), 1);
+    assert_eq!(
+        trials[0]["name"],
+        "sim-a::logical_access::serial_login_required"
+    );
+    assert_eq!(trials[0]["verdict"], "PASS");
+    assert_eq!(rec["complete"], true);
+}
+
+#[test]
+fn a_flawed_device_fails_and_sets_exit_code_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flawed = Behaviour {
+        default_admin: true,
+        ..Behaviour::default()
+    };
+    let a = PtyDevice::start(dir.path(), "a", flawed);
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(dir.path(), &["logical_access::console_default_credentials"]);
+    let out = hilt(
+        &[
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("FAIL"), "{stdout}");
+    let rec = record(dir.path());
+    assert_eq!(rec["trials"][0]["verdict"], "FAIL");
+    assert!(rec["trials"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("admin"));
+    // The JUnit file names the failure.
+    let run = PathBuf::from(rec["boards"][0]["file"].as_str().unwrap_or(""));
+    assert!(run.exists());
+}
+
+#[test]
+fn secrets_reach_neither_output_nor_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(
+        dir.path(),
+        &[
+            "device_identification::logical_identifier",
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+        ],
+    );
+    let out = hilt(
+        &[
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains(PASSWORD));
+    assert!(!text(&out.stderr).contains(PASSWORD));
+    let mut checked = 0;
+    let mut stack = vec![dir.path().join("hilt-out")];
+    while let Some(p) = stack.pop() {
+        for entry in std::fs::read_dir(&p).expect("readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(
+                    !text(&bytes).contains(PASSWORD),
+                    "secret in {}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "record, junit and transcripts were written ({checked})"
+    );
+}
+
+#[test]
+fn sigint_leaves_an_incomplete_record_with_every_finished_trial() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slow = Behaviour {
+        answer_delay: Duration::from_millis(15),
+        ..Behaviour::default()
+    };
+    let a = PtyDevice::start(dir.path(), "a", slow);
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(
+        dir.path(),
+        &[
+            "non_technical::support_period",
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+            "device_identification::logical_identifier",
+        ],
+    );
+    let child = Command::new(HILT)
+        .args([
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ])
+        .current_dir(dir.path())
+        .env(PASSWORD_ENV, PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until two trials are in the record, then interrupt the third.
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        if let Some(run) = std::fs::read_dir(dir.path().join("hilt-out"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+        {
+            if let Ok(bytes) = std::fs::read(run.path().join("record.json")) {
+                if let Ok(rec) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    if rec["trials"].as_array().map_or(0, Vec::len) >= 2 {
+                        break;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let rec = record(dir.path());
+    assert_eq!(rec["complete"], false);
+    assert!(
+        rec["interrupted"].as_str().unwrap_or("").contains("SIGINT"),
+        "{rec}"
+    );
+    let trials = rec["trials"].as_array().expect("trials");
+    assert!(trials.len() >= 2 && trials.len() < 4, "{trials:?}");
+    assert_eq!(trials[0]["name"], "sim-a::non_technical::support_period");
+    assert_eq!(
+        trials[1]["name"],
+        "sim-a::logical_access::serial_login_required"
+    );
+    assert_eq!(trials[1]["verdict"], "PASS");
+    assert!(rec["finished_at"].is_string());
+    assert!(std::fs::read_dir(dir.path().join("hilt-out"))
+        .expect("out")
+        .flatten()
+        .any(|r| r.path().join("junit.xml").is_file()));
+}
+
+#[test]
+fn board_check_names_file_line_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "board: x\nmodel: m\nhardware:\n  serial: { port: /dev/x, baud: fast }\n",
+    )
+    .expect("write");
+    let out = hilt(&["board", "check", &bad.display().to_string()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{}:4:", bad.display()))
+            && stdout.contains("hardware.serial.baud"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shipped_board_files_and_suites_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let boards: Vec<String> = std::fs::read_dir(root.join("boards"))
+        .expect("boards/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    if !boards.is_empty() {
+        let mut args = vec!["board", "check"];
+        args.extend(boards.iter().map(String::as_str));
+        let out = hilt(&args, root);
+        assert!(out.status.success(), "{}", text(&out.stdout));
+    }
+    for suite in ["nistir-8259a", "etsi-en-303-645", "quick"] {
+        let out = hilt(&["list", "--suite", suite], root);
+        assert!(out.status.success(), "{suite}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn schema_describes_board_and_suite_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for kind in ["board", "suite"] {
+        let out = hilt(&["schema", kind], dir.path());
+        assert!(out.status.success());
+        let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(schema["type"], "object");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "unknown keys rejected in {kind}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        hilt(&["run", "--no-such-flag"], dir.path()).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        hilt(
+            &["run", "--suite", "no-such-suite", "-b", "x.yaml"],
+            dir.path()
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
