@@ -17,11 +17,11 @@ pub fn account(ctx: &CheckContext) -> Result<String, CheckError> {
     if let Some(account) = decl.console.as_ref().and_then(|c| c.account.clone()) {
         return Ok(account);
     }
-    decl.accounts
-        .keys()
-        .next()
-        .cloned()
-        .ok_or_else(|| CheckError::Harness("no account declared; applicability should have excluded this check".into()))
+    decl.accounts.keys().next().cloned().ok_or_else(|| {
+        CheckError::Harness(
+            "no account declared; applicability should have excluded this check".into(),
+        )
+    })
 }
 
 /// Logs in with the declared credentials. A console that will not let the
@@ -40,7 +40,11 @@ pub fn open_shell(ctx: &mut CheckContext) -> Result<ConsoleDecl, CheckError> {
 }
 
 /// Runs a shell command (the console must be at its prompt).
-pub fn run(ctx: &mut CheckContext, decl: &ConsoleDecl, command: &str) -> Result<String, CheckError> {
+pub fn run(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    command: &str,
+) -> Result<String, CheckError> {
     let console = ctx.console()?;
     Ok(console.command(command, &decl.prompt, STEP)?)
 }

@@ -39,7 +39,10 @@ impl Check for LogicalIdentifier {
     fn applicability(&self, board: &Board) -> Applicability {
         match &board.spec.declares.identity {
             Some(identity) if !identity.logical.is_empty() => Applicability::Applicable,
-            _ => Applicability::NotApplicable("the declaration names no logical identity source (declares.identity.logical)".into()),
+            _ => Applicability::NotApplicable(
+                "the declaration names no logical identity source (declares.identity.logical)"
+                    .into(),
+            ),
         }
     }
 
@@ -93,13 +96,20 @@ impl Check for LogicalIdentifier {
             }
         }
         if seen.iter().any(|(_, id)| id.is_empty()) {
-            return Ok(Finding::fail("a declared source reported no identifier", observed));
+            return Ok(Finding::fail(
+                "a declared source reported no identifier",
+                observed,
+            ));
         }
         let first = &seen[0].1;
         if seen.iter().all(|(_, id)| id == first) {
-            Ok(Finding::pass("identifier present and consistent", observed).with("logical_id", first))
+            Ok(Finding::pass("identifier present and consistent", observed)
+                .with("logical_id", first))
         } else {
-            Ok(Finding::fail("interfaces disagree about the identifier", observed))
+            Ok(Finding::fail(
+                "interfaces disagree about the identifier",
+                observed,
+            ))
         }
     }
 }

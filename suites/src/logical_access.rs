@@ -11,14 +11,21 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 use crate::console::{self, STEP};
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
-    vec![Arc::new(SerialLoginRequired), Arc::new(ConsoleDefaultCredentials)]
+    vec![
+        Arc::new(SerialLoginRequired),
+        Arc::new(ConsoleDefaultCredentials),
+    ]
 }
 
 fn needs_console(board: &Board) -> Applicability {
     if board.spec.hardware.serial.is_none() {
-        Applicability::NotApplicable("the board has no serial console wired (hardware.serial)".into())
+        Applicability::NotApplicable(
+            "the board has no serial console wired (hardware.serial)".into(),
+        )
     } else if board.spec.declares.console.is_none() {
-        Applicability::NotApplicable("the declaration describes no console (declares.console)".into())
+        Applicability::NotApplicable(
+            "the declaration describes no console (declares.console)".into(),
+        )
     } else {
         Applicability::Applicable
     }
@@ -66,7 +73,10 @@ impl Check for SerialLoginRequired {
         console.send_line(probe)?;
         let password_prompt = decl.password.clone().unwrap_or_default();
         let found = console.expect_any(
-            &[&regex::escape(&password_prompt), &regex::escape(&decl.prompt)],
+            &[
+                &regex::escape(&password_prompt),
+                &regex::escape(&decl.prompt),
+            ],
             STEP,
         )?;
         if found.index == 1 {
@@ -154,7 +164,9 @@ impl Check for ConsoleDefaultCredentials {
         }
         match &board.spec.declares.console {
             Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable("the console declares no login; AU-09 covers an open console".into()),
+            _ => Applicability::NotApplicable(
+                "the console declares no login; AU-09 covers an open console".into(),
+            ),
         }
     }
 
@@ -167,7 +179,8 @@ impl Check for ConsoleDefaultCredentials {
             .as_ref()
             .map(|l| l.threshold.saturating_sub(1).max(1) as usize)
             .unwrap_or(usize::MAX);
-        let pause = Duration::from_secs(lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0) as u64 + 1);
+        let pause =
+            Duration::from_secs(lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0) as u64 + 1);
         let limit = ctx.param_u64("max_attempts", DEFAULT_CREDENTIALS.len() as u64) as usize;
         let mut tried = Vec::new();
         for (n, (user, password)) in DEFAULT_CREDENTIALS.iter().take(limit).enumerate() {
@@ -177,7 +190,14 @@ impl Check for ConsoleDefaultCredentials {
             let secret = hilt_harness::board::Secret::from_guess(password);
             let console = ctx.console()?;
             let outcome = serial::login(console, &decl, user, &secret, STEP)?;
-            tried.push(format!("{user}/{}", if password.is_empty() { "<empty>" } else { password }));
+            tried.push(format!(
+                "{user}/{}",
+                if password.is_empty() {
+                    "<empty>"
+                } else {
+                    password
+                }
+            ));
             match outcome {
                 LoginOutcome::LoggedIn => {
                     console::close_shell(ctx, &decl)?;
@@ -196,7 +216,11 @@ impl Check for ConsoleDefaultCredentials {
             }
         }
         // Positive control after the guesses (and after any lock expired).
-        ctx.sleep(if lockout.is_some() { pause } else { Duration::ZERO })?;
+        ctx.sleep(if lockout.is_some() {
+            pause
+        } else {
+            Duration::ZERO
+        })?;
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let console = ctx.console()?;

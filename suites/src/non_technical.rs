@@ -40,7 +40,9 @@ impl Check for SupportPeriod {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let support = ctx.board().spec.declares.support.clone();
         match support.and_then(|s| s.end_of_support) {
-            Some(date) => Ok(Finding::declared(format!("declared end of support: {date}"))),
+            Some(date) => Ok(Finding::declared(format!(
+                "declared end of support: {date}"
+            ))),
             None => Ok(Finding::fail(
                 "no support period is declared",
                 "declares.support.end_of_support is absent",
@@ -71,13 +73,17 @@ impl Check for DisclosurePolicy {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let support = ctx.board().spec.declares.support.clone().unwrap_or_else(|| {
-            hilt_harness::board::SupportDecl {
+        let support = ctx
+            .board()
+            .spec
+            .declares
+            .support
+            .clone()
+            .unwrap_or_else(|| hilt_harness::board::SupportDecl {
                 end_of_support: None,
                 vulnerability_contact: None,
                 disclosure_policy: None,
-            }
-        });
+            });
         match (support.vulnerability_contact, support.disclosure_policy) {
             (None, None) => Ok(Finding::fail(
                 "neither a vulnerability contact nor a disclosure policy is declared",

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs what hilt's build, main job and tests need on Debian (as root).
+# Safe to run again: it only installs what is missing.
+set -eu
+
+need_apt=""
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# Debian packages: the C toolchain for -sys crates, libpcap for captures,
+# and the tools nobody here wrote that the tests check hilt against.
+for pkg in build-essential pkg-config libpcap-dev socat iproute2 nmap tshark gdb openssl curl python3-pip; do
+    if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
+done
+if [ -n "$need_apt" ]; then
+    echo "install-deps: apt-get install$need_apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # tshark asks whether non-root users may capture; the default (no) is fine.
+    apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
+fi
+
+# imgtool (MCUboot's signing tool, from PyPI): images are checked against it.
+if ! python3 -c "import imgtool" 2>/dev/null; then
+    echo "install-deps: pip install imgtool"
+    python3 -m pip install -q imgtool 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages imgtool
+fi
+
+# Rust: the machine's toolchain, or rustup's if none.
+if ! have cargo; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        :
+    else
+        echo "install-deps: no cargo found; install Rust (rustup) first" >&2
+        exit 1
+    fi
+fi
