@@ -394,6 +394,66 @@ impl Image {
     }
 }
 
+/// The trailer magic for a maximum write alignment of 8.
+pub(crate) const BOOT_MAGIC: [u8; 16] = [
+    0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80,
+];
+/// The last 14 bytes of the trailer magic for a maximum write alignment
+/// above 8; the first two bytes are that alignment (little-endian u16).
+pub(crate) const BOOT_MAGIC_ALIGNED_TAIL: [u8; 14] = [
+    0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d, 0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a,
+];
+
+/// The swap trailer at the end of a slot: written by `imgtool sign --pad`,
+/// then by the bootloader and the device's update agent. The fields read
+/// 0xff (erased) until set; `image_ok == 0x01` marks a confirmed image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SlotTrailer {
+    /// The maximum write alignment the magic encodes (8, 16 or 32 ...).
+    pub max_align: usize,
+    /// The 16 magic bytes at the very end.
+    pub magic: [u8; 16],
+    /// image_ok, one max_align unit before the (aligned) magic.
+    pub image_ok: u8,
+    /// copy_done, the unit before image_ok.
+    pub copy_done: u8,
+    /// swap_info, the unit before copy_done.
+    pub swap_info: u8,
+    /// swap_size (u32), the unit before swap_info.
+    pub swap_size: u32,
+}
+
+impl SlotTrailer {
+    /// Reads the trailer at the end of `slot` (a whole slot or a padded
+    /// image). `None` if the last 16 bytes are no trailer magic, or the
+    /// slot is too short to hold the fields the magic implies.
+    pub fn read(slot: &[u8]) -> Option<SlotTrailer> {
+        let magic_off = slot.len().checked_sub(16)?;
+        let magic: [u8; 16] = slot.get(magic_off..)?.try_into().ok()?;
+        let max_align = if magic == BOOT_MAGIC {
+            8
+        } else if magic.get(2..) == Some(BOOT_MAGIC_ALIGNED_TAIL.as_slice()) {
+            usize::from(u16::from_le_bytes([magic[0], magic[1]]))
+        } else {
+            return None;
+        };
+        if max_align == 0 {
+            return None;
+        }
+        // The magic is stored at the end of a max_align-aligned field.
+        let field = slot.len().checked_sub(max_align.max(16))?;
+        let unit = |n: usize| field.checked_sub(n.checked_mul(max_align)?);
+        Some(SlotTrailer {
+            max_align,
+            magic,
+            image_ok: *slot.get(unit(1)?)?,
+            copy_done: *slot.get(unit(2)?)?,
+            swap_info: *slot.get(unit(3)?)?,
+            swap_size: read_u32(slot, unit(4)?)?,
+        })
+    }
+}
+
 /// What kind of signature an image carries, by TLV type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SignatureKind {

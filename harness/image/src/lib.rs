@@ -54,8 +54,8 @@ pub use errors::{
 };
 pub use forge::{forge, ForgeKeys, Forgery, WRONG_CLASS_UUID};
 pub use image::{
-    Header, Image, SignatureKind, Tlv, TlvArea, Version, IMAGE_HEADER_SIZE, IMAGE_MAGIC,
-    IMAGE_MAGIC_V1, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC,
+    Header, Image, SignatureKind, SlotTrailer, Tlv, TlvArea, Version, IMAGE_HEADER_SIZE,
+    IMAGE_MAGIC, IMAGE_MAGIC_V1, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC,
 };
 pub use keys::{KeyKind, SigningKey, TrustedKey};
 pub use sign::{sign, SignOptions, SlotPadding, DEFAULT_HEADER_SIZE};

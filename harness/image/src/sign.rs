@@ -11,7 +11,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::errors::{SignError, TlvAreaKind};
 use crate::image::{
-    Header, Version, IMAGE_HEADER_SIZE, IMAGE_MAGIC, TLV_HDR, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC,
+    Header, Version, BOOT_MAGIC, BOOT_MAGIC_ALIGNED_TAIL, IMAGE_HEADER_SIZE, IMAGE_MAGIC, TLV_HDR,
+    TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC,
 };
 use crate::keys::SigningKey;
 use crate::tlv;
@@ -241,16 +242,6 @@ pub(crate) fn tlv_area(
     }
     Ok(out)
 }
-
-/// The trailer magic for a maximum alignment of 8.
-const BOOT_MAGIC: [u8; 16] = [
-    0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80,
-];
-/// The trailer magic's last 14 bytes for a maximum alignment above 8
-/// (preceded by the alignment as a little-endian u16).
-const BOOT_MAGIC_ALIGNED_TAIL: [u8; 14] = [
-    0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d, 0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a,
-];
 
 /// Pads `image` to the slot with `erased_val` and writes the trailer at the
 /// end of the slot, as imgtool does (no encryption key slots).

@@ -129,8 +129,14 @@ fn hilt_signed_images_pass_imgtool_verify() {
                     v.output
                 );
             }
+            assert_matches_dumpinfo(&format!("{kind} {label} (hilt-signed)"), &path, &image);
             let report = verify(&image, &key.trusted)
                 .unwrap_or_else(|e| panic!("{kind} {label}: hilt verify: {e}"));
+            if let Some(pad) = &opts.pad {
+                let t = hilt_image::SlotTrailer::read(&image).expect("padded image has a trailer");
+                assert_eq!(t.max_align, (pad.align as usize).max(8));
+                assert_eq!(t.image_ok, if pad.confirm { 1 } else { 0xff });
+            }
             assert_eq!(report.version, opts.version);
             assert_eq!(report.security_counter, opts.security_counter);
             checked += 1;
@@ -339,6 +345,41 @@ fn assert_matches_dumpinfo(label: &str, path: &std::path::Path, bytes: &[u8]) {
         Some(img.unprotected.offset),
         "{label}: TLV area offset"
     );
+    // The slot trailer, when the image was padded.
+    let trailer = &j["trailer"];
+    match hilt_image::SlotTrailer::read(bytes) {
+        Some(t) => {
+            assert_eq!(
+                trailer["magic"].as_str(),
+                Some(hex(&t.magic).as_str()),
+                "{label}: trailer magic"
+            );
+            assert_eq!(
+                num(&trailer["image_ok"]),
+                u64::from(t.image_ok),
+                "{label}: image_ok"
+            );
+            assert_eq!(
+                num(&trailer["copy_done"]),
+                u64::from(t.copy_done),
+                "{label}: copy_done"
+            );
+            assert_eq!(
+                num(&trailer["swap_info"]),
+                u64::from(t.swap_info),
+                "{label}: swap_info"
+            );
+            assert_eq!(
+                num(&trailer["swap_size"]),
+                u64::from(t.swap_size),
+                "{label}: swap_size"
+            );
+        }
+        None => assert!(
+            img.trailing.is_empty() && trailer.as_object().is_none_or(|o| o.is_empty()),
+            "{label}: dumpinfo sees a trailer hilt does not: {trailer}"
+        ),
+    }
     // imgtool labels the payload size too.
     assert!(
         human.contains(&format!("FW image (size: 0x{:x} Bytes)", img.payload.len())),

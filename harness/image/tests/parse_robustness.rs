@@ -249,6 +249,7 @@ fn random_and_mutated_inputs_never_panic() {
                 }
             }
         }
+        let _ = hilt_image::SlotTrailer::read(&bytes);
         for k in &trusted {
             match verify(&bytes, k) {
                 Ok(_) => verified += 1,

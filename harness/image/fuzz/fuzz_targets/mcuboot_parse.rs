@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = forge(data, &recipe, &ForgeKeys::default());
         }
     }
+    let _ = hilt_image::SlotTrailer::read(data);
     if let Err(e) = verify(data, key()) {
         let _ = e.to_string();
     }
