@@ -12,5 +12,6 @@ pub mod flash;
 pub mod gdb;
 pub mod lifecycle;
 pub mod mcuboot;
+pub mod net;
 pub mod netglue;
 pub mod smp;

@@ -1,0 +1,413 @@
+//! The device's JSON API, over HTTPS (tcp/443) and, with `plaintext-api`,
+//! plain HTTP (tcp/80). One request per connection.
+//!
+//! | method | path | auth | answer |
+//! | --- | --- | --- | --- |
+//! | GET | `/api/v1/identity` | none | `{device_id, model, manufacturer, firmware_version}` |
+//! | GET | `/api/v1/status` | required | `{state, reasons, version, image_sha256, uptime_s}` |
+//! | GET | `/api/v1/config` | required | `{key: value, ...}` (all values strings) |
+//! | GET | `/api/v1/config/<key>` | required | `{key: value}` |
+//! | PUT | `/api/v1/config` | core decides | body `{key: value, ...}`; 200 `{updated: [keys]}` |
+//! | POST | `/api/v1/firmware[?mode=test\|permanent\|store]` | core decides | body: MCUboot image (<= 2 MiB); 202 `{version, image_sha256, mode}` |
+//! | POST | `/api/v1/firmware/confirm` | core decides | 200 `{confirmed: true}` |
+//! | GET | `/api/v1/events` | core decides | `{events: [{seq, time, severity, kind, source, detail}]}` |
+//! | DELETE | `/api/v1/events` | core decides | 204 |
+//! | POST | `/api/v1/factory-reset` | core decides | 202 `{status: "resetting"}` |
+//! | POST | `/api/v1/reboot` | core decides | 202 `{status: "rebooting"}` |
+//!
+//! Authentication is HTTP Basic (`admin:<per-device password>`), checked by
+//! the core (`DeviceApi::authenticate`, which applies the lockout). Wrong
+//! credentials: 401 with `WWW-Authenticate`; locked out: 429 with
+//! `Retry-After`. Where the core decides, a request *without* credentials
+//! is passed on as unauthenticated and the core refuses it (401) unless the
+//! firmware carries the matching flaw (`config-write-unauthenticated`,
+//! `event-log-unauthenticated`, `update-unauthenticated`). Errors are
+//! `{"error": "..."}`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use super::http::{Head, HttpError, Reader, Response};
+use super::Shutdown;
+use crate::device_api::{
+    AccessError, AuthResult, ConfigError, DeviceApi, InstallMode, UpdateError,
+};
+
+/// Deadline for one whole request (head, body and answer).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// Largest firmware image accepted.
+pub const MAX_FIRMWARE: usize = 2 * 1024 * 1024;
+/// Largest configuration document.
+pub const MAX_CONFIG_BODY: usize = 64 * 1024;
+/// Largest body of any other request (ignored).
+const MAX_OTHER_BODY: usize = 4 * 1024;
+
+/// What an API connection needs.
+pub struct ApiContext {
+    pub api: Arc<dyn DeviceApi>,
+    /// `https` or `http` (used in event sources).
+    pub scheme: &'static str,
+}
+
+/// Serves one HTTPS connection.
+pub fn serve_tls(
+    ctx: &ApiContext,
+    tls: &Arc<rustls::ServerConfig>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _sd: &Arc<Shutdown>,
+) {
+    let Ok(conn) = rustls::ServerConnection::new(Arc::clone(tls)) else {
+        return;
+    };
+    let mut s = rustls::StreamOwned::new(conn, stream);
+    serve(ctx, &mut s, peer);
+    s.conn.send_close_notify();
+    let _ = s.flush();
+}
+
+/// Serves one plain HTTP connection.
+pub fn serve_plain(ctx: &ApiContext, mut stream: TcpStream, peer: SocketAddr, _sd: &Arc<Shutdown>) {
+    serve(ctx, &mut stream, peer);
+    let _ = stream.flush();
+}
+
+fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
+    let deadline = Instant::now() + REQUEST_DEADLINE;
+    let mut reader = Reader::new(s, deadline);
+    let head = match reader.read_head() {
+        Ok(h) => h,
+        Err(e) => {
+            drop(reader);
+            answer_error(s, &e);
+            return;
+        }
+    };
+    let limit = body_limit(&head);
+    let body = reader.read_body(&head, limit);
+    drop(reader);
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            answer_error(s, &e);
+            return;
+        }
+    };
+    let source = format!("{}:{}", ctx.scheme, peer);
+    let resp = route(ctx, &head, &body, &source);
+    let _ = resp.write_to(s, head.method == "HEAD");
+}
+
+fn answer_error<W: Write>(w: &mut W, e: &HttpError) {
+    if let Some((code, reason)) = e.status() {
+        let msg = match e {
+            HttpError::Bad(m) | HttpError::NotImplemented(m) => (*m).to_string(),
+            _ => reason.to_ascii_lowercase(),
+        };
+        let _ = Response::error(code, reason, &msg).write_to(w, false);
+    }
+}
+
+fn body_limit(head: &Head) -> usize {
+    match (head.method.as_str(), head.path.as_str()) {
+        ("POST", "/api/v1/firmware") => MAX_FIRMWARE,
+        ("PUT", "/api/v1/config") => MAX_CONFIG_BODY,
+        _ => MAX_OTHER_BODY,
+    }
+}
+
+/// Outcome of checking the request's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    /// No `Authorization` header.
+    Absent,
+    Ok,
+    Denied,
+    LockedOut,
+}
+
+fn authenticate(ctx: &ApiContext, head: &Head, source: &str) -> Auth {
+    let Some(value) = head.header("authorization") else {
+        return Auth::Absent;
+    };
+    let Some((scheme, b64)) = value.split_once(' ') else {
+        return Auth::Denied;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Auth::Denied;
+    }
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        return Auth::Denied;
+    };
+    let Ok(text) = String::from_utf8(raw) else {
+        return Auth::Denied;
+    };
+    let Some((user, password)) = text.split_once(':') else {
+        return Auth::Denied;
+    };
+    match ctx.api.authenticate(user, password, source) {
+        AuthResult::Ok => Auth::Ok,
+        AuthResult::Denied => Auth::Denied,
+        AuthResult::LockedOut => Auth::LockedOut,
+    }
+}
+
+fn unauthorized() -> Response {
+    Response::error(401, "Unauthorized", "authentication required").with_header(
+        "WWW-Authenticate",
+        "Basic realm=\"hilt-sim\", charset=\"UTF-8\"",
+    )
+}
+
+fn locked_out(ctx: &ApiContext) -> Response {
+    let delay = ctx
+        .api
+        .config_get(crate::device_api::config_key::LOCKOUT_DELAY_S)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(60);
+    Response::error(
+        429,
+        "Too Many Requests",
+        "too many failed attempts; try later",
+    )
+    .with_header("Retry-After", &delay.to_string())
+}
+
+/// For endpoints the network side guards: `Err(response)` unless the
+/// credentials are good.
+fn require(ctx: &ApiContext, auth: Auth) -> Result<(), Response> {
+    match auth {
+        Auth::Ok => Ok(()),
+        Auth::Absent | Auth::Denied => Err(unauthorized()),
+        Auth::LockedOut => Err(locked_out(ctx)),
+    }
+}
+
+/// For endpoints the core guards: bad credentials end the request here;
+/// otherwise `Ok(authenticated)` to pass on.
+fn gate(ctx: &ApiContext, auth: Auth) -> Result<bool, Response> {
+    match auth {
+        Auth::Ok => Ok(true),
+        Auth::Absent => Ok(false),
+        Auth::Denied => Err(unauthorized()),
+        Auth::LockedOut => Err(locked_out(ctx)),
+    }
+}
+
+fn access(r: Result<(), AccessError>, ok: Response) -> Response {
+    match r {
+        Ok(()) => ok,
+        Err(AccessError::Unauthorized) => unauthorized(),
+    }
+}
+
+fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
+    let method = if head.method == "HEAD" {
+        "GET"
+    } else {
+        head.method.as_str()
+    };
+    let path = head.path.trim_end_matches('/');
+    let allowed: &str = match path {
+        "/api/v1/identity" | "/api/v1/status" => "GET, HEAD",
+        "/api/v1/config" => "GET, HEAD, PUT",
+        p if p.starts_with("/api/v1/config/") => "GET, HEAD",
+        "/api/v1/firmware"
+        | "/api/v1/firmware/confirm"
+        | "/api/v1/factory-reset"
+        | "/api/v1/reboot" => "POST",
+        "/api/v1/events" => "GET, HEAD, DELETE",
+        _ => return Response::error(404, "Not Found", "no such resource"),
+    };
+    if !allowed.split(", ").any(|m| m == head.method) {
+        return Response::error(405, "Method Not Allowed", "method not allowed")
+            .with_header("Allow", allowed);
+    }
+    // Identity needs no authentication (and costs no lockout attempt).
+    if path == "/api/v1/identity" {
+        let id = ctx.api.identity();
+        return Response::json(
+            200,
+            "OK",
+            &json!({
+                "device_id": id.device_id,
+                "model": id.model,
+                "manufacturer": id.manufacturer,
+                "firmware_version": id.firmware_version,
+            }),
+        );
+    }
+    let auth = authenticate(ctx, head, source);
+    match (method, path) {
+        ("GET", "/api/v1/status") => {
+            if let Err(r) = require(ctx, auth) {
+                return r;
+            }
+            let st = ctx.api.status();
+            Response::json(
+                200,
+                "OK",
+                &json!({
+                    "state": st.health.as_str(),
+                    "reasons": st.reasons,
+                    "version": st.firmware_version,
+                    "image_sha256": st.image_sha256,
+                    "uptime_s": st.uptime_s,
+                }),
+            )
+        }
+        ("GET", "/api/v1/config") => {
+            if let Err(r) = require(ctx, auth) {
+                return r;
+            }
+            let all: Map<String, Value> = ctx
+                .api
+                .config_all()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            Response::json(200, "OK", &Value::Object(all))
+        }
+        ("GET", p) if p.starts_with("/api/v1/config/") => {
+            if let Err(r) = require(ctx, auth) {
+                return r;
+            }
+            let key = &p["/api/v1/config/".len()..];
+            match ctx.api.config_get(key) {
+                Some(v) => Response::json(200, "OK", &json!({ key: v })),
+                None => Response::error(404, "Not Found", &format!("unknown key {key}")),
+            }
+        }
+        ("PUT", "/api/v1/config") => {
+            let authenticated = match gate(ctx, auth) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            put_config(ctx, body, authenticated, source)
+        }
+        ("POST", "/api/v1/firmware") => {
+            let authenticated = match gate(ctx, auth) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            let mode = match head.query_param("mode").unwrap_or("test") {
+                "test" => InstallMode::Test,
+                "permanent" => InstallMode::Permanent,
+                "store" => InstallMode::StoreOnly,
+                _ => {
+                    return Response::error(
+                        400,
+                        "Bad Request",
+                        "mode must be test, permanent or store",
+                    )
+                }
+            };
+            match ctx.api.upload_image(body, mode, authenticated, source) {
+                Ok(o) => Response::json(
+                    202,
+                    "Accepted",
+                    &serde_json::to_value(&o).unwrap_or(Value::Null),
+                ),
+                Err(UpdateError::Unauthorized) => unauthorized(),
+                Err(e @ UpdateError::Malformed(_)) => {
+                    Response::error(400, "Bad Request", &e.to_string())
+                }
+                Err(e @ UpdateError::TooLarge { .. }) => {
+                    Response::error(413, "Content Too Large", &e.to_string())
+                }
+            }
+        }
+        ("POST", "/api/v1/firmware/confirm") => match gate(ctx, auth) {
+            Ok(a) => access(
+                ctx.api.confirm_running(a, source),
+                Response::json(200, "OK", &json!({ "confirmed": true })),
+            ),
+            Err(r) => r,
+        },
+        ("GET", "/api/v1/events") => match gate(ctx, auth) {
+            Ok(a) => match ctx.api.events(a, source) {
+                Ok(ev) => Response::json(200, "OK", &json!({ "events": ev })),
+                Err(AccessError::Unauthorized) => unauthorized(),
+            },
+            Err(r) => r,
+        },
+        ("DELETE", "/api/v1/events") => match gate(ctx, auth) {
+            Ok(a) => access(
+                ctx.api.clear_events(a, source),
+                Response::new(204, "No Content"),
+            ),
+            Err(r) => r,
+        },
+        ("POST", "/api/v1/factory-reset") => match gate(ctx, auth) {
+            Ok(a) => access(
+                ctx.api.factory_reset(a, source),
+                Response::json(202, "Accepted", &json!({ "status": "resetting" })),
+            ),
+            Err(r) => r,
+        },
+        ("POST", "/api/v1/reboot") => match gate(ctx, auth) {
+            Ok(a) => access(
+                ctx.api.reboot(a, source),
+                Response::json(202, "Accepted", &json!({ "status": "rebooting" })),
+            ),
+            Err(r) => r,
+        },
+        _ => Response::error(404, "Not Found", "no such resource"),
+    }
+}
+
+fn put_config(ctx: &ApiContext, body: &[u8], authenticated: bool, source: &str) -> Response {
+    let doc: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => return Response::error(400, "Bad Request", "body must be a JSON object"),
+    };
+    let Value::Object(map) = doc else {
+        return Response::error(400, "Bad Request", "body must be a JSON object");
+    };
+    if map.is_empty() {
+        return Response::error(400, "Bad Request", "no keys to write");
+    }
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let v = match v {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Response::error(
+                    400,
+                    "Bad Request",
+                    &format!("value of {k} must be a string, number or boolean"),
+                )
+            }
+        };
+        pairs.push((k, v));
+    }
+    // Unknown keys are refused before anything is written (only told to
+    // an authenticated caller: the unauthenticated one learns nothing).
+    if authenticated {
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| ctx.api.config_get(k).is_none()) {
+            return Response::error(400, "Bad Request", &format!("unknown key {k}"));
+        }
+    }
+    let mut updated = Vec::new();
+    for (k, v) in &pairs {
+        match ctx.api.config_set(k, v, authenticated, source) {
+            Ok(()) => updated.push(k.clone()),
+            Err(ConfigError::Unauthorized) => return unauthorized(),
+            Err(e) => {
+                return Response::json(
+                    400,
+                    "Bad Request",
+                    &json!({ "error": e.to_string(), "updated": updated }),
+                )
+            }
+        }
+    }
+    Response::json(200, "OK", &json!({ "updated": updated }))
+}

@@ -1,0 +1,402 @@
+//! The TLS telemetry client: MQTT 3.1.1 over TLS.
+//!
+//! Every `telemetry_interval_s` seconds (configuration; default 5, clamped
+//! to 1..=3600) the device connects from inside its namespace to
+//! `telemetry_server` (`host:port`, IP literal; unset or empty: the host
+//! side of its link, port 8883; `off`: no telemetry), does a TLS handshake
+//! (TLS 1.2 or 1.3) validating the server's chain against the telemetry CA
+//! (`telemetry-ca.pem` in the runtime folder) and its name against
+//! `telemetry_server_name` (default `telemetry.hilt.test`; an IP literal
+//! there is checked against the certificate's IP addresses), then sends
+//! MQTT CONNECT (client id = device id, clean session), waits for CONNACK
+//! and publishes one JSON line at QoS 0 on topic `hilt/<device id>/telemetry`:
+//!
+//! ```json
+//! {"device_id":"...","firmware_version":"1.0.0","status":"normal","timestamp":"2026-11-25T08:30:12.123456Z","uptime_s":42}
+//! ```
+//! then DISCONNECT and TLS close_notify.
+//!
+//! With the `tls-accepts-untrusted` flaw the client accepts any certificate
+//! (it still checks that the server holds the certificate's key).
+//!
+//! Outcomes go to the event log: every TLS failure as a security event
+//! (`tls_verification_failed` for a rejected certificate, `tls_handshake_failed`
+//! for any other handshake failure; severity 4); a delivered report
+//! (`telemetry_sent`) or an unreachable/non-MQTT server (`telemetry_failed`),
+//! both severity 6, only when the outcome differs from the previous attempt's,
+//! so a healthy device does not fill its log every five seconds.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, SocketAddrV4, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+use super::pki::{Pki, DEFAULT_TELEMETRY_SERVER_NAME};
+use super::{configured_destination, event_kind, netns, NetConfig, Shutdown};
+use crate::device_api::{config_key, DeviceApi};
+
+/// Default server port (MQTT over TLS).
+pub const DEFAULT_PORT: u16 = 8883;
+/// Default seconds between reports.
+pub const DEFAULT_INTERVAL_S: u64 = 5;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Telemetry is switched off (`telemetry_server` = `off`).
+    Disabled,
+    /// Report delivered.
+    Sent { server: SocketAddr },
+    /// The server's certificate was rejected.
+    CertificateRejected { server: SocketAddr, reason: String },
+    /// Another TLS handshake failure.
+    HandshakeFailed { server: SocketAddr, reason: String },
+    /// Not reachable, misconfigured, or not speaking MQTT.
+    Failed { reason: String },
+}
+
+/// Accepts any server certificate: the `tls-accepts-untrusted` flaw.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The client's TLS configuration: validating against `roots`, or (flaw)
+/// accepting anything.
+pub fn client_config(
+    roots: rustls::RootCertStore,
+    accept_any: bool,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let cfg = if accept_any {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    Ok(Arc::new(cfg))
+}
+
+/// MQTT remaining-length encoding.
+fn mqtt_len(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fn mqtt_str(s: &str, out: &mut Vec<u8>) {
+    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// MQTT 3.1.1 CONNECT with a clean session and a 30 s keep-alive.
+pub fn mqtt_connect(client_id: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    mqtt_str("MQTT", &mut body);
+    body.push(4); // protocol level 3.1.1
+    body.push(0x02); // clean session
+    body.extend_from_slice(&30u16.to_be_bytes());
+    mqtt_str(client_id, &mut body);
+    let mut pkt = vec![0x10];
+    mqtt_len(body.len(), &mut pkt);
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// MQTT PUBLISH at QoS 0.
+pub fn mqtt_publish(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    mqtt_str(topic, &mut body);
+    body.extend_from_slice(payload);
+    let mut pkt = vec![0x30];
+    mqtt_len(body.len(), &mut pkt);
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// MQTT DISCONNECT.
+pub const MQTT_DISCONNECT: [u8; 2] = [0xe0, 0x00];
+
+/// The report: one JSON line.
+pub fn report(api: &dyn DeviceApi) -> String {
+    let id = api.identity();
+    let st = api.status();
+    let mut line = serde_json::json!({
+        "device_id": id.device_id,
+        "firmware_version": st.firmware_version,
+        "status": st.health.as_str(),
+        "timestamp": super::timefmt::now_rfc3339(),
+        "uptime_s": st.uptime_s,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+/// The rustls error inside an I/O error, if any.
+fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// One telemetry attempt (from whatever namespace the thread is in).
+pub fn attempt(
+    api: &dyn DeviceApi,
+    cfg: &NetConfig,
+    tls: &Arc<ClientConfig>,
+    sd: &Arc<Shutdown>,
+) -> Outcome {
+    let default = SocketAddr::V4(SocketAddrV4::new(cfg.host_addr(), DEFAULT_PORT));
+    let server = match configured_destination(api, config_key::TELEMETRY_SERVER, default, cfg.mode)
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => return Outcome::Disabled,
+        Err(reason) => return Outcome::Failed { reason },
+    };
+    let name = api
+        .config_get(config_key::TELEMETRY_SERVER_NAME)
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_TELEMETRY_SERVER_NAME.to_string());
+    let Ok(server_name) = ServerName::try_from(name.clone()) else {
+        return Outcome::Failed {
+            reason: format!("telemetry_server_name {name:?} is not a valid name"),
+        };
+    };
+    let tcp = match TcpStream::connect_timeout(&server, CONNECT_TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::Failed {
+                reason: format!("connecting to {server}: {e}"),
+            }
+        }
+    };
+    let _reg = sd.register(&tcp);
+    if tcp.set_read_timeout(Some(IO_TIMEOUT)).is_err()
+        || tcp.set_write_timeout(Some(IO_TIMEOUT)).is_err()
+    {
+        return Outcome::Failed {
+            reason: "socket setup failed".into(),
+        };
+    }
+    let conn = match rustls::ClientConnection::new(Arc::clone(tls), server_name) {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::Failed {
+                reason: format!("TLS setup: {e}"),
+            }
+        }
+    };
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    while s.conn.is_handshaking() {
+        if let Err(e) = s.conn.complete_io(&mut s.sock) {
+            let reason = format!("{server} ({name}): {e}");
+            return match tls_error(&e) {
+                Some(rustls::Error::InvalidCertificate(_)) => {
+                    Outcome::CertificateRejected { server, reason }
+                }
+                _ => Outcome::HandshakeFailed { server, reason },
+            };
+        }
+    }
+    let id = api.identity().device_id;
+    let mqtt =
+        |s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>| -> std::io::Result<()> {
+            s.write_all(&mqtt_connect(&id))?;
+            s.flush()?;
+            let mut ack = [0u8; 4];
+            s.read_exact(&mut ack)?;
+            if ack[0] != 0x20 || ack[1] != 0x02 {
+                return Err(std::io::Error::other("not an MQTT CONNACK"));
+            }
+            if ack[3] != 0 {
+                return Err(std::io::Error::other(format!(
+                    "CONNACK refused, return code {}",
+                    ack[3]
+                )));
+            }
+            let topic = format!("hilt/{id}/telemetry");
+            s.write_all(&mqtt_publish(&topic, report(api).as_bytes()))?;
+            s.flush()?;
+            // QoS 0: delivered once written. Closing is best effort (a
+            // server may hang up first).
+            let _ = s.write_all(&MQTT_DISCONNECT);
+            s.conn.send_close_notify();
+            let _ = s.flush();
+            Ok(())
+        };
+    match mqtt(&mut s) {
+        Ok(()) => Outcome::Sent { server },
+        Err(e) => Outcome::Failed {
+            reason: format!("MQTT with {server}: {e}"),
+        },
+    }
+}
+
+/// Records `outcome` in the event log, following the module's policy.
+fn record(api: &dyn DeviceApi, outcome: &Outcome, previous: Option<&Outcome>) {
+    let same_kind = |a: &Outcome, b: Option<&Outcome>| match (a, b) {
+        (Outcome::Sent { server: x }, Some(Outcome::Sent { server: y })) => x == y,
+        (Outcome::Failed { reason: x }, Some(Outcome::Failed { reason: y })) => x == y,
+        _ => false,
+    };
+    match outcome {
+        Outcome::Disabled => {}
+        Outcome::CertificateRejected { reason, .. } => api.record_event(
+            4,
+            event_kind::TLS_VERIFICATION_FAILED,
+            "telemetry",
+            &format!("telemetry server certificate rejected: {reason}"),
+        ),
+        Outcome::HandshakeFailed { reason, .. } => api.record_event(
+            4,
+            event_kind::TLS_HANDSHAKE_FAILED,
+            "telemetry",
+            &format!("telemetry TLS handshake failed: {reason}"),
+        ),
+        Outcome::Sent { server } if !same_kind(outcome, previous) => api.record_event(
+            6,
+            event_kind::TELEMETRY_SENT,
+            "telemetry",
+            &format!("telemetry delivered to {server}"),
+        ),
+        Outcome::Failed { reason } if !same_kind(outcome, previous) => api.record_event(
+            6,
+            event_kind::TELEMETRY_FAILED,
+            "telemetry",
+            &format!("telemetry not delivered: {reason}"),
+        ),
+        _ => {}
+    }
+}
+
+/// Seconds until the next report.
+fn interval(api: &dyn DeviceApi) -> Duration {
+    let s = api
+        .config_get(config_key::TELEMETRY_INTERVAL_S)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_INTERVAL_S)
+        .clamp(1, 3600);
+    Duration::from_secs(s)
+}
+
+/// Starts the client on its own thread, which joins the board's namespace
+/// first so its connections come from the board's address.
+pub(crate) fn spawn(
+    api: Arc<dyn DeviceApi>,
+    cfg: NetConfig,
+    ns: Option<PathBuf>,
+    pki: Arc<Pki>,
+    accept_any: bool,
+    sd: Arc<Shutdown>,
+) -> std::io::Result<JoinHandle<()>> {
+    let tls = client_config(pki.telemetry_roots(), accept_any)
+        .map_err(|e| std::io::Error::other(format!("telemetry TLS configuration: {e}")))?;
+    std::thread::Builder::new()
+        .name("net-telemetry".into())
+        .spawn(move || {
+            if let Some(p) = ns {
+                if netns::enter(&p).is_err() {
+                    return;
+                }
+            }
+            let mut previous: Option<Outcome> = None;
+            // First report shortly after boot.
+            if sd.sleep(Duration::from_millis(500)) {
+                return;
+            }
+            while !sd.is_stopped() {
+                let outcome = attempt(api.as_ref(), &cfg, &tls, &sd);
+                if sd.is_stopped() {
+                    return;
+                }
+                record(api.as_ref(), &outcome, previous.as_ref());
+                previous = Some(outcome);
+                if sd.sleep(interval(api.as_ref())) {
+                    return;
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_packets() {
+        assert_eq!(
+            mqtt_connect("ab"),
+            vec![0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 2, b'a', b'b']
+        );
+        let p = mqtt_publish("t", &[b'x'; 200]);
+        // 2 + 1 + 200 = 203 = 0xcb -> 0xcb 0x01
+        assert_eq!(&p[..3], &[0x30, 0xcb, 0x01]);
+        assert_eq!(p.len(), 3 + 203);
+    }
+}
