@@ -13,35 +13,52 @@ use std::sync::OnceLock;
 
 use hilt_image::{KeyKind, SigningKey, TrustedKey};
 
-/// The imgtool executable, checked once.
-pub fn imgtool_path() -> &'static str {
-    static CHECKED: OnceLock<String> = OnceLock::new();
+/// The command that runs imgtool (program and leading arguments), checked once:
+/// `$HILT_IMGTOOL`, else `imgtool` on PATH, else `python3 -m imgtool.main`
+/// (pip may put the script outside PATH).
+pub fn imgtool_command() -> &'static [String] {
+    static CHECKED: OnceLock<Vec<String>> = OnceLock::new();
     CHECKED.get_or_init(|| {
-        let exe = std::env::var("HILT_IMGTOOL").unwrap_or_else(|_| "imgtool".to_string());
-        match Command::new(&exe).arg("version").output() {
-            Ok(o) if o.status.success() => exe,
-            Ok(o) => panic!(
-                "imgtool ({exe}) is required by these tests but `{exe} version` failed: {}{}\n\
-                 Install it with `pip install imgtool` (CI installs it).",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => panic!(
-                "imgtool ({exe}) is required by these tests and could not be run: {e}\n\
-                 Install it with `pip install imgtool` (CI installs it), or set HILT_IMGTOOL."
-            ),
+        let candidates: Vec<Vec<String>> = match std::env::var("HILT_IMGTOOL") {
+            Ok(exe) => vec![vec![exe]],
+            Err(_) => vec![
+                vec!["imgtool".to_string()],
+                vec!["python3".into(), "-m".into(), "imgtool.main".into()],
+            ],
+        };
+        let mut tried = Vec::new();
+        for cmd in candidates {
+            match Command::new(&cmd[0])
+                .args(&cmd[1..])
+                .arg("version")
+                .output()
+            {
+                Ok(o) if o.status.success() => return cmd,
+                Ok(o) => tried.push(format!(
+                    "`{} version` failed: {}",
+                    cmd.join(" "),
+                    text(&o).trim()
+                )),
+                Err(e) => tried.push(format!("`{}` could not be run: {e}", cmd.join(" "))),
+            }
         }
+        panic!(
+            "imgtool (MCUboot's signing tool) is required by these tests and was not found:\n  {}\n\
+             Install it with `pip install imgtool` (CI installs it), or set HILT_IMGTOOL.",
+            tried.join("\n  ")
+        )
     })
 }
 
 /// Runs imgtool with `args`; returns the raw output.
 pub fn imgtool(args: &[&str]) -> Output {
-    let exe = imgtool_path();
-    Command::new(exe)
+    let cmd = imgtool_command();
+    Command::new(&cmd[0])
+        .args(&cmd[1..])
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("running {exe} {args:?}: {e}"))
+        .unwrap_or_else(|e| panic!("running {cmd:?} {args:?}: {e}"))
 }
 
 /// Runs imgtool and panics with its output unless it succeeds.
