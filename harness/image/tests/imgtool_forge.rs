@@ -24,7 +24,8 @@ const CID: [u8; 16] = *b"TESTONLY-class-1";
 enum Imgtool {
     /// Rejects, printing this message.
     Rejects(&'static str),
-    /// Rejects, with no message of its own (it crashes on the input).
+    /// Rejects, with no message of its own: imgtool 2.5 crashes with
+    /// `struct.error` when the TLV info lies past the end of the file.
     RejectsWithoutReason,
     /// Accepts: the image is validly signed by the genuine key.
     Accepts,
@@ -177,9 +178,9 @@ fn run_all(kind: KeyKind) -> usize {
         // Recipe-specific cross-checks.
         match &recipe {
             Forgery::WrongKey | Forgery::WrongKeyKeepKeyHash => {
-                // Signed by the fresh key: imgtool with that key accepts only
-                // the variant whose KEYHASH it does not check anyway (imgtool
-                // ignores KEYHASH), so both pass; hilt needs the hash too.
+                // Both are validly signed by the fresh key, so imgtool (which
+                // ignores KEYHASH) accepts both with that key. hilt also
+                // checks the KEYHASH, so it accepts only the plain variant.
                 let v = imgtool_verify(&fresh_pem, &path);
                 assert!(
                     v.accepted,
