@@ -4,39 +4,49 @@
 use std::sync::Arc;
 
 use crate::device::Device;
+use crate::device_api::DeviceApi;
+use crate::net::{self, NetConfig, NetMode};
 
 /// Whatever keeps the network side running; dropping it stops it.
-pub struct NetHandle(#[allow(dead_code)] Box<dyn Send>);
+pub type NetHandle = net::NetHandle;
 
-pub fn start(_dev: Arc<Device>, _loopback: bool) -> Result<Option<NetHandle>, String> {
-    Ok(None)
+fn mode(loopback: bool) -> NetMode {
+    if loopback {
+        NetMode::Loopback
+    } else {
+        NetMode::auto()
+    }
+}
+
+pub fn start(dev: Arc<Device>, loopback: bool) -> Result<Option<NetHandle>, String> {
+    let api: Arc<dyn DeviceApi> = dev;
+    let cfg = NetConfig::for_device(api.as_ref(), mode(loopback));
+    net::start(api, cfg).map(Some).map_err(|e| e.to_string())
 }
 
 /// Removes what the network side set up for board `index` (its namespace).
-pub fn teardown(_index: u32) {}
-
-/// The board's address and the host's address on its link.
-pub fn addresses(index: u32, loopback: bool) -> (String, String, String) {
-    if loopback {
-        (
-            format!("127.77.0.{}", index + 2),
-            "127.0.0.1".to_string(),
-            "lo".to_string(),
-        )
-    } else {
-        (
-            format!("198.18.{index}.2"),
-            format!("198.18.{index}.1"),
-            format!("hsim{index}"),
-        )
+pub fn teardown(index: u32) {
+    if let Err(e) = net::teardown(index) {
+        eprintln!("hilt-sim: sim-{index}: {e}");
     }
+}
+
+/// The board's address, the host's address on its link, and the host
+/// interface on which its traffic can be captured.
+pub fn addresses(index: u32, loopback: bool) -> (String, String, String) {
+    let m = mode(loopback);
+    let capture = match m {
+        NetMode::Loopback => "lo".to_string(),
+        NetMode::Netns => net::host_ifname(index),
+    };
+    (
+        net::board_addr(index, m).to_string(),
+        net::host_addr(index, m).to_string(),
+        capture,
+    )
 }
 
 /// Port a well-known service uses on this wiring.
 pub fn port(port: u16, loopback: bool) -> u16 {
-    if loopback && port < 1024 {
-        port + 10000
-    } else {
-        port
-    }
+    net::service_port(port, mode(loopback))
 }
