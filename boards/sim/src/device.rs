@@ -27,7 +27,7 @@ const MAX_VALUE_LEN: usize = 128;
 pub fn default_config() -> BTreeMap<String, String> {
     [
         (config_key::TELEMETRY_SERVER, ""),
-        (config_key::TELEMETRY_SERVER_NAME, "telemetry.hilt-sim.test"),
+        (config_key::TELEMETRY_SERVER_NAME, "telemetry.hilt.test"),
         (config_key::TELEMETRY_INTERVAL_S, "10"),
         (config_key::SYSLOG_COLLECTOR, ""),
         (config_key::LOCKOUT_THRESHOLD, "5"),
@@ -55,7 +55,7 @@ fn validate_value(key: &str, value: &str) -> Result<(), String> {
     };
     match key {
         config_key::TELEMETRY_SERVER | config_key::SYSLOG_COLLECTOR => {
-            if value.is_empty() {
+            if value.is_empty() || value == "off" {
                 return Ok(());
             }
             let ok = value
@@ -64,7 +64,7 @@ fn validate_value(key: &str, value: &str) -> Result<(), String> {
             if ok {
                 Ok(())
             } else {
-                Err("expected host:port".into())
+                Err("expected host:port, empty or off".into())
             }
         }
         config_key::TELEMETRY_INTERVAL_S => number(1, 86_400),

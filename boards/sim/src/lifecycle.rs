@@ -271,7 +271,7 @@ declares:
     rollback_protection: true
   debug_port: locked
   tls_clients:
-    - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt-sim.test }}
+    - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt.test }}
   logging:
     event_log: {{ console: log, http: /api/v1/events }}
     syslog: {{ collector_parameter: syslog_collector, protocol: udp }}

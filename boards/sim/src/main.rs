@@ -71,6 +71,20 @@ enum Cmd {
         #[arg(long)]
         list_flaws: bool,
     },
+    /// Print the board file of instance INDEX (for the committed
+    /// boards/sim-*.yaml; `up` writes one per instance).
+    #[command(hide = true)]
+    BoardFile {
+        #[arg(long)]
+        index: u32,
+        #[arg(long, default_value = "/run/hilt")]
+        runtime_dir: PathBuf,
+        /// Path of the trusted key as the board file should name it.
+        #[arg(long)]
+        trusted_key: Option<String>,
+        #[arg(long)]
+        loopback: bool,
+    },
     /// Run one board in the foreground (what `up` starts).
     #[command(hide = true)]
     Board {
@@ -161,6 +175,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 firmware::build(&flaw, &version, security_counter).map_err(anyhow::Error::msg)?
             };
             std::fs::write(&out, bytes)?;
+        }
+        Cmd::BoardFile {
+            index,
+            runtime_dir,
+            trusted_key,
+            loopback,
+        } => {
+            let dir = lifecycle::board_dir(&runtime_dir, index);
+            let key =
+                trusted_key.unwrap_or_else(|| dir.join("trusted-key.pem").display().to_string());
+            print!(
+                "{}",
+                lifecycle::board_yaml_with(index, &dir, loopback, &key)
+            );
         }
         Cmd::Board {
             index,

@@ -11,7 +11,12 @@ use common::*;
 fn login_works_with_the_per_device_password_and_no_default_one() {
     let sim = Sim::up(140, 1, &[]);
     let mut c = sim.console(140);
-    for (u, p) in [("admin", "admin"), ("admin", ""), ("root", "root"), ("admin", "password")] {
+    for (u, p) in [
+        ("admin", "admin"),
+        ("admin", ""),
+        ("root", "root"),
+        ("admin", "password"),
+    ] {
         assert!(c.login(u, p).is_err(), "{u}/{p} must not log in");
     }
     let pw = sim.password(140);
@@ -20,7 +25,10 @@ fn login_works_with_the_per_device_password_and_no_default_one() {
     let id = c.cmd("id");
     assert_eq!(id, format!("device_id: {}", sim.label_id(140)));
     let log = c.cmd("log");
-    assert!(log.contains("login_failed source=console user=root"), "{log}");
+    assert!(
+        log.contains("login_failed source=console user=root"),
+        "{log}"
+    );
     assert!(!log.contains(&pw), "the log must not hold the password");
     assert!(c.cmd("status").contains("status: normal"));
 }
@@ -38,7 +46,8 @@ fn serial_no_login_flaw_opens_a_shell() {
     let mut c = sim.console(142);
     c.drain();
     c.send("");
-    c.expect("sim> ", Duration::from_secs(5)).expect("shell without login");
+    c.expect("sim> ", Duration::from_secs(5))
+        .expect("shell without login");
     assert!(c.cmd("id").starts_with("device_id: "));
 }
 
@@ -93,7 +102,10 @@ fn power_cuts_keep_configuration_and_event_log() {
     c.login("admin", &pw).expect("login after kill");
     assert_eq!(c.cmd("config get setpoint"), "setpoint=225");
     let log = c.cmd("log");
-    assert!(log.contains("config_changed source=console key=setpoint"), "{log}");
+    assert!(
+        log.contains("config_changed source=console key=setpoint"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -153,7 +165,11 @@ fn identifiers_are_stable_unique_and_flaws_break_that() {
         })
         .collect();
     assert_eq!(ids[0], ids[1]);
-    assert_ne!(shared.label_id(151), shared.label_id(152), "labels stay unique");
+    assert_ne!(
+        shared.label_id(151),
+        shared.label_id(152),
+        "labels stay unique"
+    );
 }
 
 #[test]
@@ -177,7 +193,9 @@ fn hostile_input_does_not_hurt_the_board() {
     // A 20 kB line, binary noise, broken and oversized SMP frames.
     c.send_raw(&vec![b'A'; 20_000]);
     c.send_raw(b"\r");
-    let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     c.send_raw(&noise);
     c.send_raw(b"\r\x06\x09!!!notbase64\n\x06\x09AAAA\n\x04\x14AAAA\n");
     let mut big = vec![6u8, 9];

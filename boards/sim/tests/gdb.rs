@@ -37,10 +37,16 @@ fn reads_fail_when_locked_and_mass_erase_unlocks_only_by_wiping() {
     }
     let sim = Sim::up(160, 1, &[]);
     let old_id = sim.label_id(160);
-    let out = run_gdb(160, &["x/4xb 0x10000", "x/4xb 0x10000000", "x/4xb 0x20000000"]);
+    let out = run_gdb(
+        160,
+        &["x/4xb 0x10000", "x/4xb 0x10000000", "x/4xb 0x20000000"],
+    );
     assert_eq!(out.matches("Cannot access memory").count(), 3, "{out}");
 
-    let out = run_gdb(160, &["monitor mass_erase", "x/4xb 0x10000", "x/4xb 0x10000010"]);
+    let out = run_gdb(
+        160,
+        &["monitor mass_erase", "x/4xb 0x10000", "x/4xb 0x10000010"],
+    );
     assert!(out.contains("mass erase complete"), "{out}");
     assert!(!out.contains("Cannot access memory"), "{out}");
     // Flash and the device secret in OTP are gone.
@@ -64,7 +70,12 @@ fn reads_succeed_when_the_firmware_leaves_the_port_unlocked() {
     let sim = Sim::up(161, 1, &["debug-unlocked"]);
     let out = run_gdb(
         161,
-        &["x/4xb 0x10000", "x/4c 0x10000000", "x/8c 0x20000000", "monitor status"],
+        &[
+            "x/4xb 0x10000",
+            "x/4c 0x10000000",
+            "x/8c 0x20000000",
+            "monitor status",
+        ],
     );
     // MCUboot magic at slot 0, OTP magic, the firmware's RAM marker.
     assert!(out.contains("0x3d\t0xb8\t0xf3\t0x96"), "{out}");
