@@ -8,7 +8,7 @@
 //! threads that joined it with `setns(2)`; the rest of the process stays in
 //! the host namespace.
 //!
-//! Services (see `docs` in each module and `boards/sim/NETWORK.md`):
+//! Services (see each module's documentation and `README.md` beside this file):
 //! - HTTPS API on tcp/443 ([`api`]), device certificate issued by the
 //!   simulated manufacturer CA ([`pki`]);
 //! - with `plaintext-api`, the same API over HTTP on tcp/80;
@@ -282,6 +282,10 @@ pub struct NetHandle {
     ports: Vec<(&'static str, SocketAddr)>,
     shutdown: Arc<Shutdown>,
     threads: Vec<JoinHandle<()>>,
+    /// Threads not waited for on stop: the telemetry client may sit in a
+    /// connect for up to its timeout; it exits at its next check and holds
+    /// no port.
+    detached: Vec<JoinHandle<()>>,
 }
 
 impl NetHandle {
@@ -306,6 +310,7 @@ impl NetHandle {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.detached.clear();
     }
 }
 
@@ -388,6 +393,7 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
         ports: Vec::new(),
         shutdown: Arc::clone(&shutdown),
         threads: Vec::new(),
+        detached: Vec::new(),
     };
     let limits = Arc::new(server::ConnLimit::new(server::MAX_CONNECTIONS));
 
@@ -440,7 +446,7 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
         )?);
     }
     if personality.telemetry {
-        handle.threads.push(telemetry::spawn(
+        handle.detached.push(telemetry::spawn(
             Arc::clone(&api),
             cfg.clone(),
             ns.clone(),

@@ -41,6 +41,11 @@ const TELEMETRY_CA_KEY: &str = include_str!("../../keys/net-telemetry-ca.TEST-ON
 
 /// The host name the telemetry client expects by default.
 pub const DEFAULT_TELEMETRY_SERVER_NAME: &str = "telemetry.hilt.test";
+/// Names in the genuine telemetry server's certificate: the default above,
+/// and `telemetry.hilt-sim.test`, which the core's configuration defaults
+/// have used for `telemetry_server_name`.
+const GENUINE_TELEMETRY_NAMES: [&str; 2] =
+    [DEFAULT_TELEMETRY_SERVER_NAME, "telemetry.hilt-sim.test"];
 
 fn pki_err(what: &str) -> impl Fn(rcgen::Error) -> NetError + '_ {
     move |e| NetError::Pki(format!("{what}: {e}"))
@@ -225,14 +230,13 @@ impl Pki {
         if !srv_cert.exists() || !srv_key.exists() {
             let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                 .map_err(pki_err("telemetry server key"))?;
-            let sans = vec![
-                SanType::DnsName(
-                    DEFAULT_TELEMETRY_SERVER_NAME
-                        .try_into()
-                        .map_err(pki_err("telemetry name"))?,
-                ),
-                SanType::IpAddress(IpAddr::V4(cfg.host_addr())),
-            ];
+            let mut sans = Vec::new();
+            for name in GENUINE_TELEMETRY_NAMES {
+                sans.push(SanType::DnsName(
+                    name.try_into().map_err(pki_err("telemetry name"))?,
+                ));
+            }
+            sans.push(SanType::IpAddress(IpAddr::V4(cfg.host_addr())));
             let c = telemetry_ca.issue(&k, DEFAULT_TELEMETRY_SERVER_NAME, sans, true, false)?;
             write_atomic(&srv_key, k.serialize_pem().as_bytes())?;
             write_atomic(
