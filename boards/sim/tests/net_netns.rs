@@ -248,3 +248,62 @@ fn external_tools_agree() {
     drop(h);
     net::teardown(I).expect("teardown");
 }
+
+/// A broker nobody here wrote (mosquitto) with the published genuine
+/// credential receives the board's telemetry over MQTT/TLS.
+#[test]
+fn mosquitto_receives_telemetry() {
+    if !can_run() || !tool("mosquitto") || !tool("mosquitto_sub") {
+        return;
+    }
+    const I: u32 = 242;
+    let _ = net::teardown(I);
+    let dev = MockDevice::new(I, &[]);
+    dev.set("telemetry_server", "");
+    let cfg = NetConfig::for_device(dev.as_ref(), NetMode::Netns);
+    drop(net::start(dev.clone(), cfg.clone()).expect("first boot"));
+    let d = dev.dir.path();
+    let sub_port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let conf = d.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+             listener 8883 198.18.242.1\ncertfile {cert}\nkeyfile {key}\n\
+             listener {sub_port} 127.0.0.1\n",
+            cert = d.join("telemetry-server.pem").display(),
+            key = d.join("telemetry-server.key").display(),
+        ),
+    )
+    .expect("config");
+    let mut broker = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mosquitto");
+    std::thread::sleep(Duration::from_millis(500));
+    let sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &sub_port.to_string()])
+        .args(["-t", "hilt/#", "-v", "-C", "1", "-W", "15"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub");
+    std::thread::sleep(Duration::from_millis(300));
+    let h = net::start(dev.clone(), cfg).expect("second boot");
+    let out = sub.wait_with_output().expect("subscriber output");
+    let _ = broker.kill();
+    let _ = broker.wait();
+    drop(h);
+    net::teardown(I).expect("teardown");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("hilt/SIM-TEST-0242/telemetry {\"device_id\":\"SIM-TEST-0242\""),
+        "{text}"
+    );
+    assert!(!dev.events_of(net::event_kind::TELEMETRY_SENT).is_empty());
+}
