@@ -17,7 +17,8 @@ pub struct SuiteFile {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Timeout for each check that sets none, in seconds.
+    /// Floor for every check's timeout, in seconds (a check's own default
+    /// is used when larger; an entry's `timeout_s` overrides both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_timeout_s: Option<u64>,
     /// Checks in the order they run on each board.

@@ -55,6 +55,16 @@ impl Check for LogicalIdentifier {
             .as_ref()
             .map(|i| i.logical.clone())
             .unwrap_or_default();
+        // Every declared source must be readable before anything is sent:
+        // a partial reading cannot show consistency across interfaces.
+        if let Some(IdentitySource::Http { path, .. }) = sources
+            .iter()
+            .find(|s| matches!(s, IdentitySource::Http { .. }))
+        {
+            return Err(CheckError::Harness(format!(
+                "reading the identifier over HTTP ({path}) is not implemented yet"
+            )));
+        }
         let mut seen: Vec<(String, String)> = Vec::new();
         let mut shell = None;
         for source in &sources {

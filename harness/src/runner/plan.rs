@@ -58,11 +58,12 @@ impl Plan {
                     .find(|c| c.meta().id() == entry.check)
                     .ok_or_else(|| format!("suite names unknown check {:?}", entry.check))?
                     .clone();
-                let timeout = entry
-                    .timeout_s
-                    .map(Duration::from_secs)
-                    .or(default_timeout)
-                    .unwrap_or(check.meta().default_timeout);
+                // The entry's own timeout wins; otherwise the check's
+                // default, raised to the suite's floor for slow boards.
+                let timeout = entry.timeout_s.map(Duration::from_secs).unwrap_or_else(|| {
+                    let own = check.meta().default_timeout;
+                    default_timeout.map_or(own, |floor| own.max(floor))
+                });
                 let applicability = check.applicability(board);
                 let name = trial_name(board.name(), &entry.check);
                 let mut trial = PlannedTrial {

@@ -431,6 +431,7 @@ pub fn wake(
         patterns.push(p.as_str());
     }
     let until = Instant::now() + timeout;
+    let mut logged_out = false;
     // A console may need a few wake-ups (boot still printing, a stale
     // password prompt); each CR either shows a prompt or ends one.
     for _ in 0..4 {
@@ -442,6 +443,15 @@ pub fn wake(
             Ok(found) => {
                 let at_login = login.is_some() && found.index == 0;
                 let at_shell = found.matched.ends_with(decl.prompt.as_str()) && !at_login;
+                if at_shell && login.is_some() && !logged_out {
+                    // A session left open (by an earlier check or a person):
+                    // end it once, so only a console that shows a shell
+                    // again without credentials counts as open.
+                    logged_out = true;
+                    console.send_line(&decl.logout)?;
+                    let _ = console.drain(Duration::from_millis(150))?;
+                    continue;
+                }
                 if at_login || at_shell {
                     // Let a burst of repeated prompts settle, keep the last.
                     let _ = console.drain(Duration::from_millis(100))?;
