@@ -23,8 +23,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 #[allow(dead_code)] // fields are shown in assertion messages
 enum Seen {
     HandshakeFailed(String),
-    /// MQTT topic and payload of the PUBLISH.
-    Published(String, String),
+    /// MQTT topic and payload of the PUBLISH, and the client's address.
+    Published(String, String, String),
     Other(String),
 }
 
@@ -50,9 +50,9 @@ fn server(
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         let end = Instant::now() + Duration::from_secs(20);
-        let tcp = loop {
+        let (tcp, peer) = loop {
             match l.accept() {
-                Ok((s, _)) => break s,
+                Ok((s, peer)) => break (s, peer.ip().to_string()),
                 Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => {
                     let _ = tx.send(Seen::Other(format!("no client: {e}")));
@@ -106,7 +106,7 @@ fn server(
             let tlen = u16::from_be_bytes([body[0], body[1]]) as usize;
             let topic = String::from_utf8_lossy(&body[2..2 + tlen]).into_owned();
             let payload = String::from_utf8_lossy(&body[2 + tlen..]).into_owned();
-            Ok(Seen::Published(topic, payload))
+            Ok(Seen::Published(topic, payload, peer))
         })();
         let _ = tx.send(seen.unwrap_or_else(|e| Seen::Other(e.to_string())));
     });
@@ -193,7 +193,9 @@ fn accepts_the_genuine_server() {
     )
     .expect("restart");
     match rx.recv_timeout(Duration::from_secs(15)) {
-        Ok(Seen::Published(topic, payload)) => {
+        Ok(Seen::Published(topic, payload, peer)) => {
+            // From the board's own address, on loopback too.
+            assert_eq!(peer, "127.77.0.222");
             assert_eq!(topic, "hilt/SIM-TEST-0220/telemetry");
             assert!(payload.ends_with('\n'));
             let j: serde_json::Value = serde_json::from_str(payload.trim()).expect("JSON line");
@@ -305,7 +307,7 @@ fn flawed_firmware_accepts_a_self_signed_server() {
     let (addr, rx) = server(vec![c.der().clone()], key_der(&k));
     let (dev, _h) = start(225, &["tls-accepts-untrusted"], addr, None);
     match rx.recv_timeout(Duration::from_secs(15)) {
-        Ok(Seen::Published(_, payload)) => assert!(payload.contains("SIM-TEST-0225")),
+        Ok(Seen::Published(_, payload, _)) => assert!(payload.contains("SIM-TEST-0225")),
         other => panic!("the flawed client should talk to the rogue, saw {other:?}"),
     }
     assert!(dev

@@ -27,11 +27,12 @@
 //! so a healthy device does not fill its log every five seconds.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -198,6 +199,116 @@ pub fn report(api: &dyn DeviceApi) -> String {
     line
 }
 
+/// Connects to `server` from the board's own address (so on loopback, too,
+/// its traffic carries 127.77.0.<i+2>), giving up after `timeout` or when
+/// stopped.
+fn connect_from(
+    local: Ipv4Addr,
+    server: SocketAddr,
+    timeout: Duration,
+    sd: &Shutdown,
+) -> std::io::Result<TcpStream> {
+    let SocketAddr::V4(v4) = server else {
+        // IPv6 destinations: the board has no IPv6 address of its own.
+        return TcpStream::connect_timeout(&server, timeout);
+    };
+    let last = std::io::Error::last_os_error;
+    let sockaddr = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(a.ip().octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket(2); the descriptor is owned by `OwnedFd` at once.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(last());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let local = sockaddr(SocketAddrV4::new(local, 0));
+    // SAFETY: bind with a valid sockaddr_in of the given length.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&local as *const libc::sockaddr_in).cast(),
+            len,
+        )
+    } != 0
+    {
+        return Err(last());
+    }
+    let remote = sockaddr(v4);
+    // SAFETY: connect with a valid sockaddr_in of the given length.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&remote as *const libc::sockaddr_in).cast(),
+            len,
+        )
+    };
+    if rc != 0 {
+        let e = last();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        let end = Instant::now() + timeout;
+        loop {
+            if sd.is_stopped() {
+                return Err(std::io::Error::other("stopped"));
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(200) as libc::c_int;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
+            if n > 0 {
+                break;
+            }
+        }
+        let mut err: libc::c_int = 0;
+        let mut elen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt(SO_ERROR) into a c_int of the given length.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut elen,
+            )
+        };
+        if rc != 0 {
+            return Err(last());
+        }
+        if err != 0 {
+            return Err(std::io::Error::from_raw_os_error(err));
+        }
+    }
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// The rustls error inside an I/O error, if any.
 fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
     e.get_ref()
@@ -228,7 +339,7 @@ pub fn attempt(
             reason: format!("telemetry_server_name {name:?} is not a valid name"),
         };
     };
-    let tcp = match TcpStream::connect_timeout(&server, CONNECT_TIMEOUT) {
+    let tcp = match connect_from(cfg.board_addr(), server, CONNECT_TIMEOUT, sd) {
         Ok(s) => s,
         Err(e) => {
             return Outcome::Failed {
