@@ -96,7 +96,7 @@ fn power_cuts_keep_configuration_and_event_log() {
     assert!(c.cmd("log").contains("config_changed"));
     // Killing the process is a power cut too.
     sim.down();
-    sim.run_up(&[], &[]);
+    sim.run_up(&[], &["--loopback", "--no-net"]);
     assert_eq!(sim.label_id(145), id, "same device after the cut");
     let mut c = sim.console(145);
     c.login("admin", &pw).expect("login after kill");

@@ -26,14 +26,19 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// Boards without their network side (the core alone).
     pub fn up(base: u32, count: u32, flaws: &[&str]) -> Sim {
+        Sim::up_with(base, count, flaws, &["--loopback", "--no-net"])
+    }
+
+    pub fn up_with(base: u32, count: u32, flaws: &[&str], args: &[&str]) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = Sim { dir, base, count };
-        sim.run_up(flaws, &[]);
+        sim.run_up(flaws, args);
         sim
     }
 
-    pub fn run_up(&self, flaws: &[&str], extra: &[&str]) {
+    pub fn run_up(&self, flaws: &[&str], args: &[&str]) {
         let mut cmd = Command::new(BIN);
         cmd.arg("up")
             .arg("--count")
@@ -42,8 +47,7 @@ impl Sim {
             .arg(self.base.to_string())
             .arg("--runtime-dir")
             .arg(self.dir.path())
-            .args(["--loopback", "--no-net"])
-            .args(extra);
+            .args(args);
         for f in flaws {
             cmd.arg("--flaw").arg(f);
         }
