@@ -1,6 +1,7 @@
 //! `hilt`: the command line. It parses arguments, loads definitions and
 //! hands them to the harness; it holds no test logic of its own.
 
+mod image_cmd;
 mod sim;
 
 use std::io::Write;
@@ -54,6 +55,11 @@ enum Command {
     Schema {
         #[arg(value_enum, default_value = "board")]
         kind: SchemaKind,
+    },
+    /// Inspect, verify, sign and forge MCUboot images.
+    Image {
+        #[command(subcommand)]
+        command: image_cmd::ImageCommand,
     },
     /// Manage simulated reference boards (runs `hilt-sim`).
     #[command(disable_help_flag = true)]
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
             command: BoardCommand::Check { files },
         } => board_check(&files),
         Command::Schema { kind } => schema(kind),
+        Command::Image { command } => image_cmd::run(command).unwrap_or_else(fail),
         Command::Sim { args } => sim::passthrough(&args),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
