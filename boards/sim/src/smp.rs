@@ -82,7 +82,7 @@ impl Reassembly {
             return None;
         }
         let len = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
-        if len < 2 || len > MAX_PACKET {
+        if !(2..=MAX_PACKET).contains(&len) {
             self.active = false;
             return None;
         }

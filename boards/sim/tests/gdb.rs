@@ -67,7 +67,7 @@ fn reads_succeed_when_the_firmware_leaves_the_port_unlocked() {
         eprintln!("no gdb: skipping");
         return;
     }
-    let sim = Sim::up(161, 1, &["debug-unlocked"]);
+    let _sim = Sim::up(161, 1, &["debug-unlocked"]);
     let out = run_gdb(
         161,
         &[
