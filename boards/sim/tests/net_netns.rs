@@ -24,6 +24,16 @@ fn can_run() -> bool {
     root && ip
 }
 
+/// Removes board `.0`'s namespace when dropped, so a failed test leaves
+/// nothing behind.
+struct NsGuard(u32);
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        let _ = net::teardown(self.0);
+    }
+}
+
 fn netns_listeners(ns: &str) -> Vec<u16> {
     let out = Command::new("ip")
         .args(["netns", "exec", ns, "ss", "-Hltn"])
@@ -51,6 +61,7 @@ fn board_in_its_own_namespace() {
         return;
     }
     let _ = net::teardown(INDEX);
+    let _guard = NsGuard(INDEX);
     let dev = MockDevice::new(INDEX, &["plaintext-api", "telnet-open"]);
     // Telemetry and syslog to their defaults: the host side of the link.
     dev.set("telemetry_server", "");
@@ -164,6 +175,7 @@ fn external_tools_agree() {
     }
     const I: u32 = 241;
     let _ = net::teardown(I);
+    let _guard = NsGuard(I);
     let dev = MockDevice::new(I, &["telnet-open"]);
     let h = net::start(
         dev.clone(),
@@ -258,6 +270,7 @@ fn mosquitto_receives_telemetry() {
     }
     const I: u32 = 242;
     let _ = net::teardown(I);
+    let _guard = NsGuard(I);
     let dev = MockDevice::new(I, &[]);
     dev.set("telemetry_server", "");
     let cfg = NetConfig::for_device(dev.as_ref(), NetMode::Netns);
