@@ -190,6 +190,11 @@ pub fn handle(dev: &Device, msg: &[u8], authenticated: bool) -> Option<Reply> {
             let d = get(&req, "d").and_then(|v| v.as_text()).unwrap_or("");
             vec![(text("r"), text(d))]
         }
+        (GROUP_OS, 6, OP_READ) => vec![
+            // MCUmgr parameters: the reassembly buffer a client may fill.
+            (text("buf_size"), Value::Integer(4096.into())),
+            (text("buf_count"), Value::Integer(1.into())),
+        ],
         (GROUP_OS, 5, OP_WRITE) => {
             if authenticated || dev.behaviour.update_unauthenticated {
                 reset = true;

@@ -1,0 +1,46 @@
+//! SMP interoperability: smpclient (Python, not written here) uploads,
+//! marks and resets over the board's console; the board boots the image.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn smpclient_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import smpclient, serial"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn smpclient_uploads_tests_and_resets() {
+    if !smpclient_available() || !have("imgtool") {
+        eprintln!("smpclient[serial] or imgtool not installed: skipping");
+        return;
+    }
+    let sim = Sim::up(186, 1, &[]);
+    let img = signed_image(sim.dir.path(), "s", Some(&key("sim-root-ed25519.pem")), "1.4.0", 2);
+    let path = sim.dir.path().join("s.bin");
+    let mut c = sim.console(186);
+    c.login("admin", &sim.password(186)).expect("login");
+    drop(c);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smp_client.py");
+    let out = Command::new("timeout")
+        .args(["60", "python3", script])
+        .arg(sim.board_dir(186).join("tty"))
+        .arg(&path)
+        .output()
+        .expect("run smpclient");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("uploaded {}", img.len())), "{text}");
+    let mut c = sim.console(186);
+    c.login("admin", &sim.password(186)).expect("login after reset");
+    assert!(c.cmd("version").contains("version: 1.4.0"));
+}
