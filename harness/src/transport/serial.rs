@@ -412,62 +412,123 @@ pub enum LoginOutcome {
     NoLoginRequired,
 }
 
-/// Brings the console to a known state: wakes it and waits for the login or
-/// shell prompt. Returns which one (0 = login, 1 = shell).
+/// Brings the console to a known state: looks at what it shows, pokes it
+/// only when needed, and returns which prompt it rests at (0 = login,
+/// 1 = shell). Looking first matters: on a real `/bin/login` a stray CR at
+/// `login:` is an empty user name, costing a failed login and a 3 s delay.
 pub fn wake(
     console: &mut Console,
     decl: &ConsoleDecl,
     timeout: Duration,
 ) -> Result<usize, SerialError> {
-    let mut patterns = Vec::new();
-    let login = decl.login.as_deref().map(regex::escape);
-    if let Some(login) = &login {
-        patterns.push(login.as_str());
-    }
-    let prompt = regex::escape(&decl.prompt);
-    patterns.push(prompt.as_str());
-    let password = decl.password.as_deref().map(regex::escape);
-    if let Some(p) = &password {
-        patterns.push(p.as_str());
-    }
     let until = Instant::now() + timeout;
     let mut logged_out = false;
-    // A console may need a few wake-ups (boot still printing, a stale
-    // password prompt); each CR either shows a prompt or ends one.
-    for _ in 0..4 {
-        console.send(console.line_ending.as_bytes())?;
-        let left = until
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        match console.expect_any(&patterns, left.min(Duration::from_millis(1500))) {
-            Ok(found) => {
-                let at_login = login.is_some() && found.index == 0;
-                let at_shell = found.matched.ends_with(decl.prompt.as_str()) && !at_login;
-                if at_shell && login.is_some() && !logged_out {
-                    // A session left open (by an earlier check or a person):
-                    // end it once, so only a console that shows a shell
-                    // again without credentials counts as open.
-                    logged_out = true;
-                    console.send_line(&decl.logout)?;
-                    let _ = console.drain(Duration::from_millis(150))?;
-                    continue;
-                }
-                if at_login || at_shell {
-                    // Let a burst of repeated prompts settle, keep the last.
-                    let _ = console.drain(Duration::from_millis(100))?;
-                    return Ok(if at_login { 0 } else { 1 });
-                }
-                // A password prompt: the CR answers it as empty; go round.
+    let mut shown = console.settle(Duration::from_millis(250), Duration::from_secs(2))?;
+    for _ in 0..6 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match resting_prompt(&shown, decl) {
+            Some(Prompt::Login) => return Ok(0),
+            Some(Prompt::Shell) if decl.login.is_some() && !logged_out => {
+                // A session left open (by an earlier check or a person):
+                // end it once, so only a console that shows a shell again
+                // without credentials counts as open.
+                logged_out = true;
+                console.send_line(&decl.logout)?;
+                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(5)))?;
             }
-            Err(SerialError::Timeout { .. }) if Instant::now() < until => continue,
-            Err(e) => return Err(e),
+            Some(Prompt::Shell) => return Ok(1),
+            Some(Prompt::Password) => {
+                // Answer a stale password prompt with nothing; a real login
+                // may then pause (Debian: 3 s) before asking again.
+                console.send(console.line_ending.as_bytes())?;
+                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(6)))?;
+            }
+            None => {
+                console.send(console.line_ending.as_bytes())?;
+                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(2)))?;
+            }
         }
     }
     Err(SerialError::Timeout {
-        pattern: patterns.join(" | "),
+        pattern: "a login or shell prompt".into(),
         waited_ms: timeout.as_millis(),
-        tail: console.tail(200),
+        tail: shown.chars().rev().take(200).collect::<Vec<_>>().into_iter().rev().collect(),
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prompt {
+    Login,
+    Password,
+    Shell,
+}
+
+/// The prompt `text` ends with, if any.
+fn resting_prompt(text: &str, decl: &ConsoleDecl) -> Option<Prompt> {
+    let text = text.trim_end();
+    let ends = |prompt: &str| !prompt.trim().is_empty() && text.ends_with(prompt.trim_end());
+    if decl.password.as_deref().is_some_and(ends) {
+        Some(Prompt::Password)
+    } else if decl.login.as_deref().is_some_and(ends) {
+        Some(Prompt::Login)
+    } else if ends(&decl.prompt) {
+        Some(Prompt::Shell)
+    } else {
+        None
+    }
+}
+
+impl Console {
+    /// Reads until the console has been quiet for `quiet` (or `max` passed)
+    /// and returns what it showed, consuming it.
+    fn settle(&mut self, quiet: Duration, max: Duration) -> Result<String, SerialError> {
+        let start = Instant::now();
+        let mut last_len = self.buffer.len();
+        let mut last_change = Instant::now();
+        loop {
+            if self.stop.is_interrupted() {
+                return Err(SerialError::Stopped("run interrupted".into()));
+            }
+            let now = Instant::now();
+            if now.duration_since(last_change) >= quiet || now.duration_since(start) >= max {
+                break;
+            }
+            if self.stop.remaining().is_zero() {
+                return Err(SerialError::Stopped("check deadline passed while reading the console".into()));
+            }
+            self.read_some()?;
+            if self.buffer.len() != last_len {
+                last_len = self.buffer.len();
+                last_change = Instant::now();
+            }
+        }
+        let text = String::from_utf8_lossy(&self.buffer).into_owned();
+        self.buffer.clear();
+        Ok(text)
+    }
+
+    /// Waits for any prompt of `decl` to appear, then for the console to go
+    /// quiet; returns everything shown (empty if no prompt came in time).
+    fn wait_for_prompt(&mut self, decl: &ConsoleDecl, timeout: Duration) -> Result<String, SerialError> {
+        let mut patterns: Vec<String> = vec![regex::escape(&decl.prompt)];
+        patterns.extend(decl.login.as_deref().map(regex::escape));
+        patterns.extend(decl.password.as_deref().map(regex::escape));
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        match self.expect_any(&refs, timeout) {
+            Ok(found) => {
+                let rest = self.settle(Duration::from_millis(150), Duration::from_secs(2))?;
+                Ok(format!("{}{}{}", found.before, found.matched, rest))
+            }
+            Err(SerialError::Timeout { tail, .. }) => {
+                self.buffer.clear();
+                Ok(tail)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Logs in as `user` with `password` following the board's console
