@@ -1,0 +1,13 @@
+//! Network transports for hilt (issue 4): a full TCP connect scanner and
+//! UDP service probes, a TLS client and TLS version/suite probes, an
+//! HTTP(S)/1.1 client that records redacted exchanges, a rogue TLS server
+//! for man-in-the-middle checks, and a syslog collector.
+//!
+//! Every buffer is bounded and every wait is bounded by a [`Stop`].
+
+pub mod error;
+pub mod scan;
+pub mod stop;
+
+pub use error::NetError;
+pub use stop::Stop;
