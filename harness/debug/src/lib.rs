@@ -1,0 +1,3 @@
+//! Debug-port transports.
+pub mod gdb;
+pub mod probe;

@@ -1,0 +1,156 @@
+//! The GDB client against QEMU's gdbstub: a peer nobody here wrote.
+//! Needs `qemu-system-arm` (Debian: `apt-get install -y qemu-system-arm`).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Qemu;
+use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError, StopReply};
+
+/// Initial stack pointer and reset vector in the blob's vector table.
+const SP: u32 = 0x2000_1000;
+const RESET: u32 = 0x0000_0100;
+
+/// A tiny Cortex-M image: vector table (SP, reset vector with the Thumb
+/// bit), a known byte pattern, and `b .` (0xe7fe) at the reset address.
+fn blob() -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&SP.to_le_bytes());
+    b.extend_from_slice(&(RESET | 1).to_le_bytes());
+    for i in 0..(RESET as usize - 8) {
+        b.push((i as u8).wrapping_mul(37).wrapping_add(0x5a));
+    }
+    for _ in 0..8 {
+        b.extend_from_slice(&[0xfe, 0xe7]);
+    }
+    b
+}
+
+fn config() -> GdbConfig {
+    GdbConfig {
+        reply_timeout: Duration::from_secs(5),
+        ..GdbConfig::default()
+    }
+}
+
+#[test]
+fn cortex_m3_registers_memory_monitor_step_and_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kernel = dir.path().join("blob.bin");
+    let image = blob();
+    std::fs::write(&kernel, &image).expect("write blob");
+    let kernel_arg = kernel.to_str().expect("utf-8 path");
+    let mut qemu = Qemu::start(&["-M", "mps2-an385", "-kernel", kernel_arg]);
+
+    let mut gdb = GdbClient::connect(&qemu.addr, config()).expect("connect to QEMU");
+    // QEMU 7.2 states PacketSize=1000 (hex).
+    assert!(gdb.supports("PacketSize"), "features: {:?}", gdb.features());
+    assert_eq!(gdb.packet_size(), 0x1000);
+
+    // Halted by -S: a stop reply with SIGTRAP.
+    let stop = gdb.halt_reason().expect("?");
+    assert_eq!(stop.signal(), Some(5), "{stop:?}");
+
+    // The core loaded SP and PC from the blob's vector table at reset.
+    let regs = gdb.read_registers().expect("g");
+    assert_eq!(regs.u32_le(13), Some(SP), "sp");
+    assert_eq!(regs.u32_le(15), Some(RESET), "pc");
+    // QEMU answers `p` only after the client read the target description.
+    let xml = gdb.target_description().expect("qXfer:features:read");
+    assert!(xml.contains("arm"), "{xml}");
+    let pc = gdb.read_register(15).expect("p f");
+    assert_eq!(pc, RESET.to_le_bytes());
+
+    // Memory: the blob at 0 (SSRAM1), then zeros; 5000 bytes take three
+    // packets at PacketSize 0x1000.
+    let mem = gdb.read_memory(0, 5000).expect("m");
+    assert_eq!(&mem[..image.len()], &image[..]);
+    assert!(mem[image.len()..].iter().all(|&b| b == 0));
+
+    // Writes read back, hex (M) and binary (X, every byte value so the
+    // escapes of $ # } * are exercised).
+    let pattern: Vec<u8> = (0u8..=255).rev().collect();
+    gdb.write_memory(0x2000_0000, &pattern).expect("M");
+    assert_eq!(gdb.read_memory(0x2000_0000, 256).expect("m"), pattern);
+    let all: Vec<u8> = (0u8..=255).cycle().take(3000).collect();
+    gdb.write_memory_binary(0x2000_0400, &all).expect("X");
+    assert_eq!(gdb.read_memory(0x2000_0400, all.len()).expect("m"), all);
+
+    // Unmapped memory: QEMU answers E14 (EFAULT).
+    match gdb.read_memory(0xf000_0000, 4) {
+        Err(GdbError::MemoryReadRefused { code, addr, .. }) => {
+            assert_eq!(code, 0x14);
+            assert_eq!(addr, 0xf000_0000);
+        }
+        other => panic!("expected a refused read, got {other:?}"),
+    }
+
+    // A monitor command, its output in O packets, compared with what the
+    // same binary prints for --version.
+    let out = gdb.monitor("info version").expect("qRcmd");
+    let cli = Command::new(common::qemu_arm())
+        .arg("--version")
+        .output()
+        .expect("qemu --version");
+    let cli = String::from_utf8_lossy(&cli.stdout);
+    let version = cli
+        .split_whitespace()
+        .nth(3)
+        .expect("QEMU emulator version X.Y.Z");
+    assert!(out.contains(version), "monitor said {out:?}, CLI {cli:?}");
+
+    // One step over `b .` stays at the reset address.
+    let stop = gdb.step().expect("s");
+    assert!(stop.signal().is_some(), "{stop:?}");
+    assert_eq!(gdb.read_registers().expect("g").u32_le(15), Some(RESET));
+
+    // Running: no stop within 300 ms; Ctrl-C stops it.
+    gdb.resume().expect("c");
+    match gdb.wait_for_stop(Duration::from_millis(300)) {
+        Err(GdbError::Timeout { .. }) => {}
+        other => panic!("target should still run, got {other:?}"),
+    }
+    let stop = gdb.interrupt().expect("interrupt");
+    assert!(
+        matches!(
+            stop,
+            StopReply::Signal(_) | StopReply::SignalWithInfo { .. }
+        ),
+        "{stop:?}"
+    );
+
+    let transcript = gdb.transcript().render();
+    assert!(transcript.contains("> $m0,"), "{transcript}");
+    assert!(transcript.contains("< +$"), "{transcript}");
+
+    // `k` ends QEMU.
+    gdb.kill().expect("k");
+    assert!(
+        qemu.exited_within(Duration::from_secs(5)),
+        "QEMU still runs after k"
+    );
+}
+
+#[test]
+fn cortex_a15_virt_ram_round_trip_and_detach() {
+    let mut qemu = Qemu::start(&["-M", "virt", "-cpu", "cortex-a15", "-m", "64"]);
+    let mut gdb = GdbClient::connect(&qemu.addr, config()).expect("connect to QEMU");
+    assert_eq!(gdb.halt_reason().expect("?").signal(), Some(5));
+    let regs = gdb.read_registers().expect("g");
+    // r0..r15 and cpsr at least; A-profile reset leaves the CPU in SVC mode
+    // with IRQ/FIQ masked (cpsr mode bits 0x13).
+    assert!(regs.len() >= 17 * 4, "{} register bytes", regs.len());
+    // RAM of -M virt starts at 0x40000000.
+    let data = b"hilt debug transport \x00\x01$#}*".repeat(40);
+    gdb.write_memory_binary(0x4000_0000, &data).expect("X");
+    assert_eq!(gdb.read_memory(0x4000_0000, data.len()).expect("m"), data);
+    gdb.detach().expect("D");
+    assert!(
+        gdb.read_memory(0x4000_0000, 4).is_err(),
+        "detached client still reads"
+    );
+    // Detaching leaves QEMU running; the harness's Drop kills it.
+    assert!(!qemu.exited_within(Duration::from_millis(200)));
+}
