@@ -637,12 +637,17 @@ impl DeviceApi for Device {
         }
         if self.password_ok(user, password) {
             self.lock.lock().unwrap_or_else(|e| e.into_inner()).failures = 0;
-            self.record(
-                event_kind::LOGIN_SUCCEEDED,
-                6,
-                source,
-                &format!("user={user_s}"),
-            );
+            // Sessions (console, telnet) are logged; HTTP checks credentials
+            // on every request, which would flood the log, so only its
+            // failures are.
+            if !(source.starts_with("https:") || source.starts_with("http:")) {
+                self.record(
+                    event_kind::LOGIN_SUCCEEDED,
+                    6,
+                    source,
+                    &format!("user={user_s}"),
+                );
+            }
             return AuthResult::Ok;
         }
         let locked = {

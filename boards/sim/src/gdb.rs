@@ -290,9 +290,10 @@ fn session(board: &Board, stream: TcpStream) {
             Some(b'g') => tohex(&registers()).into_bytes(),
             Some(b'G') | Some(b'P') | Some(b'H') | Some(b'T') => b"OK".to_vec(),
             Some(b'p') => {
-                let n = parse_hex_u64(&pkt[1..]).unwrap_or(0) as usize;
+                let n = parse_hex_u64(&pkt[1..]).unwrap_or(u64::MAX);
                 let regs = registers();
-                match regs.get(n * 4..n * 4 + 4) {
+                let at = usize::try_from(n).ok().and_then(|n| n.checked_mul(4));
+                match at.and_then(|a| regs.get(a..a + 4)) {
                     Some(r) => tohex(r).into_bytes(),
                     None => b"E0E".to_vec(),
                 }

@@ -421,3 +421,109 @@ pub fn hex(b: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Vec<(Vec<u8>, TrustedKey)> {
+        crate::firmware::trusted_keys_der()
+            .into_iter()
+            .map(|d| {
+                let k = TrustedKey::from_spki_der(&d).expect("key");
+                (key_hash(&d).to_vec(), k)
+            })
+            .collect()
+    }
+
+    fn image() -> Vec<u8> {
+        crate::firmware::build(&[], "1.2.3", 7).expect("build")
+    }
+
+    /// A small deterministic generator (xorshift) for mutations.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn own_image_verifies_and_reports_its_fields() {
+        let img = parse(&image()).expect("parse");
+        assert_eq!(img.version.to_string(), "1.2.3");
+        assert_eq!(img.security_counter(), Some(7));
+        verify(&img, &keys(), Policy::default()).expect("verifies");
+    }
+
+    #[test]
+    fn every_single_byte_change_outside_the_padding_is_caught_and_nothing_panics() {
+        let good = image();
+        let keys = keys();
+        for i in 0..good.len() {
+            // Header padding (0x20..0x200) is covered by the hash too.
+            let mut b = good.clone();
+            b[i] ^= 0x5a;
+            if let Ok(img) = parse(&b) {
+                assert!(
+                    verify(&img, &keys, Policy::default()).is_err(),
+                    "byte {i} changed yet the image verifies"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncations_never_panic() {
+        let good = image();
+        let keys = keys();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for n in 0..good.len() {
+            let _ = parse(&good[..n]);
+        }
+        for _ in 0..3000 {
+            let mut b = good.clone();
+            for _ in 0..(rng.next() % 8 + 1) {
+                let at = (rng.next() as usize) % b.len();
+                b[at] = rng.next() as u8;
+            }
+            // Also stress the size fields directly.
+            if rng.next() % 4 == 0 {
+                let f = [8usize, 10, 12][(rng.next() % 3) as usize];
+                b[f] = rng.next() as u8;
+                b[f + 1] = rng.next() as u8;
+            }
+            if let Ok(img) = parse(&b) {
+                let _ = verify(&img, &keys, Policy::default());
+                let _ = verify(
+                    &img,
+                    &keys,
+                    Policy {
+                        accept_unsigned: true,
+                        accept_any_key: true,
+                    },
+                );
+            }
+        }
+        let garbage: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+        assert!(parse(&garbage).is_err());
+    }
+
+    #[test]
+    fn unprotected_security_counter_is_ignored() {
+        let good = image();
+        let img = parse(&good).expect("parse");
+        assert!(img
+            .tlvs
+            .iter()
+            .any(|t| t.kind == TLV_SEC_CNT && t.protected));
+        let mut fake = img.clone();
+        for t in fake.tlvs.iter_mut() {
+            t.protected = false;
+        }
+        assert_eq!(fake.security_counter(), None);
+    }
+}

@@ -328,3 +328,43 @@ pub fn slot_hash(flash: &flash::Flash, slot: usize) -> Option<String> {
 
 #[allow(dead_code)]
 const _: i64 = RC_EUNKNOWN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc16_xmodem_check_value() {
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+    }
+
+    #[test]
+    fn frames_round_trip_and_stay_within_127_bytes() {
+        let msg: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
+        let frames = encode_frames(&msg);
+        let mut r = Reassembly::default();
+        let mut got = None;
+        for line in frames.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            assert!(line.len() < 127);
+            got = r.push(line[0] == 6, &line[2..]);
+        }
+        assert_eq!(got.as_deref(), Some(&msg[..]));
+    }
+
+    #[test]
+    fn hostile_frames_never_panic() {
+        let mut r = Reassembly::default();
+        let mut x: u32 = 1;
+        for i in 0..5000 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let len = (x >> 24) as usize % 200;
+            let text: Vec<u8> = (0..len)
+                .map(|j| {
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+                        [(j * 7 + i) % 65]
+                })
+                .collect();
+            let _ = r.push(i % 3 == 0, &text);
+        }
+    }
+}

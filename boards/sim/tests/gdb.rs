@@ -83,3 +83,53 @@ fn reads_succeed_when_the_firmware_leaves_the_port_unlocked() {
     assert!(out.contains("'H'\t83 'S'\t73 'I'\t77 'M'"), "{out}");
     assert!(out.contains("readout protection: clear"), "{out}");
 }
+
+/// Sends one RSP packet and returns the reply payload.
+fn rsp(s: &mut std::net::TcpStream, body: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let cs = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+    s.write_all(format!("${body}#{cs:02x}").as_bytes())
+        .expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "debug port closed");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(h) = got.iter().position(|&b| b == b'#') {
+            if got.len() >= h + 3 {
+                let start = got.iter().position(|&b| b == b'$').expect("packet");
+                return String::from_utf8_lossy(&got[start + 1..h]).into_owned();
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_debug_traffic_gets_errors_not_a_crash() {
+    use std::io::Write as _;
+    let _sim = Sim::up(162, 1, &["debug-unlocked"]);
+    let addr = format!("127.0.0.1:{}", 3333 + 162);
+    {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.write_all(&[0u8, 0xff, b'$', b'#', b'#', 3, b'}'])
+            .expect("noise");
+        s.write_all(&vec![b'$'; 20_000]).expect("flood");
+    }
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    assert_eq!(rsp(&mut s, "pffffffffffffffff"), "E0E");
+    assert_eq!(rsp(&mut s, "mffffffffffffffff,ffffffffffffffff"), "E0E");
+    assert_eq!(rsp(&mut s, "m0,zz"), "E16");
+    assert_eq!(rsp(&mut s, "M20000000,4:zz"), "E16");
+    assert_eq!(rsp(&mut s, "X20000000,ffff:ab"), "E16");
+    assert_eq!(
+        rsp(&mut s, "M10000000,4:00000000"),
+        "E0E",
+        "OTP is not writable"
+    );
+    assert_eq!(rsp(&mut s, "M20000100,2:abcd"), "OK");
+    assert_eq!(rsp(&mut s, "m20000100,2"), "abcd");
+    assert_eq!(rsp(&mut s, "m10000,4"), "3db8f396");
+}

@@ -21,7 +21,13 @@ fn smpclient_uploads_tests_and_resets() {
         return;
     }
     let sim = Sim::up(186, 1, &[]);
-    let img = signed_image(sim.dir.path(), "s", Some(&key("sim-root-ed25519.pem")), "1.4.0", 2);
+    let img = signed_image(
+        sim.dir.path(),
+        "s",
+        Some(&key("sim-root-ed25519.pem")),
+        "1.4.0",
+        2,
+    );
     let path = sim.dir.path().join("s.bin");
     let mut c = sim.console(186);
     c.login("admin", &sim.password(186)).expect("login");
@@ -41,6 +47,7 @@ fn smpclient_uploads_tests_and_resets() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains(&format!("uploaded {}", img.len())), "{text}");
     let mut c = sim.console(186);
-    c.login("admin", &sim.password(186)).expect("login after reset");
+    c.login("admin", &sim.password(186))
+        .expect("login after reset");
     assert!(c.cmd("version").contains("version: 1.4.0"));
 }
