@@ -293,7 +293,9 @@ impl Capture {
             Some(thread) => thread
                 .join()
                 .map_err(|_| CaptureError::Thread("the capture thread panicked".into())),
-            None => Err(CaptureError::Thread("the capture was already stopped".into())),
+            None => Err(CaptureError::Thread(
+                "the capture was already stopped".into(),
+            )),
         }
     }
 }

@@ -194,7 +194,10 @@ fn patterns(secrets: &[NamedSecret]) -> Vec<Pattern> {
             continue;
         }
         let mut push = |encoding: &'static str, bytes: Vec<u8>| {
-            if !bytes.is_empty() && !out.iter().any(|p: &Pattern| p.secret == i && p.bytes == bytes)
+            if !bytes.is_empty()
+                && !out
+                    .iter()
+                    .any(|p: &Pattern| p.secret == i && p.bytes == bytes)
             {
                 out.push(Pattern {
                     secret: i,
@@ -236,7 +239,10 @@ fn find_all(hay: &[u8], needle: &[u8], mut f: impl FnMut(usize)) {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        match hay[i..=hay.len() - needle.len()].iter().position(|b| *b == first) {
+        match hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|b| *b == first)
+        {
             Some(p) => {
                 let at = i + p;
                 if &hay[at..at + needle.len()] == needle {

@@ -319,7 +319,11 @@ pub(crate) fn http(client: &Stream, out: &mut Vec<Credential>) {
                 let target = parts.next().unwrap_or_default();
                 if let Some(q) = target.iter().position(|b| *b == b'?') {
                     let mut fields = Vec::new();
-                    form_fields(&target[q + 1..], line_at + method_len + 1 + q + 1, &mut fields);
+                    form_fields(
+                        &target[q + 1..],
+                        line_at + method_len + 1 + q + 1,
+                        &mut fields,
+                    );
                     fields_to_credentials(&fields, client, out);
                 }
                 continue;
@@ -328,15 +332,17 @@ pub(crate) fn http(client: &Stream, out: &mut Vec<Credential>) {
                 continue;
             };
             let name = &line[..colon];
-            let value_off = colon + 1 + line[colon + 1..].iter().take_while(|b| **b == b' ').count();
+            let value_off =
+                colon + 1 + line[colon + 1..].iter().take_while(|b| **b == b' ').count();
             let value = &line[value_off..];
             if name.eq_ignore_ascii_case(b"authorization") && value.len() > 6 {
                 if value[..6].eq_ignore_ascii_case(b"basic ") {
                     let b64 = value[6..].trim_ascii();
                     let engine = base64::engine::GeneralPurpose::new(
                         &base64::alphabet::STANDARD,
-                        base64::engine::GeneralPurposeConfig::new()
-                            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+                        base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(
+                            base64::engine::DecodePaddingMode::Indifferent,
+                        ),
                     );
                     if let Ok(decoded) = engine.decode(b64) {
                         let (user, pass) = match decoded.iter().position(|b| *b == b':') {
@@ -479,7 +485,11 @@ pub(crate) fn login(client: &Stream, server: &Stream, telnet: bool, out: &mut Ve
     } else {
         CredentialKind::ConsoleLogin
     };
-    let prompt_frame = |end: usize| s_off.get(end.checked_sub(1)?).and_then(|o| server.frame_at(*o));
+    let prompt_frame = |end: usize| {
+        s_off
+            .get(end.checked_sub(1)?)
+            .and_then(|o| server.frame_at(*o))
+    };
     let mut from = 0;
     while out.len() < MAX_PER_FLOW {
         let Some(at) = find_ci(&s_clean, b"password:", from) else {
@@ -664,7 +674,10 @@ mod tests {
         ]);
         let mut out = Vec::new();
         http(&c, &mut out);
-        let kinds: Vec<_> = out.iter().map(|c| (c.kind, c.user.clone(), c.frame)).collect();
+        let kinds: Vec<_> = out
+            .iter()
+            .map(|c| (c.kind, c.user.clone(), c.frame))
+            .collect();
         assert_eq!(
             kinds,
             vec![

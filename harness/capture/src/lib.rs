@@ -24,7 +24,7 @@ pub use capture::{
     POLL,
 };
 pub use classify::{
-    classify_file, ClassifyError, ClassifyLimits, ClassifyOptions, Classifier, FlowReport,
+    classify_file, Classifier, ClassifyError, ClassifyLimits, ClassifyOptions, FlowReport,
     NamedSecret, Report, SecretHit, TransportKind,
 };
 pub use creds::{Credential, CredentialKind};

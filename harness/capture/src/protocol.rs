@@ -109,7 +109,11 @@ fn is_syslog(b: &[u8]) -> bool {
     if b.first() != Some(&b'<') {
         return false;
     }
-    let digits = b[1..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+    let digits = b[1..]
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     (1..=3).contains(&digits) && b.get(1 + digits) == Some(&b'>')
 }
 
@@ -204,13 +208,28 @@ mod tests {
         let tls = [0x16, 3, 1, 0, 200, 1];
         assert_eq!(guess(true, 4433, &tls, b"").0, Protocol::Tls);
         assert_eq!(guess(true, 80, b"SSH-2.0-x\r\n", b"").0, Protocol::Ssh);
-        assert_eq!(guess(true, 9, b"GET / HTTP/1.1\r\n", b""), (Protocol::Http, DetectedBy::Payload));
-        assert_eq!(guess(true, 23, b"", b""), (Protocol::Telnet, DetectedBy::Port));
+        assert_eq!(
+            guess(true, 9, b"GET / HTTP/1.1\r\n", b""),
+            (Protocol::Http, DetectedBy::Payload)
+        );
+        assert_eq!(
+            guess(true, 23, b"", b""),
+            (Protocol::Telnet, DetectedBy::Port)
+        );
         assert_eq!(guess(true, 2, b"\xff\xfd\x18", b"").0, Protocol::Telnet);
-        assert_eq!(guess(true, 9, b"\x10\x10\x00\x04MQTT\x04\x02", b"").0, Protocol::Mqtt);
-        assert_eq!(guess(false, 5683, b"\x40\x01\x12\x34", b"").0, Protocol::Coap);
+        assert_eq!(
+            guess(true, 9, b"\x10\x10\x00\x04MQTT\x04\x02", b"").0,
+            Protocol::Mqtt
+        );
+        assert_eq!(
+            guess(false, 5683, b"\x40\x01\x12\x34", b"").0,
+            Protocol::Coap
+        );
         assert_eq!(guess(false, 9999, b"<34>1 2026", b"").0, Protocol::Syslog);
-        assert_eq!(guess(true, 21, b"USER a\r\n", b"220 hi\r\n").0, Protocol::Ftp);
+        assert_eq!(
+            guess(true, 21, b"USER a\r\n", b"220 hi\r\n").0,
+            Protocol::Ftp
+        );
         assert_eq!(guess(true, 7, b"xx", b"yy").0, Protocol::Unknown);
     }
 }

@@ -123,7 +123,10 @@ impl Stream {
         {
             // The hole is not going to be filled within bounds: skip it.
             self.skip_gap(budget);
-            if self.next_seq.is_some_and(|n| seq.wrapping_sub(n) as i32 <= 0) {
+            if self
+                .next_seq
+                .is_some_and(|n| seq.wrapping_sub(n) as i32 <= 0)
+            {
                 self.push_segment(frame, seq, payload, budget);
                 return;
             }
