@@ -4,7 +4,7 @@
 //! packets, decompression bombs, bad checksums, random bytes).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
