@@ -5,9 +5,12 @@
 //!
 //! Every buffer is bounded and every wait is bounded by a [`Stop`].
 
+pub mod certinfo;
 pub mod error;
+pub mod rogue;
 pub mod scan;
 pub mod stop;
+pub mod tls;
 
 pub use error::NetError;
 pub use stop::Stop;

@@ -61,3 +61,10 @@ impl Stop {
         }
     }
 }
+
+impl Stop {
+    /// The shared interruption flag (to derive a tighter Stop).
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupted.clone()
+    }
+}

@@ -1,0 +1,577 @@
+//! A rogue TLS server for man-in-the-middle checks.
+//!
+//! It listens where a device expects its server (the harness redirects the
+//! device's traffic there) and presents a certificate made with rcgen in
+//! one of the [`RogueCert`] modes. For every connection it records whether
+//! the handshake completed, the alert the client sent (decrypted by rustls,
+//! or read from a plaintext alert record), the SNI and any application data
+//! the client sent (bounded). A device that completes the handshake with
+//! anything but the genuine certificate, or sends data, failed the check.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::crypto::ring as provider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection};
+use serde::Serialize;
+
+use crate::error::NetError;
+use crate::stop::Stop;
+use crate::tls::{certs_from_pem, Alert, POLL};
+
+/// Connections handled at once; more wait in the accept queue.
+const MAX_ACTIVE: usize = 32;
+/// Connection records kept; later connections are counted, not stored.
+const MAX_RECORDS: usize = 1024;
+/// Raw bytes kept per connection to find a plaintext alert record.
+const RAW_KEEP: usize = 64 * 1024;
+
+/// A CA certificate and its private key (PEM), e.g. a lab's copy of the
+/// genuine telemetry CA.
+#[derive(Clone)]
+pub struct CaMaterial {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for CaMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaMaterial")
+            .field("cert_pem", &self.cert_pem.len())
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Which certificate the rogue server presents.
+#[derive(Debug, Clone)]
+pub enum RogueCert {
+    /// A self-signed certificate for the right hostname.
+    SelfSigned,
+    /// A valid chain for the right hostname to a CA made on the spot
+    /// (which the device cannot trust).
+    UntrustedCa,
+    /// A chain to the given CA (one the device trusts) for `wrong_name`.
+    WrongHostname { ca: CaMaterial, wrong_name: String },
+    /// Right hostname, validity ended in 2021. Signed by `ca` when given
+    /// (then expiry is the only fault), else by a CA made on the spot.
+    Expired { ca: Option<CaMaterial> },
+    /// The genuine certificate chain and key (a positive control).
+    Genuine { chain_pem: String, key_pem: String },
+}
+
+impl RogueCert {
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            RogueCert::SelfSigned => "self_signed",
+            RogueCert::UntrustedCa => "untrusted_ca",
+            RogueCert::WrongHostname { .. } => "wrong_hostname",
+            RogueCert::Expired { .. } => "expired",
+            RogueCert::Genuine { .. } => "genuine",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RogueConfig {
+    pub cert: RogueCert,
+    /// The name the device expects (DNS name or IP address).
+    pub hostname: String,
+    /// ALPN protocols the server accepts (empty: none negotiated).
+    pub alpn: Vec<String>,
+    /// Application data bytes kept per connection.
+    pub max_app_data: usize,
+    /// How long a connection may stay silent before it is closed.
+    pub idle_timeout: Duration,
+}
+
+impl RogueConfig {
+    pub fn new(cert: RogueCert, hostname: impl Into<String>) -> Self {
+        Self {
+            cert,
+            hostname: hostname.into(),
+            alpn: Vec::new(),
+            max_app_data: 64 * 1024,
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What one client did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RogueConnection {
+    pub peer: SocketAddr,
+    pub accepted_unix_ms: u128,
+    pub sni: Option<String>,
+    pub handshake_completed: bool,
+    pub protocol_version: Option<String>,
+    pub cipher_suite: Option<String>,
+    /// The alert the client sent, if any.
+    pub alert: Option<Alert>,
+    /// "tls_layer" (rustls read it, decrypting if needed) or "raw_record" (a plaintext alert record found in the bytes received).
+    pub alert_source: Option<&'static str>,
+    pub error: Option<String>,
+    /// Application data the client sent after the handshake (bounded).
+    #[serde(serialize_with = "crate::certinfo::hex")]
+    pub app_data: Vec<u8>,
+    pub app_data_total: u64,
+    pub app_data_truncated: bool,
+}
+
+/// The certificate material a mode produced.
+#[derive(Clone)]
+pub struct Presented {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub chain_pem: String,
+    key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("chain", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+fn rc(e: rcgen::Error) -> NetError {
+    NetError::Setup(format!("certificate generation: {e}"))
+}
+
+fn leaf_params(name: &str) -> Result<CertificateParams, NetError> {
+    let mut p = CertificateParams::new(vec![name.to_string()]).map_err(rc)?;
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.distinguished_name.push(DnType::OrganizationName, "hilt rogue server");
+    Ok(p)
+}
+
+/// A fresh CA: (certificate PEM, key) for modes that need an untrusted issuer.
+fn fresh_ca() -> Result<(String, KeyPair), NetError> {
+    let key = KeyPair::generate().map_err(rc)?;
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.distinguished_name.push(DnType::CommonName, "hilt rogue CA (untrusted)");
+    let cert = p.self_signed(&key).map_err(rc)?;
+    Ok((cert.pem(), key))
+}
+
+fn issue(params: &CertificateParams, ca_pem: &str, ca_key: KeyPair) -> Result<Presented, NetError> {
+    let issuer = Issuer::from_ca_cert_pem(ca_pem, ca_key).map_err(rc)?;
+    let key = KeyPair::generate().map_err(rc)?;
+    let leaf = params.signed_by(&key, &issuer).map_err(rc)?;
+    let chain_pem = format!("{}{}", leaf.pem(), ca_pem);
+    Ok(Presented {
+        chain: certs_from_pem(chain_pem.as_bytes())?,
+        chain_pem,
+        key_der: key.serialize_der(),
+    })
+}
+
+/// Makes the certificate chain and key a mode presents for `hostname`.
+pub fn make_presented(cert: &RogueCert, hostname: &str) -> Result<Presented, NetError> {
+    match cert {
+        RogueCert::SelfSigned => {
+            let key = KeyPair::generate().map_err(rc)?;
+            let c = leaf_params(hostname)?.self_signed(&key).map_err(rc)?;
+            let chain_pem = c.pem();
+            Ok(Presented {
+                chain: certs_from_pem(chain_pem.as_bytes())?,
+                chain_pem,
+                key_der: key.serialize_der(),
+            })
+        }
+        RogueCert::UntrustedCa => {
+            let (ca_pem, ca_key) = fresh_ca()?;
+            issue(&leaf_params(hostname)?, &ca_pem, ca_key)
+        }
+        RogueCert::WrongHostname { ca, wrong_name } => {
+            let key = KeyPair::from_pem(&ca.key_pem).map_err(rc)?;
+            issue(&leaf_params(wrong_name)?, &ca.cert_pem, key)
+        }
+        RogueCert::Expired { ca } => {
+            let mut p = leaf_params(hostname)?;
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            match ca {
+                Some(ca) => {
+                    let key = KeyPair::from_pem(&ca.key_pem).map_err(rc)?;
+                    issue(&p, &ca.cert_pem, key)
+                }
+                None => {
+                    let (ca_pem, ca_key) = fresh_ca()?;
+                    issue(&p, &ca_pem, ca_key)
+                }
+            }
+        }
+        RogueCert::Genuine { chain_pem, key_pem } => {
+            let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| NetError::Setup(format!("genuine key: {e}")))?;
+            Ok(Presented {
+                chain: certs_from_pem(chain_pem.as_bytes())?,
+                chain_pem: chain_pem.clone(),
+                key_der: key.secret_der().to_vec(),
+            })
+        }
+    }
+}
+
+/// A running rogue server. Stopped (and its thread joined) by
+/// [`RogueServer::shutdown`] or on drop.
+pub struct RogueServer {
+    addr: SocketAddr,
+    mode: &'static str,
+    presented: Presented,
+    records: Arc<Mutex<Vec<RogueConnection>>>,
+    total: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RogueServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RogueServer")
+            .field("addr", &self.addr)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl RogueServer {
+    /// Binds `bind` (port 0 picks one) and serves until shut down.
+    pub fn start(bind: SocketAddr, cfg: RogueConfig) -> Result<Self, NetError> {
+        let presented = make_presented(&cfg.cert, &cfg.hostname)?;
+        let key = PrivateKeyDer::try_from(presented.key_der.clone())
+            .map_err(|e| NetError::Setup(format!("server key: {e}")))?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| NetError::Setup(format!("TLS versions: {e}")))?
+            .with_no_client_auth()
+            .with_single_cert(presented.chain.clone(), key)
+            .map_err(|e| NetError::Setup(format!("server certificate: {e}")))?;
+        config.alpn_protocols = cfg.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| NetError::io("listener", e))?;
+        let addr = listener.local_addr().map_err(|e| NetError::io("listener", e))?;
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let total = Arc::new(AtomicUsize::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (records, total, stopping) = (records.clone(), total.clone(), stopping.clone());
+            let cfg = cfg.clone();
+            std::thread::Builder::new()
+                .name("hilt-rogue-tls".into())
+                .spawn(move || accept_loop(listener, config, cfg, records, total, stopping))
+                .map_err(|e| NetError::Setup(format!("thread: {e}")))?
+        };
+        Ok(Self {
+            addr,
+            mode: cfg.cert.mode_name(),
+            presented,
+            records,
+            total,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn mode(&self) -> &'static str {
+        self.mode
+    }
+
+    /// The chain presented, leaf first, as PEM (evidence).
+    pub fn presented_chain_pem(&self) -> &str {
+        &self.presented.chain_pem
+    }
+
+    /// Connections finished so far.
+    pub fn connections(&self) -> Vec<RogueConnection> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Connections accepted so far (finished or not, kept or not).
+    pub fn accepted(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` connections have finished (or the stop fires).
+    pub fn wait_for(&self, n: usize, stop: &Stop) -> Result<Vec<RogueConnection>, NetError> {
+        loop {
+            let got = self.connections();
+            if got.len() >= n {
+                return Ok(got);
+            }
+            if let Some(why) = stop.reason() {
+                return Err(NetError::Stopped(why));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Stops accepting, waits for open connections, returns all records.
+    pub fn shutdown(mut self) -> Vec<RogueConnection> {
+        self.stop_thread();
+        self.connections()
+    }
+
+    fn stop_thread(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RogueServer {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    cfg: RogueConfig,
+    records: Arc<Mutex<Vec<RogueConnection>>>,
+    total: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    while !stopping.load(Ordering::SeqCst) {
+        workers.retain(|w| !w.is_finished());
+        if active.load(Ordering::SeqCst) >= MAX_ACTIVE {
+            std::thread::sleep(POLL);
+            continue;
+        }
+        match listener.accept() {
+            Ok((sock, peer)) => {
+                total.fetch_add(1, Ordering::SeqCst);
+                active.fetch_add(1, Ordering::SeqCst);
+                let (config, cfg, records, active_w, stopping) = (
+                    config.clone(),
+                    cfg.clone(),
+                    records.clone(),
+                    active.clone(),
+                    stopping.clone(),
+                );
+                let spawned = std::thread::Builder::new()
+                    .name("hilt-rogue-conn".into())
+                    .spawn(move || {
+                        let rec = serve(sock, peer, config, &cfg, &stopping);
+                        let mut r = records.lock().unwrap_or_else(|p| p.into_inner());
+                        if r.len() < MAX_RECORDS {
+                            r.push(rec);
+                        }
+                        active_w.fetch_sub(1, Ordering::SeqCst);
+                    });
+                match spawned {
+                    Ok(h) => workers.push(h),
+                    Err(_) => {
+                        active.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+/// Tees what the client sends into a bounded buffer.
+struct Tee<'a> {
+    sock: &'a mut TcpStream,
+    raw: &'a mut Vec<u8>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        let room = RAW_KEEP.saturating_sub(self.raw.len());
+        self.raw.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+fn wait_err(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Finds the first plaintext alert record (type 21, length 2) in what the
+/// client sent.
+pub fn find_plaintext_alert(raw: &[u8]) -> Option<Alert> {
+    let mut at = 0;
+    while at + 5 <= raw.len() {
+        let ctype = raw[at];
+        let len = usize::from(u16::from_be_bytes([raw[at + 3], raw[at + 4]]));
+        if raw[at + 1] != 3 {
+            return None;
+        }
+        if ctype == 21 && len == 2 {
+            return raw.get(at + 6).map(|c| Alert::new(*c));
+        }
+        at += 5 + len;
+    }
+    None
+}
+
+fn serve(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    config: Arc<ServerConfig>,
+    cfg: &RogueConfig,
+    stopping: &AtomicBool,
+) -> RogueConnection {
+    let mut rec = RogueConnection {
+        peer,
+        accepted_unix_ms: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        sni: None,
+        handshake_completed: false,
+        protocol_version: None,
+        cipher_suite: None,
+        alert: None,
+        alert_source: None,
+        error: None,
+        app_data: Vec::new(),
+        app_data_total: 0,
+        app_data_truncated: false,
+    };
+    let _ = sock.set_nonblocking(false);
+    if let Err(e) = sock
+        .set_read_timeout(Some(POLL))
+        .and_then(|_| sock.set_write_timeout(Some(Duration::from_secs(2))))
+    {
+        rec.error = Some(format!("socket: {e}"));
+        return rec;
+    }
+    let mut conn = match ServerConnection::new(config) {
+        Ok(c) => c,
+        Err(e) => {
+            rec.error = Some(format!("TLS server: {e}"));
+            return rec;
+        }
+    };
+    let mut raw = Vec::new();
+    let mut last_activity = Instant::now();
+    let mut failure: Option<io::Error> = None;
+    let mut eof = false;
+    while conn.is_handshaking() {
+        if stopping.load(Ordering::SeqCst) || last_activity.elapsed() > cfg.idle_timeout {
+            rec.error = Some("handshake did not finish in time".into());
+            break;
+        }
+        let mut tee = Tee {
+            sock: &mut sock,
+            raw: &mut raw,
+        };
+        match conn.complete_io(&mut tee) {
+            Ok((0, 0)) if conn.wants_read() => {
+                eof = true;
+                break;
+            }
+            Ok(_) => last_activity = Instant::now(),
+            Err(e) if wait_err(&e) => {}
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    rec.sni = conn.server_name().map(str::to_string);
+    rec.protocol_version = conn.protocol_version().map(|v| format!("{v:?}"));
+    rec.cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()));
+    if let Some(e) = failure {
+        let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::AlertReceived(a)) = tls {
+            rec.alert = Some(Alert::new(u8::from(*a)));
+            rec.alert_source = Some("tls_layer");
+        }
+        rec.error = Some(match tls {
+            Some(t) => t.to_string(),
+            None => e.to_string(),
+        });
+    } else if eof {
+        rec.error = Some("client closed the connection during the handshake".into());
+    }
+    if rec.alert.is_none() {
+        if let Some(a) = find_plaintext_alert(&raw) {
+            rec.alert = Some(a);
+            rec.alert_source = Some("raw_record");
+        }
+    }
+    if conn.is_handshaking() {
+        return rec;
+    }
+    rec.handshake_completed = true;
+    // Whatever the client sends now is what it would have told the real server.
+    let mut buf = [0u8; 4096];
+    last_activity = Instant::now();
+    loop {
+        if stopping.load(Ordering::SeqCst) || last_activity.elapsed() > cfg.idle_timeout {
+            break;
+        }
+        match conn.reader().read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                last_activity = Instant::now();
+                rec.app_data_total += n as u64;
+                let room = cfg.max_app_data.saturating_sub(rec.app_data.len());
+                if room < n {
+                    rec.app_data_truncated = true;
+                }
+                rec.app_data.extend_from_slice(&buf[..n.min(room)]);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        match conn.complete_io(&mut sock) {
+            Ok((0, 0)) if conn.wants_read() => break,
+            Ok(_) => {}
+            Err(e) if wait_err(&e) => {}
+            Err(e) => {
+                let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+                if let Some(rustls::Error::AlertReceived(a)) = tls {
+                    if u8::from(*a) != 0 {
+                        rec.alert = Some(Alert::new(u8::from(*a)));
+                        rec.alert_source = Some("tls_layer");
+                    }
+                }
+                break;
+            }
+        }
+    }
+    rec
+}
