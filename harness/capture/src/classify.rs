@@ -128,7 +128,8 @@ pub struct Report {
     /// Frames that were TCP or UDP over IP.
     pub decoded_frames: u64,
     pub flows: Vec<FlowReport>,
-    /// Flows beyond [`ClassifyLimits::max_flows`], not analysed.
+    /// Flows beyond [`ClassifyLimits::max_flows`], not analysed (distinct
+    /// flows up to 16 times the limit, then every further frame of one).
     pub flows_dropped: u64,
     /// The file ended or broke before its end (truncated, corrupt); what was
     /// read before is reported.
@@ -268,6 +269,7 @@ pub struct Classifier {
     frames: u64,
     decoded: u64,
     flows_dropped: u64,
+    dropped: std::collections::HashSet<Key>,
 }
 
 impl Classifier {
@@ -284,6 +286,7 @@ impl Classifier {
             frames: 0,
             decoded: 0,
             flows_dropped: 0,
+            dropped: std::collections::HashSet::new(),
         }
     }
 
@@ -338,7 +341,13 @@ impl Classifier {
             Some(i) => i,
             None => {
                 if self.flows.len() >= self.limits.max_flows {
-                    self.flows_dropped += u64::from(!self.index.contains_key(&key));
+                    let known = self.index.contains_key(&key) || self.dropped.contains(&key);
+                    if !known {
+                        self.flows_dropped += 1;
+                        if self.dropped.len() < self.limits.max_flows.saturating_mul(16) {
+                            self.dropped.insert(key);
+                        }
+                    }
                     return frame;
                 }
                 let (client, server) = match seg.transport {
