@@ -7,6 +7,7 @@
 
 pub mod certinfo;
 pub mod error;
+pub mod http;
 pub mod rogue;
 pub mod scan;
 pub mod stop;

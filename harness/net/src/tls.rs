@@ -371,11 +371,9 @@ impl Read for TlsStream {
             if let Some(why) = self.stop.reason() {
                 return Err(stopped(why));
             }
+            // On EOF the reader reports it next time round (Ok(0) after
+            // close_notify, UnexpectedEof without).
             match self.conn.complete_io(&mut self.sock) {
-                Ok((_, 0)) if self.conn.wants_read() => {
-                    // EOF without close_notify.
-                    return Ok(0);
-                }
                 Ok(_) => {}
                 Err(e) if is_wait(&e) => {}
                 Err(e) => return Err(e),
