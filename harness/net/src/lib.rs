@@ -11,6 +11,7 @@ pub mod http;
 pub mod rogue;
 pub mod scan;
 pub mod stop;
+pub mod syslog;
 pub mod tls;
 
 pub use error::NetError;
