@@ -298,6 +298,11 @@ fn a_packet_that_never_ends_times_out_without_growing() {
         }
         other => panic!("expected Timeout, got {other:?}"),
     }
+    // A late reply could pass for the next one: the client refuses to go on.
+    match gdb.read_registers() {
+        Err(GdbError::Lost { reason, .. }) => assert!(reason.contains("reconnect"), "{reason}"),
+        other => panic!("expected Lost after a timeout, got {other:?}"),
+    }
     drop(gdb);
     let _ = peer.join();
 }

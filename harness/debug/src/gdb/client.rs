@@ -268,8 +268,24 @@ impl GdbClient {
     pub fn request(&mut self, payload: &[u8]) -> Result<Vec<u8>, GdbError> {
         let deadline = Instant::now() + self.config.reply_timeout;
         let what = describe(payload);
-        self.send_packet(payload, deadline, &what)?;
-        self.recv_packet(deadline, &format!("the reply to {what}"))
+        let result = self
+            .send_packet(payload, deadline, &what)
+            .and_then(|()| self.recv_packet(deadline, &format!("the reply to {what}")));
+        self.desync_on_timeout(result)
+    }
+
+    /// A reply that arrives after its deadline would be taken as the reply
+    /// to the next request. After a timeout the connection is therefore
+    /// closed for further requests: reconnect.
+    fn desync_on_timeout<T>(&mut self, result: Result<T, GdbError>) -> Result<T, GdbError> {
+        if let Err(GdbError::Timeout { waiting_for, .. }) = &result {
+            let why = format!(
+                "an earlier request timed out ({waiting_for}); replies may be out of step, reconnect"
+            );
+            self.transcript.note(&why);
+            self.lost = Some(why);
+        }
+        result
     }
 
     /// `?`: why the target is halted.
@@ -503,7 +519,18 @@ impl GdbClient {
         let mut packet = b"qRcmd,".to_vec();
         packet.extend_from_slice(to_hex(command.as_bytes()).as_bytes());
         let what = format!("monitor {command:?}");
-        self.send_packet(&packet, deadline, &what)?;
+        let result = self.monitor_exchange(&packet, deadline, command, &what);
+        self.desync_on_timeout(result)
+    }
+
+    fn monitor_exchange(
+        &mut self,
+        packet: &[u8],
+        deadline: Instant,
+        command: &str,
+        what: &str,
+    ) -> Result<String, GdbError> {
+        self.send_packet(packet, deadline, what)?;
         let mut output: Vec<u8> = Vec::new();
         loop {
             let reply = self.recv_packet(deadline, &format!("the output of {what}"))?;
@@ -521,7 +548,7 @@ impl GdbClient {
             if reply.is_empty() {
                 return Err(GdbError::Unsupported {
                     peer: self.peer.clone(),
-                    command: what,
+                    command: what.into(),
                 });
             }
             let (hex, last) = match reply.split_first() {
