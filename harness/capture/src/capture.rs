@@ -226,6 +226,8 @@ impl Capture {
                 reason: "the path is not valid UTF-8 (libpcap needs a C string)".into(),
             });
         };
+        // libpcap takes "-" to mean standard output.
+        let path_str = if path_str == "-" { "./-" } else { path_str };
         let buffer = i32::try_from(limits.kernel_buffer.max(65_536)).unwrap_or(i32::MAX);
         let cap = pcap::Capture::from_device(interface)
             .map_err(|e| open_error(interface, e))?

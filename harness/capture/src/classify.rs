@@ -462,6 +462,7 @@ impl Classifier {
             }
             Protocol::Ftp => creds::ftp(&flow.to_server, &mut credentials),
             Protocol::Mqtt => creds::mqtt(&flow.to_server, &mut credentials),
+            Protocol::Snmp => creds::snmp(&flow.to_server, &mut credentials),
             Protocol::Unknown if flow.tcp => {
                 creds::login(&flow.to_server, &flow.to_client, false, &mut credentials)
             }
@@ -516,6 +517,8 @@ impl Classifier {
             detected_by,
             plaintext: match protocol {
                 Protocol::Unknown if flow.to_server.seen + flow.to_client.seen == 0 => None,
+                // SNMPv3 may encrypt its PDUs; v1/v2c (a community) never do.
+                Protocol::Snmp if credentials.is_empty() => None,
                 p => p.plaintext(),
             },
             first_frame: flow.first_frame,

@@ -31,6 +31,8 @@ pub enum CredentialKind {
     Ftp,
     /// MQTT CONNECT password field.
     MqttConnect,
+    /// SNMPv1/v2c community string (one entry per distinct community).
+    SnmpCommunity,
 }
 
 /// A credential seen in plaintext. The password itself is kept out of
@@ -558,6 +560,33 @@ pub(crate) fn ftp(client: &Stream, out: &mut Vec<Credential>) {
                 frames,
             ));
         }
+    }
+}
+
+// ---------------------------------------------------------------- SNMP
+
+pub(crate) fn snmp(client: &Stream, out: &mut Vec<Credential>) {
+    let mut seen: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+    for (frame, datagram) in client.chunks() {
+        let Some((at, len)) = crate::protocol::snmp_community(datagram) else {
+            continue;
+        };
+        let community = &datagram[at..at + len];
+        if let Some((_, frames)) = seen.iter_mut().find(|(c, _)| c == community) {
+            if frames.len() < MAX_FRAMES {
+                frames.push(frame);
+            }
+        } else if seen.len() < MAX_PER_FLOW {
+            seen.push((community.to_vec(), vec![frame]));
+        }
+    }
+    for (community, frames) in seen {
+        out.extend(Credential::new(
+            CredentialKind::SnmpCommunity,
+            None,
+            &community,
+            frames,
+        ));
     }
 }
 

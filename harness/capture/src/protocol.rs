@@ -14,6 +14,7 @@ pub enum Protocol {
     Ftp,
     Dns,
     Syslog,
+    Snmp,
     Tls,
     Dtls,
     Ssh,
@@ -40,6 +41,7 @@ impl Protocol {
             Protocol::Ftp => "FTP",
             Protocol::Dns => "DNS",
             Protocol::Syslog => "syslog",
+            Protocol::Snmp => "SNMP",
             Protocol::Tls => "TLS",
             Protocol::Dtls => "DTLS",
             Protocol::Ssh => "SSH",
@@ -117,6 +119,32 @@ fn is_syslog(b: &[u8]) -> bool {
     (1..=3).contains(&digits) && b.get(1 + digits) == Some(&b'>')
 }
 
+/// SNMPv1/v2c message: SEQUENCE { INTEGER version (0 or 1), OCTET STRING
+/// community, ... }. Returns the community's offset and length.
+pub(crate) fn snmp_community(b: &[u8]) -> Option<(usize, usize)> {
+    if *b.first()? != 0x30 {
+        return None;
+    }
+    let mut i = match *b.get(1)? {
+        n if n < 0x80 => 2,
+        0x81 => 3,
+        0x82 => 4,
+        _ => return None,
+    };
+    if b.get(i..i + 2)? != [0x02, 0x01] || !matches!(*b.get(i + 2)?, 0 | 1) {
+        return None;
+    }
+    i += 3;
+    if *b.get(i)? != 0x04 {
+        return None;
+    }
+    let len = *b.get(i + 1)? as usize;
+    if len >= 0x80 || b.len() < i + 2 + len {
+        return None;
+    }
+    Some((i + 2, len))
+}
+
 fn is_dns(b: &[u8]) -> bool {
     // Header: 12 bytes, opcode 0..=5, at most a handful of questions.
     b.len() >= 12 && (b[2] >> 3) & 0x0f <= 5 && u16::from_be_bytes([b[4], b[5]]) <= 16
@@ -134,6 +162,7 @@ fn by_port(tcp: bool, port: u16) -> Option<Protocol> {
         (false, 5683) => Protocol::Coap,
         (false, 5684) => Protocol::Dtls,
         (false, 514) => Protocol::Syslog,
+        (false, 161 | 162) => Protocol::Snmp,
         _ => return None,
     })
 }
@@ -179,6 +208,8 @@ pub(crate) fn guess(
         && client.len() >= 4
     {
         Some(Protocol::Coap)
+    } else if snmp_community(client).is_some() {
+        Some(Protocol::Snmp)
     } else if is_syslog(client) {
         Some(Protocol::Syslog)
     } else {
@@ -226,6 +257,13 @@ mod tests {
             Protocol::Coap
         );
         assert_eq!(guess(false, 9999, b"<34>1 2026", b"").0, Protocol::Syslog);
+        let snmp = b"\x30\x26\x02\x01\x01\x04\x06public\xa0\x19";
+        assert_eq!(
+            guess(false, 161, snmp, b""),
+            (Protocol::Snmp, DetectedBy::Payload)
+        );
+        assert_eq!(snmp_community(snmp), Some((7, 6)));
+        assert_eq!(snmp_community(&snmp[..10]), None);
         assert_eq!(
             guess(true, 21, b"USER a\r\n", b"220 hi\r\n").0,
             Protocol::Ftp

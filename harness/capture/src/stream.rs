@@ -40,6 +40,15 @@ impl Stream {
         idx.checked_sub(1).map(|i| self.spans[i].1)
     }
 
+    /// The bytes each frame added, in order (for UDP: one datagram each,
+    /// as far as it was kept).
+    pub fn chunks(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.spans.iter().enumerate().map(|(i, &(start, frame))| {
+            let end = self.spans.get(i + 1).map_or(self.data.len(), |s| s.0);
+            (frame, &self.data[start..end])
+        })
+    }
+
     /// Frames that carried bytes `start..end`, in order, without repeats.
     pub fn frames_in(&self, start: usize, end: usize, max: usize) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();

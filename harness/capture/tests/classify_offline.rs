@@ -141,6 +141,7 @@ fn mqtt_connect(user: &[u8], password: &[u8]) -> Vec<u8> {
 }
 
 struct Expected {
+    snmp: u64,
     http_basic: u64,
     http_form: u64,
     telnet: Vec<u64>,
@@ -214,9 +215,16 @@ fn build_everything() -> (Vec<Vec<u8>>, Expected) {
         53,
         b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03dev\x00\x00\x01\x00\x01",
     );
+    let snmp = udp(
+        &mut f,
+        40009,
+        161,
+        b"\x30\x27\x02\x01\x01\x04\x07private\xa0\x19\x02\x01\x01\x02\x01\x00\x02\x01\x00\x30\x0e\x30\x0c\x06\x08\x2b\x06\x01\x02\x01\x01\x01\x00\x05\x00",
+    );
     (
         f,
         Expected {
+            snmp,
             http_basic,
             http_form,
             telnet: vec![t1, t2],
@@ -287,7 +295,15 @@ fn check_everything(report: &Report, want: &Expected) {
     assert_eq!(by_port(514).protocol, Protocol::Syslog);
     assert_eq!(by_port(5683).protocol, Protocol::Coap);
     assert_eq!(by_port(53).protocol, Protocol::Dns);
-    assert_eq!(report.credentials().count(), 5);
+    let snmp = by_port(161);
+    assert_eq!(
+        (snmp.protocol, snmp.plaintext),
+        (Protocol::Snmp, Some(true))
+    );
+    assert_eq!(snmp.credentials[0].kind, CredentialKind::SnmpCommunity);
+    assert_eq!(snmp.credentials[0].frames, vec![want.snmp]);
+    assert!(snmp.credentials[0].password_matches(b"private"));
+    assert_eq!(report.credentials().count(), 6);
 
     let hits: Vec<_> = report
         .secrets
@@ -354,6 +370,10 @@ fn every_protocol_in_the_frame_tshark_names() {
     assert_eq!(
         one("mqtt.passwd", "mqtt.username"),
         vec![format!("{}|telemetry", want.mqtt)]
+    );
+    assert_eq!(
+        one("snmp.community", "snmp.community"),
+        vec![format!("{}|private", want.snmp)]
     );
     assert_eq!(one("vlan.id == 42 && telnet", "tcp.dstport").len(), 8);
     assert_eq!(
