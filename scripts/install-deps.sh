@@ -9,7 +9,7 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 
 # Debian packages: the C toolchain for -sys crates, libpcap for captures,
 # and the tools nobody here wrote that the tests check hilt against.
-for pkg in build-essential pkg-config libpcap-dev socat iproute2 nmap tshark gdb openssl curl mosquitto python3-pip; do
+for pkg in build-essential pkg-config libpcap-dev socat iproute2 nmap tshark gdb gdb-multiarch openssl curl mosquitto python3-pip; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
 done
 if [ -n "$need_apt" ]; then
@@ -20,11 +20,19 @@ if [ -n "$need_apt" ]; then
     apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
 fi
 
-# imgtool (MCUboot's signing tool, from PyPI): images are checked against it.
+# From PyPI: imgtool (MCUboot's signing tool) and smpclient (an MCUmgr
+# client written elsewhere): images and SMP are checked against them.
+pip_install() {
+    python3 -m pip install -q "$@" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "$@"
+}
 if ! python3 -c "import imgtool" 2>/dev/null; then
     echo "install-deps: pip install imgtool"
-    python3 -m pip install -q imgtool 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages imgtool
+    pip_install imgtool
+fi
+if ! python3 -c "import smpclient" 2>/dev/null; then
+    echo "install-deps: pip install smpclient[serial]"
+    pip_install "smpclient[serial]"
 fi
 
 # Rust: the machine's toolchain, or rustup's if none.

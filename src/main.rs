@@ -199,7 +199,7 @@ fn run_boards(
         test_args,
         command: std::env::args().collect(),
         interrupted,
-        restore: None,
+        restore: Some(Arc::new(hilt_suites::restore::GoldenImage)),
         print_trials: true,
     };
     match runner::run(config) {

@@ -40,7 +40,8 @@ pub fn passthrough(args: &[String]) -> i32 {
 /// Starts `count` boards in a runtime folder of this run's own.
 pub fn up(count: u32, flaw: Option<&str>) -> Result<SimUp, String> {
     let runtime_dir = std::env::temp_dir().join(format!("hilt-run-{}", std::process::id()));
-    let base_index = 40 + (std::process::id() % 150);
+    // 10..99: the simulator's own tests use 100 and up.
+    let base_index = 10 + (std::process::id() % 90);
     let mut command = Command::new(sim_binary());
     command
         .arg("up")

@@ -56,6 +56,14 @@ impl CheckContext {
         &self.stop
     }
 
+    /// Gives the trial a fresh time budget (used for the restore step).
+    pub fn renew_deadline(&mut self, budget: Duration) {
+        self.stop = self.stop.renewed(budget);
+        if let Some(console) = self.console.as_mut() {
+            console.set_stop(self.stop.clone());
+        }
+    }
+
     pub fn evidence(&mut self) -> &mut EvidenceSink {
         &mut self.evidence
     }

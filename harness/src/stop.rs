@@ -27,6 +27,12 @@ impl StopSignal {
         Self::new(Instant::now() + timeout, Arc::new(AtomicBool::new(false)))
     }
 
+    /// A new deadline `budget` from now, sharing the interruption flag
+    /// (for a restore step after a check used up its own time).
+    pub fn renewed(&self, budget: Duration) -> Self {
+        Self::new(Instant::now() + budget, self.interrupted.clone())
+    }
+
     pub fn is_interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }

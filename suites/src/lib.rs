@@ -11,12 +11,15 @@ mod console;
 pub mod device_identification;
 pub mod logical_access;
 pub mod non_technical;
+pub mod restore;
+pub mod software_update;
 
 /// Every check hilt knows, in catalogue order.
 pub fn all() -> Vec<Arc<dyn Check>> {
     let mut checks: Vec<Arc<dyn Check>> = Vec::new();
     checks.extend(device_identification::checks());
     checks.extend(logical_access::checks());
+    checks.extend(software_update::checks());
     checks.extend(non_technical::checks());
     checks
 }

@@ -13,6 +13,10 @@ pub const MODEL: &str = "hilt reference thermostat (simulated)";
 pub const MANUFACTURER: &str = "hilt project (test devices)";
 pub const REFERENCE_VERSION: &str = "1.0.0";
 pub const REFERENCE_SECURITY_COUNTER: u32 = 1;
+/// A genuine newer release handed to labs (the positive update control).
+pub const CANDIDATE_VERSION: &str = "1.1.0";
+/// An archived older release with a lower security counter (rollback test).
+pub const OLDER_VERSION: &str = "0.9.0";
 
 /// TEST ONLY signing keys, committed so anyone can build and sign images
 /// for the simulated board. Never use them for anything real.

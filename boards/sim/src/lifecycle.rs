@@ -75,13 +75,35 @@ pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
         }
         std::fs::write(dir.join("provision.json"), &recipe)?;
         std::fs::write(dir.join("trusted-key.pem"), firmware::TEST_PUB_ED25519_PEM)?;
+        // The golden image is the one the factory programmed: the board's
+        // own firmware, flaws included (a lab restores a board to what it
+        // shipped with, not to another product's firmware).
+        let (firmware_flaws, _) = firmware::split_flaws(&flaws).map_err(anyhow::Error::msg)?;
         let golden = firmware::build(
-            &[],
+            &firmware_flaws,
             firmware::REFERENCE_VERSION,
             firmware::REFERENCE_SECURITY_COUNTER,
         )
         .map_err(anyhow::Error::msg)?;
         std::fs::write(dir.join("golden.bin"), golden)?;
+        // What a manufacturer hands a lab besides the shipped image: a
+        // genuine newer release (same security counter, so a test boot of
+        // it can be reverted) and an archived older one with a lower
+        // counter (the rollback test).
+        let candidate = firmware::build(
+            &firmware_flaws,
+            firmware::CANDIDATE_VERSION,
+            firmware::REFERENCE_SECURITY_COUNTER,
+        )
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(dir.join("candidate.bin"), candidate)?;
+        let older = firmware::build(
+            &firmware_flaws,
+            firmware::OLDER_VERSION,
+            firmware::REFERENCE_SECURITY_COUNTER.saturating_sub(1),
+        )
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(dir.join("older.bin"), older)?;
         std::fs::write(&board_file, board_yaml(index, &dir, loopback))?;
         let log = std::fs::File::create(dir.join("board.log"))?;
         let mut cmd = Command::new(&exe);
@@ -268,8 +290,11 @@ declares:
     format: mcuboot
     trusted_key: {trusted_key}
     golden: {d}/golden.bin
+    candidate: {d}/candidate.bin
+    older: {d}/older.bin
     rollback_protection: true
   debug_port: locked
+  device_ca: {d}/manufacturer-ca.pem
   tls_clients:
     - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt.test }}
   logging:

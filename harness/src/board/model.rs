@@ -188,6 +188,10 @@ pub struct Declaration {
     /// Debug port state in production (IXIT PhyIntf).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_port: Option<DebugPortDecl>,
+    /// The manufacturer CA that issues the device's own server certificates
+    /// (PEM), used to verify the device's TLS services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_ca: Option<PathBuf>,
     /// Outgoing TLS connections the device makes (telemetry, cloud).
     #[serde(default)]
     pub tls_clients: Vec<TlsClientDecl>,
@@ -344,9 +348,16 @@ pub struct UpdateDecl {
     pub format: ImageFormat,
     /// The manufacturer's public signing key (PEM), relative to the board file.
     pub trusted_key: PathBuf,
-    /// A genuine signed image the board can always be restored to.
+    /// The genuine signed image the board shipped with; destructive checks
+    /// restore it, and forged test images are derived from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub golden: Option<PathBuf>,
+    /// A genuine signed newer image (positive control: it must install).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<PathBuf>,
+    /// An archived genuine image with a lower security counter (rollback test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older: Option<PathBuf>,
     /// Whether the device refuses images with a lower security counter.
     #[serde(default = "yes")]
     pub rollback_protection: bool,

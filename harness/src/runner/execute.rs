@@ -28,6 +28,9 @@ use crate::stop::StopSignal;
 /// the deadline and return, before the board is declared wedged.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Time the restore strategy gets after a destructive check.
+pub const RESTORE_BUDGET: Duration = Duration::from_secs(90);
+
 /// Exit code of an interrupted run (128 + SIGINT, as shells report it).
 pub const INTERRUPTED_EXIT: i32 = 130;
 
@@ -313,6 +316,7 @@ impl BoardWorker {
                 };
                 if destructive {
                     if let Some(restore) = restore {
+                        ctx.renew_deadline(RESTORE_BUDGET);
                         let restored =
                             panic::catch_unwind(AssertUnwindSafe(|| restore.restore(&mut ctx)));
                         let failure = match restored {
@@ -349,7 +353,12 @@ impl BoardWorker {
             );
         }
         let budget = trial.timeout;
-        match rx.recv_timeout(budget + Duration::from_millis(250)) {
+        let restore_time = if destructive && self.restore.is_some() {
+            RESTORE_BUDGET
+        } else {
+            Duration::ZERO
+        };
+        match rx.recv_timeout(budget + restore_time + Duration::from_millis(250)) {
             Ok(returned) => {
                 let health = match &returned.result {
                     Err(CheckError::Board(why)) if why.starts_with(RESTORE_FAILED) => {

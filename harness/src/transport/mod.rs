@@ -4,3 +4,4 @@
 
 pub mod power;
 pub mod serial;
+pub mod smp;

@@ -455,7 +455,14 @@ pub fn wake(
     Err(SerialError::Timeout {
         pattern: "a login or shell prompt".into(),
         waited_ms: timeout.as_millis(),
-        tail: shown.chars().rev().take(200).collect::<Vec<_>>().into_iter().rev().collect(),
+        tail: shown
+            .chars()
+            .rev()
+            .take(200)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect(),
     })
 }
 
@@ -497,7 +504,9 @@ impl Console {
                 break;
             }
             if self.stop.remaining().is_zero() {
-                return Err(SerialError::Stopped("check deadline passed while reading the console".into()));
+                return Err(SerialError::Stopped(
+                    "check deadline passed while reading the console".into(),
+                ));
             }
             self.read_some()?;
             if self.buffer.len() != last_len {
@@ -512,7 +521,11 @@ impl Console {
 
     /// Waits for any prompt of `decl` to appear, then for the console to go
     /// quiet; returns everything shown (empty if no prompt came in time).
-    fn wait_for_prompt(&mut self, decl: &ConsoleDecl, timeout: Duration) -> Result<String, SerialError> {
+    fn wait_for_prompt(
+        &mut self,
+        decl: &ConsoleDecl,
+        timeout: Duration,
+    ) -> Result<String, SerialError> {
         let mut patterns: Vec<String> = vec![regex::escape(&decl.prompt)];
         patterns.extend(decl.login.as_deref().map(regex::escape));
         patterns.extend(decl.password.as_deref().map(regex::escape));

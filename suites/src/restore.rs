@@ -1,0 +1,79 @@
+//! The restore strategy run after every destructive check: bring the board
+//! back to its golden image, confirmed, with nothing pending in the update
+//! slot. Written once for all checks (labgrid's strategies), not per check.
+//!
+//! Steps, cheapest first: if the golden image runs confirmed, only clear
+//! the update slot; if a test image runs, reboot (MCUboot reverts an
+//! unconfirmed image); otherwise install the golden image permanently
+//! through the update mechanism. Every step is verified by reading the
+//! running image back; a board that cannot be brought back is reported,
+//! and the runner makes its remaining checks INCONCLUSIVE.
+
+use hilt_harness::board::UpdateMechanism;
+use hilt_harness::context::CheckContext;
+use hilt_harness::runner::Restore;
+use hilt_harness::transport::smp::Smp;
+use hilt_harness::CheckError;
+use hilt_image::Image;
+use sha2::{Digest, Sha256};
+
+use crate::console::{self, STEP};
+use crate::software_update::{golden, reboot, running, smp_fault};
+
+pub struct GoldenImage;
+
+impl Restore for GoldenImage {
+    fn restore(&self, ctx: &mut CheckContext) -> Result<(), CheckError> {
+        let Some(update) = ctx.board().spec.declares.update.clone() else {
+            return Ok(());
+        };
+        if update.mechanism != UpdateMechanism::SmpSerial || update.golden.is_none() {
+            // Nothing hilt can drive: the check itself must not have changed
+            // the image (no mechanism was used).
+            return Ok(());
+        }
+        let image = golden(ctx)?;
+        let parsed =
+            Image::parse(&image).map_err(|e| CheckError::Harness(format!("golden image: {e}")))?;
+        let golden_hash = image
+            .get(parsed.hashed_range())
+            .map(|b| Sha256::digest(b).to_vec())
+            .ok_or_else(|| CheckError::Harness("golden image hash range".into()))?;
+
+        let decl = console::open_shell(ctx)?;
+        let mut state = running(ctx)?;
+        if !(state.confirmed && state.hash == golden_hash) && !state.confirmed {
+            // An unconfirmed test image: one reboot reverts it.
+            reboot(ctx)?;
+            console::open_shell(ctx)?;
+            state = running(ctx)?;
+        }
+        if !(state.confirmed && state.hash == golden_hash) {
+            let console = ctx.console()?;
+            let mut smp = Smp::new(console, STEP);
+            smp.upload(&image).map_err(smp_fault)?;
+            smp.mark(&golden_hash, true).map_err(smp_fault)?;
+            reboot(ctx)?;
+            console::open_shell(ctx)?;
+            state = running(ctx)?;
+        }
+        if !(state.confirmed && state.hash == golden_hash) {
+            return Err(CheckError::Board(format!(
+                "the board could not be brought back to its golden image (runs version {} hash {}, {})",
+                state.version,
+                hex::encode(&state.hash),
+                if state.confirmed { "confirmed" } else { "unconfirmed" }
+            )));
+        }
+        // Leave no candidate behind in the update slot.
+        let console = ctx.console()?;
+        let mut smp = Smp::new(console, STEP);
+        let _ = smp.request(
+            2,
+            hilt_harness::transport::smp::GROUP_IMAGE,
+            5,
+            ciborium::Value::Map(vec![]),
+        );
+        console::close_shell(ctx, &decl)
+    }
+}

@@ -1,0 +1,666 @@
+//! Software Update (NIST IR 8259A SU-1 to SU-6): forged, tampered and
+//! unauthenticated updates sent through the declared update mechanism.
+//!
+//! Every negative check proves its negative by authorized read-back: after
+//! the device reboots, the running image (hash, version and whether it is
+//! confirmed, as MCUmgr's `image state` reports) must be the one that ran
+//! before. An error code at upload proves nothing on its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ciborium::Value;
+use hilt_harness::board::{Board, UpdateMechanism};
+use hilt_harness::context::CheckContext;
+use hilt_harness::transport::serial;
+use hilt_harness::transport::smp::{SlotState, Smp, SmpError, GROUP_IMAGE};
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+use hilt_image::{forge, sign, ForgeKeys, Forgery, Image, SignOptions, SigningKey};
+use sha2::{Digest, Sha256};
+
+use crate::console::{self, STEP};
+
+/// How long a reboot may take before the board counts as not answering.
+const BOOT: Duration = Duration::from_secs(20);
+
+pub fn checks() -> Vec<Arc<dyn Check>> {
+    vec![
+        Arc::new(GenuineUpdate),
+        Arc::new(Forged(&UNSIGNED)),
+        Arc::new(Forged(&BAD_SIGNATURE)),
+        Arc::new(Forged(&TAMPERED_PAYLOAD)),
+        Arc::new(Forged(&WRONG_KEY)),
+        Arc::new(Forged(&LYING_SIZE)),
+        Arc::new(Rollback),
+        Arc::new(Forged(&EDITED_COUNTER)),
+        Arc::new(UnauthenticatedUpdate),
+    ]
+}
+
+/// A forged image and the check that sends it.
+struct ForgedSpec {
+    meta: CheckMeta,
+    make: fn(&[u8]) -> Result<Vec<u8>, String>,
+}
+
+const fn meta(
+    name: &'static str,
+    id: &'static str,
+    title: &'static str,
+    en: &'static [&'static str],
+    ts: &'static [&'static str],
+) -> CheckMeta {
+    CheckMeta {
+        name,
+        capability: Capability::SoftwareUpdate,
+        catalogue_id: id,
+        title,
+        expected: "the update is rejected and the image that ran before still runs, confirmed",
+        nistir_8259a: &["SU-2"],
+        en_303_645: en,
+        ts_103_701: ts,
+        cra_annex_i: &["f"],
+        destructive: true,
+        default_timeout: Duration::from_secs(120),
+    }
+}
+
+static UNSIGNED: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "unsigned_image",
+        "SU-02",
+        "Unsigned image is rejected",
+        &["5.3-9", "5.3-10", "5.7-1"],
+        &["5.3-10-2", "5.7-1-2"],
+    ),
+    make: unsigned,
+};
+static BAD_SIGNATURE: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "bad_signature",
+        "SU-03",
+        "Image with an invalid signature is rejected",
+        &["5.3-10"],
+        &["5.3-10-2"],
+    ),
+    make: bad_signature,
+};
+static TAMPERED_PAYLOAD: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "tampered_payload",
+        "SU-04",
+        "Image with a tampered payload is rejected",
+        &["5.3-10", "5.7-1"],
+        &["5.3-10-2", "5.7-1-2"],
+    ),
+    make: tampered_payload,
+};
+static WRONG_KEY: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "wrong_key",
+        "SU-05",
+        "Image signed by an untrusted key is rejected",
+        &["5.3-10", "5.4-4"],
+        &["5.3-10-2"],
+    ),
+    make: wrong_key,
+};
+static LYING_SIZE: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "truncated_image",
+        "SU-06",
+        "Image whose header lies about its size is rejected",
+        &["5.3-2"],
+        &["5.3-2-2"],
+    ),
+    make: lying_size,
+};
+static EDITED_COUNTER: ForgedSpec = ForgedSpec {
+    meta: meta(
+        "edited_security_counter",
+        "SU-09",
+        "Protected metadata edited without re-signing is rejected",
+        &["5.3-10"],
+        &["5.3-10-2"],
+    ),
+    make: edited_counter,
+};
+
+/// The golden payload with its last byte changed, so every image built from
+/// it differs (by hash) from the image the board runs: an image that is
+/// installed is then visible in `image state`.
+fn distinct_payload(golden: &[u8]) -> Result<(Image, Vec<u8>), String> {
+    let image = Image::parse(golden).map_err(|e| format!("golden image: {e}"))?;
+    let mut payload = golden
+        .get(image.payload.clone())
+        .ok_or("golden image payload out of range")?
+        .to_vec();
+    if let Some(last) = payload.last_mut() {
+        *last ^= 0x5a;
+    }
+    Ok((image, payload))
+}
+
+fn options_like(image: &Image) -> SignOptions {
+    SignOptions {
+        version: image.header.version,
+        security_counter: image.security_counter(),
+        header_size: image.header.hdr_size,
+        ..SignOptions::default()
+    }
+}
+
+fn unsigned(golden: &[u8]) -> Result<Vec<u8>, String> {
+    let (image, payload) = distinct_payload(golden)?;
+    sign(&payload, &options_like(&image), None).map_err(|e| e.to_string())
+}
+
+fn bad_signature(golden: &[u8]) -> Result<Vec<u8>, String> {
+    // The golden image with its payload changed and the hash TLV fixed to
+    // match: only the (genuine) signature no longer fits.
+    let image = Image::parse(golden).map_err(|e| format!("golden image: {e}"))?;
+    let mut bytes = golden.to_vec();
+    let at = image.payload.end.checked_sub(1).ok_or("empty payload")?;
+    bytes[at] ^= 0x5a;
+    let digest = Sha256::digest(&bytes[image.hashed_range()]);
+    let hash_tlv = image
+        .tlvs()
+        .find(|t| t.kind == hilt_image::tlv::SHA256)
+        .ok_or("golden image has no SHA256 TLV")?;
+    bytes[hash_tlv.data_range()].copy_from_slice(&digest);
+    Ok(bytes)
+}
+
+fn tampered_payload(golden: &[u8]) -> Result<Vec<u8>, String> {
+    forge(golden, &Forgery::TamperedPayload, &ForgeKeys::default()).map_err(|e| e.to_string())
+}
+
+fn wrong_key(golden: &[u8]) -> Result<Vec<u8>, String> {
+    let (image, payload) = distinct_payload(golden)?;
+    let kind = match image.signature_kind() {
+        Some(hilt_image::SignatureKind::Ecdsa) => hilt_image::KeyKind::EcdsaP256,
+        _ => hilt_image::KeyKind::Ed25519,
+    };
+    let attacker = SigningKey::generate(kind);
+    sign(&payload, &options_like(&image), Some(&attacker)).map_err(|e| e.to_string())
+}
+
+fn lying_size(golden: &[u8]) -> Result<Vec<u8>, String> {
+    forge(golden, &Forgery::LyingImgSize, &ForgeKeys::default()).map_err(|e| e.to_string())
+}
+
+fn edited_counter(golden: &[u8]) -> Result<Vec<u8>, String> {
+    forge(
+        golden,
+        &Forgery::EditedSecurityCounter,
+        &ForgeKeys::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn smp_applicable(board: &Board) -> Applicability {
+    let Some(update) = &board.spec.declares.update else {
+        return Applicability::NotApplicable(
+            "the declaration names no update mechanism (declares.update)".into(),
+        );
+    };
+    if update.mechanism == UpdateMechanism::None {
+        return Applicability::NotApplicable("the device declares it cannot be updated".into());
+    }
+    if update.mechanism != UpdateMechanism::SmpSerial {
+        return Applicability::NotApplicable(format!(
+            "update mechanism {:?} is not driven by hilt yet (SMP over serial is)",
+            update.mechanism
+        ));
+    }
+    if update.golden.is_none() {
+        return Applicability::NotApplicable(
+            "no golden image declared (declares.update.golden) to derive test images from".into(),
+        );
+    }
+    if board.spec.declares.console.is_none() || board.spec.hardware.serial.is_none() {
+        return Applicability::NotApplicable(
+            "SMP over serial needs the console (hardware.serial, declares.console)".into(),
+        );
+    }
+    Applicability::Applicable
+}
+
+pub(crate) fn golden(ctx: &CheckContext) -> Result<Vec<u8>, CheckError> {
+    let path = ctx
+        .board()
+        .spec
+        .declares
+        .update
+        .as_ref()
+        .and_then(|u| u.golden.clone())
+        .ok_or_else(|| CheckError::Harness("no golden image declared".into()))?;
+    let path = ctx.board().resolve_path(&path);
+    std::fs::read(&path).map_err(|e| {
+        CheckError::Harness(format!("cannot read golden image {}: {e}", path.display()))
+    })
+}
+
+pub(crate) fn smp_fault(e: SmpError) -> CheckError {
+    match e {
+        SmpError::Serial(s) => s.into(),
+        other => CheckError::Board(other.to_string()),
+    }
+}
+
+/// The running slot as `image state` reports it.
+pub(crate) fn running(ctx: &mut CheckContext) -> Result<SlotState, CheckError> {
+    let console = ctx.console()?;
+    let states = Smp::new(console, STEP).image_state().map_err(smp_fault)?;
+    states
+        .into_iter()
+        .find(|s| s.active)
+        .ok_or_else(|| CheckError::Board("image state names no active image".into()))
+}
+
+fn describe(state: &SlotState) -> String {
+    format!(
+        "version {} hash {}{}",
+        state.version,
+        hex::encode(&state.hash),
+        if state.confirmed {
+            " (confirmed)"
+        } else {
+            " (NOT confirmed: test boot)"
+        }
+    )
+}
+
+/// Resets the board through SMP and waits for it to come back to its
+/// login prompt; returns the boot log.
+pub(crate) fn reboot(ctx: &mut CheckContext) -> Result<String, CheckError> {
+    let console = ctx.console()?;
+    match Smp::new(console, STEP).reset() {
+        Ok(()) => {}
+        // Some devices reset before answering.
+        Err(SmpError::Serial(serial::SerialError::Timeout { .. })) => {}
+        Err(e) => return Err(smp_fault(e)),
+    }
+    let decl = ctx.console_decl()?;
+    let login = decl.login.clone().unwrap_or_else(|| decl.prompt.clone());
+    let console = ctx.console()?;
+    let found = console.expect(&regex::escape(&login), BOOT)?;
+    Ok(found.before)
+}
+
+/// The one line of a boot log that states the bootloader's verdict.
+fn verdict_lines(boot_log: &str) -> String {
+    let lines: Vec<&str> = boot_log
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("verif") || l.contains("verdict") || l.contains("reject")
+        })
+        .collect();
+    if lines.is_empty() {
+        "boot log shows no verification line".into()
+    } else {
+        lines.join(" / ")
+    }
+}
+
+/// What happened when an image went through the update path.
+struct Attempt {
+    steps: Vec<String>,
+    before: SlotState,
+    after: SlotState,
+    boot_log: String,
+}
+
+impl Attempt {
+    fn observed(&self) -> String {
+        format!(
+            "{}; after reboot: {}; before: {}; bootloader: {}",
+            self.steps.join(", "),
+            describe(&self.after),
+            describe(&self.before),
+            verdict_lines(&self.boot_log)
+        )
+    }
+
+    /// The image that ran before still runs, confirmed.
+    fn unchanged(&self) -> bool {
+        self.after.hash == self.before.hash
+            && self.after.version == self.before.version
+            && self.after.confirmed
+    }
+}
+
+/// Sends `image` through SMP as an authorized user would (upload, request a
+/// test boot, reset) and reads the running image back after the reboot.
+fn attempt_update(ctx: &mut CheckContext, image: &[u8]) -> Result<Attempt, CheckError> {
+    let decl = console::open_shell(ctx)?;
+    let before = running(ctx)?;
+    if !before.confirmed {
+        return Err(CheckError::Board(format!(
+            "the board runs an unconfirmed image before the check ({}); restore it first",
+            describe(&before)
+        )));
+    }
+    let console = ctx.console()?;
+    let mut smp = Smp::new(console, STEP);
+    let mut steps = Vec::new();
+    match smp.upload(image) {
+        Ok(()) => {
+            steps.push("upload accepted".to_string());
+            let slot1 = smp
+                .image_state()
+                .map_err(smp_fault)?
+                .into_iter()
+                .find(|s| s.slot == 1);
+            match slot1 {
+                Some(slot) => match smp.mark(&slot.hash, false) {
+                    Ok(()) => steps.push("test boot requested".into()),
+                    Err(SmpError::Refused(rc)) => {
+                        steps.push(format!("test request refused (rc {rc})"))
+                    }
+                    Err(e) => return Err(smp_fault(e)),
+                },
+                None => steps.push("slot 1 holds no image after upload".into()),
+            }
+        }
+        Err(SmpError::Refused(rc)) => steps.push(format!("upload refused (rc {rc})")),
+        Err(e) => return Err(smp_fault(e)),
+    }
+    let boot_log = reboot(ctx)?;
+    ctx.evidence().text(
+        "boot.log",
+        "text/plain",
+        "boot log after the update attempt",
+        &boot_log,
+    )?;
+    console::open_shell(ctx)?;
+    let after = running(ctx)?;
+    console::close_shell(ctx, &decl)?;
+    Ok(Attempt {
+        steps,
+        before,
+        after,
+        boot_log,
+    })
+}
+
+struct Forged(&'static ForgedSpec);
+
+impl Check for Forged {
+    fn meta(&self) -> &CheckMeta {
+        &self.0.meta
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        smp_applicable(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let forged = (self.0.make)(&golden(ctx)?)
+            .map_err(|e| CheckError::Harness(format!("forging: {e}")))?;
+        ctx.evidence().bytes(
+            "forged.bin",
+            "application/octet-stream",
+            &format!("the forged image sent ({})", self.0.meta.title),
+            forged.clone(),
+        )?;
+        let attempt = attempt_update(ctx, &forged)?;
+        if attempt.unchanged() {
+            Ok(Finding::pass(
+                "the forged image did not run; the previous image runs, confirmed",
+                attempt.observed(),
+            ))
+        } else {
+            Ok(Finding::fail(
+                "the device booted the forged image",
+                attempt.observed(),
+            ))
+        }
+    }
+}
+
+/// Reads a declared image (candidate or older) named by `pick`.
+fn declared_image(
+    ctx: &CheckContext,
+    what: &str,
+    pick: fn(&hilt_harness::board::UpdateDecl) -> Option<std::path::PathBuf>,
+) -> Result<Vec<u8>, CheckError> {
+    let path = ctx
+        .board()
+        .spec
+        .declares
+        .update
+        .as_ref()
+        .and_then(pick)
+        .ok_or_else(|| CheckError::Harness(format!("no {what} image declared")))?;
+    let path = ctx.board().resolve_path(&path);
+    std::fs::read(&path).map_err(|e| {
+        CheckError::Harness(format!("cannot read {what} image {}: {e}", path.display()))
+    })
+}
+
+fn version_of(image: &[u8]) -> Result<String, CheckError> {
+    let parsed =
+        Image::parse(image).map_err(|e| CheckError::Harness(format!("declared image: {e}")))?;
+    let v = parsed.header.version;
+    Ok(format!("{}.{}.{}", v.major, v.minor, v.revision))
+}
+
+/// SU-01: a genuine newer image installs (positive control: without it, a
+/// device that refuses every update would pass every negative check).
+struct GenuineUpdate;
+
+static GENUINE_UPDATE: CheckMeta = CheckMeta {
+    name: "genuine_update",
+    capability: Capability::SoftwareUpdate,
+    catalogue_id: "SU-01",
+    title: "Genuine signed update installs",
+    expected: "a genuine newer image installs and runs; its version and hash are reported",
+    nistir_8259a: &["SU-1"],
+    en_303_645: &["5.3-2"],
+    ts_103_701: &["5.3-2-2"],
+    cra_annex_i: &["c"],
+    destructive: true,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for GenuineUpdate {
+    fn meta(&self) -> &CheckMeta {
+        &GENUINE_UPDATE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match smp_applicable(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        match board
+            .spec
+            .declares
+            .update
+            .as_ref()
+            .and_then(|u| u.candidate.as_ref())
+        {
+            Some(_) => Applicability::Applicable,
+            None => Applicability::NotApplicable(
+                "no genuine newer image declared (declares.update.candidate)".into(),
+            ),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let image = declared_image(ctx, "candidate", |u| u.candidate.clone())?;
+        let version = version_of(&image)?;
+        let attempt = attempt_update(ctx, &image)?;
+        if attempt.after.version == version && attempt.after.hash != attempt.before.hash {
+            Ok(Finding::pass(
+                format!("the genuine image {version} installed and runs"),
+                attempt.observed(),
+            )
+            .with("installed_version", &version))
+        } else {
+            Ok(Finding::fail(
+                format!("the genuine image {version} did not install"),
+                attempt.observed(),
+            ))
+        }
+    }
+}
+
+/// SU-07: an older, genuinely signed image with a lower security counter
+/// is refused.
+struct Rollback;
+
+static ROLLBACK: CheckMeta = CheckMeta {
+    name: "rollback",
+    capability: Capability::SoftwareUpdate,
+    catalogue_id: "SU-07",
+    title: "Rollback to an older image is refused",
+    expected: "an older genuine image with a lower security counter does not run",
+    nistir_8259a: &["SU-2", "SU-4"],
+    en_303_645: &["5.3-2", "5.3-10"],
+    ts_103_701: &["5.3-2-2", "5.3-10-2"],
+    cra_annex_i: &["c", "f"],
+    destructive: true,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for Rollback {
+    fn meta(&self) -> &CheckMeta {
+        &ROLLBACK
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match smp_applicable(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        let update = board.spec.declares.update.as_ref();
+        if update.is_some_and(|u| !u.rollback_protection) {
+            return Applicability::NotApplicable(
+                "the declaration says rollback is an authorized path (rollback_protection: false)"
+                    .into(),
+            );
+        }
+        match update.and_then(|u| u.older.as_ref()) {
+            Some(_) => Applicability::Applicable,
+            None => Applicability::NotApplicable(
+                "no older genuine image declared (declares.update.older)".into(),
+            ),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let image = declared_image(ctx, "older", |u| u.older.clone())?;
+        let version = version_of(&image)?;
+        let attempt = attempt_update(ctx, &image)?;
+        if attempt.unchanged() {
+            Ok(Finding::pass(
+                format!("the older image {version} did not run"),
+                attempt.observed(),
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!("the device rolled back to {version}"),
+                attempt.observed(),
+            ))
+        }
+    }
+}
+
+/// SU-11: an update without authentication is refused.
+struct UnauthenticatedUpdate;
+
+static UNAUTHENTICATED_UPDATE: CheckMeta = CheckMeta {
+    name: "unauthenticated_update",
+    capability: Capability::SoftwareUpdate,
+    catalogue_id: "SU-11",
+    title: "Update without authentication is refused",
+    expected: "an upload without a session is refused and nothing reaches the update slot",
+    nistir_8259a: &["SU-4"],
+    en_303_645: &["5.5-5"],
+    ts_103_701: &["5.5-5-2"],
+    cra_annex_i: &["d"],
+    destructive: true,
+    default_timeout: Duration::from_secs(60),
+};
+
+impl Check for UnauthenticatedUpdate {
+    fn meta(&self) -> &CheckMeta {
+        &UNAUTHENTICATED_UPDATE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        smp_applicable(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        // A genuine, harmless image (the golden one): only the lack of a
+        // session should stop it.
+        let image = golden(ctx)?;
+        let image_hash = Image::parse(&image)
+            .ok()
+            .and_then(|i| {
+                image
+                    .get(i.hashed_range())
+                    .map(|b| Sha256::digest(b).to_vec())
+            })
+            .ok_or_else(|| CheckError::Harness("golden image does not parse".into()))?;
+        // With authorization, empty the update slot first, so whatever is
+        // there afterwards came from the unauthenticated attempt.
+        let decl = console::open_shell(ctx)?;
+        {
+            let console = ctx.console()?;
+            let mut smp = Smp::new(console, STEP);
+            let _ = smp.request(2, GROUP_IMAGE, 5, Value::Map(vec![]));
+            if smp
+                .image_state()
+                .map_err(smp_fault)?
+                .iter()
+                .any(|s| s.slot == 1)
+            {
+                return Err(CheckError::Board(
+                    "the update slot could not be emptied before the attempt".into(),
+                ));
+            }
+        }
+        console::close_shell(ctx, &decl)?;
+        let console = ctx.console()?;
+        if serial::wake(console, &decl, STEP)? != 0 {
+            return Err(CheckError::Board(
+                "the console is at a shell without login; cannot test an unauthenticated update"
+                    .into(),
+            ));
+        }
+        let mut smp = Smp::new(console, STEP);
+        let outcome = match smp.upload(&image) {
+            Ok(()) => "upload accepted without a session".to_string(),
+            Err(SmpError::Refused(rc)) => format!("upload refused (rc {rc})"),
+            Err(e) => return Err(smp_fault(e)),
+        };
+        // Read-back (state reads need no session): what is in slot 1 now?
+        let states = smp.image_state().map_err(smp_fault)?;
+        let landed = states.iter().any(|s| s.slot == 1 && s.hash == image_hash);
+        let observed = format!(
+            "{outcome}; slot 1 afterwards: {}",
+            if landed {
+                "holds the uploaded image"
+            } else {
+                "empty"
+            }
+        );
+        if landed || outcome.starts_with("upload accepted") {
+            Ok(Finding::fail(
+                "the device took an update without authentication",
+                observed,
+            ))
+        } else {
+            Ok(Finding::pass(
+                "the upload was refused and nothing reached the update slot",
+                observed,
+            ))
+        }
+    }
+}
