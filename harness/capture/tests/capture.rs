@@ -195,3 +195,30 @@ fn filters_for_one_host() {
         "host 198.18.0.2 or host ::1"
     );
 }
+
+#[test]
+fn interface_removed_mid_capture_ends_failed_with_a_valid_file() {
+    need_root!();
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("gone.pcap");
+    let cap = Capture::start(&ns.host_if, "udp", &path, Limits::default()).expect("start");
+    traffic(&ns, 5, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    common::run_ok(&["ip", "link", "del", &ns.host_if]);
+    let until = Instant::now() + Duration::from_secs(5);
+    while !cap.is_finished() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let finished = cap.is_finished();
+    let stats = cap.stop().expect("stop");
+    eprintln!("{stats:?}");
+    assert!(
+        finished,
+        "the capture did not notice its interface vanished"
+    );
+    assert!(matches!(stats.ended, Ended::Failed(_)), "{:?}", stats.ended);
+    assert_eq!(stats.packets, 5);
+    tshark_reads(&path);
+    assert_eq!(tshark_count(&path), 5);
+}
