@@ -184,6 +184,7 @@ struct Pattern {
     secret: usize,
     encoding: &'static str,
     bytes: Vec<u8>,
+    table: Vec<usize>,
 }
 
 const MAX_SECRET_FRAMES: usize = 64;
@@ -203,6 +204,7 @@ fn patterns(secrets: &[NamedSecret]) -> Vec<Pattern> {
                 out.push(Pattern {
                     secret: i,
                     encoding,
+                    table: kmp_table(&bytes),
                     bytes,
                 });
             }
@@ -233,25 +235,40 @@ fn patterns(secrets: &[NamedSecret]) -> Vec<Pattern> {
     out
 }
 
-fn find_all(hay: &[u8], needle: &[u8], mut f: impl FnMut(usize)) {
-    if needle.is_empty() || hay.len() < needle.len() {
+/// Knuth-Morris-Pratt failure table: linear-time search whatever the
+/// secret and the capture look like.
+fn kmp_table(needle: &[u8]) -> Vec<usize> {
+    let mut table = vec![0; needle.len()];
+    let mut k = 0;
+    for i in 1..needle.len() {
+        while k > 0 && needle[i] != needle[k] {
+            k = table[k - 1];
+        }
+        if needle[i] == needle[k] {
+            k += 1;
+        }
+        table[i] = k;
+    }
+    table
+}
+
+/// Calls `f` with the start of every occurrence of the pattern in `hay`.
+fn find_all(hay: &[u8], pattern: &Pattern, mut f: impl FnMut(usize)) {
+    let needle = &pattern.bytes;
+    if needle.is_empty() {
         return;
     }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|b| *b == first)
-        {
-            Some(p) => {
-                let at = i + p;
-                if &hay[at..at + needle.len()] == needle {
-                    f(at);
-                }
-                i = at + 1;
-            }
-            None => return,
+    let mut k = 0;
+    for (i, &b) in hay.iter().enumerate() {
+        while k > 0 && b != needle[k] {
+            k = pattern.table[k - 1];
+        }
+        if b == needle[k] {
+            k += 1;
+        }
+        if k == needle.len() {
+            f(i + 1 - k);
+            k = pattern.table[k - 1];
         }
     }
 }
@@ -314,7 +331,7 @@ impl Classifier {
         let frame = self.frames;
         for i in 0..self.patterns.len() {
             let mut found = false;
-            find_all(data, &self.patterns[i].bytes, |_| found = true);
+            find_all(data, &self.patterns[i], |_| found = true);
             if found {
                 self.note_secret(i, &[frame]);
             }
@@ -474,11 +491,11 @@ impl Classifier {
             let telnet = (protocol == Protocol::Telnet).then(|| creds::strip_telnet(&stream.data));
             for i in 0..self.patterns.len() {
                 let mut frames = Vec::new();
-                find_all(&stream.data, &self.patterns[i].bytes, |at| {
+                find_all(&stream.data, &self.patterns[i], |at| {
                     frames.extend(stream.frames_in(at, at + self.patterns[i].bytes.len(), 16));
                 });
                 if let Some((clean, offsets)) = &telnet {
-                    find_all(clean, &self.patterns[i].bytes, |at| {
+                    find_all(clean, &self.patterns[i], |at| {
                         for o in &offsets[at..at + self.patterns[i].bytes.len()] {
                             frames.extend(stream.frame_at(*o));
                         }
@@ -570,4 +587,30 @@ pub fn classify_file(path: &Path, options: &ClassifyOptions) -> Result<Report, C
     report.read_error = read_error;
     report.stopped_early = stopped_early;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_search_finds_overlapping_and_every_base64_alignment() {
+        let pats = patterns(&[NamedSecret::new("s", "aab")]);
+        let mut at = Vec::new();
+        find_all(b"aaabaab", &pats[0], |i| at.push(i));
+        assert_eq!(at, vec![1, 4]);
+        let secret = NamedSecret::new("s", "hunter2!");
+        let pats = patterns(std::slice::from_ref(&secret));
+        for prefix in ["", "a", "ab", "abc", "user:"] {
+            let text = format!("{prefix}hunter2!tail");
+            let enc = base64::engine::general_purpose::STANDARD.encode(text);
+            let found = pats.iter().filter(|p| p.encoding == "base64").any(|p| {
+                let mut hit = false;
+                find_all(enc.as_bytes(), p, |_| hit = true);
+                hit
+            });
+            assert!(found, "base64 with prefix {prefix:?} missed");
+        }
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
 }

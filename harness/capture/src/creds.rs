@@ -493,7 +493,12 @@ pub(crate) fn login(client: &Stream, server: &Stream, telnet: bool, out: &mut Ve
             .and_then(|o| server.frame_at(*o))
     };
     let mut from = 0;
-    while out.len() < MAX_PER_FLOW {
+    // Prompts examined at most: a device that prints "Password:" in a loop
+    // must not make this quadratic.
+    for _ in 0..4 * MAX_PER_FLOW {
+        if out.len() >= MAX_PER_FLOW {
+            return;
+        }
         let Some(at) = find_ci(&s_clean, b"password:", from) else {
             return;
         };
@@ -505,13 +510,10 @@ pub(crate) fn login(client: &Stream, server: &Stream, telnet: bool, out: &mut Ve
         let user = USER_PROMPTS
             .iter()
             .filter_map(|p| {
-                let mut last = None;
-                let mut f = 0;
-                while let Some(i) = find_ci(&s_clean[..at], p, f) {
-                    last = Some(i + p.len());
-                    f = i + 1;
-                }
-                last
+                s_clean[..at]
+                    .windows(p.len())
+                    .rposition(|w| w.eq_ignore_ascii_case(p))
+                    .map(|i| i + p.len())
             })
             .max()
             .and_then(prompt_frame)

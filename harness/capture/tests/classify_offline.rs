@@ -563,3 +563,41 @@ fn bounds_hold_on_many_flows_and_long_streams() {
     assert!(long.truncated);
     assert_eq!(report.frames, 100 + 600);
 }
+
+#[test]
+fn hostile_streams_stay_fast() {
+    // A device that prints "Password:" forever, a client that sends one
+    // letter forever, and a degenerate secret: linear time, bounded output.
+    let options = ClassifyOptions {
+        secrets: vec![NamedSecret::new(
+            "degenerate",
+            vec![b'a'; 40]
+                .into_iter()
+                .chain([b'b'])
+                .collect::<Vec<u8>>(),
+        )],
+        ..ClassifyOptions::default()
+    };
+    let lab = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    let dev = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let mut conn = Conn::new((lab, 50001), (dev, 23));
+    let mut f = Vec::new();
+    conn.handshake(&mut f);
+    let prompts = b"Password:".repeat(150);
+    for _ in 0..300 {
+        conn.server(&mut f, &prompts);
+        conn.client(&mut f, &[b'a'; 1300]);
+    }
+    let started = std::time::Instant::now();
+    let mut c = Classifier::new(1, &options);
+    for frame in &f {
+        c.feed(frame);
+    }
+    let report = c.finish();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    assert!(!report.secrets[0].found);
+    assert!(report.flows[0].credentials.len() <= 16);
+    assert!(report.flows[0].truncated);
+    eprintln!("hostile telnet flow classified in {took:?}");
+}
