@@ -13,6 +13,7 @@ pub mod scan;
 pub mod stop;
 pub mod syslog;
 pub mod tls;
+pub mod udp;
 
 pub use error::NetError;
 pub use stop::Stop;

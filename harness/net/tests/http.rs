@@ -22,11 +22,27 @@ impl Drop for Proc {
     }
 }
 
-fn tmpdir(tag: &str) -> std::path::PathBuf {
+/// A temporary directory, removed on drop (also when the test fails).
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(tag: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("hnet-http-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
-    d
+    TempDir(d)
 }
 
 fn free_port() -> u16 {
@@ -58,7 +74,7 @@ fn get_from_python_http_server() {
     let _srv = Proc(
         Command::new("python3")
             .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&dir)
+            .arg(&*dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -84,7 +100,6 @@ fn get_from_python_http_server() {
     let r = request(&t, &HttpRequest::get("/big.bin"), &opts, &stop()).expect("get big");
     assert_eq!(r.body.len(), 5 * 1024 * 1024);
     assert!(r.exchange.response.len() < 100 * 1024, "recorded body is cut");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Accepts one connection, captures the request (head + Content-Length
@@ -223,7 +238,7 @@ fn https_get_matches_curl() {
         Command::new("openssl")
             .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-WWW", "-quiet"])
             .args(["-cert", "cert.pem", "-key", "key.pem"])
-            .current_dir(&dir)
+            .current_dir(&*dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -248,5 +263,4 @@ fn https_get_matches_curl() {
         .expect("curl");
     assert!(curl.status.success(), "curl failed");
     assert_eq!(r.body, curl.stdout, "hilt and curl read the same body");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,507 @@
+//! UDP probes for the usual IoT services, sent to the target address only
+//! (never to a multicast group): SNMP v2c get of sysDescr.0 with community
+//! `public` (RFC 3416), CoAP GET /.well-known/core (RFC 7252, RFC 6690),
+//! an mDNS query for `_services._dns-sd._udp.local` PTR sent unicast to
+//! port 5353 (RFC 6762 section 6.7 legacy unicast), and an SSDP M-SEARCH
+//! (UPnP Device Architecture 1.1, section 1.3.2) sent unicast.
+//!
+//! Limit: a responder whose socket is bound to the multicast group (as
+//! minidlna's is) never sees a unicast M-SEARCH, and an mDNS responder may
+//! ignore unicast queries; no answer is therefore not proof that nothing
+//! runs. Only `port_unreachable` says the port is closed.
+//!
+//! A probe records whether anything answered from the target, a short
+//! summary of the answer (bounded parsers), and whether an ICMP port
+//! unreachable came back instead (the port is closed).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::NetError;
+use crate::stop::Stop;
+
+/// Answer bytes kept per probe.
+const KEEP: usize = 2048;
+const POLL: Duration = Duration::from_millis(25);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum UdpService {
+    Snmp,
+    Coap,
+    Mdns,
+    Ssdp,
+}
+
+impl UdpService {
+    pub const ALL: [UdpService; 4] = [UdpService::Snmp, UdpService::Coap, UdpService::Mdns, UdpService::Ssdp];
+
+    pub fn port(self) -> u16 {
+        match self {
+            UdpService::Snmp => 161,
+            UdpService::Coap => 5683,
+            UdpService::Mdns => 5353,
+            UdpService::Ssdp => 1900,
+        }
+    }
+
+    /// The datagram sent.
+    pub fn payload(self, target: IpAddr) -> Vec<u8> {
+        match self {
+            UdpService::Snmp => snmp_get_sysdescr(b"public", 0x4849_4c54),
+            UdpService::Coap => coap_get_well_known_core(0x4854),
+            UdpService::Mdns => mdns_query("_services._dns-sd._udp.local", 12, 0x484c),
+            UdpService::Ssdp => ssdp_msearch(target),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UdpProbeResult {
+    pub service: UdpService,
+    pub port: u16,
+    pub answered: bool,
+    /// An ICMP port unreachable came back: nothing listens there.
+    pub port_unreachable: bool,
+    pub from: Option<SocketAddr>,
+    pub response_len: usize,
+    #[serde(serialize_with = "crate::certinfo::hex")]
+    pub response: Vec<u8>,
+    /// What the answer says, e.g. `sysDescr: Linux ...`.
+    pub summary: Option<String>,
+    pub elapsed_ms: u128,
+}
+
+/// Probes each service on `target`, all at once, waiting up to `wait` for
+/// answers (the datagram is sent twice, at 0 and wait/2).
+pub fn probe_udp(
+    target: IpAddr,
+    services: &[UdpService],
+    wait: Duration,
+    stop: &Stop,
+) -> Result<Vec<UdpProbeResult>, NetError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = services
+            .iter()
+            .map(|s| scope.spawn(move || probe_one(target, *s, wait, stop)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| NetError::Setup("UDP probe thread panicked".into()))?
+            })
+            .collect()
+    })
+}
+
+fn probe_one(target: IpAddr, service: UdpService, wait: Duration, stop: &Stop) -> Result<UdpProbeResult, NetError> {
+    let started = Instant::now();
+    let bind: SocketAddr = match target {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let dest = SocketAddr::new(target, service.port());
+    let sock = UdpSocket::bind(bind).map_err(|e| NetError::io("UDP bind", e))?;
+    sock.set_read_timeout(Some(POLL))
+        .map_err(|e| NetError::io("UDP socket", e))?;
+    // SSDP devices often answer from another port: take anything from the
+    // target address. The others answer from the port asked, so a
+    // connected socket also reports ICMP port unreachable.
+    let connected = service != UdpService::Ssdp;
+    if connected {
+        sock.connect(dest).map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
+    }
+    let payload = service.payload(target);
+    let send = |s: &UdpSocket| -> io::Result<usize> {
+        if connected {
+            s.send(&payload)
+        } else {
+            s.send_to(&payload, dest)
+        }
+    };
+    let mut result = UdpProbeResult {
+        service,
+        port: service.port(),
+        answered: false,
+        port_unreachable: false,
+        from: None,
+        response_len: 0,
+        response: Vec::new(),
+        summary: None,
+        elapsed_ms: 0,
+    };
+    let deadline = Instant::now() + stop.bound(wait);
+    let resend_at = Instant::now() + wait / 2;
+    let mut resent = false;
+    let mut buf = vec![0u8; 65536];
+    if let Err(e) = send(&sock) {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            result.port_unreachable = true;
+            result.elapsed_ms = started.elapsed().as_millis();
+            return Ok(result);
+        }
+        return Err(NetError::io(format!("UDP send to {dest}"), e));
+    }
+    while Instant::now() < deadline {
+        if stop.is_interrupted() {
+            return Err(NetError::Stopped("interrupted"));
+        }
+        if !resent && Instant::now() >= resend_at {
+            resent = true;
+            let _ = send(&sock);
+        }
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if from.ip() == target => {
+                result.answered = true;
+                result.from = Some(from);
+                result.response_len = n;
+                result.response = buf[..n.min(KEEP)].to_vec();
+                result.summary = summarize(service, &buf[..n]);
+                break;
+            }
+            Ok(_) => {} // someone else: ignore
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                result.port_unreachable = true;
+                break;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) => return Err(NetError::io(format!("UDP receive from {dest}"), e)),
+        }
+    }
+    result.elapsed_ms = started.elapsed().as_millis();
+    Ok(result)
+}
+
+fn summarize(service: UdpService, data: &[u8]) -> Option<String> {
+    match service {
+        UdpService::Snmp => snmp_summary(data),
+        UdpService::Coap => coap_summary(data),
+        UdpService::Mdns => mdns_summary(data),
+        UdpService::Ssdp => ssdp_summary(data),
+    }
+}
+
+// ---- SNMP (BER, X.690) ----
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 128 {
+        out.push(n as u8);
+    } else if n < 256 {
+        out.extend_from_slice(&[0x81, n as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn ber_int(v: u32) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let mut start = 0;
+    while start < 3 && bytes[start] == 0 && bytes[start + 1] & 0x80 == 0 {
+        start += 1;
+    }
+    let mut c = bytes[start..].to_vec();
+    if c[0] & 0x80 != 0 {
+        c.insert(0, 0);
+    }
+    tlv(0x02, &c)
+}
+
+/// SNMPv2c GetRequest for sysDescr.0 (1.3.6.1.2.1.1.1.0).
+pub fn snmp_get_sysdescr(community: &[u8], request_id: u32) -> Vec<u8> {
+    let oid = tlv(0x06, &[0x2b, 6, 1, 2, 1, 1, 1, 0]);
+    let varbind = tlv(0x30, &[oid, vec![0x05, 0x00]].concat());
+    let varbinds = tlv(0x30, &varbind);
+    let pdu = tlv(0xa0, &[ber_int(request_id), ber_int(0), ber_int(0), varbinds].concat());
+    tlv(0x30, &[ber_int(1), tlv(0x04, community), pdu].concat())
+}
+
+/// Reads one TLV: (tag, content, rest).
+fn read_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *data.first()?;
+    let first = *data.get(1)?;
+    let (len, hdr) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let k = usize::from(first & 0x7f);
+        if k == 0 || k > 3 {
+            return None;
+        }
+        let mut l = 0usize;
+        for i in 0..k {
+            l = (l << 8) | usize::from(*data.get(2 + i)?);
+        }
+        (l, 2 + k)
+    };
+    let end = hdr.checked_add(len)?;
+    let content = data.get(hdr..end)?;
+    Some((tag, content, &data[end..]))
+}
+
+fn ber_uint(c: &[u8]) -> Option<u64> {
+    if c.is_empty() || c.len() > 8 {
+        return None;
+    }
+    Some(c.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
+}
+
+fn snmp_summary(data: &[u8]) -> Option<String> {
+    let (t, msg, _) = read_tlv(data)?;
+    if t != 0x30 {
+        return None;
+    }
+    let (_, version, rest) = read_tlv(msg)?;
+    let (_, _community, rest) = read_tlv(rest)?;
+    let (pdu_tag, pdu, _) = read_tlv(rest)?;
+    let (_, _reqid, rest) = read_tlv(pdu)?;
+    let (_, err_status, rest) = read_tlv(rest)?;
+    let (_, _err_index, rest) = read_tlv(rest)?;
+    let v = ber_uint(version).map(|v| match v {
+        0 => "v1",
+        1 => "v2c",
+        3 => "v3",
+        _ => "?",
+    });
+    let es = ber_uint(err_status).unwrap_or(0);
+    if pdu_tag != 0xa2 {
+        return Some(format!("SNMP {} PDU tag {pdu_tag:#04x}", v.unwrap_or("?")));
+    }
+    if es != 0 {
+        return Some(format!("SNMP {} error-status {es}", v.unwrap_or("?")));
+    }
+    let (_, varbinds, _) = read_tlv(rest)?;
+    let (_, varbind, _) = read_tlv(varbinds)?;
+    let (_, _oid, rest) = read_tlv(varbind)?;
+    let (vt, value, _) = read_tlv(rest)?;
+    Some(match vt {
+        0x04 => format!(
+            "SNMP {} sysDescr: {}",
+            v.unwrap_or("?"),
+            String::from_utf8_lossy(&value[..value.len().min(256)])
+        ),
+        0x80 => "SNMP noSuchObject".into(),
+        0x81 => "SNMP noSuchInstance".into(),
+        other => format!("SNMP value tag {other:#04x}"),
+    })
+}
+
+// ---- CoAP ----
+
+/// Confirmable GET /.well-known/core without token.
+pub fn coap_get_well_known_core(message_id: u16) -> Vec<u8> {
+    let mut m = vec![0x40, 0x01];
+    m.extend_from_slice(&message_id.to_be_bytes());
+    // Uri-Path (11) ".well-known": delta 11, length 11.
+    m.push(0xbb);
+    m.extend_from_slice(b".well-known");
+    // Uri-Path "core": delta 0, length 4.
+    m.push(0x04);
+    m.extend_from_slice(b"core");
+    m
+}
+
+fn coap_summary(data: &[u8]) -> Option<String> {
+    let b0 = *data.first()?;
+    if b0 >> 6 != 1 {
+        return None;
+    }
+    let tkl = usize::from(b0 & 0x0f);
+    if tkl > 8 {
+        return None;
+    }
+    let code = *data.get(1)?;
+    let mut at = 4 + tkl;
+    let mut payload: &[u8] = &[];
+    while let Some(&h) = data.get(at) {
+        if h == 0xff {
+            payload = data.get(at + 1..).unwrap_or(&[]);
+            break;
+        }
+        at += 1;
+        let ext = |nib: u8, at: &mut usize| -> Option<usize> {
+            match nib {
+                13 => {
+                    let v = usize::from(*data.get(*at)?) + 13;
+                    *at += 1;
+                    Some(v)
+                }
+                14 => {
+                    let v = usize::from(u16::from_be_bytes([*data.get(*at)?, *data.get(*at + 1)?])) + 269;
+                    *at += 2;
+                    Some(v)
+                }
+                15 => None,
+                n => Some(usize::from(n)),
+            }
+        };
+        let _delta = ext(h >> 4, &mut at)?;
+        let len = ext(h & 0x0f, &mut at)?;
+        at = at.checked_add(len)?;
+        if at > data.len() {
+            return None;
+        }
+    }
+    let text = String::from_utf8_lossy(&payload[..payload.len().min(512)]);
+    Some(format!("CoAP {}.{:02} {}", code >> 5, code & 0x1f, text))
+}
+
+// ---- mDNS / DNS ----
+
+/// A DNS query (RFC 1035 section 4.1) for `name` of type `qtype`, class IN.
+pub fn mdns_query(name: &str, qtype: u16, id: u16) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        let l = &label.as_bytes()[..label.len().min(63)];
+        m.push(l.len() as u8);
+        m.extend_from_slice(l);
+    }
+    m.push(0);
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m
+}
+
+/// Reads a (possibly compressed) name at `at`; returns (name, offset after).
+fn dns_name(msg: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut name = String::new();
+    let mut after = None;
+    let mut jumps = 0;
+    loop {
+        let len = *msg.get(at)?;
+        if len & 0xc0 == 0xc0 {
+            let ptr = (usize::from(len & 0x3f) << 8) | usize::from(*msg.get(at + 1)?);
+            after.get_or_insert(at + 2);
+            jumps += 1;
+            if jumps > 16 {
+                return None;
+            }
+            at = ptr;
+            continue;
+        }
+        if len == 0 {
+            return Some((name, after.unwrap_or(at + 1)));
+        }
+        if len > 63 {
+            return None;
+        }
+        let label = msg.get(at + 1..at + 1 + usize::from(len))?;
+        if !name.is_empty() {
+            name.push('.');
+        }
+        name.push_str(&String::from_utf8_lossy(label));
+        if name.len() > 255 {
+            return None;
+        }
+        at += 1 + usize::from(len);
+    }
+}
+
+fn mdns_summary(data: &[u8]) -> Option<String> {
+    if data.len() < 12 || data[2] & 0x80 == 0 {
+        return None;
+    }
+    let qd = u16::from_be_bytes([data[4], data[5]]);
+    let an = u16::from_be_bytes([data[6], data[7]]);
+    let mut at = 12;
+    for _ in 0..qd {
+        at = dns_name(data, at)?.1 + 4;
+    }
+    let mut names = Vec::new();
+    for _ in 0..an.min(32) {
+        let (owner, next) = dns_name(data, at)?;
+        let rtype = u16::from_be_bytes([*data.get(next)?, *data.get(next + 1)?]);
+        let rdlen = usize::from(u16::from_be_bytes([*data.get(next + 8)?, *data.get(next + 9)?]));
+        let rdata = next + 10;
+        if rtype == 12 {
+            if let Some((target, _)) = dns_name(data, rdata) {
+                names.push(target);
+            }
+        } else {
+            names.push(owner);
+        }
+        at = rdata.checked_add(rdlen)?;
+    }
+    Some(format!("DNS response, {an} answers: {}", names.join(", ")))
+}
+
+// ---- SSDP ----
+
+/// A unicast M-SEARCH (UDA 1.1 section 1.3.2: HOST names the device).
+pub fn ssdp_msearch(target: IpAddr) -> Vec<u8> {
+    let host = match target {
+        IpAddr::V4(a) => format!("{a}:1900"),
+        IpAddr::V6(a) => format!("[{a}]:1900"),
+    };
+    format!(
+        "M-SEARCH * HTTP/1.1\r\nHOST: {host}\r\nMAN: \"ssdp:discover\"\r\nST: ssdp:all\r\nUSER-AGENT: hilt/0.1 UPnP/1.1 hilt/0.1\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn ssdp_summary(data: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&data[..data.len().min(4096)]);
+    let mut lines = text.split("\r\n");
+    let first = lines.next()?;
+    if !first.starts_with("HTTP/1.") {
+        return None;
+    }
+    let mut out = first.to_string();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            if ["server", "st", "location", "usn"].iter().any(|h| k.trim().eq_ignore_ascii_case(h)) {
+                out.push_str(&format!("; {}: {}", k.trim().to_ascii_uppercase(), v.trim()));
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snmp_request_bytes() {
+        // Hand-checked against X.690: 30 29 02 01 01 04 06 "public" a0 1c ...
+        let p = snmp_get_sysdescr(b"public", 1);
+        assert_eq!(&p[..13], &[0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c']);
+        assert_eq!(p.len(), 0x28);
+    }
+
+    #[test]
+    fn parsers_survive_truncation_and_garbage() {
+        let samples: Vec<Vec<u8>> = vec![
+            snmp_get_sysdescr(b"public", 7),
+            coap_get_well_known_core(1),
+            mdns_query("_services._dns-sd._udp.local", 12, 1),
+            vec![0xc0, 0x0c, 0xc0, 0x0c],
+            vec![0xff; 40],
+        ];
+        for s in &samples {
+            for cut in 0..s.len() {
+                for svc in UdpService::ALL {
+                    let _ = summarize(svc, &s[..cut]);
+                }
+            }
+        }
+        // A DNS pointer loop terminates.
+        let mut loopy = vec![0u8, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        loopy.extend_from_slice(&[0xc0, 12]);
+        assert!(mdns_summary(&loopy).is_none());
+    }
+
+    #[test]
+    fn coap_response_summary() {
+        let mut r = vec![0x60, 0x45, 0, 1, 0xc1, 0x28, 0xff];
+        r.extend_from_slice(b"</sensors/temp>;rt=\"temperature\"");
+        assert_eq!(coap_summary(&r).as_deref(), Some("CoAP 2.05 </sensors/temp>;rt=\"temperature\""));
+    }
+}
