@@ -11,6 +11,27 @@
 //!
 //! Secrets never appear in `Debug` output or in serialized reports; only
 //! their length, label and frames do.
+//!
+//! ```no_run
+//! use hilt_capture::{classify_file, host_filter, Capture, ClassifyOptions, Limits, NamedSecret};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::path::Path::new("evidence/telnet-login.pcap");
+//! let cap = Capture::start("hsim0", &host_filter("198.18.0.2".parse()?), path, Limits::default())?;
+//! // ... log in to the board over telnet ...
+//! let stats = cap.stop()?;
+//! println!("{} packets, {} dropped by the kernel", stats.packets, stats.dropped_kernel);
+//!
+//! let options = ClassifyOptions {
+//!     secrets: vec![NamedSecret::new("accounts.admin.password", "from-the-secret-file")],
+//!     ..ClassifyOptions::default()
+//! };
+//! let report = classify_file(path, &options)?;
+//! for (flow, cred) in report.credentials() {
+//!     println!("{:?} to {} leaks a password in frame {}", cred.kind, flow.server, cred.frame);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod capture;
 mod classify;

@@ -375,6 +375,19 @@ fn every_protocol_in_the_frame_tshark_names() {
         one("snmp.community", "snmp.community"),
         vec![format!("{}|private", want.snmp)]
     );
+    // The same capture as pcapng (what dumpcap and Wireshark write).
+    let ng = path.with_extension("pcapng");
+    common::run_ok(&[
+        "editcap",
+        "-F",
+        "pcapng",
+        path.to_str().unwrap_or_default(),
+        ng.to_str().unwrap_or_default(),
+    ]);
+    let report = classify_file(&ng, &secrets()).expect("classify pcapng");
+    assert_eq!(report.frames, frames.len() as u64);
+    check_everything(&report, &want);
+
     assert_eq!(one("vlan.id == 42 && telnet", "tcp.dstport").len(), 8);
     assert_eq!(
         one("tls.handshake.type == 1", "ipv6.src"),
