@@ -22,7 +22,11 @@ fn main() {
     let mut ns = common::Netns::new();
     let a = ns.addr.to_string();
     for p in [22u16, 80, 443, 1883, 8080] {
-        ns.spawn(&["socat", &format!("TCP-LISTEN:{p},bind={a},reuseaddr,fork"), "SYSTEM:true"]);
+        ns.spawn(&[
+            "socat",
+            &format!("TCP-LISTEN:{p},bind={a},reuseaddr,fork"),
+            "SYSTEM:true",
+        ]);
         ns.wait_tcp(p);
     }
     let opts = TcpScanOptions::default();
@@ -30,8 +34,12 @@ fn main() {
     let mut nmap_best = Duration::MAX;
     for round in 0..rounds {
         let started = Instant::now();
-        let r = scan_tcp(IpAddr::V4(ns.addr), &opts, &Stop::after(Duration::from_secs(300)))
-            .expect("hilt scan");
+        let r = scan_tcp(
+            IpAddr::V4(ns.addr),
+            &opts,
+            &Stop::after(Duration::from_secs(300)),
+        )
+        .expect("hilt scan");
         let hilt = started.elapsed();
         let (nmap_open, nmap) = common::nmap_open_ports(&a);
         assert_eq!(r.open, nmap_open, "hilt and nmap disagree");

@@ -77,7 +77,9 @@ impl CertInfo {
             for name in &san.value.general_names {
                 match name {
                     GeneralName::DNSName(d) => info.subject_alt_names.push(format!("DNS:{d}")),
-                    GeneralName::IPAddress(ip) => info.subject_alt_names.push(format!("IP:{}", ip_text(ip))),
+                    GeneralName::IPAddress(ip) => {
+                        info.subject_alt_names.push(format!("IP:{}", ip_text(ip)))
+                    }
                     GeneralName::URI(u) => info.subject_alt_names.push(format!("URI:{u}")),
                     GeneralName::RFC822Name(m) => info.subject_alt_names.push(format!("email:{m}")),
                     other => info.subject_alt_names.push(format!("{other:?}")),
@@ -99,7 +101,9 @@ impl CertInfo {
                 (format!("EC {curve}"), ec.key_size())
             }
             Ok(PublicKey::DSA(_)) => ("DSA".to_string(), 0),
-            Ok(PublicKey::GostR3410(_)) | Ok(PublicKey::GostR3410_2012(_)) => ("GOST".to_string(), 0),
+            Ok(PublicKey::GostR3410(_)) | Ok(PublicKey::GostR3410_2012(_)) => {
+                ("GOST".to_string(), 0)
+            }
             Ok(PublicKey::Unknown(raw)) => match oid.as_str() {
                 "1.3.101.112" => ("Ed25519".to_string(), 256),
                 "1.3.101.113" => ("Ed448".to_string(), 456),

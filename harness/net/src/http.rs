@@ -104,7 +104,8 @@ impl HttpRequest {
     }
     /// A header whose value is a secret (API key, token): sent, never recorded.
     pub fn secret_header(mut self, name: &str, value: &str) -> Self {
-        self.secret_headers.push((name.to_string(), Secret::new(value)));
+        self.secret_headers
+            .push((name.to_string(), Secret::new(value)));
         self
     }
     /// HTTP Basic authentication (RFC 7617).
@@ -328,7 +329,10 @@ pub fn request(
         }
     }
     if req.path.contains(['\r', '\n', ' ']) {
-        return Err(NetError::Setup(format!("bad request target {:?}", req.path)));
+        return Err(NetError::Setup(format!(
+            "bad request target {:?}",
+            req.path
+        )));
     }
     // The request, and the same with secrets replaced.
     let mut head = format!(
@@ -401,9 +405,7 @@ pub fn request(
         break (parsed.0, parsed.1, parsed.2, parsed.3, head_end, buf);
     };
     let mut body = buf.split_off(head_len);
-    let no_body = status == 204
-        || status == 304
-        || (100..200).contains(&status);
+    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
     let te = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
@@ -449,9 +451,14 @@ pub fn request(
         }
     }
     let mut shown_resp = String::from_utf8_lossy(&buf[..head_len]).into_owned();
-    shown_resp.push_str(&String::from_utf8_lossy(&body[..body.len().min(RECORD_BODY)]));
+    shown_resp.push_str(&String::from_utf8_lossy(
+        &body[..body.len().min(RECORD_BODY)],
+    ));
     if body.len() > RECORD_BODY {
-        shown_resp.push_str(&format!("\n[... {} more body bytes not recorded]", body.len() - RECORD_BODY));
+        shown_resp.push_str(&format!(
+            "\n[... {} more body bytes not recorded]",
+            body.len() - RECORD_BODY
+        ));
     }
     if let Conn::Tls(s) = conn {
         s.close();
@@ -482,15 +489,25 @@ fn write_all(conn: &mut Conn, mut data: &[u8], stop: &Stop) -> Result<(), NetErr
         match conn.write(data) {
             Ok(0) => return Err(NetError::Protocol("connection closed while sending".into())),
             Ok(n) => data = &data[n..],
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(NetError::io("sending the request", e)),
         }
     }
-    conn.flush().map_err(|e| NetError::io("sending the request", e))
+    conn.flush()
+        .map_err(|e| NetError::io("sending the request", e))
 }
 
 /// Reads up to `want` more bytes into `buf`; 0 means EOF.
-fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize, stop: &Stop) -> Result<usize, NetError> {
+fn read_more(
+    conn: &mut Conn,
+    buf: &mut Vec<u8>,
+    want: usize,
+    stop: &Stop,
+) -> Result<usize, NetError> {
     let mut chunk = [0u8; 16 * 1024];
     let want = want.clamp(1, chunk.len());
     loop {
@@ -502,7 +519,12 @@ fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize, stop: &Stop) -> Re
                 buf.extend_from_slice(&chunk[..n]);
                 return Ok(n);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if e.to_string().starts_with("stopped") {
                     return Err(NetError::Stopped("deadline passed"));
                 }
@@ -523,7 +545,9 @@ fn read_head(conn: &mut Conn, buf: &mut Vec<u8>, stop: &Stop) -> Result<usize, N
             return Ok(end);
         }
         if buf.len() > MAX_HEAD {
-            return Err(NetError::Protocol(format!("response head exceeds {MAX_HEAD} bytes")));
+            return Err(NetError::Protocol(format!(
+                "response head exceeds {MAX_HEAD} bytes"
+            )));
         }
         if read_more(conn, buf, 4096, stop)? == 0 {
             return Err(NetError::Protocol(if buf.is_empty() {
@@ -561,7 +585,9 @@ fn parse_head(head: &[u8]) -> Result<Head, NetError> {
             continue;
         }
         if headers.len() >= MAX_HEADERS {
-            return Err(NetError::Protocol(format!("more than {MAX_HEADERS} headers")));
+            return Err(NetError::Protocol(format!(
+                "more than {MAX_HEADERS} headers"
+            )));
         }
         let (k, v) = line
             .split_once(':')
@@ -572,7 +598,12 @@ fn parse_head(head: &[u8]) -> Result<Head, NetError> {
 }
 
 /// Decodes a chunked body (RFC 9112 section 7.1), bounded by `max`.
-fn read_chunked(conn: &mut Conn, mut pending: Vec<u8>, max: usize, stop: &Stop) -> Result<Vec<u8>, NetError> {
+fn read_chunked(
+    conn: &mut Conn,
+    mut pending: Vec<u8>,
+    max: usize,
+    stop: &Stop,
+) -> Result<Vec<u8>, NetError> {
     let mut body = Vec::new();
     loop {
         // Chunk size line.
@@ -584,7 +615,9 @@ fn read_chunked(conn: &mut Conn, mut pending: Vec<u8>, max: usize, stop: &Stop) 
                 return Err(NetError::Protocol("chunk size line too long".into()));
             }
             if read_more(conn, &mut pending, 1024, stop)? == 0 {
-                return Err(NetError::Protocol("connection closed inside a chunked body".into()));
+                return Err(NetError::Protocol(
+                    "connection closed inside a chunked body".into(),
+                ));
             }
         };
         let line = String::from_utf8_lossy(&pending[..line_end]).into_owned();
@@ -596,12 +629,16 @@ fn read_chunked(conn: &mut Conn, mut pending: Vec<u8>, max: usize, stop: &Stop) 
             return Ok(body); // trailers ignored
         }
         if body.len().saturating_add(size) > max {
-            return Err(NetError::Protocol(format!("response body exceeds the {max} byte limit")));
+            return Err(NetError::Protocol(format!(
+                "response body exceeds the {max} byte limit"
+            )));
         }
         while pending.len() < size + 2 {
             let want = size + 2 - pending.len();
             if read_more(conn, &mut pending, want, stop)? == 0 {
-                return Err(NetError::Protocol("connection closed inside a chunk".into()));
+                return Err(NetError::Protocol(
+                    "connection closed inside a chunk".into(),
+                ));
             }
         }
         body.extend_from_slice(&pending[..size]);
@@ -615,16 +652,29 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
 
     #[test]
     fn debug_never_shows_the_password() {
-        let r = HttpRequest::get("/").basic_auth("admin", "hunter2-pw").secret_header("X-Api-Key", "k3y-s3cret");
+        let r = HttpRequest::get("/")
+            .basic_auth("admin", "hunter2-pw")
+            .secret_header("X-Api-Key", "k3y-s3cret");
         let d = format!("{r:?}");
-        assert!(!d.contains("hunter2-pw") && !d.contains("k3y-s3cret"), "{d}");
+        assert!(
+            !d.contains("hunter2-pw") && !d.contains("k3y-s3cret"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -15,9 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -151,7 +149,8 @@ fn rc(e: rcgen::Error) -> NetError {
 fn leaf_params(name: &str) -> Result<CertificateParams, NetError> {
     let mut p = CertificateParams::new(vec![name.to_string()]).map_err(rc)?;
     p.distinguished_name.push(DnType::CommonName, name);
-    p.distinguished_name.push(DnType::OrganizationName, "hilt rogue server");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "hilt rogue server");
     Ok(p)
 }
 
@@ -161,7 +160,8 @@ fn fresh_ca() -> Result<(String, KeyPair), NetError> {
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.distinguished_name.push(DnType::CommonName, "hilt rogue CA (untrusted)");
+    p.distinguished_name
+        .push(DnType::CommonName, "hilt rogue CA (untrusted)");
     let cert = p.self_signed(&key).map_err(rc)?;
     Ok((cert.pem(), key))
 }
@@ -253,19 +253,23 @@ impl RogueServer {
         let presented = make_presented(&cfg.cert, &cfg.hostname)?;
         let key = PrivateKeyDer::try_from(presented.key_der.clone())
             .map_err(|e| NetError::Setup(format!("server key: {e}")))?;
-        let mut config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| NetError::Setup(format!("TLS versions: {e}")))?
-            .with_no_client_auth()
-            .with_single_cert(presented.chain.clone(), key)
-            .map_err(|e| NetError::Setup(format!("server certificate: {e}")))?;
+        let mut config =
+            ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .map_err(|e| NetError::Setup(format!("TLS versions: {e}")))?
+                .with_no_client_auth()
+                .with_single_cert(presented.chain.clone(), key)
+                .map_err(|e| NetError::Setup(format!("server certificate: {e}")))?;
         config.alpn_protocols = cfg.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let config = Arc::new(config);
-        let listener = TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
+        let listener =
+            TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| NetError::io("listener", e))?;
-        let addr = listener.local_addr().map_err(|e| NetError::io("listener", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| NetError::io("listener", e))?;
         let records = Arc::new(Mutex::new(Vec::new()));
         let total = Arc::new(AtomicUsize::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -303,7 +307,10 @@ impl RogueServer {
 
     /// Connections finished so far.
     pub fn connections(&self) -> Vec<RogueConnection> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Connections accepted so far (finished or not, kept or not).
@@ -423,7 +430,10 @@ impl Write for Tee<'_> {
 }
 
 fn wait_err(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Finds the first plaintext alert record (type 21, length 2) in what the
@@ -511,7 +521,9 @@ fn serve(
     }
     rec.sni = conn.server_name().map(str::to_string);
     rec.protocol_version = conn.protocol_version().map(|v| format!("{v:?}"));
-    rec.cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()));
+    rec.cipher_suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()));
     if let Some(e) = failure {
         let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
         if let Some(rustls::Error::AlertReceived(a)) = tls {

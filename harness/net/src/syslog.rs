@@ -78,7 +78,10 @@ pub fn parse_rfc5424(bytes: &[u8]) -> Result<Rfc5424, String> {
     let text = String::from_utf8_lossy(bytes);
     let s = text.trim_end_matches(['\n', '\r', '\0']);
     let rest = s.strip_prefix('<').ok_or("no PRI")?;
-    let close = rest.find('>').filter(|p| (1..=3).contains(p)).ok_or("bad PRI")?;
+    let close = rest
+        .find('>')
+        .filter(|p| (1..=3).contains(p))
+        .ok_or("bad PRI")?;
     let pri: u8 = rest[..close]
         .parse()
         .ok()
@@ -90,7 +93,9 @@ pub fn parse_rfc5424(bytes: &[u8]) -> Result<Rfc5424, String> {
         return Err("bad VERSION (not RFC 5424?)".into());
     }
     let version: u16 = rest[..vlen].parse().map_err(|_| "bad VERSION")?;
-    let rest = rest[vlen..].strip_prefix(' ').ok_or("no SP after VERSION")?;
+    let rest = rest[vlen..]
+        .strip_prefix(' ')
+        .ok_or("no SP after VERSION")?;
     let (timestamp, rest) = field(rest, "TIMESTAMP", 64)?;
     let timestamp_unix_ms = match &timestamp {
         Some(t) => Some(rfc3339_unix_ms(t).ok_or_else(|| format!("bad TIMESTAMP {t:?}"))?),
@@ -165,7 +170,9 @@ fn parse_sd(s: &str) -> Result<(Vec<SdElement>, &str), String> {
             loop {
                 match chars.next() {
                     Some((_, '=')) => break,
-                    Some((_, c)) if c != ' ' && c != ']' && c != '"' && name.len() < 32 => name.push(c),
+                    Some((_, c)) if c != ' ' && c != ']' && c != '"' && name.len() < 32 => {
+                        name.push(c)
+                    }
                     _ => return Err(format!("bad PARAM-NAME in {id:?}")),
                 }
             }
@@ -199,7 +206,13 @@ fn parse_sd(s: &str) -> Result<(Vec<SdElement>, &str), String> {
 /// RFC 3339 full-date "T" full-time to Unix milliseconds.
 fn rfc3339_unix_ms(t: &str) -> Option<i64> {
     let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -244,7 +257,11 @@ fn rfc3339_unix_ms(t: &str) -> Option<i64> {
         _ => return None,
     };
     // Days from the civil date (proleptic Gregorian).
-    let (yy, mm) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = yy.div_euclid(400);
     let yoe = yy - era * 400;
     let doy = (153 * mm + 2) / 5 + d - 1;
@@ -328,7 +345,9 @@ impl SyslogCollector {
         opts: SyslogOptions,
     ) -> Result<Self, NetError> {
         if udp.is_none() && tcp.is_none() {
-            return Err(NetError::Setup("syslog collector needs a UDP or TCP address".into()));
+            return Err(NetError::Setup(
+                "syslog collector needs a UDP or TCP address".into(),
+            ));
         }
         let shared = Arc::new(Shared {
             messages: Mutex::new(Vec::new()),
@@ -343,21 +362,31 @@ impl SyslogCollector {
             threads: Vec::new(),
         };
         if let Some(addr) = udp {
-            let sock = UdpSocket::bind(addr).map_err(|e| NetError::io(format!("bind udp {addr}"), e))?;
+            let sock =
+                UdpSocket::bind(addr).map_err(|e| NetError::io(format!("bind udp {addr}"), e))?;
             sock.set_read_timeout(Some(POLL))
                 .map_err(|e| NetError::io("udp socket", e))?;
-            me.udp_addr = Some(sock.local_addr().map_err(|e| NetError::io("udp socket", e))?);
+            me.udp_addr = Some(
+                sock.local_addr()
+                    .map_err(|e| NetError::io("udp socket", e))?,
+            );
             let sh = shared.clone();
-            me.threads.push(spawn("hilt-syslog-udp", move || udp_loop(sock, sh))?);
+            me.threads
+                .push(spawn("hilt-syslog-udp", move || udp_loop(sock, sh))?);
         }
         if let Some(addr) = tcp {
-            let l = TcpListener::bind(addr).map_err(|e| NetError::io(format!("bind tcp {addr}"), e))?;
+            let l =
+                TcpListener::bind(addr).map_err(|e| NetError::io(format!("bind tcp {addr}"), e))?;
             l.set_nonblocking(true)
                 .map_err(|e| NetError::io("tcp listener", e))?;
-            me.tcp_addr = Some(l.local_addr().map_err(|e| NetError::io("tcp listener", e))?);
+            me.tcp_addr = Some(
+                l.local_addr()
+                    .map_err(|e| NetError::io("tcp listener", e))?,
+            );
             let sh = shared.clone();
             let idle = opts.tcp_idle_timeout;
-            me.threads.push(spawn("hilt-syslog-tcp", move || tcp_loop(l, sh, idle))?);
+            me.threads
+                .push(spawn("hilt-syslog-tcp", move || tcp_loop(l, sh, idle))?);
         }
         Ok(me)
     }
@@ -432,7 +461,11 @@ fn udp_loop(sock: UdpSocket, shared: Arc<Shared>) {
     while !shared.stopping.load(Ordering::SeqCst) {
         match sock.recv_from(&mut buf) {
             Ok((n, peer)) => shared.push(peer, "udp", &buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => std::thread::sleep(POLL),
         }
     }
@@ -507,7 +540,12 @@ fn tcp_peer(mut s: TcpStream, peer: SocketAddr, shared: &Shared, idle: Duration)
                 silent = Duration::ZERO;
                 buf.extend_from_slice(&chunk[..n]);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 silent += POLL;
             }
             Err(_) => return,
@@ -516,7 +554,11 @@ fn tcp_peer(mut s: TcpStream, peer: SocketAddr, shared: &Shared, idle: Duration)
 }
 
 enum Frame {
-    Complete { start: usize, end: usize, next: usize },
+    Complete {
+        start: usize,
+        end: usize,
+        next: usize,
+    },
     Incomplete,
     Invalid,
 }
@@ -528,12 +570,19 @@ fn next_frame(buf: &[u8]) -> Frame {
     if buf[0].is_ascii_digit() {
         let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
         if digits == buf.len() {
-            return if digits > 6 { Frame::Invalid } else { Frame::Incomplete };
+            return if digits > 6 {
+                Frame::Invalid
+            } else {
+                Frame::Incomplete
+            };
         }
         if digits > 6 || buf[digits] != b' ' {
             return Frame::Invalid;
         }
-        let len: usize = match std::str::from_utf8(&buf[..digits]).ok().and_then(|d| d.parse().ok()) {
+        let len: usize = match std::str::from_utf8(&buf[..digits])
+            .ok()
+            .and_then(|d| d.parse().ok())
+        {
             Some(l) if l <= MAX_MESSAGE => l,
             _ => return Frame::Invalid,
         };
@@ -574,7 +623,10 @@ mod tests {
         assert_eq!(m.timestamp_unix_ms, Some(1_065_910_455_003));
         let m = parse_rfc5424(br#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event"#).expect("ex4");
         assert_eq!(m.structured_data.len(), 2);
-        assert_eq!(m.structured_data[0].params[1], ("eventSource".into(), "Application".into()));
+        assert_eq!(
+            m.structured_data[0].params[1],
+            ("eventSource".into(), "Application".into())
+        );
         assert_eq!(m.msg, "An application event");
         let m = parse_rfc5424(br#"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - [a@1 v="q\"x\]y\\z"]"#).expect("ex2");
         assert_eq!(m.structured_data[0].params[0].1, "q\"x]y\\z");
@@ -585,19 +637,44 @@ mod tests {
     #[test]
     fn rejects_malformed_messages_without_panicking() {
         for bad in [
-            &b""[..], b"<", b"<999>1 - - - - - -", b"<13>Oct 11 22:14:15 host app: bsd style", b"<13>1 - - - - -",
-            b"<13>1 - - - - - [", b"<13>1 - - - - - [x a=\"b", b"<13>1 2003-13-11T22:14:15Z h a p m -",
-            b"<13>1 - - - - - [id a=b]", b"\xff\xfe<13>",
+            &b""[..],
+            b"<",
+            b"<999>1 - - - - - -",
+            b"<13>Oct 11 22:14:15 host app: bsd style",
+            b"<13>1 - - - - -",
+            b"<13>1 - - - - - [",
+            b"<13>1 - - - - - [x a=\"b",
+            b"<13>1 2003-13-11T22:14:15Z h a p m -",
+            b"<13>1 - - - - - [id a=b]",
+            b"\xff\xfe<13>",
         ] {
-            assert!(parse_rfc5424(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_rfc5424(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn frames() {
-        assert!(matches!(next_frame(b"5 hello6 world!"), Frame::Complete { start: 2, end: 7, next: 7 }));
+        assert!(matches!(
+            next_frame(b"5 hello6 world!"),
+            Frame::Complete {
+                start: 2,
+                end: 7,
+                next: 7
+            }
+        ));
         assert!(matches!(next_frame(b"12 short"), Frame::Incomplete));
         assert!(matches!(next_frame(b"9999999 x"), Frame::Invalid));
-        assert!(matches!(next_frame(b"<13>1 - - - - - - x\nrest"), Frame::Complete { start: 0, end: 19, next: 20 }));
+        assert!(matches!(
+            next_frame(b"<13>1 - - - - - - x\nrest"),
+            Frame::Complete {
+                start: 0,
+                end: 19,
+                next: 20
+            }
+        ));
     }
 }

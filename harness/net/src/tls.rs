@@ -24,7 +24,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring as provider, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use serde::Serialize;
 
 use crate::certinfo::CertInfo;
@@ -207,7 +209,9 @@ impl ServerCertVerifier for RecordingVerifier {
             }
         }
         match &self.inner {
-            Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
             None => Ok(ServerCertVerified::assertion()),
         }
     }
@@ -275,7 +279,11 @@ fn build_config(
     if !cfg.cipher_suites.is_empty() {
         prov.cipher_suites = provider::ALL_CIPHER_SUITES
             .iter()
-            .filter(|s| cfg.cipher_suites.iter().any(|n| *n == format!("{:?}", s.suite())))
+            .filter(|s| {
+                cfg.cipher_suites
+                    .iter()
+                    .any(|n| *n == format!("{:?}", s.suite()))
+            })
             .copied()
             .collect();
         if prov.cipher_suites.is_empty() {
@@ -340,7 +348,9 @@ pub struct TlsStream {
 
 impl std::fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsStream").field("peer", &self.sock.peer_addr().ok()).finish()
+        f.debug_struct("TlsStream")
+            .field("peer", &self.sock.peer_addr().ok())
+            .finish()
     }
 }
 
@@ -349,7 +359,10 @@ fn stopped(why: &'static str) -> io::Error {
 }
 
 fn is_wait(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl TlsStream {
@@ -422,7 +435,11 @@ fn describe(cfg: &TlsClientConfig) -> String {
 /// Connects to `addr`, runs the handshake and records it. A failed
 /// handshake is an `Ok` with `outcome: Failed`; `Err` means no TLS
 /// exchange happened (TCP connect failed, bad local configuration, stop).
-pub fn connect(addr: SocketAddr, cfg: &TlsClientConfig, stop: &Stop) -> Result<TlsConnection, NetError> {
+pub fn connect(
+    addr: SocketAddr,
+    cfg: &TlsClientConfig,
+    stop: &Stop,
+) -> Result<TlsConnection, NetError> {
     let started = Instant::now();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let config = build_config(cfg, seen.clone())?;
@@ -471,8 +488,12 @@ pub fn connect(addr: SocketAddr, cfg: &TlsClientConfig, stop: &Stop) -> Result<T
         offered_versions: cfg.versions,
         outcome,
         protocol_version: conn.protocol_version().map(|v| format!("{v:?}")),
-        cipher_suite: conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
-        alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite())),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
         chain,
         verified: completed && !matches!(cfg.trust, Trust::InspectOnly),
         elapsed_ms: started.elapsed().as_millis(),
@@ -499,9 +520,12 @@ fn failed_outcome(e: &io::Error) -> HandshakeOutcome {
     let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     let (alert_sent, alert_received) = match tls {
         Some(rustls::Error::AlertReceived(a)) => (None, Some(Alert::new(u8::from(*a)))),
-        Some(rustls::Error::InvalidCertificate(c)) => {
-            (Some(Alert::new(u8::from(rustls::AlertDescription::from(c.clone())))), None)
-        }
+        Some(rustls::Error::InvalidCertificate(c)) => (
+            Some(Alert::new(u8::from(rustls::AlertDescription::from(
+                c.clone(),
+            )))),
+            None,
+        ),
         Some(rustls::Error::PeerIncompatible(_)) => (Some(Alert::new(40)), None),
         Some(rustls::Error::NoApplicationProtocol) => (Some(Alert::new(120)), None),
         Some(rustls::Error::InvalidMessage(_)) => (Some(Alert::new(50)), None),
@@ -526,7 +550,11 @@ pub struct VersionProbe {
 
 /// Offers TLS 1.3 only, then TLS 1.2 only (inspect-only trust: the point
 /// is what the server accepts, not whom it is).
-pub fn probe_versions(addr: SocketAddr, server_name: &str, stop: &Stop) -> Result<VersionProbe, NetError> {
+pub fn probe_versions(
+    addr: SocketAddr,
+    server_name: &str,
+    stop: &Stop,
+) -> Result<VersionProbe, NetError> {
     let mut cfg = TlsClientConfig::new(server_name, Trust::InspectOnly);
     cfg.versions = Versions::Tls13Only;
     let tls13 = connect(addr, &cfg, stop)?.record;
@@ -617,7 +645,9 @@ pub fn legacy_client_hello(version: LegacyVersion, server_name: &str) -> Vec<u8>
         ext.extend_from_slice(name);
     }
     // supported_groups: x25519, secp256r1, secp384r1
-    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]);
+    ext.extend_from_slice(&[
+        0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18,
+    ]);
     // ec_point_formats: uncompressed
     ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
     // renegotiation_info: empty
@@ -660,7 +690,10 @@ pub fn probe_legacy_hello(
     timeout: Duration,
     stop: &Stop,
 ) -> Result<LegacyProbe, NetError> {
-    let stop = Stop::new(stop.deadline().min(Instant::now() + timeout), stop.interrupt_flag());
+    let stop = Stop::new(
+        stop.deadline().min(Instant::now() + timeout),
+        stop.interrupt_flag(),
+    );
     let mut sock = tcp_connect(addr, &stop)?;
     let hello = legacy_client_hello(version, server_name);
     sock.write_all(&hello)
@@ -683,7 +716,10 @@ pub fn probe_legacy_hello(
     let ctype = header[0];
     let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
     if !(20..=24).contains(&ctype) || header[1] != 3 || len > 16384 + 2048 {
-        result.note = format!("not a TLS record (first bytes {})", crate::certinfo::to_hex(&header));
+        result.note = format!(
+            "not a TLS record (first bytes {})",
+            crate::certinfo::to_hex(&header)
+        );
         return Ok(result);
     }
     let body = match read_exact_bounded(&mut sock, len.min(4096), &stop)? {
@@ -720,7 +756,11 @@ pub fn probe_legacy_hello(
 }
 
 /// Reads exactly `n` bytes; `None` on EOF before that.
-fn read_exact_bounded(sock: &mut TcpStream, n: usize, stop: &Stop) -> Result<Option<Vec<u8>>, NetError> {
+fn read_exact_bounded(
+    sock: &mut TcpStream,
+    n: usize,
+    stop: &Stop,
+) -> Result<Option<Vec<u8>>, NetError> {
     let mut buf = vec![0u8; n];
     let mut got = 0;
     while got < n {

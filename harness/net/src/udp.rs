@@ -36,7 +36,12 @@ pub enum UdpService {
 }
 
 impl UdpService {
-    pub const ALL: [UdpService; 4] = [UdpService::Snmp, UdpService::Coap, UdpService::Mdns, UdpService::Ssdp];
+    pub const ALL: [UdpService; 4] = [
+        UdpService::Snmp,
+        UdpService::Coap,
+        UdpService::Mdns,
+        UdpService::Ssdp,
+    ];
 
     pub fn port(self) -> u16 {
         match self {
@@ -97,7 +102,12 @@ pub fn probe_udp(
     })
 }
 
-fn probe_one(target: IpAddr, service: UdpService, wait: Duration, stop: &Stop) -> Result<UdpProbeResult, NetError> {
+fn probe_one(
+    target: IpAddr,
+    service: UdpService,
+    wait: Duration,
+    stop: &Stop,
+) -> Result<UdpProbeResult, NetError> {
     let started = Instant::now();
     let bind: SocketAddr = match target {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
@@ -112,7 +122,8 @@ fn probe_one(target: IpAddr, service: UdpService, wait: Duration, stop: &Stop) -
     // connected socket also reports ICMP port unreachable.
     let connected = service != UdpService::Ssdp;
     if connected {
-        sock.connect(dest).map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
+        sock.connect(dest)
+            .map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
     }
     let payload = service.payload(target);
     let send = |s: &UdpSocket| -> io::Result<usize> {
@@ -167,7 +178,11 @@ fn probe_one(target: IpAddr, service: UdpService, wait: Duration, stop: &Stop) -
                 result.port_unreachable = true;
                 break;
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(NetError::io(format!("UDP receive from {dest}"), e)),
         }
     }
@@ -218,7 +233,10 @@ pub fn snmp_get_sysdescr(community: &[u8], request_id: u32) -> Vec<u8> {
     let oid = tlv(0x06, &[0x2b, 6, 1, 2, 1, 1, 1, 0]);
     let varbind = tlv(0x30, &[oid, vec![0x05, 0x00]].concat());
     let varbinds = tlv(0x30, &varbind);
-    let pdu = tlv(0xa0, &[ber_int(request_id), ber_int(0), ber_int(0), varbinds].concat());
+    let pdu = tlv(
+        0xa0,
+        &[ber_int(request_id), ber_int(0), ber_int(0), varbinds].concat(),
+    );
     tlv(0x30, &[ber_int(1), tlv(0x04, community), pdu].concat())
 }
 
@@ -332,7 +350,8 @@ fn coap_summary(data: &[u8]) -> Option<String> {
                     Some(v)
                 }
                 14 => {
-                    let v = usize::from(u16::from_be_bytes([*data.get(*at)?, *data.get(*at + 1)?])) + 269;
+                    let v = usize::from(u16::from_be_bytes([*data.get(*at)?, *data.get(*at + 1)?]))
+                        + 269;
                     *at += 2;
                     Some(v)
                 }
@@ -418,7 +437,10 @@ fn mdns_summary(data: &[u8]) -> Option<String> {
     for _ in 0..an.min(32) {
         let (owner, next) = dns_name(data, at)?;
         let rtype = u16::from_be_bytes([*data.get(next)?, *data.get(next + 1)?]);
-        let rdlen = usize::from(u16::from_be_bytes([*data.get(next + 8)?, *data.get(next + 9)?]));
+        let rdlen = usize::from(u16::from_be_bytes([
+            *data.get(next + 8)?,
+            *data.get(next + 9)?,
+        ]));
         let rdata = next + 10;
         if rtype == 12 {
             if let Some((target, _)) = dns_name(data, rdata) {
@@ -456,8 +478,15 @@ fn ssdp_summary(data: &[u8]) -> Option<String> {
     let mut out = first.to_string();
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
-            if ["server", "st", "location", "usn"].iter().any(|h| k.trim().eq_ignore_ascii_case(h)) {
-                out.push_str(&format!("; {}: {}", k.trim().to_ascii_uppercase(), v.trim()));
+            if ["server", "st", "location", "usn"]
+                .iter()
+                .any(|h| k.trim().eq_ignore_ascii_case(h))
+            {
+                out.push_str(&format!(
+                    "; {}: {}",
+                    k.trim().to_ascii_uppercase(),
+                    v.trim()
+                ));
             }
         }
     }
@@ -472,7 +501,10 @@ mod tests {
     fn snmp_request_bytes() {
         // Hand-checked against X.690: 30 29 02 01 01 04 06 "public" a0 1c ...
         let p = snmp_get_sysdescr(b"public", 1);
-        assert_eq!(&p[..13], &[0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c']);
+        assert_eq!(
+            &p[..13],
+            &[0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c']
+        );
         assert_eq!(p.len(), 0x28);
     }
 
@@ -502,6 +534,9 @@ mod tests {
     fn coap_response_summary() {
         let mut r = vec![0x60, 0x45, 0, 1, 0xc1, 0x28, 0xff];
         r.extend_from_slice(b"</sensors/temp>;rt=\"temperature\"");
-        assert_eq!(coap_summary(&r).as_deref(), Some("CoAP 2.05 </sensors/temp>;rt=\"temperature\""));
+        assert_eq!(
+            coap_summary(&r).as_deref(),
+            Some("CoAP 2.05 </sensors/temp>;rt=\"temperature\"")
+        );
     }
 }

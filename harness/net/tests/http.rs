@@ -68,12 +68,23 @@ fn stop() -> Stop {
 fn get_from_python_http_server() {
     require_tool("python3");
     let dir = tmpdir("py");
-    std::fs::write(dir.join("id.json"), br#"{"device_id":"sim-0","fw":"1.2.3"}"#).expect("write");
+    std::fs::write(
+        dir.join("id.json"),
+        br#"{"device_id":"sim-0","fw":"1.2.3"}"#,
+    )
+    .expect("write");
     std::fs::write(dir.join("big.bin"), vec![7u8; 5 * 1024 * 1024]).expect("write");
     let port = free_port();
     let _srv = Proc(
         Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
             .arg(&*dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -83,15 +94,33 @@ fn get_from_python_http_server() {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     wait_port(addr);
     let t = HttpTarget::http(addr);
-    let r = request(&t, &HttpRequest::get("/id.json"), &HttpOptions::default(), &stop()).expect("get");
+    let r = request(
+        &t,
+        &HttpRequest::get("/id.json"),
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect("get");
     assert_eq!(r.status, 200);
     assert_eq!(r.json().expect("json")["device_id"], "sim-0");
     assert!(r.exchange.request.starts_with("GET /id.json HTTP/1.1\r\n"));
     assert!(r.exchange.response.contains("sim-0"));
-    let r = request(&t, &HttpRequest::get("/nope"), &HttpOptions::default(), &stop()).expect("get");
+    let r = request(
+        &t,
+        &HttpRequest::get("/nope"),
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect("get");
     assert_eq!(r.status, 404);
     // Over the 4 MiB default bound: refused, not buffered.
-    let e = request(&t, &HttpRequest::get("/big.bin"), &HttpOptions::default(), &stop()).expect_err("too big");
+    let e = request(
+        &t,
+        &HttpRequest::get("/big.bin"),
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect_err("too big");
     assert!(matches!(e, NetError::Protocol(_)), "{e}");
     let opts = HttpOptions {
         max_body: 8 * 1024 * 1024,
@@ -99,7 +128,10 @@ fn get_from_python_http_server() {
     };
     let r = request(&t, &HttpRequest::get("/big.bin"), &opts, &stop()).expect("get big");
     assert_eq!(r.body.len(), 5 * 1024 * 1024);
-    assert!(r.exchange.response.len() < 100 * 1024, "recorded body is cut");
+    assert!(
+        r.exchange.response.len() < 100 * 1024,
+        "recorded body is cut"
+    );
 }
 
 /// Accepts one connection, captures the request (head + Content-Length
@@ -109,7 +141,8 @@ fn capture_once(reply: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<Ve
     let addr = l.local_addr().expect("addr");
     let h = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("accept");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -147,7 +180,13 @@ fn basic_auth_is_sent_and_never_recorded() {
     let req = HttpRequest::put("/api/v1/config")
         .basic_auth("admin", "s3cret!PW")
         .json(&serde_json::json!({"ntp": "pool.example", "interval": 60}));
-    let r = request(&HttpTarget::http(addr), &req, &HttpOptions::default(), &stop()).expect("put");
+    let r = request(
+        &HttpTarget::http(addr),
+        &req,
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect("put");
     let wire = String::from_utf8(h.join().expect("server")).expect("utf8");
     assert_eq!(r.status, 201);
     assert_eq!(r.text(), "{\"echo\":\"YWRtaW46czNjcmV0IVBX\"}");
@@ -164,12 +203,19 @@ fn basic_auth_is_sent_and_never_recorded() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("base64");
-    b64.stdin.take().expect("stdin").write_all(token.as_bytes()).expect("write");
+    b64.stdin
+        .take()
+        .expect("stdin")
+        .write_all(token.as_bytes())
+        .expect("write");
     let decoded = b64.wait_with_output().expect("base64 -d");
     assert_eq!(String::from_utf8_lossy(&decoded.stdout), "admin:s3cret!PW");
     assert!(wire.starts_with("PUT /api/v1/config HTTP/1.1\r\n"));
     assert!(wire.contains("Content-Type: application/json\r\n"));
-    assert!(wire.ends_with("\r\n\r\n{\"interval\":60,\"ntp\":\"pool.example\"}"), "{wire}");
+    assert!(
+        wire.ends_with("\r\n\r\n{\"interval\":60,\"ntp\":\"pool.example\"}"),
+        "{wire}"
+    );
     // Never in the record, the JSON of the record, or any Debug output.
     let everything = format!(
         "{r:?}\n{req:?}\n{}\n{}\n{}",
@@ -180,21 +226,32 @@ fn basic_auth_is_sent_and_never_recorded() {
     for secret in ["s3cret!PW", &token] {
         assert!(!everything.contains(secret), "{secret} leaked");
     }
-    assert!(r.exchange.request.contains("Authorization: Basic <redacted>"));
+    assert!(r
+        .exchange
+        .request
+        .contains("Authorization: Basic <redacted>"));
     assert!(r.exchange.response.contains("<redacted>"));
 }
 
 #[test]
 fn post_and_delete_and_a_silent_server() {
     let (addr, h) = capture_once(b"HTTP/1.1 204 No Content\r\n\r\n");
-    let r = request(&HttpTarget::http(addr), &HttpRequest::delete("/api/v1/users/bob"), &HttpOptions::default(), &stop())
-        .expect("delete");
+    let r = request(
+        &HttpTarget::http(addr),
+        &HttpRequest::delete("/api/v1/users/bob"),
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect("delete");
     assert_eq!(r.status, 204);
-    assert!(String::from_utf8_lossy(&h.join().expect("srv")).starts_with("DELETE /api/v1/users/bob HTTP/1.1\r\n"));
+    assert!(String::from_utf8_lossy(&h.join().expect("srv"))
+        .starts_with("DELETE /api/v1/users/bob HTTP/1.1\r\n"));
     let (addr, h) = capture_once(b"HTTP/1.0 200 OK\r\n\r\nplain body until close");
     let r = request(
         &HttpTarget::http(addr),
-        &HttpRequest::post("/login").body(b"user=a".to_vec()).header("Content-Type", "application/x-www-form-urlencoded"),
+        &HttpRequest::post("/login")
+            .body(b"user=a".to_vec())
+            .header("Content-Type", "application/x-www-form-urlencoded"),
         &HttpOptions::default(),
         &stop(),
     )
@@ -208,7 +265,13 @@ fn post_and_delete_and_a_silent_server() {
         ..Default::default()
     };
     let started = Instant::now();
-    let e = request(&HttpTarget::http(l.local_addr().expect("a")), &HttpRequest::get("/"), &opts, &stop()).expect_err("silent");
+    let e = request(
+        &HttpTarget::http(l.local_addr().expect("a")),
+        &HttpRequest::get("/"),
+        &opts,
+        &stop(),
+    )
+    .expect_err("silent");
     assert!(matches!(e, NetError::Stopped(_)), "{e}");
     assert!(started.elapsed() < Duration::from_secs(3));
     drop(l);
@@ -220,8 +283,23 @@ fn https_get_matches_curl() {
     require_tool("curl");
     let dir = tmpdir("tls");
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=device.hilt.test", "-addext", "subjectAltName=DNS:device.hilt.test"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=device.hilt.test",
+            "-addext",
+            "subjectAltName=DNS:device.hilt.test",
+        ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
@@ -236,7 +314,13 @@ fn https_get_matches_curl() {
     let port = free_port();
     let _srv = Proc(
         Command::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-WWW", "-quiet"])
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-WWW",
+                "-quiet",
+            ])
             .args(["-cert", "cert.pem", "-key", "key.pem"])
             .current_dir(&*dir)
             .stdin(Stdio::piped())
@@ -248,8 +332,13 @@ fn https_get_matches_curl() {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     wait_port(addr);
     let cfg = TlsClientConfig::new("device.hilt.test", Trust::Anchors(dir.join("cert.pem")));
-    let r = request(&HttpTarget::https(addr, cfg), &HttpRequest::get("/status.json"), &HttpOptions::default(), &stop())
-        .expect("https get");
+    let r = request(
+        &HttpTarget::https(addr, cfg),
+        &HttpRequest::get("/status.json"),
+        &HttpOptions::default(),
+        &stop(),
+    )
+    .expect("https get");
     assert_eq!(r.status, 200);
     let tls = r.exchange.tls.as_ref().expect("tls record");
     assert!(tls.verified);

@@ -22,7 +22,11 @@ fn start_services(ns: &mut Netns) -> Vec<u16> {
         ports.push(p);
     }
     // Port 1 is the lowest a scan of 1-65535 can see.
-    ns.spawn(&["socat", &format!("TCP-LISTEN:1,bind={a},reuseaddr,fork"), "SYSTEM:true"]);
+    ns.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:1,bind={a},reuseaddr,fork"),
+        "SYSTEM:true",
+    ]);
     ports.push(1);
     for p in &ports {
         ns.wait_tcp(*p);
@@ -46,7 +50,10 @@ fn open_ports_equal_nmap_connect_scan() {
     assert_eq!(r.open, nmap, "hilt vs nmap -sT -p-");
     assert_eq!(r.open, expected, "hilt vs the services started");
     assert!(r.undetermined.is_empty(), "{:?}", r.undetermined);
-    assert_eq!(r.closed as usize + r.open.len() + r.filtered as usize, 65535);
+    assert_eq!(
+        r.closed as usize + r.open.len() + r.filtered as usize,
+        65535
+    );
     assert_eq!(r.filtered, 0);
 }
 
@@ -59,7 +66,12 @@ fn silent_host_is_filtered_not_open() {
         connect_timeout: Duration::from_millis(500),
         ..Default::default()
     };
-    let r = scan_tcp(IpAddr::V4(ns.vacant), &opts, &Stop::after(Duration::from_secs(30))).expect("scan");
+    let r = scan_tcp(
+        IpAddr::V4(ns.vacant),
+        &opts,
+        &Stop::after(Duration::from_secs(30)),
+    )
+    .expect("scan");
     assert!(r.open.is_empty(), "{r:?}");
     assert_eq!(r.closed, 0, "{r:?}");
     assert_eq!(r.filtered, 32, "{r:?}");

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::require_tool;
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueConnection, RogueServer};
 use hilt_net::tls::{
-    connect, probe_cipher_suites, probe_legacy_hello, probe_versions, HandshakeOutcome, LegacyVersion, TlsClientConfig,
-    Trust, Versions,
+    connect, probe_cipher_suites, probe_legacy_hello, probe_versions, HandshakeOutcome,
+    LegacyVersion, TlsClientConfig, Trust, Versions,
 };
 use hilt_net::Stop;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -43,15 +43,21 @@ fn genuine() -> Genuine {
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.distinguished_name.push(DnType::CommonName, "genuine telemetry CA");
+    p.distinguished_name
+        .push(DnType::CommonName, "genuine telemetry CA");
     let ca_cert = p.self_signed(&ca_key).expect("ca");
     let ca_pem = ca_cert.pem();
     let leaf_key = KeyPair::generate().expect("key");
     let mut lp = CertificateParams::new(vec![NAME.to_string()]).expect("params");
     lp.distinguished_name.push(DnType::CommonName, NAME);
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&ca_key.serialize_pem()).expect("k")).expect("issuer");
+    let issuer = Issuer::from_ca_cert_pem(
+        &ca_pem,
+        KeyPair::from_pem(&ca_key.serialize_pem()).expect("k"),
+    )
+    .expect("issuer");
     let leaf = lp.signed_by(&leaf_key, &issuer).expect("leaf");
-    let dir = std::env::temp_dir().join(format!("hnet-tls-{}-{}", std::process::id(), rand_suffix()));
+    let dir =
+        std::env::temp_dir().join(format!("hnet-tls-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("ca.pem"), &ca_pem).expect("write");
     Genuine {
@@ -90,7 +96,12 @@ fn modes(g: &Genuine) -> Vec<(RogueCert, Option<u8>)> {
             },
             Some(42),
         ),
-        (RogueCert::Expired { ca: Some(g.ca.clone()) }, Some(45)),
+        (
+            RogueCert::Expired {
+                ca: Some(g.ca.clone()),
+            },
+            Some(45),
+        ),
     ]
 }
 
@@ -101,7 +112,9 @@ fn start(cert: RogueCert) -> RogueServer {
 }
 
 fn one_connection(server: RogueServer) -> RogueConnection {
-    let recs = server.wait_for(1, &Stop::after(Duration::from_secs(15))).expect("a connection");
+    let recs = server
+        .wait_for(1, &Stop::after(Duration::from_secs(15)))
+        .expect("a connection");
     let _ = server.shutdown();
     recs.into_iter().next().expect("record")
 }
@@ -115,7 +128,10 @@ fn rustls_client_against_each_rogue_mode() {
         let cfg = TlsClientConfig::new(NAME, Trust::Anchors(g.ca_file()));
         let stop = Stop::after(Duration::from_secs(15));
         let mut c = connect(server.local_addr(), &cfg, &stop).expect("connect");
-        assert!(!c.record.chain.is_empty(), "{mode}: chain recorded even on failure");
+        assert!(
+            !c.record.chain.is_empty(),
+            "{mode}: chain recorded even on failure"
+        );
         match alert {
             None => {
                 assert!(c.record.completed(), "{mode}: {:?}", c.record.outcome);
@@ -137,7 +153,12 @@ fn rustls_client_against_each_rogue_mode() {
             Some(code) => {
                 match &c.record.outcome {
                     HandshakeOutcome::Failed { alert_sent, .. } => {
-                        assert_eq!(alert_sent.map(|a| a.code), Some(code), "{mode}: {:?}", c.record.outcome)
+                        assert_eq!(
+                            alert_sent.map(|a| a.code),
+                            Some(code),
+                            "{mode}: {:?}",
+                            c.record.outcome
+                        )
                     }
                     other => panic!("{mode}: rustls client accepted: {other:?}"),
                 }
@@ -153,7 +174,15 @@ fn rustls_client_against_each_rogue_mode() {
 /// Runs `openssl s_client` trusting only the genuine CA; returns its exit status and output.
 fn s_client(addr: SocketAddr, ca: &std::path::Path, extra: &[&str]) -> (bool, String) {
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-servername", NAME, "-verify_hostname", NAME])
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            NAME,
+            "-verify_hostname",
+            NAME,
+        ])
         .arg("-CAfile")
         .arg(ca)
         .args(["-verify_return_error", "-quiet"])
@@ -186,7 +215,11 @@ fn wait_with_timeout(mut child: Child, limit: Duration) -> (bool, String) {
     let out = child.wait_with_output().expect("output");
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -206,10 +239,17 @@ fn openssl_client_against_each_rogue_mode() {
                     assert_eq!(rec.app_data, b"hello from openssl\n", "{mode} {tls}");
                 }
                 Some(code) => {
-                    assert!(!rec.handshake_completed, "{mode} {tls}: openssl completed\n{out}");
+                    assert!(
+                        !rec.handshake_completed,
+                        "{mode} {tls}: openssl completed\n{out}"
+                    );
                     // OpenSSL reports a hostname mismatch as bad_certificate too
                     // (X509_V_ERR_HOSTNAME_MISMATCH maps to SSL_AD_BAD_CERTIFICATE).
-                    assert_eq!(rec.alert.map(|a| a.code), Some(code), "{mode} {tls}: {rec:?}\n{out}");
+                    assert_eq!(
+                        rec.alert.map(|a| a.code),
+                        Some(code),
+                        "{mode} {tls}: {rec:?}\n{out}"
+                    );
                     assert!(rec.alert_source.is_some());
                 }
             }
@@ -241,8 +281,21 @@ fn rsa_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (key, cert) = (dir.join("rsa-key.pem"), dir.join("rsa-cert.pem"));
     if !cert.exists() {
         let st = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={NAME}")])
-            .args(["-addext", &format!("subjectAltName=DNS:{NAME},IP:127.0.0.1")])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={NAME}"),
+            ])
+            .args([
+                "-addext",
+                &format!("subjectAltName=DNS:{NAME},IP:127.0.0.1"),
+            ])
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
             .arg(&key)
@@ -262,7 +315,14 @@ fn s_server(dir: &std::path::Path, extra: &[&str]) -> SServer {
     let (key, cert) = rsa_cert(dir);
     let port = free_port();
     let child = Command::new("openssl")
-        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-naccept", "100", "-quiet"])
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-naccept",
+            "100",
+            "-quiet",
+        ])
         .arg("-cert")
         .arg(&cert)
         .arg("-key")
@@ -294,7 +354,11 @@ fn client_records_openssl_server_rsa_chain_and_alpn() {
     assert_eq!(c.record.alpn.as_deref(), Some("http/1.1"));
     let leaf = &c.record.chain[0];
     assert_eq!((leaf.key_type.as_str(), leaf.key_bits), ("RSA", 2048));
-    assert!(leaf.subject_alt_names.contains(&"IP:127.0.0.1".to_string()), "{:?}", leaf.subject_alt_names);
+    assert!(
+        leaf.subject_alt_names.contains(&"IP:127.0.0.1".to_string()),
+        "{:?}",
+        leaf.subject_alt_names
+    );
     assert!(leaf.not_after_unix > leaf.not_before_unix);
     let json = serde_json::to_string(&c.record).expect("json");
     assert!(json.contains("\"protocol_version\":\"TLSv1_3\""), "{json}");
@@ -306,7 +370,9 @@ fn client_records_openssl_server_rsa_chain_and_alpn() {
     let cfg = TlsClientConfig::new(NAME, Trust::Anchors(g.ca_file()));
     let c = connect(srv.addr, &cfg, &Stop::after(Duration::from_secs(15))).expect("connect");
     match &c.record.outcome {
-        HandshakeOutcome::Failed { alert_sent, .. } => assert_eq!(alert_sent.map(|a| a.code), Some(48)),
+        HandshakeOutcome::Failed { alert_sent, .. } => {
+            assert_eq!(alert_sent.map(|a| a.code), Some(48))
+        }
         o => panic!("{o:?}"),
     }
     assert_eq!(c.record.chain[0].key_bits, 2048);
@@ -331,7 +397,9 @@ fn version_and_suite_probes_against_openssl() {
     let v = probe_versions(only13.addr, NAME, &stop).expect("probe");
     assert!(v.tls13.completed() && !v.tls12.completed(), "{v:?}");
     match &v.tls12.outcome {
-        HandshakeOutcome::Failed { alert_received, .. } => assert_eq!(alert_received.map(|a| a.code), Some(70)),
+        HandshakeOutcome::Failed { alert_received, .. } => {
+            assert_eq!(alert_received.map(|a| a.code), Some(70))
+        }
         o => panic!("{o:?}"),
     }
 }
@@ -341,20 +409,41 @@ fn legacy_hello_finds_tls10_acceptance() {
     let g = genuine();
     let stop = Stop::after(Duration::from_secs(30));
     let legacy = s_server(&g.dir, &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]);
-    let p = probe_legacy_hello(legacy.addr, NAME, LegacyVersion::Tls10, Duration::from_secs(5), &stop).expect("probe");
+    let p = probe_legacy_hello(
+        legacy.addr,
+        NAME,
+        LegacyVersion::Tls10,
+        Duration::from_secs(5),
+        &stop,
+    )
+    .expect("probe");
     assert!(p.accepted, "{p:?}");
     assert_eq!(p.server_version, Some(0x0301));
     assert!(p.cipher_suite.is_some());
     drop(legacy);
     let modern = s_server(&g.dir, &[]);
-    let p = probe_legacy_hello(modern.addr, NAME, LegacyVersion::Tls10, Duration::from_secs(5), &stop).expect("probe");
+    let p = probe_legacy_hello(
+        modern.addr,
+        NAME,
+        LegacyVersion::Tls10,
+        Duration::from_secs(5),
+        &stop,
+    )
+    .expect("probe");
     assert!(!p.accepted, "{p:?}");
     // OpenSSL 3.0 with no legacy version enabled answers internal_error
     // (80) rather than protocol_version (70); either is a refusal.
     assert!(matches!(p.alert.map(|a| a.code), Some(70 | 80)), "{p:?}");
     // rustls (the rogue server) refuses TLS 1.1 as well.
     let server = start(RogueCert::SelfSigned);
-    let p = probe_legacy_hello(server.local_addr(), NAME, LegacyVersion::Tls11, Duration::from_secs(5), &stop).expect("probe");
+    let p = probe_legacy_hello(
+        server.local_addr(),
+        NAME,
+        LegacyVersion::Tls11,
+        Duration::from_secs(5),
+        &stop,
+    )
+    .expect("probe");
     assert!(!p.accepted, "{p:?}");
     assert!(p.alert.is_some(), "{p:?}");
 }
@@ -363,7 +452,12 @@ fn legacy_hello_finds_tls10_acceptance() {
 fn inspect_only_records_an_untrusted_chain_and_completes() {
     let server = start(RogueCert::SelfSigned);
     let cfg = TlsClientConfig::new(NAME, Trust::InspectOnly);
-    let c = connect(server.local_addr(), &cfg, &Stop::after(Duration::from_secs(10))).expect("connect");
+    let c = connect(
+        server.local_addr(),
+        &cfg,
+        &Stop::after(Duration::from_secs(10)),
+    )
+    .expect("connect");
     assert!(c.record.completed());
     assert!(!c.record.verified, "inspect-only never counts as verified");
     assert!(c.record.chain[0].self_signed);

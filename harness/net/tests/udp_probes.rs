@@ -31,7 +31,10 @@ fn probes_find_real_services() {
     let d = dir.display().to_string();
     std::fs::write(
         dir.join("snmpd.conf"),
-        format!("rocommunity public default\nsysdescr hilt test device {}\nagentaddress udp:{a}:161\n", ns.name),
+        format!(
+            "rocommunity public default\nsysdescr hilt test device {}\nagentaddress udp:{a}:161\n",
+            ns.name
+        ),
     )
     .expect("write");
     std::fs::write(
@@ -47,7 +50,16 @@ fn probes_find_real_services() {
         format!("media_dir={d}/media\ndb_dir={d}/db\nlog_dir={d}\nnetwork_interface={}\nport=8200\nfriendly_name=hilt-dlna\n", ns_if(&ns)),
     )
     .expect("write");
-    ns.spawn(&["snmpd", "-f", "-Lo", "-C", "-c", &format!("{d}/snmpd.conf"), "-p", &format!("{d}/snmpd.pid")]);
+    ns.spawn(&[
+        "snmpd",
+        "-f",
+        "-Lo",
+        "-C",
+        "-c",
+        &format!("{d}/snmpd.conf"),
+        "-p",
+        &format!("{d}/snmpd.pid"),
+    ]);
     ns.spawn(&["coap-server-notls", "-A", &a, "-p", "5683"]);
     // avahi-daemon keeps its pid file in /run/avahi-daemon: give it a private /run.
     ns.spawn(&[
@@ -57,14 +69,31 @@ fn probes_find_real_services() {
         "-c",
         &format!("mount -t tmpfs tmpfs /run && exec avahi-daemon -f {d}/avahi.conf --no-drop-root --no-chroot --no-rlimits"),
     ]);
-    ns.spawn(&["minidlnad", "-f", &format!("{d}/minidlna.conf"), "-P", &format!("{d}/minidlna.pid"), "-d"]);
+    ns.spawn(&[
+        "minidlnad",
+        "-f",
+        &format!("{d}/minidlna.conf"),
+        "-P",
+        &format!("{d}/minidlna.pid"),
+        "-d",
+    ]);
     ns.wait_tcp(8200); // minidlna's HTTP side is up
     let stop = Stop::after(Duration::from_secs(60));
     // Services take a moment to bind (avahi probes its host name first).
     let mut results = Vec::new();
     for _ in 0..10 {
-        results = probe_udp(IpAddr::V4(ns.addr), &UdpService::ALL, Duration::from_millis(1500), &stop).expect("probe");
-        if results.iter().filter(|r| r.service != UdpService::Ssdp).all(|r| r.answered) {
+        results = probe_udp(
+            IpAddr::V4(ns.addr),
+            &UdpService::ALL,
+            Duration::from_millis(1500),
+            &stop,
+        )
+        .expect("probe");
+        if results
+            .iter()
+            .filter(|r| r.service != UdpService::Ssdp)
+            .all(|r| r.answered)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -74,13 +103,33 @@ fn probes_find_real_services() {
         assert!(r.answered, "{:?} did not answer: {results:#?}", r.service);
         assert_eq!(r.from.map(|f| f.ip()), Some(IpAddr::V4(ns.addr)));
     }
-    let summary = |s: UdpService| results.iter().find(|r| r.service == s).and_then(|r| r.summary.clone()).unwrap_or_default();
-    assert_eq!(summary(UdpService::Snmp), format!("SNMP v2c sysDescr: hilt test device {}", ns.name));
-    assert!(summary(UdpService::Coap).starts_with("CoAP 2.05 </>"), "{}", summary(UdpService::Coap));
-    assert!(summary(UdpService::Mdns).contains("_workstation._tcp.local"), "{}", summary(UdpService::Mdns));
+    let summary = |s: UdpService| {
+        results
+            .iter()
+            .find(|r| r.service == s)
+            .and_then(|r| r.summary.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        summary(UdpService::Snmp),
+        format!("SNMP v2c sysDescr: hilt test device {}", ns.name)
+    );
+    assert!(
+        summary(UdpService::Coap).starts_with("CoAP 2.05 </>"),
+        "{}",
+        summary(UdpService::Coap)
+    );
+    assert!(
+        summary(UdpService::Mdns).contains("_workstation._tcp.local"),
+        "{}",
+        summary(UdpService::Mdns)
+    );
     // minidlna binds its SSDP socket to 239.255.255.250:1900, so a unicast
     // M-SEARCH never reaches it: no answer, and no port unreachable either.
-    let ssdp = results.iter().find(|r| r.service == UdpService::Ssdp).expect("ssdp");
+    let ssdp = results
+        .iter()
+        .find(|r| r.service == UdpService::Ssdp)
+        .expect("ssdp");
     assert!(!ssdp.answered && !ssdp.port_unreachable, "{ssdp:?}");
 }
 
@@ -102,7 +151,13 @@ fn ssdp_unicast_answer_is_recorded() {
     let stop = Stop::after(Duration::from_secs(20));
     let mut r = Vec::new();
     for _ in 0..10 {
-        r = probe_udp(IpAddr::V4(ns.addr), &[UdpService::Ssdp], Duration::from_millis(800), &stop).expect("probe");
+        r = probe_udp(
+            IpAddr::V4(ns.addr),
+            &[UdpService::Ssdp],
+            Duration::from_millis(800),
+            &stop,
+        )
+        .expect("probe");
         if r[0].answered {
             break;
         }
@@ -110,7 +165,12 @@ fn ssdp_unicast_answer_is_recorded() {
     let _ = std::fs::remove_file(&file);
     assert!(r[0].answered, "{r:?}");
     let s = r[0].summary.clone().unwrap_or_default();
-    assert!(s.starts_with("HTTP/1.1 200 OK") && s.contains("SERVER: Linux/6.1") && s.contains("LOCATION: http://"), "{s}");
+    assert!(
+        s.starts_with("HTTP/1.1 200 OK")
+            && s.contains("SERVER: Linux/6.1")
+            && s.contains("LOCATION: http://"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -155,16 +215,50 @@ fn tshark_dissects_the_probes() {
         }
     }
     std::thread::sleep(Duration::from_millis(300));
-    let _ = probe_udp(IpAddr::V4(ns.addr), &UdpService::ALL, Duration::from_millis(600), &Stop::after(Duration::from_secs(10)));
+    let _ = probe_udp(
+        IpAddr::V4(ns.addr),
+        &UdpService::ALL,
+        Duration::from_millis(600),
+        &Stop::after(Duration::from_secs(10)),
+    );
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill").args(["-INT", &cap.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &cap.id().to_string()])
+        .status();
     let _ = cap.wait();
     let out = Command::new("tshark")
         .arg("-r")
         .arg(&pcap)
-        .args(["-d", "udp.port==5683,coap", "-T", "fields", "-E", "separator=|"])
-        .args(["-e", "udp.dstport", "-e", "snmp.community", "-e", "snmp.name", "-e", "coap.code", "-e", "coap.opt.uri_path_recon"])
-        .args(["-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "http.request.method", "-e", "ssdp"])
+        .args([
+            "-d",
+            "udp.port==5683,coap",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+        ])
+        .args([
+            "-e",
+            "udp.dstport",
+            "-e",
+            "snmp.community",
+            "-e",
+            "snmp.name",
+            "-e",
+            "coap.code",
+            "-e",
+            "coap.opt.uri_path_recon",
+        ])
+        .args([
+            "-e",
+            "dns.qry.name",
+            "-e",
+            "dns.qry.type",
+            "-e",
+            "http.request.method",
+            "-e",
+            "ssdp",
+        ])
         .output()
         .expect("tshark -r");
     let _ = std::fs::remove_file(&pcap);
@@ -175,8 +269,20 @@ fn tshark_dissects_the_probes() {
             .unwrap_or_else(|| panic!("no packet to port {port} in:\n{text}"))
             .to_string()
     };
-    assert!(line("161").contains("|public|1.3.6.1.2.1.1.1.0|"), "{}", line("161"));
-    assert!(line("5683").contains("|1|/.well-known/core|"), "{}", line("5683"));
-    assert!(line("5353").contains("|_services._dns-sd._udp.local|12|"), "{}", line("5353"));
+    assert!(
+        line("161").contains("|public|1.3.6.1.2.1.1.1.0|"),
+        "{}",
+        line("161")
+    );
+    assert!(
+        line("5683").contains("|1|/.well-known/core|"),
+        "{}",
+        line("5683")
+    );
+    assert!(
+        line("5353").contains("|_services._dns-sd._udp.local|12|"),
+        "{}",
+        line("5353")
+    );
     assert!(line("1900").contains("M-SEARCH"), "{}", line("1900"));
 }

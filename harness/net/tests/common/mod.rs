@@ -62,7 +62,8 @@ impl Netns {
         let ns_if = format!("hn{}y{n}", pid % 1_000_000);
         // A /29 in 198.19.0.0/16 (the upper half of the benchmarking range,
         // away from the simulated boards' 198.18.x addresses).
-        let existing = String::from_utf8_lossy(&run(&["ip", "-4", "-o", "addr"]).stdout).to_string();
+        let existing =
+            String::from_utf8_lossy(&run(&["ip", "-4", "-o", "addr"]).stdout).to_string();
         let mut idx = (pid.wrapping_mul(31).wrapping_add(n * 7)) % 8191 + 1;
         let (host_addr, addr, vacant) = loop {
             let base = u32::from(Ipv4Addr::new(198, 19, 0, 0)) + idx * 8;
@@ -82,11 +83,35 @@ impl Netns {
             vacant,
             children: Vec::new(),
         };
-        run_ok(&["ip", "link", "add", &ns.host_if, "type", "veth", "peer", "name", &ns_if]);
+        run_ok(&[
+            "ip",
+            "link",
+            "add",
+            &ns.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &ns_if,
+        ]);
         run_ok(&["ip", "link", "set", &ns_if, "netns", &ns.name]);
-        run_ok(&["ip", "addr", "add", &format!("{}/29", ns.host_addr), "dev", &ns.host_if]);
+        run_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/29", ns.host_addr),
+            "dev",
+            &ns.host_if,
+        ]);
         run_ok(&["ip", "link", "set", &ns.host_if, "up"]);
-        ns.exec_ok(&["ip", "addr", "add", &format!("{}/29", ns.addr), "dev", &ns_if]);
+        ns.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/29", ns.addr),
+            "dev",
+            &ns_if,
+        ]);
         ns.exec_ok(&["ip", "link", "set", &ns_if, "up"]);
         ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
         ns
@@ -147,13 +172,20 @@ impl Drop for Netns {
             let _ = c.wait();
         }
         // Anything else still running in the namespace.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
         }
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -163,14 +195,23 @@ pub fn nmap_open_ports(addr: &str) -> (Vec<u16>, Duration) {
     let started = Instant::now();
     let out = run(&["nmap", "-sT", "-p-", "-n", "-Pn", "-oG", "-", addr]);
     let took = started.elapsed();
-    assert!(out.status.success(), "nmap failed: {}", String::from_utf8_lossy(&out.stderr));
-    (parse_nmap_grepable(&String::from_utf8_lossy(&out.stdout)), took)
+    assert!(
+        out.status.success(),
+        "nmap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        parse_nmap_grepable(&String::from_utf8_lossy(&out.stdout)),
+        took,
+    )
 }
 
 pub fn parse_nmap_grepable(text: &str) -> Vec<u16> {
     let mut open = Vec::new();
     for line in text.lines() {
-        let Some(idx) = line.find("Ports: ") else { continue };
+        let Some(idx) = line.find("Ports: ") else {
+            continue;
+        };
         let rest = &line[idx + 7..];
         let rest = rest.split('\t').next().unwrap_or("");
         for entry in rest.split(", ") {
