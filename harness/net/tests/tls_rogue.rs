@@ -479,3 +479,38 @@ fn rogue_server_survives_garbage() {
     assert!(!rec.handshake_completed);
     assert!(rec.error.is_some());
 }
+
+#[test]
+fn silent_server_ends_at_the_timeout() {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let mut cfg = TlsClientConfig::new(NAME, Trust::InspectOnly);
+    cfg.timeout = Duration::from_millis(600);
+    let started = Instant::now();
+    let r = connect(
+        l.local_addr().expect("addr"),
+        &cfg,
+        &Stop::after(Duration::from_secs(30)),
+    );
+    assert!(matches!(r, Err(hilt_net::NetError::Stopped(_))), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn plain_http_server_is_a_failed_handshake_not_a_panic() {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let h = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let cfg = TlsClientConfig::new(NAME, Trust::InspectOnly);
+    let c = connect(addr, &cfg, &Stop::after(Duration::from_secs(10))).expect("connect");
+    assert!(
+        matches!(c.record.outcome, HandshakeOutcome::Failed { .. }),
+        "{:?}",
+        c.record.outcome
+    );
+    let _ = h.join();
+}
