@@ -57,3 +57,148 @@ pub fn close_shell(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<(), Che
     let _ = console.drain(Duration::from_millis(100))?;
     Ok(())
 }
+
+/// Reads a configuration parameter with the declared console command.
+pub fn config_get(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    param: &str,
+) -> Result<String, CheckError> {
+    let template = config_templates(ctx)?.0;
+    let out = run(ctx, decl, &template.replace("{param}", param))?;
+    let line = out
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.to_ascii_lowercase().starts_with("error") {
+        return Err(CheckError::Board(format!("reading {param}: {line}")));
+    }
+    // `param=value` or `param: value` or the bare value.
+    let value = line
+        .strip_prefix(param)
+        .map(|rest| rest.trim_start_matches(['=', ':', ' ']))
+        .unwrap_or(line);
+    Ok(value.to_string())
+}
+
+/// Writes a configuration parameter with the declared console command;
+/// returns the device's answer.
+pub fn config_set(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    param: &str,
+    value: &str,
+) -> Result<String, CheckError> {
+    let template = config_templates(ctx)?.1;
+    run(
+        ctx,
+        decl,
+        &template.replace("{param}", param).replace("{value}", value),
+    )
+}
+
+fn config_templates(ctx: &CheckContext) -> Result<(String, String), CheckError> {
+    let console = ctx
+        .board()
+        .spec
+        .declares
+        .configuration
+        .as_ref()
+        .and_then(|c| c.console.clone())
+        .ok_or_else(|| CheckError::Harness("no console configuration commands declared".into()))?;
+    Ok((console.get, console.set))
+}
+
+/// Sets a parameter and verifies it by reading it back.
+pub fn config_set_verified(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    param: &str,
+    value: &str,
+) -> Result<(), CheckError> {
+    let answer = config_set(ctx, decl, param, value)?;
+    let read = config_get(ctx, decl, param)?;
+    if read == value {
+        Ok(())
+    } else {
+        Err(CheckError::Board(format!(
+            "setting {param} to {value:?} as an authorized user did not take (answer {answer:?}, reads {read:?})"
+        )))
+    }
+}
+
+/// Waits at the console for the login prompt after a reboot or reset.
+pub fn await_boot(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<String, CheckError> {
+    let wanted = decl.login.clone().unwrap_or_else(|| decl.prompt.clone());
+    let console = ctx.console()?;
+    match console.expect(&regex::escape(&wanted), Duration::from_secs(5)) {
+        Ok(found) => Ok(found.before),
+        // The prompt came before the console was reopened: ask for it.
+        Err(serial::SerialError::Timeout { tail, .. }) => {
+            serial::wake(console, decl, Duration::from_secs(30))?;
+            Ok(tail)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One login attempt from the login prompt; the outcome.
+pub fn try_login(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    user: &str,
+    password: &hilt_harness::board::Secret,
+) -> Result<LoginOutcome, CheckError> {
+    let console = ctx.console()?;
+    Ok(serial::login(console, decl, user, password, STEP)?)
+}
+
+/// Power-cycles the board (or reboots it from the console when no power
+/// control is wired) and waits for it to boot.
+pub fn restart(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    reboot_command: &str,
+) -> Result<String, CheckError> {
+    if ctx.board().spec.hardware.power.is_some() {
+        ctx.power(hilt_harness::transport::power::PowerAction::Cycle)?;
+    } else {
+        let console = ctx.console()?;
+        console.send_line(reboot_command)?;
+    }
+    await_boot(ctx, decl)
+}
+
+/// Shortens the declared lockout delay (authorized, through its declared
+/// parameter) so a check need not wait out the factory delay; returns the
+/// delay in force and the original value to put back.
+pub fn shorten_lockout(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    seconds: u32,
+) -> Result<(u32, Option<(String, String)>), CheckError> {
+    let lockout = ctx.board().spec.declares.lockout.clone();
+    let Some(lockout) = lockout else {
+        return Ok((0, None));
+    };
+    let factory = lockout.delay_s.unwrap_or(0);
+    let Some(param) = lockout.delay_parameter else {
+        return Ok((factory, None));
+    };
+    let original = config_get(ctx, decl, &param)?;
+    config_set_verified(ctx, decl, &param, &seconds.to_string())?;
+    Ok((seconds, Some((param, original))))
+}
+
+/// Puts back what `shorten_lockout` changed.
+pub fn restore_lockout(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    saved: Option<(String, String)>,
+) -> Result<(), CheckError> {
+    if let Some((param, original)) = saved {
+        config_set_verified(ctx, decl, &param, &original)?;
+    }
+    Ok(())
+}

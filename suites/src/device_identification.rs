@@ -10,7 +10,204 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 use crate::console;
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
-    vec![Arc::new(LogicalIdentifier)]
+    vec![
+        Arc::new(LogicalIdentifier),
+        Arc::new(IdentifierImmutable),
+        Arc::new(PhysicalMatchesLogical),
+    ]
+}
+
+/// The first console identity source: command and pattern.
+fn console_source(board: &Board) -> Option<(String, String)> {
+    board
+        .spec
+        .declares
+        .identity
+        .as_ref()?
+        .logical
+        .iter()
+        .find_map(|s| match s {
+            IdentitySource::Console { command, pattern } => {
+                Some((command.clone(), pattern.clone()))
+            }
+            IdentitySource::Http { .. } => None,
+        })
+}
+
+/// Reads the logical identifier from the console (logged in by the caller).
+fn read_console_id(
+    ctx: &mut CheckContext,
+    decl: &hilt_harness::board::ConsoleDecl,
+    command: &str,
+    pattern: &str,
+) -> Result<String, CheckError> {
+    let output = console::run(ctx, decl, command)?;
+    let re = regex::Regex::new(pattern)
+        .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
+    re.captures(&output)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_string())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            CheckError::Board(format!(
+                "`{command}` printed no identifier matching {pattern:?}: {output:?}"
+            ))
+        })
+}
+
+/// ID-02: the identifier survives a power cycle.
+pub struct IdentifierImmutable;
+
+static IDENTIFIER_IMMUTABLE: CheckMeta = CheckMeta {
+    name: "identifier_immutable",
+    capability: Capability::DeviceIdentification,
+    catalogue_id: "ID-02",
+    title: "Logical identifier unchanged across power cycles",
+    expected: "the identifier read after a power cycle equals the one read before",
+    nistir_8259a: &["DI-1"],
+    en_303_645: &["5.4-2"],
+    ts_103_701: &["5.4-2-2"],
+    cra_annex_i: &[],
+    destructive: false,
+    default_timeout: Duration::from_secs(90),
+};
+
+impl Check for IdentifierImmutable {
+    fn meta(&self) -> &CheckMeta {
+        &IDENTIFIER_IMMUTABLE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if console_source(board).is_none() {
+            return Applicability::NotApplicable("no console identity source declared".into());
+        }
+        if board.spec.hardware.power.is_none() {
+            return Applicability::NotApplicable(
+                "no power control wired (hardware.power) to cycle the board".into(),
+            );
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (command, pattern) = console_source(ctx.board())
+            .ok_or_else(|| CheckError::Harness("no console identity source".into()))?;
+        let decl = console::open_shell(ctx)?;
+        let before = read_console_id(ctx, &decl, &command, &pattern)?;
+        console::close_shell(ctx, &decl)?;
+        let mut seen = vec![before.clone()];
+        let cycles = ctx.param_u64("cycles", 2);
+        for _ in 0..cycles {
+            console::restart(ctx, &decl, "reboot")?;
+            console::open_shell(ctx)?;
+            seen.push(read_console_id(ctx, &decl, &command, &pattern)?);
+            console::close_shell(ctx, &decl)?;
+        }
+        let observed = format!(
+            "identifiers read before and after {cycles} power cycles: {}",
+            seen.join(", ")
+        );
+        if seen.iter().all(|id| *id == before) {
+            Ok(Finding::pass("the identifier did not change", observed))
+        } else {
+            Ok(Finding::fail(
+                "the identifier changed across a power cycle",
+                observed,
+            ))
+        }
+    }
+}
+
+/// ID-04: the identifier on the label matches the logical one.
+pub struct PhysicalMatchesLogical;
+
+static PHYSICAL_MATCHES_LOGICAL: CheckMeta = CheckMeta {
+    name: "physical_identifier",
+    capability: Capability::DeviceIdentification,
+    catalogue_id: "ID-04",
+    title: "Physical identifier (label) matches the logical identifier",
+    expected: "the label carries the identifier the device reports",
+    nistir_8259a: &["DI-2"],
+    en_303_645: &["5.3-16"],
+    ts_103_701: &["5.3-16-2"],
+    cra_annex_i: &[],
+    destructive: false,
+    default_timeout: Duration::from_secs(30),
+};
+
+impl Check for PhysicalMatchesLogical {
+    fn meta(&self) -> &CheckMeta {
+        &PHYSICAL_MATCHES_LOGICAL
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        let physical = board
+            .spec
+            .declares
+            .identity
+            .as_ref()
+            .and_then(|i| i.physical.as_ref());
+        if physical.is_none() {
+            return Applicability::NotApplicable(
+                "no physical identifier declared (declares.identity.physical)".into(),
+            );
+        }
+        if console_source(board).is_none() {
+            return Applicability::NotApplicable("no console identity source declared".into());
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (command, pattern) = console_source(ctx.board())
+            .ok_or_else(|| CheckError::Harness("no console identity source".into()))?;
+        let label_path = ctx
+            .board()
+            .spec
+            .declares
+            .identity
+            .as_ref()
+            .and_then(|i| i.physical.clone())
+            .map(|p| ctx.board().resolve_path(&p))
+            .ok_or_else(|| CheckError::Harness("no label declared".into()))?;
+        // The label as an operator would transcribe it (bounded: a label is short).
+        let label = std::fs::read(&label_path).map_err(|e| {
+            CheckError::Board(format!(
+                "cannot read the label {}: {e}",
+                label_path.display()
+            ))
+        })?;
+        let label = String::from_utf8_lossy(&label[..label.len().min(4096)]).into_owned();
+        ctx.evidence().text(
+            "label.txt",
+            "text/plain",
+            "the physical label as transcribed",
+            &label,
+        )?;
+        let re = regex::Regex::new(&pattern)
+            .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
+        let physical = re
+            .captures(&label)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().trim().to_string());
+        let decl = console::open_shell(ctx)?;
+        let logical = read_console_id(ctx, &decl, &command, &pattern)?;
+        console::close_shell(ctx, &decl)?;
+        match physical {
+            None => Ok(Finding::fail(
+                "the label carries no identifier",
+                format!("label has nothing matching {pattern:?}; logical {logical}"),
+            )),
+            Some(physical) if physical == logical => Ok(Finding::pass(
+                "label and device report the same identifier",
+                format!("label {physical}; device {logical}"),
+            )),
+            Some(physical) => Ok(Finding::fail(
+                "the device reports an identifier other than its label's",
+                format!("label {physical}; device {logical}"),
+            )),
+        }
+    }
 }
 
 /// ID-01: the logical identifier is present and the same on every

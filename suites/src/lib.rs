@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hilt_harness::Check;
 
 mod console;
+pub mod device_configuration;
 pub mod device_identification;
 pub mod logical_access;
 pub mod non_technical;
@@ -18,6 +19,7 @@ pub mod software_update;
 pub fn all() -> Vec<Arc<dyn Check>> {
     let mut checks: Vec<Arc<dyn Check>> = Vec::new();
     checks.extend(device_identification::checks());
+    checks.extend(device_configuration::checks());
     checks.extend(logical_access::checks());
     checks.extend(software_update::checks());
     checks.extend(non_technical::checks());

@@ -12,8 +12,11 @@ use crate::console::{self, STEP};
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
     vec![
-        Arc::new(SerialLoginRequired),
         Arc::new(ConsoleDefaultCredentials),
+        Arc::new(PasswordChange),
+        Arc::new(BruteForceLockout),
+        Arc::new(SerialLoginRequired),
+        Arc::new(DebugPortLocked),
     ]
 }
 
@@ -173,14 +176,29 @@ impl Check for ConsoleDefaultCredentials {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let decl = ctx.console_decl()?;
         let lockout = ctx.board().spec.declares.lockout.clone();
-        // Stay under the lockout threshold, waiting out the lock between
-        // batches, so every guess is really evaluated by the device.
+        // Shorten the lock (authorized, if a parameter is declared), then
+        // stay under the threshold, waiting out the lock between batches,
+        // so every guess is really evaluated by the device.
+        let saved = if lockout
+            .as_ref()
+            .is_some_and(|l| l.delay_parameter.is_some())
+        {
+            console::open_shell(ctx)?;
+            let shortened = console::shorten_lockout(ctx, &decl, 2)?;
+            console::close_shell(ctx, &decl)?;
+            Some(shortened)
+        } else {
+            None
+        };
+        let delay = match &saved {
+            Some((delay, _)) => *delay,
+            None => lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0),
+        };
         let batch = lockout
             .as_ref()
             .map(|l| l.threshold.saturating_sub(1).max(1) as usize)
             .unwrap_or(usize::MAX);
-        let pause =
-            Duration::from_secs(lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0) as u64 + 1);
+        let pause = Duration::from_secs(u64::from(delay) + 1);
         let limit = ctx.param_u64("max_attempts", DEFAULT_CREDENTIALS.len() as u64) as usize;
         let mut tried = Vec::new();
         for (n, (user, password)) in DEFAULT_CREDENTIALS.iter().take(limit).enumerate() {
@@ -225,7 +243,12 @@ impl Check for ConsoleDefaultCredentials {
         let password = ctx.password(&user)?;
         let console = ctx.console()?;
         match serial::login(console, &decl, &user, &password, STEP)? {
-            LoginOutcome::LoggedIn => console::close_shell(ctx, &decl)?,
+            LoginOutcome::LoggedIn => {
+                if let Some((_, saved)) = saved {
+                    console::restore_lockout(ctx, &decl, saved)?;
+                }
+                console::close_shell(ctx, &decl)?
+            }
             other => {
                 return Err(CheckError::Board(format!(
                     "after the guesses the declared account could not log in ({other:?}); the refusals prove nothing"
@@ -237,5 +260,289 @@ impl Check for ConsoleDefaultCredentials {
             format!("refused: {}", tried.join(", ")),
         )
         .with("attempts", tried.len()))
+    }
+}
+
+/// AU-03: a password change works and invalidates the old password.
+pub struct PasswordChange;
+
+static PASSWORD_CHANGE: CheckMeta = CheckMeta {
+    name: "password_change",
+    capability: Capability::LogicalAccess,
+    catalogue_id: "AU-03",
+    title: "Password change works and invalidates the old password",
+    expected: "after a change the old password fails and the new one works",
+    nistir_8259a: &["LA-2"],
+    en_303_645: &["5.1-4"],
+    ts_103_701: &["5.1-4-2"],
+    cra_annex_i: &["d"],
+    destructive: false,
+    default_timeout: Duration::from_secs(60),
+};
+
+impl Check for PasswordChange {
+    fn meta(&self) -> &CheckMeta {
+        &PASSWORD_CHANGE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match needs_console(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        match &board.spec.declares.console {
+            Some(c) if c.login.is_some() => Applicability::Applicable,
+            _ => Applicability::NotApplicable("the console declares no login".into()),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let user = console::account(ctx)?;
+        let old = ctx.password(&user)?;
+        let new = hilt_harness::board::Secret::from_guess("Hilt-changed-7Kx2");
+        let decl = console::open_shell(ctx)?;
+        let answer = console::run(ctx, &decl, &format!("passwd {}", new.expose()))?;
+        console::close_shell(ctx, &decl)?;
+        let old_after = console::try_login(ctx, &decl, &user, &old)?;
+        if old_after == LoginOutcome::LoggedIn {
+            console::close_shell(ctx, &decl)?;
+        }
+        let new_after = console::try_login(ctx, &decl, &user, &new)?;
+        // Put the original password back with whichever one works.
+        let restored = match (&new_after, &old_after) {
+            (LoginOutcome::LoggedIn, _) => {
+                console::run(ctx, &decl, &format!("passwd {}", old.expose()))?;
+                console::close_shell(ctx, &decl)?;
+                true
+            }
+            (_, LoginOutcome::LoggedIn) => true,
+            _ => false,
+        };
+        if !restored {
+            return Err(CheckError::Board(format!(
+                "neither the old nor the new password logs in after `passwd` ({answer:?}); the board's credential is unknown"
+            )));
+        }
+        let observed = format!(
+            "passwd answered {answer:?}; old password afterwards: {}; new password: {}",
+            verdict_word(&old_after),
+            verdict_word(&new_after)
+        );
+        match (old_after, new_after) {
+            (LoginOutcome::Rejected(_), LoginOutcome::LoggedIn) => Ok(Finding::pass(
+                "the new password works and the old one no longer does",
+                observed,
+            )),
+            (LoginOutcome::LoggedIn, _) => Ok(Finding::fail(
+                "the old password still works after the change",
+                observed,
+            )),
+            _ => Ok(Finding::fail("the new password does not work", observed)),
+        }
+    }
+}
+
+fn verdict_word(outcome: &LoginOutcome) -> &'static str {
+    match outcome {
+        LoginOutcome::LoggedIn => "logs in",
+        LoginOutcome::Rejected(_) => "refused",
+        LoginOutcome::NoLoginRequired => "no login asked",
+    }
+}
+
+/// AU-04: repeated failures lock the account (or delay further attempts).
+pub struct BruteForceLockout;
+
+static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
+    name: "brute_force_lockout",
+    capability: Capability::LogicalAccess,
+    catalogue_id: "AU-04",
+    title: "Brute force is stopped by lockout or delay",
+    expected: "after the declared number of failures even the right password is refused until the delay passes",
+    nistir_8259a: &["LA-3"],
+    en_303_645: &["5.1-5"],
+    ts_103_701: &["5.1-5-2"],
+    cra_annex_i: &["d"],
+    destructive: false,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for BruteForceLockout {
+    fn meta(&self) -> &CheckMeta {
+        &BRUTE_FORCE_LOCKOUT
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match needs_console(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        if board.spec.declares.lockout.is_none() {
+            return Applicability::NotApplicable("no lockout declared (declares.lockout)".into());
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let lockout = ctx
+            .board()
+            .spec
+            .declares
+            .lockout
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no lockout declared".into()))?;
+        let user = console::account(ctx)?;
+        let password = ctx.password(&user)?;
+        let decl = console::open_shell(ctx)?;
+        let (delay, saved) = console::shorten_lockout(ctx, &decl, 3)?;
+        console::close_shell(ctx, &decl)?;
+        let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
+        let mut timings = Vec::new();
+        for _ in 0..lockout.threshold {
+            let start = std::time::Instant::now();
+            let outcome = console::try_login(ctx, &decl, &user, &wrong)?;
+            timings.push(start.elapsed().as_millis());
+            if outcome == LoginOutcome::LoggedIn {
+                return Ok(Finding::fail(
+                    "a wrong password logged in",
+                    "login with a wrong password succeeded",
+                ));
+            }
+        }
+        // Now the right password, at once: a locked account refuses it.
+        let during = console::try_login(ctx, &decl, &user, &password)?;
+        if during == LoginOutcome::LoggedIn {
+            console::close_shell(ctx, &decl)?;
+        }
+        // After the delay it must work again, or the refusal proves nothing.
+        ctx.sleep(Duration::from_secs(u64::from(delay) + 1))?;
+        let after = console::try_login(ctx, &decl, &user, &password)?;
+        if after != LoginOutcome::LoggedIn {
+            return Err(CheckError::Board(format!(
+                "the right password still fails {} s after the lock; cannot tell a lock from a broken login",
+                delay + 1
+            )));
+        }
+        console::restore_lockout(ctx, &decl, saved)?;
+        console::close_shell(ctx, &decl)?;
+        let observed = format!(
+            "{} wrong attempts (ms each: {:?}); right password right after: {}; right password after {} s: logs in",
+            lockout.threshold,
+            timings,
+            verdict_word(&during),
+            delay + 1
+        );
+        if during == LoginOutcome::LoggedIn {
+            Ok(Finding::fail(
+                "no lockout: the right password worked right after the failures",
+                observed,
+            ))
+        } else {
+            Ok(Finding::pass(
+                "the account locked after the failures and unlocked after the delay",
+                observed,
+            ))
+        }
+    }
+}
+
+/// AU-10: the debug port refuses to read memory.
+pub struct DebugPortLocked;
+
+static DEBUG_PORT_LOCKED: CheckMeta = CheckMeta {
+    name: "debug_port_locked",
+    capability: Capability::LogicalAccess,
+    catalogue_id: "AU-10",
+    title: "Debug port does not give memory access",
+    expected: "reading flash and RAM through the debug port is refused",
+    nistir_8259a: &["LA-1", "DP-1"],
+    en_303_645: &["5.6-4", "5.4-1"],
+    ts_103_701: &["5.6-4-2"],
+    cra_annex_i: &["j", "e"],
+    destructive: false,
+    default_timeout: Duration::from_secs(30),
+};
+
+impl Check for DebugPortLocked {
+    fn meta(&self) -> &CheckMeta {
+        &DEBUG_PORT_LOCKED
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match &board.spec.hardware.debug {
+            None => Applicability::NotApplicable("no debug port wired (hardware.debug)".into()),
+            Some(_) => Applicability::Applicable,
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError};
+        let debug = ctx
+            .board()
+            .spec
+            .hardware
+            .debug
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no debug wiring".into()))?;
+        let Some(endpoint) = debug.gdb else {
+            return Err(CheckError::Harness(
+                "AU-10 through a probe-rs probe is not wired yet; use a GDB endpoint".into(),
+            ));
+        };
+        let addresses: Vec<u64> = ctx
+            .param_strings("addresses")
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![0x0000_0000, 0x2000_0000]);
+        let config = GdbConfig {
+            reply_timeout: Duration::from_secs(5),
+            ..GdbConfig::default()
+        };
+        let mut client = GdbClient::connect(&endpoint.to_string(), config)
+            .map_err(|e| CheckError::Board(format!("debug server {endpoint}: {e}")))?;
+        let mut results = Vec::new();
+        let mut readable = Vec::new();
+        let mut failure = None;
+        for address in addresses {
+            match client.read_memory(address, 64) {
+                Ok(bytes) => {
+                    results.push(format!("0x{address:08x}: read {} bytes", bytes.len()));
+                    readable.push(address);
+                }
+                Err(GdbError::MemoryReadRefused { code, .. }) => {
+                    results.push(format!("0x{address:08x}: refused (E{code:02x})"))
+                }
+                Err(e) => {
+                    failure = Some(format!("debug port read at 0x{address:08x}: {e}"));
+                    break;
+                }
+            }
+        }
+        let transcript = client.transcript().render();
+        ctx.evidence().text(
+            "gdb.log",
+            "text/plain",
+            "GDB remote protocol transcript",
+            &transcript,
+        )?;
+        let _ = client.detach();
+        if let Some(why) = failure {
+            return Err(CheckError::Board(why));
+        }
+        let observed = results.join("; ");
+        if readable.is_empty() {
+            Ok(Finding::pass(
+                "every memory read through the debug port was refused",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                "the debug port gives memory access",
+                observed,
+            ))
+        }
     }
 }

@@ -279,7 +279,8 @@ declares:
     password: "Password: "
     prompt: "sim> "
     account: admin
-  lockout: {{ threshold: 5, delay_s: 30 }}
+  lockout: {{ threshold: 5, delay_s: 30, threshold_parameter: lockout_threshold, delay_parameter: lockout_delay_s }}
+  state: {{ console: status, http: /api/v1/status, degraded: degraded, version_console: version }}
   configuration:
     parameter: setpoint
     test_value: "225"

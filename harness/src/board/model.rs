@@ -195,6 +195,9 @@ pub struct Declaration {
     /// Outgoing TLS connections the device makes (telemetry, cloud).
     #[serde(default)]
     pub tls_clients: Vec<TlsClientDecl>,
+    /// How the cybersecurity state is read (CS-1, CS-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateDecl>,
     /// Security event logging (CS-1, CS-5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<LoggingDecl>,
@@ -309,6 +312,30 @@ pub struct LockoutDecl {
     /// How long the lock or delay lasts, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_s: Option<u32>,
+    /// Configuration parameter that sets the threshold (LA-3: adjustable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_parameter: Option<String>,
+    /// Configuration parameter that sets the delay, in seconds; checks
+    /// shorten it while they run and put it back afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_parameter: Option<String>,
+}
+
+/// How the device reports its cybersecurity state (CS-1, CS-2).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateDecl {
+    /// Console command that prints the state (after login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
+    /// HTTP(S) path that returns the state (authenticated GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Text that marks a degraded state in that output.
+    pub degraded: String,
+    /// Console command that prints the running version and image SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_console: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

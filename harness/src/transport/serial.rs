@@ -424,7 +424,7 @@ pub fn wake(
     let until = Instant::now() + timeout;
     let mut logged_out = false;
     let mut shown = console.settle(Duration::from_millis(250), Duration::from_secs(2))?;
-    for _ in 0..6 {
+    for _ in 0..20 {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;

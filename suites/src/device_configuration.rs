@@ -1,0 +1,235 @@
+//! Device Configuration (NIST IR 8259A DC-1, DC-2, DC-3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hilt_harness::board::{Board, Secret};
+use hilt_harness::context::CheckContext;
+use hilt_harness::transport::serial::LoginOutcome;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+
+use crate::console;
+
+pub fn checks() -> Vec<Arc<dyn Check>> {
+    vec![Arc::new(AuthorizedChange), Arc::new(FactoryResetDefaults)]
+}
+
+fn console_config(board: &Board) -> Applicability {
+    let has = board
+        .spec
+        .declares
+        .configuration
+        .as_ref()
+        .is_some_and(|c| c.console.is_some());
+    if !has {
+        return Applicability::NotApplicable(
+            "no console configuration commands declared (declares.configuration.console)".into(),
+        );
+    }
+    if board.spec.declares.console.is_none() {
+        return Applicability::NotApplicable("no console declared".into());
+    }
+    Applicability::Applicable
+}
+
+fn parameter(ctx: &CheckContext) -> Result<(String, String), CheckError> {
+    let c = ctx
+        .board()
+        .spec
+        .declares
+        .configuration
+        .clone()
+        .ok_or_else(|| CheckError::Harness("no configuration declared".into()))?;
+    Ok((c.parameter, c.test_value))
+}
+
+/// CF-01: an authorized change applies and persists across a power cycle.
+pub struct AuthorizedChange;
+
+static AUTHORIZED_CHANGE: CheckMeta = CheckMeta {
+    name: "authorized_change",
+    capability: Capability::DeviceConfiguration,
+    catalogue_id: "CF-01",
+    title: "Authorized configuration change applies and persists",
+    expected: "the changed value reads back, also after a power cycle",
+    nistir_8259a: &["DC-1"],
+    en_303_645: &[],
+    ts_103_701: &[],
+    cra_annex_i: &[],
+    destructive: false,
+    default_timeout: Duration::from_secs(90),
+};
+
+impl Check for AuthorizedChange {
+    fn meta(&self) -> &CheckMeta {
+        &AUTHORIZED_CHANGE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        console_config(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (param, value) = parameter(ctx)?;
+        let decl = console::open_shell(ctx)?;
+        let original = console::config_get(ctx, &decl, &param)?;
+        if original == value {
+            return Err(CheckError::Harness(format!(
+                "the declared test value {value:?} equals the current value; declare another"
+            )));
+        }
+        let answer = console::config_set(ctx, &decl, &param, &value)?;
+        let immediate = console::config_get(ctx, &decl, &param)?;
+        console::close_shell(ctx, &decl)?;
+        let persisted = if ctx.board().spec.hardware.power.is_some() {
+            console::restart(ctx, &decl, "reboot")?;
+            console::open_shell(ctx)?;
+            let v = console::config_get(ctx, &decl, &param)?;
+            console::close_shell(ctx, &decl)?;
+            Some(v)
+        } else {
+            None
+        };
+        // Put the original value back, verified.
+        console::open_shell(ctx)?;
+        console::config_set_verified(ctx, &decl, &param, &original)?;
+        console::close_shell(ctx, &decl)?;
+        let observed = format!(
+            "{param}: {original:?} -> set {value:?} (answer {answer:?}) -> reads {immediate:?}{}; restored to {original:?}",
+            persisted
+                .as_ref()
+                .map(|p| format!(" -> after power cycle {p:?}"))
+                .unwrap_or_else(|| " (no power control: persistence not tested)".into())
+        );
+        if immediate != value {
+            return Ok(Finding::fail(
+                "an authorized change did not apply",
+                observed,
+            ));
+        }
+        match persisted {
+            Some(p) if p != value => Ok(Finding::fail(
+                "the change did not survive a power cycle",
+                observed,
+            )),
+            _ => Ok(Finding::pass("the change applied and persisted", observed)),
+        }
+    }
+}
+
+/// CF-05 and DP-09: factory reset restores the secure defaults and
+/// erases credentials set by the user.
+pub struct FactoryResetDefaults;
+
+static FACTORY_RESET: CheckMeta = CheckMeta {
+    name: "factory_reset",
+    capability: Capability::DeviceConfiguration,
+    catalogue_id: "CF-05",
+    title: "Factory reset restores secure defaults and erases user credentials",
+    expected: "after a reset the changed setting is back to its default, the user's password no longer works and the factory credential does",
+    nistir_8259a: &["DC-3", "DP-2"],
+    en_303_645: &["5.11-1", "5.1-1"],
+    ts_103_701: &["5.11-1-2"],
+    cra_annex_i: &["b", "m"],
+    destructive: true,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for FactoryResetDefaults {
+    fn meta(&self) -> &CheckMeta {
+        &FACTORY_RESET
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match console_config(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        match &board.spec.declares.factory_reset {
+            Some(f) if f.console.is_some() => Applicability::Applicable,
+            _ => Applicability::NotApplicable(
+                "no console factory reset declared (declares.factory_reset.console)".into(),
+            ),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (param, value) = parameter(ctx)?;
+        let reset = ctx
+            .board()
+            .spec
+            .declares
+            .factory_reset
+            .as_ref()
+            .and_then(|f| f.console.clone())
+            .ok_or_else(|| CheckError::Harness("no factory reset command".into()))?;
+        let user = console::account(ctx)?;
+        let factory = ctx.password(&user)?;
+        let changed = Secret::from_guess("Hilt-user-set-9f3Q");
+        let decl = console::open_shell(ctx)?;
+        let default = console::config_get(ctx, &decl, &param)?;
+        console::config_set_verified(ctx, &decl, &param, &value)?;
+        let answer = console::run(ctx, &decl, &format!("passwd {}", changed.expose()))?;
+        console::close_shell(ctx, &decl)?;
+        // The user's password must now work, or the test proves nothing.
+        match console::try_login(ctx, &decl, &user, &changed)? {
+            LoginOutcome::LoggedIn => {}
+            other => {
+                return Err(CheckError::Board(format!(
+                    "changing the password as the user did not take ({answer:?}, then {other:?})"
+                )))
+            }
+        }
+        // Reset (as the logged-in user), then wait for the device to return.
+        let console_handle = ctx.console()?;
+        console_handle.send_line(&reset)?;
+        console::await_boot(ctx, &decl)?;
+
+        let old_password = console::try_login(ctx, &decl, &user, &changed)?;
+        let old_works = old_password == LoginOutcome::LoggedIn;
+        if old_works {
+            console::close_shell(ctx, &decl)?;
+        }
+        let factory_login = console::try_login(ctx, &decl, &user, &factory)?;
+        let mut after = None;
+        if factory_login == LoginOutcome::LoggedIn {
+            after = Some(console::config_get(ctx, &decl, &param)?);
+            console::close_shell(ctx, &decl)?;
+        }
+        // Leave the board with its factory credential and default setting.
+        if old_works {
+            if let LoginOutcome::LoggedIn = console::try_login(ctx, &decl, &user, &changed)? {
+                console::run(ctx, &decl, &format!("passwd {}", factory.expose()))?;
+                console::config_set(ctx, &decl, &param, &default)?;
+                console::close_shell(ctx, &decl)?;
+            }
+        }
+        let observed = format!(
+            "{param} default {default:?}, set to {value:?}, after reset {}; user-set password after reset: {}; factory password after reset: {}",
+            after.as_deref().map(|a| format!("{a:?}")).unwrap_or_else(|| "unreadable".into()),
+            if old_works { "still logs in" } else { "refused" },
+            if factory_login == LoginOutcome::LoggedIn { "logs in" } else { "refused" }
+        );
+        if old_works {
+            return Ok(Finding::fail(
+                "the password set before the reset still works",
+                observed,
+            ));
+        }
+        if factory_login != LoginOutcome::LoggedIn {
+            return Err(CheckError::Board(format!(
+                "after the reset the factory credential does not log in either; cannot read the settings back ({observed})"
+            )));
+        }
+        if after.as_deref() != Some(default.as_str()) {
+            return Ok(Finding::fail(
+                "the reset did not restore the default setting",
+                observed,
+            ));
+        }
+        Ok(Finding::pass(
+            "defaults restored and user credentials erased",
+            observed,
+        ))
+    }
+}
