@@ -587,3 +587,39 @@ fn serve(
     }
     rec
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certinfo::CertInfo;
+
+    #[test]
+    fn modes_make_the_certificates_they_promise() {
+        let ip = make_presented(&RogueCert::SelfSigned, "198.18.0.2").expect("self-signed");
+        let leaf = CertInfo::from_der(&ip.chain[0]);
+        assert_eq!(leaf.subject_alt_names, vec!["IP:198.18.0.2".to_string()]);
+        assert!(leaf.self_signed);
+        let ca = make_presented(&RogueCert::UntrustedCa, "dev.test").expect("untrusted");
+        assert_eq!(ca.chain.len(), 2);
+        assert!(CertInfo::from_der(&ca.chain[1]).is_ca);
+        let exp = make_presented(&RogueCert::Expired { ca: None }, "dev.test").expect("expired");
+        let leaf = CertInfo::from_der(&exp.chain[0]);
+        assert!(leaf.not_after.contains("2021"), "{}", leaf.not_after);
+        assert_eq!(leaf.subject_alt_names, vec!["DNS:dev.test".to_string()]);
+    }
+
+    #[test]
+    fn plaintext_alert_finder_is_bounded() {
+        assert_eq!(
+            find_plaintext_alert(&[21, 3, 3, 0, 2, 2, 48]).map(|a| a.code),
+            Some(48)
+        );
+        assert_eq!(
+            find_plaintext_alert(&[22, 3, 1, 0, 1, 9, 21, 3, 3, 0, 2, 2, 45]).map(|a| a.code),
+            Some(45)
+        );
+        assert_eq!(find_plaintext_alert(&[21, 3, 3, 0, 2, 2]), None);
+        assert_eq!(find_plaintext_alert(&[22, 3, 1, 0xff, 0xff, 0]), None);
+        assert_eq!(find_plaintext_alert(b"GET / HTTP/1.1\r\n"), None);
+    }
+}

@@ -537,6 +537,25 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_loopback() {
+        let Ok(l) = TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0)) else {
+            return; // no IPv6 on this host
+        };
+        let port = l.local_addr().expect("addr").port();
+        let opts = TcpScanOptions {
+            ports: (port.saturating_sub(5).max(1), port.saturating_add(5)),
+            ..Default::default()
+        };
+        let r = scan_tcp(
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            &opts,
+            &Stop::after(Duration::from_secs(20)),
+        )
+        .expect("scan");
+        assert!(r.open.contains(&port), "{r:?}");
+    }
+
+    #[test]
     fn rejects_port_zero() {
         let opts = TcpScanOptions {
             ports: (0, 10),
