@@ -33,6 +33,15 @@ impl StopSignal {
         Self::new(Instant::now() + budget, self.interrupted.clone())
     }
 
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The run's interruption flag (shared with transports of other crates).
+    pub fn interrupted_flag(&self) -> Arc<AtomicBool> {
+        self.interrupted.clone()
+    }
+
     pub fn is_interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use hilt_harness::Check;
 
+mod api;
 mod console;
+pub mod data_protection;
 pub mod device_configuration;
 pub mod device_identification;
 pub mod logical_access;
 pub mod non_technical;
 pub mod restore;
 pub mod software_update;
+pub mod state_awareness;
 
 /// Every check hilt knows, in catalogue order.
 pub fn all() -> Vec<Arc<dyn Check>> {
@@ -21,7 +24,9 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     checks.extend(device_identification::checks());
     checks.extend(device_configuration::checks());
     checks.extend(logical_access::checks());
+    checks.extend(data_protection::checks());
     checks.extend(software_update::checks());
+    checks.extend(state_awareness::checks());
     checks.extend(non_technical::checks());
     checks
 }

@@ -62,12 +62,30 @@ impl Check for SerialLoginRequired {
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let decl = ctx.console_decl()?;
+        // Right after a power cycle no session can be open: whatever the
+        // console offers then, it offers to anyone with a cable.
+        let fresh_boot = ctx.board().spec.hardware.power.is_some();
+        if fresh_boot {
+            ctx.power(hilt_harness::transport::power::PowerAction::Cycle)?;
+        }
         let console = ctx.console()?;
-        let state = serial::wake(console, &decl, STEP)?;
+        let state = if fresh_boot {
+            serial::look(console, &decl, Duration::from_secs(30))?
+        } else {
+            serial::wake(console, &decl, STEP)?
+        };
         if state == 1 || decl.login.is_none() {
             return Ok(Finding::fail(
                 "a shell prompt was reachable without any credentials",
-                format!("console answered with the shell prompt {:?}", decl.prompt),
+                format!(
+                    "{}the console showed the shell prompt {:?}",
+                    if fresh_boot {
+                        "after a power cycle "
+                    } else {
+                        ""
+                    },
+                    decl.prompt
+                ),
             ));
         }
         // At the login prompt: a shell command typed as the user name must

@@ -171,7 +171,7 @@ fn bad_signature(golden: &[u8]) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn tampered_payload(golden: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn tampered_payload(golden: &[u8]) -> Result<Vec<u8>, String> {
     forge(golden, &Forgery::TamperedPayload, &ForgeKeys::default()).map_err(|e| e.to_string())
 }
 
@@ -198,7 +198,7 @@ fn edited_counter(golden: &[u8]) -> Result<Vec<u8>, String> {
     .map_err(|e| e.to_string())
 }
 
-fn smp_applicable(board: &Board) -> Applicability {
+pub(crate) fn smp_applicable(board: &Board) -> Applicability {
     let Some(update) = &board.spec.declares.update else {
         return Applicability::NotApplicable(
             "the declaration names no update mechanism (declares.update)".into(),
@@ -306,15 +306,15 @@ fn verdict_lines(boot_log: &str) -> String {
 }
 
 /// What happened when an image went through the update path.
-struct Attempt {
-    steps: Vec<String>,
-    before: SlotState,
-    after: SlotState,
-    boot_log: String,
+pub(crate) struct Attempt {
+    pub(crate) steps: Vec<String>,
+    pub(crate) before: SlotState,
+    pub(crate) after: SlotState,
+    pub(crate) boot_log: String,
 }
 
 impl Attempt {
-    fn observed(&self) -> String {
+    pub(crate) fn observed(&self) -> String {
         format!(
             "{}; after reboot: {}; before: {}; bootloader: {}",
             self.steps.join(", "),
@@ -334,7 +334,7 @@ impl Attempt {
 
 /// Sends `image` through SMP as an authorized user would (upload, request a
 /// test boot, reset) and reads the running image back after the reboot.
-fn attempt_update(ctx: &mut CheckContext, image: &[u8]) -> Result<Attempt, CheckError> {
+pub(crate) fn attempt_update(ctx: &mut CheckContext, image: &[u8]) -> Result<Attempt, CheckError> {
     let decl = console::open_shell(ctx)?;
     let before = running(ctx)?;
     if !before.confirmed {

@@ -297,7 +297,7 @@ declares:
   debug_port: locked
   device_ca: {d}/manufacturer-ca.pem
   tls_clients:
-    - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt.test }}
+    - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt.test, interval_parameter: telemetry_interval_s }}
   logging:
     event_log: {{ console: log, http: /api/v1/events }}
     syslog: {{ collector_parameter: syslog_collector, protocol: udp }}

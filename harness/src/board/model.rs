@@ -436,6 +436,10 @@ pub struct TlsClientDecl {
     pub server_parameter: String,
     /// Host name the device expects in the server certificate.
     pub server_name: String,
+    /// Configuration parameter setting how often (seconds) it connects;
+    /// checks shorten it while they wait for a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_parameter: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -421,8 +421,28 @@ pub fn wake(
     decl: &ConsoleDecl,
     timeout: Duration,
 ) -> Result<usize, SerialError> {
+    settle_at_prompt(console, decl, timeout, true)
+}
+
+/// Like `wake`, but never ends an open session: reports the shell prompt
+/// as it is (used right after a power cycle, when no session can be open
+/// unless the console gives one away).
+pub fn look(
+    console: &mut Console,
+    decl: &ConsoleDecl,
+    timeout: Duration,
+) -> Result<usize, SerialError> {
+    settle_at_prompt(console, decl, timeout, false)
+}
+
+fn settle_at_prompt(
+    console: &mut Console,
+    decl: &ConsoleDecl,
+    timeout: Duration,
+    end_open_session: bool,
+) -> Result<usize, SerialError> {
     let until = Instant::now() + timeout;
-    let mut logged_out = false;
+    let mut logged_out = !end_open_session;
     let mut shown = console.settle(Duration::from_millis(250), Duration::from_secs(2))?;
     for _ in 0..20 {
         let left = until.saturating_duration_since(Instant::now());
