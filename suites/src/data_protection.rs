@@ -15,7 +15,11 @@ use crate::api::{self, net_fault};
 use crate::console;
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
-    vec![Arc::new(TlsServer), Arc::new(TlsClientMitm)]
+    vec![
+        Arc::new(CleartextCredentials),
+        Arc::new(TlsServer),
+        Arc::new(TlsClientMitm),
+    ]
 }
 
 /// DP-02: the device's HTTPS service uses current TLS with a valid chain.
@@ -266,6 +270,173 @@ impl Check for TlsClientMitm {
             failed.dedup();
             Ok(Finding::fail(
                 format!("the device accepted rogue servers: {}", failed.join(", ")),
+                observed,
+            ))
+        }
+    }
+}
+
+/// AU-05: credentials never cross the network in cleartext. hilt logs in
+/// to every open port that speaks HTTP while capturing the board's
+/// traffic, then searches the capture for the password.
+pub struct CleartextCredentials;
+
+static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
+    name: "cleartext_credentials",
+    capability: Capability::DataProtection,
+    catalogue_id: "AU-05",
+    title: "Credentials are never sent in cleartext",
+    expected:
+        "a capture of logins on every HTTP(S) service of the board holds no password in any form",
+    nistir_8259a: &["DP-1"],
+    en_303_645: &["5.1-3", "5.5-7"],
+    ts_103_701: &["5.5-7-2"],
+    cra_annex_i: &["e"],
+    destructive: false,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for CleartextCredentials {
+    fn meta(&self) -> &CheckMeta {
+        &CLEARTEXT_CREDENTIALS
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if board
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.capture.as_ref())
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no capture interface wired (hardware.network.capture)".into(),
+            );
+        }
+        api::needs_api(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use hilt_capture::{
+            classify_file, host_filter, Capture, ClassifyOptions, Limits, NamedSecret,
+        };
+        use hilt_net::http::{self, HttpOptions, HttpRequest, HttpTarget};
+        use hilt_net::scan::{scan_tcp, TcpScanOptions};
+        let network = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no network".into()))?;
+        let interface = network
+            .capture
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no capture".into()))?;
+        let user = console::account(ctx)?;
+        let password = ctx.password(&user)?;
+        let stop = api::stop(ctx);
+        let open = scan_tcp(network.address, &TcpScanOptions::default(), &stop)
+            .map_err(net_fault)?
+            .open;
+        let dir = std::env::temp_dir().join(format!("hilt-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CheckError::Harness(format!("capture folder: {e}")))?;
+        let savefile = dir.join(format!("{}.pcap", ctx.board().name()));
+        let capture = Capture::start(
+            &interface,
+            &host_filter(network.address),
+            &savefile,
+            Limits::default(),
+        )
+        .map_err(|e| CheckError::Harness(format!("capture on {interface}: {e}")))?;
+        let options = HttpOptions {
+            timeout: Duration::from_secs(5),
+            ..HttpOptions::default()
+        };
+        let mut tried = Vec::new();
+        for port in open {
+            let addr = std::net::SocketAddr::new(network.address, port);
+            let tls = TlsClientConfig::new(network.address.to_string(), Trust::InspectOnly);
+            // Only HTTP services get credentials: probe without them first.
+            let https = HttpTarget::https(addr, tls);
+            let plain = HttpTarget::http(addr);
+            let target = if http::request(&https, &HttpRequest::get("/"), &options, &stop).is_ok() {
+                Some((https, "https"))
+            } else if http::request(&plain, &HttpRequest::get("/"), &options, &stop).is_ok() {
+                Some((plain, "http"))
+            } else {
+                None
+            };
+            if let Some((target, scheme)) = target {
+                let login = HttpRequest::get("/api/v1/status").basic_auth(&user, password.expose());
+                let status = http::request(&target, &login, &options, &stop).map(|r| r.status);
+                tried.push(format!(
+                    "{scheme}://{addr} -> {}",
+                    status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|e| e.to_string())
+                ));
+            }
+        }
+        let stats = capture
+            .stop()
+            .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
+        let report = classify_file(
+            &savefile,
+            &ClassifyOptions {
+                secrets: vec![NamedSecret::new(
+                    "account password",
+                    password.expose().as_bytes().to_vec(),
+                )],
+                ..ClassifyOptions::default()
+            },
+        )
+        .map_err(|e| CheckError::Harness(format!("classifying the capture: {e}")))?;
+        let pcap = std::fs::read(&savefile)
+            .map_err(|e| CheckError::Harness(format!("reading the capture: {e}")))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        ctx.evidence().bytes(
+            "login.pcap",
+            "application/vnd.tcpdump.pcap",
+            "capture of the logins (password bytes masked)",
+            pcap,
+        )?;
+        let frames: Vec<u64> = report
+            .secrets
+            .iter()
+            .filter(|h| h.found)
+            .flat_map(|h| h.frames.clone())
+            .collect();
+        let observed = format!(
+            "logins: {}; captured {} packets; password found in frames {:?}",
+            if tried.is_empty() {
+                "none (no HTTP service answered)".to_string()
+            } else {
+                tried.join(", ")
+            },
+            stats.packets,
+            frames
+        );
+        if tried.is_empty() {
+            return Err(CheckError::Board(format!(
+                "no HTTP service answered; nothing was tested ({observed})"
+            )));
+        }
+        if stats.packets == 0 {
+            return Err(CheckError::Board(format!(
+                "the capture on {interface} saw no packets; cannot judge ({observed})"
+            )));
+        }
+        if frames.is_empty() {
+            Ok(Finding::pass(
+                "the password appears in no captured frame",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                "the password crossed the network in cleartext",
                 observed,
             ))
         }

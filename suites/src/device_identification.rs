@@ -252,16 +252,6 @@ impl Check for LogicalIdentifier {
             .as_ref()
             .map(|i| i.logical.clone())
             .unwrap_or_default();
-        // Every declared source must be readable before anything is sent:
-        // a partial reading cannot show consistency across interfaces.
-        if let Some(IdentitySource::Http { path, .. }) = sources
-            .iter()
-            .find(|s| matches!(s, IdentitySource::Http { .. }))
-        {
-            return Err(CheckError::Harness(format!(
-                "reading the identifier over HTTP ({path}) is not implemented yet"
-            )));
-        }
         let mut seen: Vec<(String, String)> = Vec::new();
         let mut shell = None;
         for source in &sources {
@@ -282,10 +272,8 @@ impl Check for LogicalIdentifier {
                         .unwrap_or_default();
                     seen.push((format!("console `{command}`"), id));
                 }
-                IdentitySource::Http { path, .. } => {
-                    return Err(CheckError::Harness(format!(
-                        "reading the identifier over HTTP ({path}) is not implemented yet"
-                    )));
+                IdentitySource::Http { path, field } => {
+                    seen.push((format!("HTTPS {path}"), read_http_id(ctx, path, field)?));
                 }
             }
         }
@@ -319,4 +307,30 @@ impl Check for LogicalIdentifier {
             ))
         }
     }
+}
+
+/// Reads the identifier from a JSON resource of the declared HTTPS API
+/// (anonymously, as identity is usually public; with the declared
+/// account if the device asks for it).
+fn read_http_id(ctx: &mut CheckContext, path: &str, field: &str) -> Result<String, CheckError> {
+    use crate::api::{self, net_fault, Auth};
+    use hilt_net::http::HttpRequest;
+    if crate::api::https_endpoint(ctx.board()).is_none() {
+        return Err(CheckError::Harness(format!(
+            "identity source HTTPS {path} declared but no HTTPS interface is"
+        )));
+    }
+    let target = api::target(ctx)?;
+    let mut response = api::send(ctx, &target, HttpRequest::get(path), Auth::None)?;
+    if response.status == 401 || response.status == 403 {
+        response = api::send(ctx, &target, HttpRequest::get(path), Auth::Declared)?;
+    }
+    if response.status != 200 {
+        return Err(CheckError::Board(format!(
+            "GET {path} answered {}",
+            response.status
+        )));
+    }
+    let json = response.json().map_err(net_fault)?;
+    Ok(json[field].as_str().unwrap_or_default().trim().to_string())
 }

@@ -16,6 +16,7 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
         Arc::new(PasswordChange),
         Arc::new(BruteForceLockout),
         Arc::new(SerialLoginRequired),
+        Arc::new(OpenPorts),
         Arc::new(DebugPortLocked),
     ]
 }
@@ -559,6 +560,102 @@ impl Check for DebugPortLocked {
         } else {
             Ok(Finding::fail(
                 "the debug port gives memory access",
+                observed,
+            ))
+        }
+    }
+}
+
+/// AU-07: every open TCP port is a declared interface.
+pub struct OpenPorts;
+
+static OPEN_PORTS: CheckMeta = CheckMeta {
+    name: "open_ports",
+    capability: Capability::LogicalAccess,
+    catalogue_id: "AU-07",
+    title: "Only declared network interfaces are open",
+    expected: "a full TCP scan finds no open port beyond the declared interfaces",
+    nistir_8259a: &["LA-1"],
+    en_303_645: &["5.6-1"],
+    ts_103_701: &["5.6-1-2"],
+    cra_annex_i: &["j"],
+    destructive: false,
+    default_timeout: Duration::from_secs(120),
+};
+
+impl Check for OpenPorts {
+    fn meta(&self) -> &CheckMeta {
+        &OPEN_PORTS
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if board.spec.hardware.network.is_none() {
+            return Applicability::NotApplicable("no network wired (hardware.network)".into());
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use hilt_harness::board::Transport;
+        use hilt_net::scan::{scan_tcp, TcpScanOptions};
+        let address = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .map(|n| n.address)
+            .ok_or_else(|| CheckError::Harness("no address".into()))?;
+        let stop = crate::api::stop(ctx);
+        let scan =
+            scan_tcp(address, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)?;
+        ctx.evidence().text(
+            "tcp-scan.json",
+            "application/json",
+            "full TCP connect scan of the board's address",
+            &serde_json::to_string_pretty(&scan).unwrap_or_default(),
+        )?;
+        // On a loopback address, listeners bound to every address of the
+        // host answer too: subtract what a control address shows.
+        let mut host_wide = Vec::new();
+        if address.is_loopback() {
+            let control = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 254, 254, 254));
+            if control != address {
+                host_wide = scan_tcp(control, &TcpScanOptions::default(), &stop)
+                    .map_err(crate::api::net_fault)?
+                    .open;
+            }
+        }
+        let declared: Vec<u16> = ctx
+            .board()
+            .spec
+            .declares
+            .interfaces
+            .iter()
+            .filter(|i| i.protocol == Transport::Tcp)
+            .map(|i| i.port)
+            .collect();
+        let extra: Vec<u16> = scan
+            .open
+            .iter()
+            .copied()
+            .filter(|p| !declared.contains(p) && !host_wide.contains(p))
+            .collect();
+        if !scan.undetermined.is_empty() {
+            return Err(CheckError::Harness(format!(
+                "{} ports could not be scanned (local resource errors)",
+                scan.undetermined.len()
+            )));
+        }
+        let observed = format!(
+            "open: {:?}; declared: {:?}; host-wide listeners ignored: {:?}; {} closed, {} filtered, in {} ms",
+            scan.open, declared, host_wide, scan.closed, scan.filtered, scan.elapsed_ms
+        );
+        if extra.is_empty() {
+            Ok(Finding::pass("no undeclared port is open", observed))
+        } else {
+            Ok(Finding::fail(
+                format!("undeclared open ports: {extra:?}"),
                 observed,
             ))
         }

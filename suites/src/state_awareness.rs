@@ -17,6 +17,9 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(FailedLoginLogged),
         Arc::new(DegradedStateReported),
+        Arc::new(StateReadRequiresAuth),
+        Arc::new(LogTamperRefused),
+        Arc::new(RemoteLogging),
         Arc::new(ReportedImageMatches),
     ]
 }
@@ -285,6 +288,333 @@ impl Check for ReportedImageMatches {
                 observed,
             )),
             None => Ok(Finding::fail("the device reports no image hash", observed)),
+        }
+    }
+}
+
+fn events_path(board: &Board) -> Option<String> {
+    board
+        .spec
+        .declares
+        .logging
+        .as_ref()?
+        .event_log
+        .as_ref()?
+        .http
+        .clone()
+}
+
+/// CS-03: the event log and the status are not readable without authentication.
+pub struct StateReadRequiresAuth;
+
+static STATE_READ_AUTH: CheckMeta = CheckMeta {
+    name: "state_read_requires_auth",
+    capability: Capability::StateAwareness,
+    catalogue_id: "CS-03",
+    title: "Event log and status are not readable without authentication",
+    expected: "unauthenticated reads of the event log and status are refused (401/403) and disclose nothing",
+    nistir_8259a: &["CS-3"],
+    en_303_645: &["5.6-2"],
+    ts_103_701: &["5.6-2-2"],
+    cra_annex_i: &["d"],
+    destructive: false,
+    default_timeout: Duration::from_secs(60),
+};
+
+impl Check for StateReadRequiresAuth {
+    fn meta(&self) -> &CheckMeta {
+        &STATE_READ_AUTH
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if events_path(board).is_none()
+            && board
+                .spec
+                .declares
+                .state
+                .as_ref()
+                .and_then(|s| s.http.as_ref())
+                .is_none()
+        {
+            return Applicability::NotApplicable("no HTTP event log or status declared".into());
+        }
+        crate::api::needs_api(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use crate::api::{self, Auth};
+        use hilt_net::http::HttpRequest;
+        let target = api::target(ctx)?;
+        let mut paths: Vec<String> = events_path(ctx.board()).into_iter().collect();
+        paths.extend(
+            ctx.board()
+                .spec
+                .declares
+                .state
+                .as_ref()
+                .and_then(|s| s.http.clone()),
+        );
+        let mut leaked = Vec::new();
+        let mut notes = Vec::new();
+        for path in &paths {
+            // Positive control: with authorization the resource exists.
+            let authorized =
+                api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::Declared)?;
+            if authorized.status != 200 {
+                return Err(CheckError::Board(format!(
+                    "authorized GET {path} answered {}; cannot judge the refusal",
+                    authorized.status
+                )));
+            }
+            let anonymous = api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::None)?;
+            notes.push(format!(
+                "GET {path}: authorized {} ({} bytes), anonymous {} ({} bytes)",
+                authorized.status,
+                authorized.body.len(),
+                anonymous.status,
+                anonymous.body.len()
+            ));
+            if (200..300).contains(&anonymous.status) {
+                leaked.push(path.clone());
+            }
+        }
+        let observed = notes.join("; ");
+        if leaked.is_empty() {
+            Ok(Finding::pass(
+                "unauthenticated reads were refused",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!("readable without authentication: {}", leaked.join(", ")),
+                observed,
+            ))
+        }
+    }
+}
+
+/// CS-04: the event log cannot be cleared without authentication.
+pub struct LogTamperRefused;
+
+static LOG_TAMPER: CheckMeta = CheckMeta {
+    name: "log_clear_requires_auth",
+    capability: Capability::StateAwareness,
+    catalogue_id: "CS-04",
+    title: "Event log cannot be cleared without authentication",
+    expected: "an unauthenticated clear is refused and every event is still there when read with authorization",
+    nistir_8259a: &["CS-4"],
+    en_303_645: &[],
+    ts_103_701: &[],
+    cra_annex_i: &["f"],
+    destructive: false,
+    default_timeout: Duration::from_secs(60),
+};
+
+fn event_count(json: &serde_json::Value) -> Option<usize> {
+    match json {
+        serde_json::Value::Array(a) => Some(a.len()),
+        serde_json::Value::Object(o) => o.values().find_map(|v| v.as_array().map(Vec::len)),
+        _ => None,
+    }
+}
+
+impl Check for LogTamperRefused {
+    fn meta(&self) -> &CheckMeta {
+        &LOG_TAMPER
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if events_path(board).is_none() {
+            return Applicability::NotApplicable(
+                "no HTTP event log declared (declares.logging.event_log.http)".into(),
+            );
+        }
+        crate::api::needs_api(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use crate::api::{self, net_fault, Auth};
+        use hilt_net::http::HttpRequest;
+        let path = events_path(ctx.board()).ok_or_else(|| CheckError::Harness("no path".into()))?;
+        let target = api::target(ctx)?;
+        let read = |ctx: &mut CheckContext| -> Result<usize, CheckError> {
+            let r = api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::Declared)?;
+            if r.status != 200 {
+                return Err(CheckError::Board(format!(
+                    "authorized GET {path} answered {}",
+                    r.status
+                )));
+            }
+            event_count(&r.json().map_err(net_fault)?)
+                .ok_or_else(|| CheckError::Board(format!("{path} returned no list of events")))
+        };
+        let before = read(ctx)?;
+        if before == 0 {
+            return Err(CheckError::Board(
+                "the event log is empty; a clear could not be observed".into(),
+            ));
+        }
+        let attempt = api::send(ctx, &target, HttpRequest::delete(path.clone()), Auth::None)?;
+        let after = read(ctx)?;
+        let observed = format!(
+            "{before} events before; DELETE without credentials -> {}; {after} events after",
+            attempt.status
+        );
+        if after < before {
+            Ok(Finding::fail(
+                "the event log was cleared without authentication",
+                observed,
+            ))
+        } else {
+            Ok(Finding::pass(
+                "the clear was refused and no event was lost",
+                observed,
+            ))
+        }
+    }
+}
+
+/// CS-05: security events reach a remote collector (syslog).
+pub struct RemoteLogging;
+
+static REMOTE_LOGGING: CheckMeta = CheckMeta {
+    name: "remote_logging",
+    capability: Capability::StateAwareness,
+    catalogue_id: "CS-05",
+    title: "Security events are sent to a remote collector",
+    expected: "a failed login produces an RFC 5424 message at the configured collector",
+    nistir_8259a: &["CS-5"],
+    en_303_645: &["5.10-1"],
+    ts_103_701: &["5.10-1-2"],
+    cra_annex_i: &["l"],
+    destructive: false,
+    default_timeout: Duration::from_secs(60),
+};
+
+impl Check for RemoteLogging {
+    fn meta(&self) -> &CheckMeta {
+        &REMOTE_LOGGING
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if board
+            .spec
+            .declares
+            .logging
+            .as_ref()
+            .and_then(|l| l.syslog.as_ref())
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no syslog export declared (declares.logging.syslog)".into(),
+            );
+        }
+        if board
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.host_address)
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no host address declared for the collector (hardware.network.host_address)".into(),
+            );
+        }
+        match &board.spec.declares.console {
+            Some(c) if c.login.is_some() => Applicability::Applicable,
+            _ => Applicability::NotApplicable("no console login to produce an event with".into()),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use hilt_net::syslog::{SyslogCollector, SyslogOptions};
+        let syslog = ctx
+            .board()
+            .spec
+            .declares
+            .logging
+            .as_ref()
+            .and_then(|l| l.syslog.clone())
+            .ok_or_else(|| CheckError::Harness("no syslog".into()))?;
+        let host = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.host_address)
+            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
+        let bind = std::net::SocketAddr::new(host, 0);
+        let (udp, tcp) = match syslog.protocol {
+            hilt_harness::board::Transport::Udp => (Some(bind), None),
+            hilt_harness::board::Transport::Tcp => (None, Some(bind)),
+        };
+        let collector = SyslogCollector::start(udp, tcp, SyslogOptions::default())
+            .map_err(crate::api::net_fault)?;
+        let address = collector
+            .udp_addr()
+            .or(collector.tcp_addr())
+            .ok_or_else(|| CheckError::Harness("collector has no address".into()))?;
+        let decl = console::open_shell(ctx)?;
+        let original = console::config_get(ctx, &decl, &syslog.collector_parameter)?;
+        console::config_set_verified(
+            ctx,
+            &decl,
+            &syslog.collector_parameter,
+            &address.to_string(),
+        )?;
+        console::close_shell(ctx, &decl)?;
+        let user = console::account(ctx)?;
+        let wrong = hilt_harness::board::Secret::from_guess("Hilt-syslog-probe");
+        let attempt = console::try_login(ctx, &decl, &user, &wrong)?;
+        let wait = crate::api::stop(ctx);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut messages = Vec::new();
+        while std::time::Instant::now() < deadline && !wait.is_interrupted() {
+            messages = collector.messages();
+            if messages
+                .iter()
+                .any(|m| m.raw.to_ascii_lowercase().contains("login"))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let all = collector.shutdown();
+        console::open_shell(ctx)?;
+        console::config_set_verified(ctx, &decl, &syslog.collector_parameter, &original)?;
+        console::close_shell(ctx, &decl)?;
+        if attempt == LoginOutcome::LoggedIn {
+            return Err(CheckError::Board(
+                "the probe login with a wrong password succeeded".into(),
+            ));
+        }
+        let text: Vec<String> = all.iter().map(|m| m.raw.clone()).collect();
+        ctx.evidence().text(
+            "syslog.txt",
+            "text/plain",
+            "messages received by the collector",
+            &text.join("\n"),
+        )?;
+        let hit = messages
+            .iter()
+            .find(|m| m.raw.to_ascii_lowercase().contains("login") && m.parsed.is_some());
+        let observed = format!(
+            "{} messages at {address}; {}",
+            all.len(),
+            hit.map(|m| format!("login event: {}", m.raw.trim()))
+                .unwrap_or_else(|| "none about the failed login".into())
+        );
+        match hit {
+            Some(_) => Ok(Finding::pass(
+                "the failed login reached the collector as RFC 5424",
+                observed,
+            )),
+            None => Ok(Finding::fail(
+                "no security event reached the collector",
+                observed,
+            )),
         }
     }
 }
