@@ -9,7 +9,7 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 
 # Debian packages: the C toolchain for -sys crates, libpcap for captures,
 # and the tools nobody here wrote that the tests check hilt against.
-for pkg in build-essential pkg-config libpcap-dev socat iproute2 nmap tshark gdb gdb-multiarch openssl curl mosquitto qemu-system-arm inetutils-inetd inetutils-telnetd snmpd libcoap3-bin avahi-daemon minidlna python3-pip; do
+for pkg in build-essential pkg-config libpcap-dev socat iproute2 nmap tshark gdb gdb-multiarch openssl curl mosquitto qemu-system-arm inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna python3-pip; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
 done
 if [ -n "$need_apt" ]; then

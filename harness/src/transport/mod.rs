@@ -3,5 +3,6 @@
 //! failures as board faults (never as a device verdict).
 
 pub mod power;
+pub mod rfc2217;
 pub mod serial;
 pub mod smp;

@@ -104,11 +104,6 @@ impl Console {
                 })?;
             Box::new(tty)
         } else if let Some(tcp) = &wiring.tcp {
-            if wiring.rfc2217 {
-                return Err(SerialError::Unsupported(
-                    "RFC 2217 network serial is not implemented yet; use a raw TCP export".into(),
-                ));
-            }
             let what = tcp.to_string();
             let stream = TcpStream::connect((tcp.host.as_str(), tcp.port)).map_err(|source| {
                 SerialError::Open {
@@ -118,8 +113,17 @@ impl Console {
             })?;
             stream
                 .set_read_timeout(Some(POLL))
-                .map_err(|source| SerialError::Open { what, source })?;
-            Box::new(stream)
+                .map_err(|source| SerialError::Open {
+                    what: what.clone(),
+                    source,
+                })?;
+            if wiring.rfc2217 {
+                let link = super::rfc2217::Rfc2217::open(stream, wiring.baud)
+                    .map_err(|source| SerialError::Open { what, source })?;
+                Box::new(link)
+            } else {
+                Box::new(stream)
+            }
         } else {
             return Err(SerialError::Unsupported(
                 "serial wiring names no port".into(),

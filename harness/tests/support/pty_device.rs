@@ -48,6 +48,8 @@ impl Default for Behaviour {
 pub struct PtyDevice {
     /// Path of the terminal the harness opens (a symlink in a temp folder).
     pub path: PathBuf,
+    /// The terminal's own `/dev/pts/N` path (for tools that refuse symlinks).
+    pub pts: PathBuf,
     stop: Arc<AtomicBool>,
     pub lines_seen: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
@@ -60,12 +62,14 @@ impl PtyDevice {
         let path = dir.join(format!("{name}.tty"));
         let _ = std::fs::remove_file(&path);
         std::os::unix::fs::symlink(&pts, &path).expect("symlink to pty");
+        let pts = pts.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let lines_seen = Arc::new(AtomicUsize::new(0));
         let (s, l) = (stop.clone(), lines_seen.clone());
         let thread = std::thread::spawn(move || serve(master, slave, behaviour, s, l));
         Self {
             path,
+            pts,
             stop,
             lines_seen,
             thread: Some(thread),
