@@ -85,6 +85,8 @@ pub fn down(up: &SimUp) -> Result<(), String> {
         .status()
         .map_err(|e| e.to_string())?;
     if status.success() {
+        // The runtime folder was this run's own (PTY links, flash, label).
+        let _ = std::fs::remove_dir_all(&up.runtime_dir);
         Ok(())
     } else {
         Err(format!("hilt-sim down: {status}"))

@@ -340,7 +340,12 @@ impl Check for CleartextCredentials {
         let open = scan_tcp(network.address, &TcpScanOptions::default(), &stop)
             .map_err(net_fault)?
             .open;
-        let dir = std::env::temp_dir().join(format!("hilt-capture-{}", std::process::id()));
+        // A folder of this trial's own: boards run in parallel.
+        let dir = std::env::temp_dir().join(format!(
+            "hilt-capture-{}-{}",
+            std::process::id(),
+            ctx.board().name()
+        ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| CheckError::Harness(format!("capture folder: {e}")))?;
         let savefile = dir.join(format!("{}.pcap", ctx.board().name()));

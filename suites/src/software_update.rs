@@ -282,9 +282,13 @@ pub(crate) fn reboot(ctx: &mut CheckContext) -> Result<String, CheckError> {
         Err(e) => return Err(smp_fault(e)),
     }
     let decl = ctx.console_decl()?;
-    let login = decl.login.clone().unwrap_or_else(|| decl.prompt.clone());
+    // The boot ends at the login prompt, or at the shell on a console that
+    // asks for none (which AU-09 reports; here it only ends the wait).
+    let mut ends = vec![regex::escape(&decl.prompt)];
+    ends.extend(decl.login.as_deref().map(regex::escape));
+    let ends: Vec<&str> = ends.iter().map(String::as_str).collect();
     let console = ctx.console()?;
-    let found = console.expect(&regex::escape(&login), BOOT)?;
+    let found = console.expect_any(&ends, BOOT)?;
     Ok(found.before)
 }
 

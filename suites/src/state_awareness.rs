@@ -448,10 +448,19 @@ impl Check for LogTamperRefused {
             event_count(&r.json().map_err(net_fault)?)
                 .ok_or_else(|| CheckError::Board(format!("{path} returned no list of events")))
         };
+        // Make sure there is something to protect: a failed authentication
+        // is an event every logging device records.
+        api::send(
+            ctx,
+            &target,
+            HttpRequest::get(path.clone()),
+            Auth::Wrong("Hilt-log-probe"),
+        )?;
         let before = read(ctx)?;
         if before == 0 {
-            return Err(CheckError::Board(
-                "the event log is empty; a clear could not be observed".into(),
+            return Ok(Finding::fail(
+                "the device keeps no events, even of a failed authentication; there is no log to protect",
+                "0 events after a failed authentication",
             ));
         }
         let attempt = api::send(ctx, &target, HttpRequest::delete(path.clone()), Auth::None)?;

@@ -132,6 +132,16 @@ impl Console {
         Ok(Self::from_link(link, wiring.line_ending, stop))
     }
 
+    /// A console over any byte stream: a socket another transport opened,
+    /// a scripted peer in a test or a fuzzer's input.
+    pub fn from_stream<S: Read + Write + Send + 'static>(
+        stream: S,
+        line_ending: LineEnding,
+        stop: StopSignal,
+    ) -> Self {
+        Self::from_link(Box::new(stream), line_ending, stop)
+    }
+
     fn from_link(link: Box<dyn Link>, line_ending: LineEnding, stop: StopSignal) -> Self {
         Self {
             link,

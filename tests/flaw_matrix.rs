@@ -1,0 +1,283 @@
+//! The flaw matrix: the full NIST IR 8259A suite against the simulated
+//! board's reference firmware and against each one-flaw build, all boards
+//! on one rack at once. The reference board must pass every check; each
+//! flawed board must fail exactly the checks that target its flaw, with
+//! every other verdict as on the reference board. No false PASS, no false
+//! FAIL. Needs root (network namespaces); CI runs as root.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+
+/// Each flaw and the checks that target it (and so must FAIL).
+const MATRIX: &[(&str, &[&str])] = &[
+    (
+        "default-password",
+        &["logical_access::console_default_credentials"],
+    ),
+    ("telnet-open", &["logical_access::open_ports"]),
+    (
+        "config-write-unauthenticated",
+        &["device_configuration::unauthenticated_write"],
+    ),
+    (
+        "serial-no-login",
+        &["logical_access::serial_login_required"],
+    ),
+    (
+        "bootloader-accepts-unsigned",
+        &["software_update::unsigned_image"],
+    ),
+    (
+        "bootloader-accepts-any-key",
+        &[
+            "software_update::bad_signature",
+            "software_update::wrong_key",
+        ],
+    ),
+    ("rollback-allowed", &["software_update::rollback"]),
+    ("debug-unlocked", &["logical_access::debug_port_locked"]),
+    (
+        "plaintext-api",
+        &[
+            "logical_access::open_ports",
+            "data_protection::cleartext_credentials",
+        ],
+    ),
+    (
+        "tls-accepts-untrusted",
+        &["data_protection::tls_client_mitm"],
+    ),
+    ("no-lockout", &["logical_access::brute_force_lockout"]),
+    (
+        "no-security-logging",
+        &[
+            "state_awareness::failed_login_logged",
+            "state_awareness::log_clear_requires_auth",
+            "state_awareness::remote_logging",
+        ],
+    ),
+    (
+        "identifier-changes-on-reboot",
+        &[
+            "device_identification::identifier_immutable",
+            "device_identification::physical_identifier",
+        ],
+    ),
+    (
+        "shared-identifier",
+        &["device_identification::physical_identifier"],
+    ),
+    (
+        "factory-reset-keeps-credentials",
+        &["device_configuration::factory_reset"],
+    ),
+    (
+        "event-log-unauthenticated",
+        &[
+            "state_awareness::state_read_requires_auth",
+            "state_awareness::log_clear_requires_auth",
+        ],
+    ),
+    (
+        "update-unauthenticated",
+        &["software_update::unauthenticated_update"],
+    ),
+];
+
+fn sim_binary() -> PathBuf {
+    Path::new(HILT).with_file_name("hilt-sim")
+}
+
+struct Rack {
+    runtime: tempfile::TempDir,
+}
+
+impl Drop for Rack {
+    fn drop(&mut self) {
+        let _ = Command::new(sim_binary())
+            .args(["down", "--runtime-dir"])
+            .arg(self.runtime.path())
+            .status();
+    }
+}
+
+/// Starts one board with `flaw` (None: reference) at `index`; returns its board file.
+fn up(rack: &Rack, index: u32, flaw: Option<&str>) -> PathBuf {
+    let mut cmd = Command::new(sim_binary());
+    cmd.args([
+        "up",
+        "--count",
+        "1",
+        "--fresh",
+        "--base-index",
+        &index.to_string(),
+        "--runtime-dir",
+    ])
+    .arg(rack.runtime.path());
+    if let Some(flaw) = flaw {
+        cmd.args(["--flaw", flaw]);
+    }
+    let out = cmd
+        .output()
+        .expect("hilt-sim runs (cargo build --workspace --bins first)");
+    assert!(
+        out.status.success(),
+        "hilt-sim up {flaw:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file = stdout
+        .lines()
+        .find_map(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no board file printed: {stdout}"));
+    PathBuf::from(file)
+}
+
+#[test]
+fn every_check_catches_its_flaw_and_nothing_else() {
+    let rack = Rack {
+        runtime: tempfile::tempdir().expect("tempdir"),
+    };
+    // Indices 230..: clear of the simulator's own tests (100-229).
+    let base = 230;
+    let mut boards = vec![(String::from("reference"), up(&rack, base, None))];
+    for (i, (flaw, _)) in MATRIX.iter().enumerate() {
+        boards.push((flaw.to_string(), up(&rack, base + 1 + i as u32, Some(flaw))));
+    }
+    let out_dir = rack.runtime.path().join("out");
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--suite".into(),
+        "nistir-8259a".into(),
+        "--out".into(),
+        out_dir.display().to_string(),
+    ];
+    for (_, file) in &boards {
+        args.push("-b".into());
+        args.push(file.display().to_string());
+    }
+    // Six boards at a time keeps two cores from starving the timed checks.
+    args.extend([
+        "--".into(),
+        "--test-threads".into(),
+        "6".into(),
+        "--quiet".into(),
+    ]);
+    let started = std::time::Instant::now();
+    let run = Command::new(HILT)
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("hilt runs");
+    let elapsed = started.elapsed();
+    let run_dir = std::fs::read_dir(&out_dir)
+        .expect("out dir")
+        .flatten()
+        .next()
+        .expect("a run folder")
+        .path();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("record.json")).expect("record"))
+            .expect("JSON");
+    assert_eq!(
+        record["complete"],
+        true,
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // verdicts[board label][check] = verdict
+    let name_of: BTreeMap<String, String> = boards
+        .iter()
+        .map(|(label, file)| {
+            let text = std::fs::read_to_string(file).expect("board file");
+            let name = text
+                .lines()
+                .find_map(|l| l.strip_prefix("board: "))
+                .expect("board name")
+                .trim()
+                .to_string();
+            (name, label.clone())
+        })
+        .collect();
+    let mut verdicts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut reasons: BTreeMap<(String, String), String> = BTreeMap::new();
+    for trial in record["trials"].as_array().expect("trials") {
+        let board = trial["board"].as_str().unwrap_or_default();
+        let label = name_of
+            .get(board)
+            .cloned()
+            .unwrap_or_else(|| board.to_string());
+        let check = trial["check"].as_str().unwrap_or_default().to_string();
+        let verdict = trial["verdict"].as_str().unwrap_or_default().to_string();
+        reasons.insert(
+            (label.clone(), check.clone()),
+            trial["reason"].as_str().unwrap_or_default().to_string(),
+        );
+        verdicts.entry(label).or_default().insert(check, verdict);
+    }
+
+    let reference = verdicts
+        .get("reference")
+        .expect("reference board results")
+        .clone();
+    let mut problems = Vec::new();
+    for (check, verdict) in &reference {
+        if verdict != "PASS" && verdict != "DECLARED" {
+            problems.push(format!(
+                "reference: {check} is {verdict} ({})",
+                reasons[&("reference".to_string(), check.clone())]
+            ));
+        }
+    }
+    let mut table = String::from(
+        "| flaw | checks that FAIL | other verdicts as on the reference board |\n|---|---|---|\n",
+    );
+    for (flaw, expected) in MATRIX {
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        let got = verdicts.get(*flaw).cloned().unwrap_or_default();
+        let failed: BTreeSet<&str> = got
+            .iter()
+            .filter(|(_, v)| *v == "FAIL")
+            .map(|(c, _)| c.as_str())
+            .collect();
+        if failed != expected {
+            problems.push(format!(
+                "{flaw}: FAIL set {failed:?}, expected {expected:?}"
+            ));
+        }
+        let mut others_same = true;
+        for (check, verdict) in &got {
+            if expected.contains(check.as_str()) {
+                continue;
+            }
+            if reference.get(check) != Some(verdict) {
+                others_same = false;
+                problems.push(format!(
+                    "{flaw}: {check} is {verdict} (reference {:?}): {}",
+                    reference.get(check),
+                    reasons[&(flaw.to_string(), check.clone())]
+                ));
+            }
+        }
+        table.push_str(&format!(
+            "| {flaw} | {} | {} |\n",
+            failed.iter().cloned().collect::<Vec<_>>().join(", "),
+            if others_same { "yes" } else { "NO" }
+        ));
+    }
+    println!(
+        "flaw matrix: {} boards, {} trials, {:.0} s\n{table}",
+        boards.len(),
+        record["trials"].as_array().map_or(0, Vec::len),
+        elapsed.as_secs_f64()
+    );
+    assert!(
+        problems.is_empty(),
+        "flaw matrix mismatches:\n{}\n\n{table}",
+        problems.join("\n")
+    );
+}
