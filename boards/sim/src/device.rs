@@ -852,7 +852,7 @@ impl DeviceApi for Device {
     }
 
     fn factory_reset(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
-        if !authenticated {
+        if !authenticated && !self.behaviour.reset_unauthenticated {
             self.record(
                 event_kind::FACTORY_RESET_DENIED,
                 4,

@@ -142,6 +142,12 @@ pub const FLAWS: &[Flaw] = &[
         capability: "software update",
         summary: "updates accepted without authentication",
     },
+    Flaw {
+        name: "reset-unauthenticated",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "factory reset (erase) accepted without authentication",
+    },
 ];
 
 pub fn flaw(name: &str) -> Option<&'static Flaw> {
@@ -166,6 +172,7 @@ pub struct Behaviour {
     pub factory_reset_keeps_credentials: bool,
     pub event_log_unauthenticated: bool,
     pub update_unauthenticated: bool,
+    pub reset_unauthenticated: bool,
 }
 
 impl Behaviour {
@@ -185,6 +192,7 @@ impl Behaviour {
             "factory-reset-keeps-credentials" => &mut self.factory_reset_keeps_credentials,
             "event-log-unauthenticated" => &mut self.event_log_unauthenticated,
             "update-unauthenticated" => &mut self.update_unauthenticated,
+            "reset-unauthenticated" => &mut self.reset_unauthenticated,
             _ => return false,
         };
         *slot = true;
