@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn bytes_are_scrubbed_in_place() {
-        let secrets = vec![crate::board::SecretRef::Env("HILT_TEST_SCRUB".into())];
+        let secrets = [crate::board::SecretRef::Env("HILT_TEST_SCRUB".into())];
         std::env::set_var("HILT_TEST_SCRUB", "s3cret");
         let secrets: Vec<Secret> = secrets
             .iter()

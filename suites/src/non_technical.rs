@@ -73,18 +73,11 @@ impl Check for DisclosurePolicy {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let support = ctx
-            .board()
-            .spec
-            .declares
-            .support
-            .clone()
-            .unwrap_or_else(|| hilt_harness::board::SupportDecl {
-                end_of_support: None,
-                vulnerability_contact: None,
-                disclosure_policy: None,
-            });
-        match (support.vulnerability_contact, support.disclosure_policy) {
+        let support = ctx.board().spec.declares.support.clone();
+        let (contact, policy) = support
+            .map(|s| (s.vulnerability_contact, s.disclosure_policy))
+            .unwrap_or((None, None));
+        match (contact, policy) {
             (None, None) => Ok(Finding::fail(
                 "neither a vulnerability contact nor a disclosure policy is declared",
                 "declares.support has no vulnerability_contact or disclosure_policy",

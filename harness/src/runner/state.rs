@@ -25,7 +25,7 @@ struct Inner {
 
 /// What the reporting side learns about a trial.
 pub enum TrialStatus {
-    Finished(TrialRecord),
+    Finished(Box<TrialRecord>),
     /// The board's worker ended without running it (interrupted).
     NotRun,
 }
@@ -86,7 +86,7 @@ impl RunState {
         let mut inner = self.lock();
         loop {
             if let Some(trial) = inner.finished.get(name) {
-                return TrialStatus::Finished(trial.clone());
+                return TrialStatus::Finished(Box::new(trial.clone()));
             }
             if inner.boards_done.get(board).copied().unwrap_or(true) {
                 return TrialStatus::NotRun;
@@ -109,7 +109,7 @@ impl RunState {
         self.lock().write_error.clone()
     }
 
-    fn persist(path: &PathBuf, inner: &mut Inner) {
+    fn persist(path: &std::path::Path, inner: &mut Inner) {
         if let Err(e) = inner.record.write_atomically(path) {
             inner.write_error = Some(format!("{}: {e}", path.display()));
         }
