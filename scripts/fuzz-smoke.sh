@@ -15,7 +15,7 @@ run() {
     dir="$1"; target="$2"
     echo "fuzz-smoke: $target ($dir) for ${SECONDS_PER_TARGET}s"
     (cd "$dir" && cargo fuzz run --sanitizer none "$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12)
+        -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -seed=1 -print_final_stats=1 2>&1 | tail -n 12)
 }
 run harness/image mcuboot_parse
 run harness expect_engine
