@@ -213,12 +213,29 @@ impl Check for ConsoleDefaultCredentials {
             Some((delay, _)) => *delay,
             None => lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0),
         };
-        let batch = lockout
-            .as_ref()
-            .map(|l| l.threshold.saturating_sub(1).max(1) as usize)
+        // Where the threshold is a declared setting, raise it above the
+        // dictionary for the duration (read back, put back afterwards), so
+        // the guesses need no pauses.
+        let limit = ctx.param_u64("max_attempts", DEFAULT_CREDENTIALS.len() as u64) as usize;
+        let raised = match lockout.as_ref().and_then(|l| l.threshold_parameter.clone()) {
+            Some(param) => {
+                console::open_shell(ctx)?;
+                let original = console::config_get(ctx, &decl, &param)?;
+                let wanted = (limit + 5).to_string();
+                console::config_set_verified(ctx, &decl, &param, &wanted)?;
+                console::close_shell(ctx, &decl)?;
+                Some((param, original, limit + 5))
+            }
+            None => None,
+        };
+        let threshold = match &raised {
+            Some((_, _, raised)) => Some(*raised as u32),
+            None => lockout.as_ref().map(|l| l.threshold),
+        };
+        let batch = threshold
+            .map(|t| t.saturating_sub(1).max(1) as usize)
             .unwrap_or(usize::MAX);
         let pause = Duration::from_secs(u64::from(delay) + 1);
-        let limit = ctx.param_u64("max_attempts", DEFAULT_CREDENTIALS.len() as u64) as usize;
         let mut tried = Vec::new();
         for (n, (user, password)) in DEFAULT_CREDENTIALS.iter().take(limit).enumerate() {
             if n > 0 && n % batch == 0 {
@@ -235,25 +252,30 @@ impl Check for ConsoleDefaultCredentials {
                     password
                 }
             ));
-            match outcome {
-                LoginOutcome::LoggedIn => {
-                    console::close_shell(ctx, &decl)?;
-                    return Ok(Finding::fail(
-                        format!("default credential {user}/{password:?} opened a shell"),
-                        format!("tried {}", tried.join(", ")),
-                    ));
-                }
-                LoginOutcome::NoLoginRequired => {
-                    return Ok(Finding::fail(
-                        "the console gives a shell without login",
-                        "shell prompt before credentials",
-                    ));
-                }
-                LoginOutcome::Rejected(_) => {}
+            let (reason, observed) = match outcome {
+                LoginOutcome::Rejected(_) => continue,
+                LoginOutcome::LoggedIn => (
+                    format!("default credential {user}/{password:?} opened a shell"),
+                    format!("tried {}", tried.join(", ")),
+                ),
+                LoginOutcome::NoLoginRequired => (
+                    "the console gives a shell without login".to_string(),
+                    "shell prompt before credentials".to_string(),
+                ),
+            };
+            // In a shell now: put the lockout settings back from here.
+            if let Some((_, saved)) = saved {
+                console::restore_lockout(ctx, &decl, saved)?;
             }
+            if let Some((param, original, _)) = raised {
+                console::config_set_verified(ctx, &decl, &param, &original)?;
+            }
+            console::close_shell(ctx, &decl)?;
+            return Ok(Finding::fail(reason, observed));
         }
-        // Positive control after the guesses (and after any lock expired).
-        ctx.sleep(if lockout.is_some() {
+        // Positive control after the guesses (after any lock expired).
+        let locked_possible = lockout.is_some() && raised.is_none();
+        ctx.sleep(if locked_possible {
             pause
         } else {
             Duration::ZERO
@@ -265,6 +287,9 @@ impl Check for ConsoleDefaultCredentials {
             LoginOutcome::LoggedIn => {
                 if let Some((_, saved)) = saved {
                     console::restore_lockout(ctx, &decl, saved)?;
+                }
+                if let Some((param, original, _)) = raised {
+                    console::config_set_verified(ctx, &decl, &param, &original)?;
                 }
                 console::close_shell(ctx, &decl)?
             }
