@@ -83,6 +83,8 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
     ));
     state.update(|_| {});
 
+    // Machine-readable output formats always come from libtest-mimic.
+    let plain_format = config.test_args.format.is_none() && !config.test_args.quiet;
     let progress = Arc::new(Progress::new(
         &plan
             .boards
@@ -95,6 +97,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
                 )
             })
             .collect::<Vec<_>>(),
+        config.print_trials && plain_format,
     ));
     let slots = Arc::new(Slots::new(board_limit));
     let mut workers = Vec::new();
@@ -117,7 +120,8 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         workers.push(handle);
     }
 
-    if config.print_trials {
+    // On a terminal the progress display prints the trial lines itself.
+    if config.print_trials && !progress.is_live() {
         let trials = mimic_trials(&plan, Some(state.clone()));
         let _conclusion = libtest_mimic::run(&config.test_args, trials);
     }
@@ -272,6 +276,8 @@ impl BoardWorker {
             }
             let record = self.trial_record(trial, result, evidence, started_at, start);
             self.progress.done(self.index, record.verdict.as_str());
+            self.progress
+                .trial_line(&record.name, record.verdict.as_str(), &record.reason);
             self.state.finish_trial(record, &identity);
         }
         self.progress.finish(self.index);

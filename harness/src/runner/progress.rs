@@ -1,5 +1,7 @@
-//! Live progress per board on a terminal (stderr); nothing when stderr is
-//! not a terminal, where libtest-mimic's plain lines on stdout suffice.
+//! Live progress per board on a terminal: one bar per board, and a line
+//! per finished trial printed above the bars (so they never garble each
+//! other). When output is not a terminal, nothing is drawn and the runner
+//! leaves the plain cargo-test lines to libtest-mimic.
 
 use std::io::IsTerminal;
 
@@ -7,15 +9,18 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
     bars: Vec<ProgressBar>,
-    _multi: Option<MultiProgress>,
+    multi: Option<MultiProgress>,
 }
 
 impl Progress {
-    pub fn new(boards: &[(String, usize)]) -> Self {
-        if !std::io::stderr().is_terminal() {
+    /// Live only when both stdout and stderr are a terminal: a CI log or a
+    /// pipe gets plain lines.
+    pub fn new(boards: &[(String, usize)], wanted: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+        if !wanted || !terminal {
             return Self {
                 bars: boards.iter().map(|_| ProgressBar::hidden()).collect(),
-                _multi: None,
+                multi: None,
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -33,7 +38,23 @@ impl Progress {
             .collect();
         Self {
             bars,
-            _multi: Some(multi),
+            multi: Some(multi),
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// A finished trial, as a line above the bars.
+    pub fn trial_line(&self, name: &str, verdict: &str, reason: &str) {
+        if let Some(multi) = &self.multi {
+            let line = if verdict == "PASS" {
+                format!("test {name} ... ok")
+            } else {
+                format!("test {name} ... {verdict}: {reason}")
+            };
+            let _ = multi.println(line);
         }
     }
 
