@@ -10,7 +10,10 @@ fn main() {
     let hilt = env!("CARGO_BIN_EXE_hilt");
     let sim = Path::new(hilt).with_file_name("hilt-sim");
     if !sim.is_file() {
-        eprintln!("{} is missing: cargo build --release -p hilt-sim first", sim.display());
+        eprintln!(
+            "{} is missing: cargo build --release -p hilt-sim first",
+            sim.display()
+        );
         std::process::exit(1);
     }
     let out = std::env::temp_dir().join(format!("hilt-bench-{}", std::process::id()));
@@ -37,7 +40,10 @@ fn main() {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     let _ = std::fs::remove_dir_all(&out);
     let Some(record) = record else {
-        eprintln!("no record written: {}", String::from_utf8_lossy(&run.stderr));
+        eprintln!(
+            "no record written: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         std::process::exit(1);
     };
     let mut trials: Vec<(u64, String, String)> = record["trials"]

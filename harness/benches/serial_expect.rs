@@ -21,14 +21,19 @@ fn main() {
         line_ending: LineEnding::Cr,
     };
     for total_mib in [4usize, 16] {
-        let mut console = match Console::open(&wiring, std::path::Path::new("/"), StopSignal::after(Duration::from_secs(120))) {
+        let mut console = match Console::open(
+            &wiring,
+            std::path::Path::new("/"),
+            StopSignal::after(Duration::from_secs(120)),
+        ) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("cannot open PTY: {e}");
                 std::process::exit(1);
             }
         };
-        let line = b"[    1.234567] \x1b[32mINFO\x1b[0m sensor: temperature 21.5 C, humidity 40 %\r\n";
+        let line =
+            b"[    1.234567] \x1b[32mINFO\x1b[0m sensor: temperature 21.5 C, humidity 40 %\r\n";
         let lines = total_mib * 1024 * 1024 / line.len();
         let fd = master.as_raw_fd();
         let writer = std::thread::spawn(move || {
@@ -80,7 +85,15 @@ fn write_all(fd: i32, bytes: &[u8]) {
 fn open_pty() -> (OwnedFd, OwnedFd) {
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty fills two fds; null optional arguments are allowed.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
     if rc != 0 {
         eprintln!("openpty failed");
         std::process::exit(1);
@@ -104,5 +117,7 @@ fn tty_name(fd: &OwnedFd) -> String {
         std::process::exit(1);
     }
     // SAFETY: NUL-terminated by ttyname_r.
-    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }

@@ -62,7 +62,10 @@ fn start_login_console(link: &Path) -> Socat {
         .expect("socat runs (scripts/install-deps.sh installs it)");
     let started = Instant::now();
     while !link.exists() {
-        assert!(started.elapsed() < Duration::from_secs(5), "socat made no PTY");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "socat made no PTY"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Socat(child)
@@ -92,28 +95,56 @@ fn logs_in_to_real_bin_login_and_keeps_the_transcript() {
         baud: 115_200,
         line_ending: LineEnding::Cr,
     };
-    let mut console =
-        Console::open(&wiring, Path::new("/"), StopSignal::after(Duration::from_secs(60))).expect("open PTY");
+    let mut console = Console::open(
+        &wiring,
+        Path::new("/"),
+        StopSignal::after(Duration::from_secs(60)),
+    )
+    .expect("open PTY");
     let secret = Secret::from_guess(password);
 
     // A wrong password is refused by login(1) itself.
     let wrong = Secret::from_guess("not-the-password");
-    let outcome = serial::login(&mut console, &decl(), &user.0, &wrong, Duration::from_secs(10)).expect("dialogue");
+    let outcome = serial::login(
+        &mut console,
+        &decl(),
+        &user.0,
+        &wrong,
+        Duration::from_secs(10),
+    )
+    .expect("dialogue");
     assert!(matches!(outcome, LoginOutcome::Rejected(_)), "{outcome:?}");
 
     // The right one opens a shell; a command's output comes back.
-    let outcome = serial::login(&mut console, &decl(), &user.0, &secret, Duration::from_secs(10)).expect("dialogue");
+    let outcome = serial::login(
+        &mut console,
+        &decl(),
+        &user.0,
+        &secret,
+        Duration::from_secs(10),
+    )
+    .expect("dialogue");
     assert_eq!(outcome, LoginOutcome::LoggedIn, "{}", console.transcript());
-    let whoami = console.command("id -un", "$ ", Duration::from_secs(5)).expect("command");
+    let whoami = console
+        .command("id -un", "$ ", Duration::from_secs(5))
+        .expect("command");
     assert_eq!(whoami.trim(), user.0);
 
     // The transcript is evidence: saved, hashed, and without the password.
     let mut sink = EvidenceSink::new(dir.path(), "host", "login::real", vec![secret.clone()]);
-    sink.text("console.log", "text/plain", "transcript", &console.transcript())
-        .expect("saved");
+    sink.text(
+        "console.log",
+        "text/plain",
+        "transcript",
+        &console.transcript(),
+    )
+    .expect("saved");
     let records = sink.into_records();
     let saved = std::fs::read_to_string(dir.path().join(&records[0].path)).expect("read back");
-    assert!(saved.contains("login: ") && saved.contains("Login incorrect"), "{saved}");
+    assert!(
+        saved.contains("login: ") && saved.contains("Login incorrect"),
+        "{saved}"
+    );
     assert!(saved.contains(&user.0));
     assert!(!saved.contains(password), "password in transcript");
     assert_eq!(records[0].sha256.len(), 64);

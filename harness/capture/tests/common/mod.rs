@@ -21,6 +21,7 @@ pub fn is_root() -> bool {
 macro_rules! need_root {
     () => {
         if !common::is_root() {
+            assert!(std::env::var_os("HILT_ALLOW_SKIP").is_some(), "SKIPPED: live captures need root (or CAP_NET_RAW/CAP_NET_ADMIN): install what is missing (scripts/install-deps.sh, as root) or set HILT_ALLOW_SKIP=1 to skip");
             eprintln!("SKIPPED: live captures need root (or CAP_NET_RAW/CAP_NET_ADMIN)");
             return;
         }
