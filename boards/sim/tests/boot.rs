@@ -266,5 +266,5 @@ fn firmware_command_builds_flawed_images_and_refuses_bootloader_flaws() {
         .args(["firmware", "--list-flaws"])
         .output()
         .expect("run");
-    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 17);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 18);
 }

@@ -44,7 +44,7 @@ fn cortex_m3_registers_memory_monitor_step_and_kill() {
     let kernel_arg = kernel.to_str().expect("utf-8 path");
     let mut qemu = Qemu::start(&["-M", "mps2-an385", "-kernel", kernel_arg]);
 
-    let mut gdb = GdbClient::connect(&qemu.addr, config()).expect("connect to QEMU");
+    let mut gdb = connect(&qemu.addr);
     // QEMU 7.2 states PacketSize=1000 (hex).
     assert!(gdb.supports("PacketSize"), "features: {:?}", gdb.features());
     assert_eq!(gdb.packet_size(), 0x1000);
@@ -136,7 +136,7 @@ fn cortex_m3_registers_memory_monitor_step_and_kill() {
 #[test]
 fn cortex_a15_virt_ram_round_trip_and_detach() {
     let mut qemu = Qemu::start(&["-M", "virt", "-cpu", "cortex-a15", "-m", "64"]);
-    let mut gdb = GdbClient::connect(&qemu.addr, config()).expect("connect to QEMU");
+    let mut gdb = connect(&qemu.addr);
     assert_eq!(gdb.halt_reason().expect("?").signal(), Some(5));
     let regs = gdb.read_registers().expect("g");
     // r0..r15 and cpsr at least; A-profile reset leaves the CPU in SVC mode
@@ -153,4 +153,21 @@ fn cortex_a15_virt_ram_round_trip_and_detach() {
     );
     // Detaching leaves QEMU running; the harness's Drop kills it.
     assert!(!qemu.exited_within(Duration::from_millis(200)));
+}
+
+/// Connects to QEMU's gdbstub. The readiness probe in `Qemu::start`
+/// connects and leaves; QEMU may still be tearing that session down when
+/// the real client arrives and reset it, so a reset is retried a few times.
+fn connect(addr: &str) -> GdbClient {
+    let mut last = None;
+    for _ in 0..10 {
+        match GdbClient::connect(addr, config()) {
+            Ok(client) => return client,
+            Err(e) => {
+                last = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+    panic!("connect to QEMU at {addr}: {last:?}");
 }
