@@ -61,7 +61,7 @@ fn main() {
         })
         .unwrap_or_default();
     let count = trials.len();
-    trials.sort_by(|a, b| b.0.cmp(&a.0));
+    trials.sort_by_key(|t| std::cmp::Reverse(t.0));
     println!(
         "full nistir-8259a suite on one simulated board: {count} trials in {:.1} s wall, board start and stop included (goal < 60 s); exit code {:?}",
         wall.as_secs_f64(),

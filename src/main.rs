@@ -195,6 +195,7 @@ fn run_boards(
         boards,
         suite,
         checks: hilt_suites::all(),
+        rack_checks: hilt_suites::rack(),
         out_root: args.out.clone(),
         test_args,
         command: std::env::args().collect(),

@@ -182,3 +182,12 @@ pub trait Check: Send + Sync + 'static {
     /// established by observation (read-back, not an error code).
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError>;
 }
+
+/// A check over the whole rack, judged from the run record once every
+/// board has finished (ID-03: boards of one model carry distinct
+/// identifiers). Its trial is named `rack::capability::check`.
+pub trait RackCheck: Send + Sync + 'static {
+    fn meta(&self) -> &CheckMeta;
+
+    fn run(&self, record: &hilt_reports::RunRecord) -> Result<Finding, CheckError>;
+}

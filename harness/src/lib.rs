@@ -11,5 +11,5 @@ pub mod suite;
 pub mod transport;
 pub mod yaml;
 
-pub use check::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+pub use check::{Applicability, Capability, Check, CheckError, CheckMeta, Finding, RackCheck};
 pub use hilt_reports::Verdict;

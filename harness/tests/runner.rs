@@ -154,6 +154,7 @@ fn run(dir: &Path, boards: &[PathBuf], checks: &[(&str, u64)]) -> (i32, RunRecor
         boards,
         suite,
         checks: registry,
+        rack_checks: Vec::new(),
         out_root: dir.join("out"),
         test_args: args,
         command: vec!["test".into()],

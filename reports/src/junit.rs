@@ -26,14 +26,17 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
     root.push_attribute(("time", seconds(total_ms).as_str()));
     writer.write_event(Event::Start(root))?;
 
-    for board in &record.boards {
-        let trials: Vec<&TrialRecord> = record
-            .trials
-            .iter()
-            .filter(|t| t.board == board.name)
-            .collect();
+    // One suite per board, then one for trials of no board (rack-wide).
+    let mut names: Vec<&str> = record.boards.iter().map(|b| b.name.as_str()).collect();
+    for trial in &record.trials {
+        if !names.contains(&trial.board.as_str()) {
+            names.push(trial.board.as_str());
+        }
+    }
+    for name in names {
+        let trials: Vec<&TrialRecord> = record.trials.iter().filter(|t| t.board == name).collect();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", board.name.as_str()));
+        suite.push_attribute(("name", name));
         suite.push_attribute(("tests", trials.len().to_string().as_str()));
         suite.push_attribute((
             "failures",

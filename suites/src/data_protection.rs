@@ -532,7 +532,7 @@ impl Check for UnauthenticatedErase {
         }
         let attempt = api::send(ctx, &target, HttpRequest::post(reset.clone()), Auth::None)?;
         // A reset, had it happened, reboots the device: give it time to show.
-        ctx.sleep(Duration::from_secs(3))?;
+        ctx.sleep(Duration::from_secs(2))?;
         let mut after = None;
         for _ in 0..10 {
             match api::config_value(ctx, &target, &path, &config.parameter) {

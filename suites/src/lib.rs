@@ -31,7 +31,14 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     checks
 }
 
+/// Rack-wide checks, run once after every board finished.
+pub fn rack() -> Vec<Arc<dyn hilt_harness::RackCheck>> {
+    vec![Arc::new(device_identification::DistinctIdentifiers)]
+}
+
 /// Ids of every check, for validating suite files.
 pub fn ids() -> Vec<String> {
-    all().iter().map(|c| c.meta().id()).collect()
+    let mut ids: Vec<String> = all().iter().map(|c| c.meta().id()).collect();
+    ids.extend(rack().iter().map(|c| c.meta().id()));
+    ids
 }

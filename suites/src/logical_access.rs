@@ -438,7 +438,7 @@ impl Check for BruteForceLockout {
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let decl = console::open_shell(ctx)?;
-        let (delay, saved) = console::shorten_lockout(ctx, &decl, 3)?;
+        let (delay, saved) = console::shorten_lockout(ctx, &decl, 2)?;
         console::close_shell(ctx, &decl)?;
         let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
         let mut timings = Vec::new();

@@ -46,6 +46,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         &config.boards,
         &config.suite,
         &config.checks,
+        &config.rack_checks,
         &config.test_args,
     )
     .map_err(RunError::Plan)?;
@@ -120,14 +121,37 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         workers.push(handle);
     }
 
+    // Rack-wide trials need every board's results: run them once the
+    // workers are done, on a thread of their own (libtest-mimic's
+    // reporting may be waiting for them on this one).
+    let rack_runner = {
+        let state = state.clone();
+        let rack: Vec<_> = plan.rack.iter().filter(|t| t.selected).cloned().collect();
+        let interrupted = config.interrupted.clone();
+        let rack_slot = plan.boards.len();
+        std::thread::Builder::new()
+            .name("rack".into())
+            .spawn(move || {
+                for worker in workers {
+                    let _ = worker.join();
+                }
+                if !interrupted.load(Ordering::SeqCst) {
+                    for trial in rack {
+                        let record = run_rack_trial(&trial, &state);
+                        state.finish_trial(record, &BTreeMap::new());
+                    }
+                }
+                state.board_done(rack_slot);
+            })
+            .map_err(|e| RunError::Plan(format!("cannot start the rack thread: {e}")))?
+    };
+
     // On a terminal the progress display prints the trial lines itself.
     if config.print_trials && !progress.is_live() {
         let trials = mimic_trials(&plan, Some(state.clone()));
         let _conclusion = libtest_mimic::run(&config.test_args, trials);
     }
-    for worker in workers {
-        let _ = worker.join();
-    }
+    let _ = rack_runner.join();
 
     let interrupted = config.interrupted.load(Ordering::SeqCst);
     let selected = plan.selected_count();
@@ -166,25 +190,91 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
 
 /// libtest-mimic trials whose bodies wait for the board workers' results.
 fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic::Trial> {
-    plan.interleaved()
+    let waiter = |name: String, slot: usize, state: Option<Arc<RunState>>| {
+        move || {
+            let Some(state) = state else { return Ok(()) };
+            match state.wait_for(&name, slot) {
+                TrialStatus::Finished(trial) => match trial.verdict {
+                    Verdict::Pass | Verdict::NotApplicable | Verdict::Declared => Ok(()),
+                    verdict => Err(format!("{verdict}: {}", trial.reason).into()),
+                },
+                TrialStatus::NotRun => Err("not run: the run was interrupted".into()),
+            }
+        }
+    };
+    let mut trials: Vec<libtest_mimic::Trial> = plan
+        .interleaved()
         .into_iter()
         .map(|planned| {
-            let name = planned.name.clone();
-            let board = planned.board;
-            let state = state.clone();
-            libtest_mimic::Trial::test(planned.name.clone(), move || {
-                let Some(state) = state else { return Ok(()) };
-                match state.wait_for(&name, board) {
-                    TrialStatus::Finished(trial) => match trial.verdict {
-                        Verdict::Pass | Verdict::NotApplicable | Verdict::Declared => Ok(()),
-                        verdict => Err(format!("{verdict}: {}", trial.reason).into()),
-                    },
-                    TrialStatus::NotRun => Err("not run: the run was interrupted".into()),
-                }
-            })
-            .with_ignored_flag(planned.is_not_applicable())
+            let body = waiter(planned.name.clone(), planned.board, state.clone());
+            libtest_mimic::Trial::test(planned.name.clone(), body)
+                .with_ignored_flag(planned.is_not_applicable())
         })
-        .collect()
+        .collect();
+    let rack_slot = plan.boards.len();
+    trials.extend(plan.rack.iter().map(|rack| {
+        let body = waiter(rack.name.clone(), rack_slot, state.clone());
+        libtest_mimic::Trial::test(rack.name.clone(), body)
+    }));
+    trials
+}
+
+/// Runs one rack-wide check on the record as it stands (every board done).
+fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialRecord {
+    let meta = trial.check.meta();
+    let started_at = now_rfc3339();
+    let start = Instant::now();
+    let snapshot = state.snapshot();
+    let check = trial.check.clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&snapshot)));
+    let result = match outcome {
+        Ok(result) => result,
+        Err(payload) => Err(CheckError::Harness(format!(
+            "check panicked: {}",
+            panic_message(&payload)
+        ))),
+    };
+    let (verdict, reason, observed, measurements) = match result {
+        Ok(f) => (f.verdict, f.reason, f.observed, f.measurements),
+        Err(e) => {
+            let verdict = e.verdict();
+            (
+                verdict,
+                error_text(e),
+                "no conclusive observation".to_string(),
+                BTreeMap::new(),
+            )
+        }
+    };
+    let end = Instant::now();
+    TrialRecord {
+        name: trial.name.clone(),
+        board: super::plan::RACK.to_string(),
+        check: meta.id(),
+        catalogue_id: meta.catalogue_id.to_string(),
+        title: meta.title.to_string(),
+        references: meta.references(),
+        verdict,
+        reason,
+        expected: meta.expected.to_string(),
+        observed,
+        measurements,
+        started_at,
+        finished_at: now_rfc3339(),
+        start_offset_ms: start.duration_since(state.started).as_millis() as u64,
+        end_offset_ms: end.duration_since(state.started).as_millis() as u64,
+        duration_ms: end.duration_since(start).as_millis() as u64,
+        evidence: Vec::new(),
+    }
+}
+
+fn error_text(err: CheckError) -> String {
+    match err {
+        CheckError::Board(s)
+        | CheckError::Harness(s)
+        | CheckError::NotApplicable(s)
+        | CheckError::Stopped(s) => s,
+    }
 }
 
 /// Limits how many boards run at once (`--test-threads`).

@@ -13,7 +13,7 @@ mod progress;
 mod state;
 
 pub use execute::INTERRUPTED_EXIT;
-pub use plan::{trial_name, Plan, PlannedTrial};
+pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -37,6 +37,8 @@ pub struct RunConfig {
     pub suite: Suite,
     /// Every check hilt knows; the suite selects among them.
     pub checks: Vec<Arc<dyn Check>>,
+    /// Every rack-wide check hilt knows (run once, after all boards).
+    pub rack_checks: Vec<Arc<dyn crate::check::RackCheck>>,
     /// Parent of the run folder (`hilt-out`).
     pub out_root: PathBuf,
     /// cargo-test style arguments (filter, `--exact`, `--skip`, `--list`,

@@ -28,6 +28,18 @@ pub struct Plan {
     pub boards: Vec<Arc<Board>>,
     /// Per board, trials in suite order.
     pub per_board: Vec<Vec<PlannedTrial>>,
+    /// Rack-wide trials, run once every board has finished.
+    pub rack: Vec<RackTrial>,
+}
+
+/// The trial-name prefix of rack-wide checks.
+pub const RACK: &str = "rack";
+
+#[derive(Clone)]
+pub struct RackTrial {
+    pub name: String,
+    pub check: Arc<dyn crate::check::RackCheck>,
+    pub selected: bool,
 }
 
 impl Plan {
@@ -35,6 +47,7 @@ impl Plan {
         boards: &[Board],
         suite: &Suite,
         checks: &[Arc<dyn Check>],
+        rack_checks: &[Arc<dyn crate::check::RackCheck>],
         args: &libtest_mimic::Arguments,
     ) -> Result<Self, String> {
         let mut seen = std::collections::BTreeSet::new();
@@ -53,6 +66,9 @@ impl Plan {
         for (index, board) in boards.iter().enumerate() {
             let mut trials = Vec::new();
             for entry in &suite.spec.checks {
+                if rack_checks.iter().any(|c| c.meta().id() == entry.check) {
+                    continue;
+                }
                 let check = checks
                     .iter()
                     .find(|c| c.meta().id() == entry.check)
@@ -80,7 +96,26 @@ impl Plan {
             }
             per_board.push(trials);
         }
-        Ok(Self { boards, per_board })
+        let rack = suite
+            .spec
+            .checks
+            .iter()
+            .filter_map(|entry| rack_checks.iter().find(|c| c.meta().id() == entry.check))
+            .map(|check| {
+                let name = trial_name(RACK, &check.meta().id());
+                let stub = libtest_mimic::Trial::test(name.clone(), || Ok(()));
+                RackTrial {
+                    selected: !args.is_filtered_out(&stub),
+                    name,
+                    check: check.clone(),
+                }
+            })
+            .collect();
+        Ok(Self {
+            boards,
+            per_board,
+            rack,
+        })
     }
 
     /// Trials interleaved across boards (A1, B1, A2, B2, ...), the order in
@@ -98,6 +133,7 @@ impl Plan {
             .flatten()
             .filter(|t| t.selected)
             .count()
+            + self.rack.iter().filter(|t| t.selected).count()
     }
 }
 

@@ -38,7 +38,8 @@ impl RunState {
             inner: Mutex::new(Inner {
                 record,
                 finished: HashMap::new(),
-                boards_done: vec![false; boards],
+                // One slot per board, and one for the rack-wide trials.
+                boards_done: vec![false; boards + 1],
                 write_error: None,
             }),
             changed: Condvar::new(),
