@@ -85,6 +85,10 @@ const MATRIX: &[(&str, &[&str])] = &[
         "update-unauthenticated",
         &["software_update::unauthenticated_update"],
     ),
+    (
+        "reset-unauthenticated",
+        &["data_protection::unauthenticated_erase"],
+    ),
 ];
 
 fn sim_binary() -> PathBuf {
