@@ -441,3 +441,34 @@ fn usage_errors_exit_two() {
         Some(2)
     );
 }
+
+#[test]
+fn a_board_that_does_not_answer_never_passes_the_port_scan() {
+    // Nothing listens on this loopback address: an empty scan must not
+    // read as "no undeclared port open".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let board = dir.path().join("absent.yaml");
+    std::fs::write(
+        &board,
+        "board: absent\nmodel: nothing\nhardware:\n  network: { address: 127.77.0.251 }\ndeclares:\n  interfaces:\n    - { port: 443, service: https }\n",
+    )
+    .expect("board file");
+    let suite = suite(dir.path(), &["logical_access::open_ports"]);
+    let out = hilt(
+        &[
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let rec = record(dir.path());
+    assert_eq!(rec["trials"][0]["verdict"], "INCONCLUSIVE", "{rec}");
+    assert!(rec["trials"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("not open"));
+}

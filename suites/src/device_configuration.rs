@@ -315,8 +315,8 @@ impl Check for UnauthenticatedWrite {
             "{param} before {before:?}; PUT without credentials -> {}; with a wrong password -> {}; {param} after {after:?}",
             anonymous.status, wrong.status
         );
+        let restore = serde_json::json!({ param.clone(): before.clone() });
         if after != before {
-            let restore = serde_json::json!({ param.clone(): before });
             api::send(
                 ctx,
                 &target,
@@ -327,6 +327,27 @@ impl Check for UnauthenticatedWrite {
                 "an unauthenticated write changed the configuration",
                 observed,
             ));
+        }
+        // Positive control: the same write with authorization takes, so the
+        // refusals were about authorization, not a request the device ignores.
+        let authorized = api::send(
+            ctx,
+            &target,
+            HttpRequest::put(path.clone()).json(&body),
+            Auth::Declared,
+        )?;
+        let applied = api::config_value(ctx, &target, &path, &param)?;
+        api::send(
+            ctx,
+            &target,
+            HttpRequest::put(path.clone()).json(&restore),
+            Auth::Declared,
+        )?;
+        if applied != value {
+            return Err(CheckError::Board(format!(
+                "the same write with authorization did not apply either (answer {}, reads {applied:?}); the refusals prove nothing ({observed})",
+                authorized.status
+            )));
         }
         Ok(Finding::pass(
             "both writes were refused and the value is unchanged",

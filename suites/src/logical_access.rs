@@ -545,6 +545,18 @@ impl Check for DebugPortLocked {
             reply_timeout: Duration::from_secs(5),
             ..GdbConfig::default()
         };
+        // A refusal proves a lock only on a running device: a board that is
+        // off (or a probe with no target) refuses every read too.
+        let alive = |ctx: &mut CheckContext| -> Result<(), CheckError> {
+            if let Ok(decl) = ctx.console_decl() {
+                let console = ctx.console()?;
+                serial::wake(console, &decl, STEP).map_err(|e| {
+                    CheckError::Board(format!("the device does not answer on its console: {e}"))
+                })?;
+            }
+            Ok(())
+        };
+        alive(ctx)?;
         let mut client = GdbClient::connect(&endpoint.to_string(), config)
             .map_err(|e| CheckError::Board(format!("debug server {endpoint}: {e}")))?;
         let mut results = Vec::new();
@@ -575,6 +587,9 @@ impl Check for DebugPortLocked {
         let _ = client.detach();
         if let Some(why) = failure {
             return Err(CheckError::Board(why));
+        }
+        if readable.is_empty() {
+            alive(ctx)?;
         }
         let observed = results.join("; ");
         if readable.is_empty() {
@@ -676,6 +691,19 @@ impl Check for OpenPorts {
             "open: {:?}; declared: {:?}; host-wide listeners ignored: {:?}; {} closed, {} filtered, in {} ms",
             scan.open, declared, host_wide, scan.closed, scan.filtered, scan.elapsed_ms
         );
+        // Positive control: the declared services answer, so the scan
+        // reached the board (a board that is down shows no open port and
+        // must not pass for having none).
+        let missing: Vec<u16> = declared
+            .iter()
+            .copied()
+            .filter(|p| !scan.open.contains(p))
+            .collect();
+        if !missing.is_empty() {
+            return Err(CheckError::Board(format!(
+                "declared ports {missing:?} are not open: the scan may not have reached the board ({observed})"
+            )));
+        }
         if extra.is_empty() {
             Ok(Finding::pass("no undeclared port is open", observed))
         } else {

@@ -14,11 +14,9 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::runner::Restore;
 use hilt_harness::transport::smp::Smp;
 use hilt_harness::CheckError;
-use hilt_image::Image;
-use sha2::{Digest, Sha256};
 
 use crate::console::{self, STEP};
-use crate::software_update::{golden, reboot, running, smp_fault};
+use crate::software_update::{computed_hash, golden, reboot, running, smp_fault};
 
 pub struct GoldenImage;
 
@@ -33,12 +31,7 @@ impl Restore for GoldenImage {
             return Ok(());
         }
         let image = golden(ctx)?;
-        let parsed =
-            Image::parse(&image).map_err(|e| CheckError::Harness(format!("golden image: {e}")))?;
-        let golden_hash = image
-            .get(parsed.hashed_range())
-            .map(|b| Sha256::digest(b).to_vec())
-            .ok_or_else(|| CheckError::Harness("golden image hash range".into()))?;
+        let golden_hash = computed_hash(&image)?;
 
         let decl = console::open_shell(ctx)?;
         let mut state = running(ctx)?;

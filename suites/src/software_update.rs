@@ -241,6 +241,17 @@ pub(crate) fn golden(ctx: &CheckContext) -> Result<Vec<u8>, CheckError> {
     })
 }
 
+/// The hash MCUmgr's `image state` reports for an image: SHA-256 over
+/// header, payload and protected TLVs, computed here (not read from the
+/// image's own hash TLV, which a forgery may carry unchanged).
+pub(crate) fn computed_hash(image: &[u8]) -> Result<Vec<u8>, CheckError> {
+    let parsed = Image::parse(image).map_err(|e| CheckError::Harness(format!("image: {e}")))?;
+    image
+        .get(parsed.hashed_range())
+        .map(|b| Sha256::digest(b).to_vec())
+        .ok_or_else(|| CheckError::Harness("image hash range out of bounds".into()))
+}
+
 pub(crate) fn smp_fault(e: SmpError) -> CheckError {
     match e {
         SmpError::Serial(s) => s.into(),
@@ -604,14 +615,7 @@ impl Check for UnauthenticatedUpdate {
         // A genuine, harmless image (the golden one): only the lack of a
         // session should stop it.
         let image = golden(ctx)?;
-        let image_hash = Image::parse(&image)
-            .ok()
-            .and_then(|i| {
-                image
-                    .get(i.hashed_range())
-                    .map(|b| Sha256::digest(b).to_vec())
-            })
-            .ok_or_else(|| CheckError::Harness("golden image does not parse".into()))?;
+        let image_hash = computed_hash(&image)?;
         // With authorization, empty the update slot first, so whatever is
         // there afterwards came from the unauthenticated attempt.
         let decl = console::open_shell(ctx)?;
@@ -656,15 +660,33 @@ impl Check for UnauthenticatedUpdate {
             }
         );
         if landed || outcome.starts_with("upload accepted") {
-            Ok(Finding::fail(
+            return Ok(Finding::fail(
                 "the device took an update without authentication",
                 observed,
-            ))
-        } else {
-            Ok(Finding::pass(
-                "the upload was refused and nothing reached the update slot",
-                observed,
-            ))
+            ));
         }
+        // Positive control: with a session the same upload is taken (then
+        // removed), so the refusal was about authentication, not an update
+        // path that refuses everything.
+        let decl = console::open_shell(ctx)?;
+        let console = ctx.console()?;
+        let mut smp = Smp::new(console, STEP);
+        let authorized = smp.upload(&image);
+        let taken = smp
+            .image_state()
+            .map_err(smp_fault)?
+            .iter()
+            .any(|s| s.slot == 1 && s.hash == image_hash);
+        let _ = smp.request(2, GROUP_IMAGE, 5, Value::Map(vec![]));
+        console::close_shell(ctx, &decl)?;
+        if authorized.is_err() || !taken {
+            return Err(CheckError::Board(format!(
+                "the same upload with a session was not taken either ({authorized:?}); the refusal proves nothing ({observed})"
+            )));
+        }
+        Ok(Finding::pass(
+            "the upload was refused without a session and taken with one",
+            observed,
+        ))
     }
 }

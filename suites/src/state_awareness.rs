@@ -8,7 +8,6 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
-use sha2::{Digest, Sha256};
 
 use crate::console;
 use crate::software_update::{attempt_update, golden, running, smp_applicable, tampered_payload};
@@ -252,10 +251,7 @@ impl Check for ReportedImageMatches {
         let image = golden(ctx)?;
         let parsed =
             Image::parse(&image).map_err(|e| CheckError::Harness(format!("golden image: {e}")))?;
-        let golden_hash = image
-            .get(parsed.hashed_range())
-            .map(|b| hex::encode(Sha256::digest(b)))
-            .unwrap_or_default();
+        let golden_hash = hex::encode(crate::software_update::computed_hash(&image)?);
         let v = parsed.header.version;
         let golden_version = format!("{}.{}.{}", v.major, v.minor, v.revision);
         let decl = console::open_shell(ctx)?;

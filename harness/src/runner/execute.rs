@@ -525,12 +525,7 @@ impl BoardWorker {
             ),
             Err(err) => {
                 let verdict = err.verdict();
-                let reason = match err {
-                    CheckError::Board(s)
-                    | CheckError::Harness(s)
-                    | CheckError::NotApplicable(s)
-                    | CheckError::Stopped(s) => s,
-                };
+                let reason = error_text(err);
                 let observed = match verdict {
                     Verdict::NotApplicable => "not run".to_string(),
                     _ => "no conclusive observation".to_string(),
