@@ -150,6 +150,17 @@ impl CheckContext {
         )
     }
 
+    /// Offline access to the board's flash (write only while powered off).
+    pub fn flash(&self) -> Result<crate::transport::flash::OfflineFlash, CheckError> {
+        let wiring = self.board.spec.hardware.flash.as_ref().ok_or_else(|| {
+            CheckError::Harness("the board file declares no flash access (hardware.flash)".into())
+        })?;
+        Ok(crate::transport::flash::OfflineFlash::new(
+            wiring,
+            self.board.base_dir(),
+        ))
+    }
+
     /// Records an identity value for the run record's board section.
     pub fn observe_identity(&mut self, key: &str, value: &str) {
         self.identity.insert(key.to_string(), value.to_string());

@@ -14,6 +14,7 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
         Arc::new(LogicalIdentifier),
         Arc::new(IdentifierImmutable),
         Arc::new(PhysicalMatchesLogical),
+        Arc::new(IdentifierWriteRefused),
     ]
 }
 
@@ -244,42 +245,7 @@ impl Check for LogicalIdentifier {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let sources = ctx
-            .board()
-            .spec
-            .declares
-            .identity
-            .as_ref()
-            .map(|i| i.logical.clone())
-            .unwrap_or_default();
-        let mut seen: Vec<(String, String)> = Vec::new();
-        let mut shell = None;
-        for source in &sources {
-            match source {
-                IdentitySource::Console { command, pattern } => {
-                    let decl = match &shell {
-                        Some(decl) => decl,
-                        None => shell.insert(console::open_shell(ctx)?),
-                    };
-                    let decl = decl.clone();
-                    let output = console::run(ctx, &decl, command)?;
-                    let re = regex::Regex::new(pattern)
-                        .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
-                    let id = re
-                        .captures(&output)
-                        .and_then(|c| c.get(1))
-                        .map(|m| m.as_str().trim().to_string())
-                        .unwrap_or_default();
-                    seen.push((format!("console `{command}`"), id));
-                }
-                IdentitySource::Http { path, field } => {
-                    seen.push((format!("HTTPS {path}"), read_http_id(ctx, path, field)?));
-                }
-            }
-        }
-        if let Some(decl) = shell {
-            console::close_shell(ctx, &decl)?;
-        }
+        let seen = read_identifiers(ctx)?;
         let observed = seen
             .iter()
             .map(|(source, id)| format!("{source}: {id:?}"))
@@ -307,6 +273,48 @@ impl Check for LogicalIdentifier {
             ))
         }
     }
+}
+
+/// Reads the identifier from every declared logical source, in order:
+/// (source description, identifier; empty when the source printed none).
+fn read_identifiers(ctx: &mut CheckContext) -> Result<Vec<(String, String)>, CheckError> {
+    let sources = ctx
+        .board()
+        .spec
+        .declares
+        .identity
+        .as_ref()
+        .map(|i| i.logical.clone())
+        .unwrap_or_default();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut shell = None;
+    for source in &sources {
+        match source {
+            IdentitySource::Console { command, pattern } => {
+                let decl = match &shell {
+                    Some(decl) => decl,
+                    None => shell.insert(console::open_shell(ctx)?),
+                };
+                let decl = decl.clone();
+                let output = console::run(ctx, &decl, command)?;
+                let re = regex::Regex::new(pattern)
+                    .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
+                let id = re
+                    .captures(&output)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().trim().to_string())
+                    .unwrap_or_default();
+                seen.push((format!("console `{command}`"), id));
+            }
+            IdentitySource::Http { path, field } => {
+                seen.push((format!("HTTPS {path}"), read_http_id(ctx, path, field)?));
+            }
+        }
+    }
+    if let Some(decl) = shell {
+        console::close_shell(ctx, &decl)?;
+    }
+    Ok(seen)
 }
 
 /// Reads the identifier from a JSON resource of the declared HTTPS API
@@ -407,5 +415,142 @@ impl hilt_harness::RackCheck for DistinctIdentifiers {
         } else {
             Ok(Finding::fail(clashes.join("; "), observed))
         }
+    }
+}
+
+/// ID-05: the identifier cannot be overwritten without authorization. hilt
+/// writes a new identifier, unauthenticated, to every HTTP resource that
+/// reports or configures it, then reads the identifier back over every
+/// declared source.
+pub struct IdentifierWriteRefused;
+
+static IDENTIFIER_WRITE: CheckMeta = CheckMeta {
+    name: "identifier_write_refused",
+    capability: Capability::DeviceIdentification,
+    catalogue_id: "ID-05",
+    title: "Identifier cannot be overwritten without authorization",
+    expected: "unauthenticated writes of the identifier are refused and every source still reports the original identifier",
+    nistir_8259a: &["DI-1", "DC-2"],
+    en_303_645: &["5.4-2"],
+    ts_103_701: &["5.4-2-2"],
+    cra_annex_i: &["f"],
+    destructive: false,
+    default_timeout: Duration::from_secs(60),
+};
+
+/// The (path, field) pairs an attacker would write the identifier to:
+/// every HTTP identity source, and the configuration resource.
+fn identity_write_targets(board: &Board) -> Vec<(String, String)> {
+    let mut targets: Vec<(String, String)> = board
+        .spec
+        .declares
+        .identity
+        .iter()
+        .flat_map(|i| i.logical.iter())
+        .filter_map(|s| match s {
+            IdentitySource::Http { path, field } => Some((path.clone(), field.clone())),
+            IdentitySource::Console { .. } => None,
+        })
+        .collect();
+    if let Some(http) = board
+        .spec
+        .declares
+        .configuration
+        .as_ref()
+        .and_then(|c| c.http.as_ref())
+    {
+        let field = targets
+            .first()
+            .map(|(_, f)| f.clone())
+            .unwrap_or_else(|| "device_id".into());
+        targets.push((http.path.clone(), field));
+    }
+    targets
+}
+
+impl Check for IdentifierWriteRefused {
+    fn meta(&self) -> &CheckMeta {
+        &IDENTIFIER_WRITE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match crate::api::needs_api(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        if identity_write_targets(board).is_empty() {
+            return Applicability::NotApplicable(
+                "no HTTP resource reports or configures the identifier".into(),
+            );
+        }
+        LogicalIdentifier.applicability(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        use crate::api::{self, Auth};
+        use hilt_net::http::HttpRequest;
+        let before = read_identifiers(ctx)?;
+        let original = before
+            .first()
+            .map(|(_, id)| id.clone())
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| CheckError::Board("the device reports no identifier".into()))?;
+        let forged = format!("hilt-forged-{}", std::process::id());
+        let target = api::target(ctx)?;
+        let mut attempts = Vec::new();
+        for (path, field) in identity_write_targets(ctx.board()) {
+            let body = serde_json::json!({ field.clone(): forged.clone() });
+            for request in [HttpRequest::put(&path), HttpRequest::post(&path)] {
+                let method = request.method.as_str();
+                let response = api::send(ctx, &target, request.json(&body), Auth::None)?;
+                attempts.push(format!(
+                    "{method} {path} {{{field}}} -> {}",
+                    response.status
+                ));
+            }
+        }
+        let after = read_identifiers(ctx)?;
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|(_, id)| *id != original)
+            .map(|(source, id)| format!("{source} now reports {id:?}"))
+            .collect();
+        let observed = format!(
+            "identifier before: {original:?}; unauthenticated writes: {}; after: {}",
+            attempts.join(", "),
+            after
+                .iter()
+                .map(|(source, id)| format!("{source}: {id:?}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        if changed.is_empty() {
+            return Ok(Finding::pass(
+                "every unauthenticated write was refused; the identifier is unchanged",
+                observed,
+            ));
+        }
+        // Put the original back the way it was broken, and say whether that
+        // worked: a board left with a forged identifier misleads later checks.
+        for (path, field) in identity_write_targets(ctx.board()) {
+            let body = serde_json::json!({ field: original.clone() });
+            api::send(
+                ctx,
+                &target,
+                HttpRequest::put(&path).json(&body),
+                Auth::None,
+            )?;
+        }
+        let restored = read_identifiers(ctx)?.iter().all(|(_, id)| *id == original);
+        Ok(Finding::fail(
+            format!(
+                "an unauthenticated write changed the identifier: {}",
+                changed.join("; ")
+            ),
+            format!(
+                "{observed}; original written back: {}",
+                if restored { "yes" } else { "NO" }
+            ),
+        ))
     }
 }

@@ -10,6 +10,9 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use crate::console::{self, STEP};
 
+mod exposure;
+pub use exposure::{DisabledInterfaceStaysDisabled, MetadataLeakage};
+
 pub fn checks() -> Vec<Arc<dyn Check>> {
     vec![
         Arc::new(ConsoleDefaultCredentials),
@@ -18,6 +21,8 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
         Arc::new(SerialLoginRequired),
         Arc::new(OpenPorts),
         Arc::new(DebugPortLocked),
+        Arc::new(MetadataLeakage),
+        Arc::new(DisabledInterfaceStaysDisabled),
     ]
 }
 
@@ -694,7 +699,17 @@ impl Check for OpenPorts {
         // Positive control: the declared services answer, so the scan
         // reached the board (a board that is down shows no open port and
         // must not pass for having none).
-        let missing: Vec<u16> = declared
+        // Interfaces that are off by default may be closed.
+        let required: Vec<u16> = ctx
+            .board()
+            .spec
+            .declares
+            .interfaces
+            .iter()
+            .filter(|i| i.protocol == Transport::Tcp && i.enabled_by_default)
+            .map(|i| i.port)
+            .collect();
+        let missing: Vec<u16> = required
             .iter()
             .copied()
             .filter(|p| !scan.open.contains(p))

@@ -49,6 +49,20 @@ pub struct Hardware {
     pub debug: Option<DebugWiring>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power: Option<PowerWiring>,
+    /// Offline access to the flash contents (a clip-on SPI programmer's
+    /// image, or the simulated board's flash file), used while powered off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash: Option<FlashWiring>,
+}
+
+/// How hilt reads and writes the board's flash at rest. Only a file is
+/// supported today: the flash contents as one image, written while the
+/// board is powered off and read by the board at its next power-on.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlashWiring {
+    /// The flash image file, relative to the board file.
+    pub file: PathBuf,
 }
 
 /// The serial console: a local tty, or a network serial port exported by
@@ -243,6 +257,23 @@ pub struct InterfaceDecl {
     /// Whether the service requires authentication.
     #[serde(default)]
     pub auth: AuthRequirement,
+    /// Whether the service runs on a device in its default configuration;
+    /// an interface that is off by default may be closed (AU-07 allows it).
+    #[serde(default = "yes")]
+    pub enabled_by_default: bool,
+    /// A configuration parameter that turns the service on and off (AU-13
+    /// checks that "off" holds across a reboot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toggle: Option<ToggleDecl>,
+}
+
+/// A configuration parameter with the values that switch something on and off.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToggleDecl {
+    pub parameter: String,
+    pub on: String,
+    pub off: String,
 }
 
 #[derive(
@@ -388,6 +419,45 @@ pub struct UpdateDecl {
     /// Whether the device refuses images with a lower security counter.
     #[serde(default = "yes")]
     pub rollback_protection: bool,
+    /// A second update path over the HTTPS API (SU-01 installs through
+    /// every declared path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpUpdateDecl>,
+    /// The user setting that enables or disables updating (SU-14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<UpdateSettingDecl>,
+    /// Where the running image lives in flash (SU-15 modifies it at rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_slot: Option<FlashRegion>,
+}
+
+/// Update over the HTTPS API: upload, reboot into the image, confirm it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpUpdateDecl {
+    /// POST target for the image (may carry a query such as `?mode=test`).
+    pub upload: String,
+    /// POST target that reboots the device into the uploaded image.
+    pub reboot: String,
+    /// POST target that confirms the running image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettingDecl {
+    pub parameter: String,
+    pub enabled: String,
+    pub disabled: String,
+}
+
+/// A byte range of the flash image.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlashRegion {
+    pub offset: u64,
+    pub size: u64,
 }
 
 fn yes() -> bool {
@@ -440,6 +510,21 @@ pub struct TlsClientDecl {
     /// checks shorten it while they wait for a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_parameter: Option<String>,
+    /// A test CA the client trusts, with its key, which the manufacturer
+    /// hands to the lab: with it hilt can mint a certificate for the wrong
+    /// host name, or an expired one, that only the host name or the date
+    /// makes invalid (DP-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_ca: Option<TestCaDecl>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaDecl {
+    /// CA certificate (PEM), relative to the board file.
+    pub cert: PathBuf,
+    /// Its private key (PEM): a secret of the test PKI, never of production.
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -2,6 +2,7 @@
 //! that takes a `StopSignal`, records what it did as evidence, and reports
 //! failures as board faults (never as a device verdict).
 
+pub mod flash;
 pub mod power;
 pub mod rfc2217;
 pub mod serial;
