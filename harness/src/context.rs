@@ -150,6 +150,18 @@ impl CheckContext {
         )
     }
 
+    /// Switches power with the console open, so the boot log is captured
+    /// from its first line (for consoles that outlive the board's power, as
+    /// a UART adapter does).
+    pub fn power_watching_console(&mut self, action: PowerAction) -> Result<(), CheckError> {
+        self.console()?;
+        power::switch(
+            self.board.spec.hardware.power.as_ref(),
+            self.board.base_dir(),
+            action,
+        )
+    }
+
     /// Offline access to the board's flash (write only while powered off).
     pub fn flash(&self) -> Result<crate::transport::flash::OfflineFlash, CheckError> {
         let wiring = self.board.spec.hardware.flash.as_ref().ok_or_else(|| {

@@ -20,6 +20,11 @@ use sha2::{Digest, Sha256};
 
 use crate::console::{self, STEP};
 
+mod primary_slot;
+mod update_setting;
+pub use primary_slot::PrimarySlotTamper;
+pub use update_setting::UpdateSettingEnforced;
+
 /// How long a reboot may take before the board counts as not answering.
 const BOOT: Duration = Duration::from_secs(20);
 
@@ -34,6 +39,8 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
         Arc::new(Rollback),
         Arc::new(Forged(&EDITED_COUNTER)),
         Arc::new(UnauthenticatedUpdate),
+        Arc::new(UpdateSettingEnforced),
+        Arc::new(PrimarySlotTamper),
     ]
 }
 
@@ -285,6 +292,16 @@ fn describe(state: &SlotState) -> String {
 /// Resets the board through SMP and waits for it to come back to its
 /// login prompt; returns the boot log.
 pub(crate) fn reboot(ctx: &mut CheckContext) -> Result<String, CheckError> {
+    reset_and_wait(ctx)?.map_err(|tail| {
+        CheckError::Board(format!(
+            "no login prompt within {BOOT:?} after a reset; the console printed {tail:?}"
+        ))
+    })
+}
+
+/// Resets through SMP and waits for the prompt: the boot log, or (inner
+/// `Err`) what the console printed before the boot timeout ran out.
+fn reset_and_wait(ctx: &mut CheckContext) -> Result<Result<String, String>, CheckError> {
     let console = ctx.console()?;
     match Smp::new(console, STEP).reset() {
         Ok(()) => {}
@@ -299,8 +316,39 @@ pub(crate) fn reboot(ctx: &mut CheckContext) -> Result<String, CheckError> {
     ends.extend(decl.login.as_deref().map(regex::escape));
     let ends: Vec<&str> = ends.iter().map(String::as_str).collect();
     let console = ctx.console()?;
-    let found = console.expect_any(&ends, BOOT)?;
-    Ok(found.before)
+    match console.expect_any(&ends, BOOT) {
+        Ok(found) => Ok(Ok(found.before)),
+        Err(serial::SerialError::Timeout { tail, .. }) => Ok(Err(tail)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How a reboot after an update attempt ended.
+pub(crate) enum Boot {
+    /// The login prompt came back; the boot log.
+    Booted(String),
+    /// No prompt within the boot timeout; what the console printed. The
+    /// board was then power-cycled and came back (else an error is returned).
+    HungUntilPowerCycle(String),
+}
+
+/// Like [`reboot`], but a device that hangs is power-cycled once: a hang
+/// after a bad image is the device's failure ("no brick"), while a board
+/// that does not come back even then is a board fault.
+pub(crate) fn reboot_or_hang(ctx: &mut CheckContext) -> Result<Boot, CheckError> {
+    match reset_and_wait(ctx)? {
+        Ok(log) => Ok(Boot::Booted(log)),
+        Err(tail) => {
+            if ctx.board().spec.hardware.power.is_none() {
+                return Err(CheckError::Board(format!(
+                    "the device did not boot within {BOOT:?} after the update attempt and no power control is wired to recover it (console: {tail:?})"
+                )));
+            }
+            let decl = ctx.console_decl()?;
+            console::restart(ctx, &decl, &decl.logout.clone())?;
+            Ok(Boot::HungUntilPowerCycle(tail))
+        }
+    }
 }
 
 /// The one line of a boot log that states the bootloader's verdict.
@@ -326,6 +374,8 @@ pub(crate) struct Attempt {
     pub(crate) before: SlotState,
     pub(crate) after: SlotState,
     pub(crate) boot_log: String,
+    /// The device hung at the reboot and needed a power cycle.
+    pub(crate) hung: bool,
 }
 
 impl Attempt {
@@ -383,7 +433,13 @@ pub(crate) fn attempt_update(ctx: &mut CheckContext, image: &[u8]) -> Result<Att
         Err(SmpError::Refused(rc)) => steps.push(format!("upload refused (rc {rc})")),
         Err(e) => return Err(smp_fault(e)),
     }
-    let boot_log = reboot(ctx)?;
+    let (boot_log, hung) = match reboot_or_hang(ctx)? {
+        Boot::Booted(log) => (log, false),
+        Boot::HungUntilPowerCycle(log) => {
+            steps.push("the device hung at reboot and booted only after a power cycle".into());
+            (log, true)
+        }
+    };
     ctx.evidence().text(
         "boot.log",
         "text/plain",
@@ -398,7 +454,46 @@ pub(crate) fn attempt_update(ctx: &mut CheckContext, image: &[u8]) -> Result<Att
         before,
         after,
         boot_log,
+        hung,
     })
+}
+
+/// Installs `image` through the declared HTTPS update path as an
+/// authorized user (upload, reboot) and reads the running image back.
+pub(crate) fn http_update(
+    ctx: &mut CheckContext,
+    http: &hilt_harness::board::HttpUpdateDecl,
+    image: &[u8],
+) -> Result<(Vec<String>, SlotState), CheckError> {
+    use crate::api::{self, Auth};
+    use hilt_net::http::HttpRequest;
+    let target = api::target(ctx)?;
+    let mut steps = Vec::new();
+    let upload = HttpRequest::post(&http.upload)
+        .header("Content-Type", "application/octet-stream")
+        .body(image.to_vec());
+    let response = api::send(ctx, &target, upload, Auth::Declared)?;
+    steps.push(format!("upload answered {}", response.status));
+    if !(200..300).contains(&response.status) {
+        return Err(CheckError::Board(format!(
+            "the authorized HTTPS upload was refused ({} {})",
+            response.status,
+            response.text().chars().take(200).collect::<String>()
+        )));
+    }
+    let response = api::send(
+        ctx,
+        &target,
+        HttpRequest::post(&http.reboot),
+        Auth::Declared,
+    )?;
+    steps.push(format!("reboot answered {}", response.status));
+    let decl = ctx.console_decl()?;
+    console::await_boot(ctx, &decl)?;
+    console::open_shell(ctx)?;
+    let after = running(ctx)?;
+    console::close_shell(ctx, &decl)?;
+    Ok((steps, after))
 }
 
 struct Forged(&'static ForgedSpec);
@@ -422,6 +517,12 @@ impl Check for Forged {
             forged.clone(),
         )?;
         let attempt = attempt_update(ctx, &forged)?;
+        if attempt.hung {
+            return Ok(Finding::fail(
+                "the device hung after the forged image and booted only after a power cycle",
+                attempt.observed(),
+            ));
+        }
         if attempt.unchanged() {
             Ok(Finding::pass(
                 "the forged image did not run; the previous image runs, confirmed",
@@ -508,17 +609,60 @@ impl Check for GenuineUpdate {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let image = declared_image(ctx, "candidate", |u| u.candidate.clone())?;
         let version = version_of(&image)?;
+        let expected_hash = computed_hash(&image)?;
+        let installed = |state: &SlotState| state.version == version && state.hash == expected_hash;
         let attempt = attempt_update(ctx, &image)?;
-        if attempt.after.version == version && attempt.after.hash != attempt.before.hash {
+        let mut observed = vec![format!("SMP: {}", attempt.observed())];
+        let mut failed = Vec::new();
+        if !installed(&attempt.after) {
+            failed.push("SMP over serial");
+        }
+        let http = ctx
+            .board()
+            .spec
+            .declares
+            .update
+            .as_ref()
+            .and_then(|u| u.http.clone());
+        if let Some(http) = http {
+            // The test image reverts at the next reset: start the second
+            // path from the golden image again.
+            reboot(ctx)?;
+            let decl = console::open_shell(ctx)?;
+            let before = running(ctx)?;
+            console::close_shell(ctx, &decl)?;
+            if before.hash != attempt.before.hash || !before.confirmed {
+                return Err(CheckError::Board(format!(
+                    "the board did not revert to its image after the SMP test boot (runs {})",
+                    describe(&before)
+                )));
+            }
+            let (steps, after) = http_update(ctx, &http, &image)?;
+            observed.push(format!(
+                "HTTPS: {}; after reboot: {}",
+                steps.join(", "),
+                describe(&after)
+            ));
+            if !installed(&after) {
+                failed.push("HTTPS");
+            }
+        }
+        let observed = observed.join("; ");
+        if failed.is_empty() {
             Ok(Finding::pass(
-                format!("the genuine image {version} installed and runs"),
-                attempt.observed(),
+                format!(
+                    "the genuine image {version} installed and ran through every declared path"
+                ),
+                observed,
             )
             .with("installed_version", &version))
         } else {
             Ok(Finding::fail(
-                format!("the genuine image {version} did not install"),
-                attempt.observed(),
+                format!(
+                    "the genuine image {version} did not install through: {}",
+                    failed.join(", ")
+                ),
+                observed,
             ))
         }
     }
