@@ -8,17 +8,23 @@ use std::time::Duration;
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
-use hilt_net::rogue::{RogueCert, RogueConfig, RogueServer};
 use hilt_net::tls::{self, TlsClientConfig, Trust};
 
 use crate::api::{self, net_fault};
 use crate::console;
 
+mod mitm;
+mod passive;
+pub use mitm::{TlsClientMitm, TLS_MITM_CHAIN, TLS_MITM_SELF_SIGNED};
+pub use passive::PassiveTraffic;
+
 pub fn checks() -> Vec<Arc<dyn Check>> {
     vec![
+        Arc::new(PassiveTraffic),
         Arc::new(CleartextCredentials),
         Arc::new(TlsServer),
-        Arc::new(TlsClientMitm),
+        Arc::new(TlsClientMitm(&TLS_MITM_SELF_SIGNED)),
+        Arc::new(TlsClientMitm(&TLS_MITM_CHAIN)),
         Arc::new(UnauthenticatedErase),
     ]
 }
@@ -122,161 +128,6 @@ impl Check for TlsServer {
     }
 }
 
-/// DP-03 and DP-04: the device's TLS client refuses a man in the middle
-/// (self-signed, untrusted CA, expired), and sends no data to it.
-pub struct TlsClientMitm;
-
-static TLS_CLIENT_MITM: CheckMeta = CheckMeta {
-    name: "tls_client_mitm",
-    capability: Capability::DataProtection,
-    catalogue_id: "DP-03",
-    title: "TLS client refuses a man in the middle",
-    expected: "the device aborts the handshake with rogue servers (self-signed, untrusted CA, expired certificate) and sends them no data",
-    nistir_8259a: &["DP-1"],
-    en_303_645: &["5.5-1", "5.3-10"],
-    ts_103_701: &["5.5-1-2"],
-    cra_annex_i: &["e"],
-    destructive: false,
-    default_timeout: Duration::from_secs(120),
-};
-
-impl Check for TlsClientMitm {
-    fn meta(&self) -> &CheckMeta {
-        &TLS_CLIENT_MITM
-    }
-
-    fn applicability(&self, board: &Board) -> Applicability {
-        if board.spec.declares.tls_clients.is_empty() {
-            return Applicability::NotApplicable(
-                "the device declares no outgoing TLS connections (declares.tls_clients)".into(),
-            );
-        }
-        if board
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .is_none()
-        {
-            return Applicability::NotApplicable(
-                "no host address declared for rogue servers (hardware.network.host_address)".into(),
-            );
-        }
-        if board
-            .spec
-            .declares
-            .configuration
-            .as_ref()
-            .and_then(|c| c.console.as_ref())
-            .is_none()
-        {
-            return Applicability::NotApplicable(
-                "no console configuration to point the client at a rogue server".into(),
-            );
-        }
-        Applicability::Applicable
-    }
-
-    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let host = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &client.server_parameter)?;
-        let interval_original = match &client.interval_parameter {
-            Some(p) => {
-                let v = console::config_get(ctx, &decl, p)?;
-                console::config_set_verified(ctx, &decl, p, "1")?;
-                Some((p.clone(), v))
-            }
-            None => None,
-        };
-        let mut results = Vec::new();
-        let mut failed = Vec::new();
-        let modes = [
-            RogueCert::SelfSigned,
-            RogueCert::UntrustedCa,
-            RogueCert::Expired { ca: None },
-        ];
-        let mut outcome = Ok(());
-        for mode in modes {
-            let name = mode.mode_name();
-            let server = RogueServer::start(
-                std::net::SocketAddr::new(host, 0),
-                RogueConfig::new(mode, client.server_name.clone()),
-            )
-            .map_err(net_fault)?;
-            let address = server.local_addr();
-            console::config_set_verified(
-                ctx,
-                &decl,
-                &client.server_parameter,
-                &address.to_string(),
-            )?;
-            let wait = api::stop(ctx);
-            let seen = server.wait_for(1, &wait);
-            let connections = server.shutdown();
-            if let Err(e) = seen {
-                outcome = Err(CheckError::Board(format!(
-                    "the device never connected to the {name} server at {address}: {e}"
-                )));
-                break;
-            }
-            for c in &connections {
-                let accepted = c.handshake_completed || c.app_data_total > 0;
-                results.push(format!(
-                    "{name}: handshake {}, alert {}, {} bytes of data",
-                    if c.handshake_completed {
-                        "completed"
-                    } else {
-                        "aborted"
-                    },
-                    c.alert
-                        .map(|a| format!("{} ({})", a.name, a.code))
-                        .unwrap_or_else(|| "none".into()),
-                    c.app_data_total
-                ));
-                if accepted {
-                    failed.push(name);
-                }
-            }
-            ctx.evidence().text(
-                &format!("rogue-{name}.json"),
-                "application/json",
-                &format!("connections to the {name} rogue server"),
-                &serde_json::to_string_pretty(&connections).unwrap_or_default(),
-            )?;
-        }
-        // Point the client back where it was, whatever happened.
-        console::config_set_verified(ctx, &decl, &client.server_parameter, &original)?;
-        if let Some((p, v)) = interval_original {
-            console::config_set_verified(ctx, &decl, &p, &v)?;
-        }
-        console::close_shell(ctx, &decl)?;
-        outcome?;
-        let observed = results.join("; ");
-        if failed.is_empty() {
-            Ok(Finding::pass(
-                "every rogue server was refused before any data was sent",
-                observed,
-            ))
-        } else {
-            failed.dedup();
-            Ok(Finding::fail(
-                format!("the device accepted rogue servers: {}", failed.join(", ")),
-                observed,
-            ))
-        }
-    }
-}
-
 /// AU-05: credentials never cross the network in cleartext. hilt logs in
 /// to every open port that speaks HTTP while capturing the board's
 /// traffic, then searches the capture for the password.
@@ -319,9 +170,7 @@ impl Check for CleartextCredentials {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        use hilt_capture::{
-            classify_file, host_filter, Capture, ClassifyOptions, Limits, NamedSecret,
-        };
+        use hilt_capture::NamedSecret;
         use hilt_net::http::{self, HttpOptions, HttpRequest, HttpTarget};
         use hilt_net::scan::{scan_tcp, TcpScanOptions};
         let network = ctx
@@ -331,32 +180,14 @@ impl Check for CleartextCredentials {
             .network
             .clone()
             .ok_or_else(|| CheckError::Harness("no network".into()))?;
-        let interface = network
-            .capture
-            .clone()
-            .ok_or_else(|| CheckError::Harness("no capture".into()))?;
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let stop = api::stop(ctx);
         let open = scan_tcp(network.address, &TcpScanOptions::default(), &stop)
             .map_err(net_fault)?
             .open;
-        // A folder of this trial's own: boards run in parallel.
-        let dir = std::env::temp_dir().join(format!(
-            "hilt-capture-{}-{}",
-            std::process::id(),
-            ctx.board().name()
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| CheckError::Harness(format!("capture folder: {e}")))?;
-        let savefile = dir.join(format!("{}.pcap", ctx.board().name()));
-        let capture = Capture::start(
-            &interface,
-            &host_filter(network.address),
-            &savefile,
-            Limits::default(),
-        )
-        .map_err(|e| CheckError::Harness(format!("capture on {interface}: {e}")))?;
+        let capture = passive::BoardCapture::start(ctx, "logins")?;
+        let interface = capture.interface.clone();
         let options = HttpOptions {
             timeout: Duration::from_secs(5),
             ..HttpOptions::default()
@@ -386,28 +217,14 @@ impl Check for CleartextCredentials {
                 ));
             }
         }
-        let stats = capture
-            .stop()
-            .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
-        let report = classify_file(
-            &savefile,
-            &ClassifyOptions {
-                secrets: vec![NamedSecret::new(
-                    "account password",
-                    password.expose().as_bytes().to_vec(),
-                )],
-                ..ClassifyOptions::default()
-            },
-        )
-        .map_err(|e| CheckError::Harness(format!("classifying the capture: {e}")))?;
-        let pcap = std::fs::read(&savefile)
-            .map_err(|e| CheckError::Harness(format!("reading the capture: {e}")))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        ctx.evidence().bytes(
+        let (packets, report) = capture.finish(
+            ctx,
             "login.pcap",
-            "application/vnd.tcpdump.pcap",
             "capture of the logins (password bytes masked)",
-            pcap,
+            vec![NamedSecret::new(
+                "account password",
+                password.expose().as_bytes().to_vec(),
+            )],
         )?;
         let frames: Vec<u64> = report
             .secrets
@@ -422,7 +239,7 @@ impl Check for CleartextCredentials {
             } else {
                 tried.join(", ")
             },
-            stats.packets,
+            packets,
             frames
         );
         if tried.is_empty() {
@@ -430,7 +247,7 @@ impl Check for CleartextCredentials {
                 "no HTTP service answered; nothing was tested ({observed})"
             )));
         }
-        if stats.packets == 0 {
+        if packets == 0 {
             return Err(CheckError::Board(format!(
                 "the capture on {interface} saw no packets; cannot judge ({observed})"
             )));

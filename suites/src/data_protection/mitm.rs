@@ -1,0 +1,308 @@
+//! DP-03 and DP-04: the device's TLS client meets a man in the middle.
+//! hilt points the client (through its declared server setting) at rogue
+//! servers, one per kind of bad certificate, and records whether the
+//! handshake completed or any data was sent.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hilt_harness::board::{Board, TlsClientDecl};
+use hilt_harness::context::CheckContext;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
+
+use crate::api::{self, net_fault};
+use crate::console;
+
+/// One rogue server the client meets, and what it must do.
+struct Meeting {
+    label: &'static str,
+    cert: RogueCert,
+    /// A control: a certificate the client must accept (proves the path
+    /// to the rogue server works, so refusals mean something).
+    must_accept: bool,
+}
+
+pub struct MitmSpec {
+    meta: CheckMeta,
+    /// The meetings need the test CA the client trusts.
+    needs_test_ca: bool,
+    meetings: fn(&TlsClientDecl, Option<CaMaterial>) -> Vec<Meeting>,
+}
+
+pub struct TlsClientMitm(pub &'static MitmSpec);
+
+pub static TLS_MITM_SELF_SIGNED: MitmSpec = MitmSpec {
+    meta: CheckMeta {
+        name: "tls_client_mitm",
+        capability: Capability::DataProtection,
+        catalogue_id: "DP-03",
+        title: "TLS client refuses a self-signed man in the middle",
+        expected: "the device aborts the handshake with a server presenting a self-signed certificate for the right host name, and sends it no data",
+        nistir_8259a: &["DP-1"],
+        en_303_645: &["5.5-1", "5.3-10"],
+        ts_103_701: &["5.5-1-2"],
+        cra_annex_i: &["e"],
+        destructive: false,
+        default_timeout: Duration::from_secs(60),
+    },
+    needs_test_ca: false,
+    meetings: |_, _| {
+        vec![Meeting {
+            label: "self_signed",
+            cert: RogueCert::SelfSigned,
+            must_accept: false,
+        }]
+    },
+};
+
+pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
+    meta: CheckMeta {
+        name: "tls_client_chain_validation",
+        capability: Capability::DataProtection,
+        catalogue_id: "DP-04",
+        title: "TLS client validates issuer, host name and validity period",
+        expected: "the device refuses a certificate from an untrusted CA, one from its trusted CA for another host name, and an expired one from its trusted CA; it accepts a valid one (control)",
+        nistir_8259a: &["DP-1"],
+        en_303_645: &["5.5-1"],
+        ts_103_701: &["5.5-1-2"],
+        cra_annex_i: &["e"],
+        destructive: false,
+        default_timeout: Duration::from_secs(90),
+    },
+    needs_test_ca: true,
+    meetings: |client, ca| {
+        let Some(ca) = ca else { return Vec::new() };
+        vec![
+            Meeting {
+                label: "trusted_ca_right_name",
+                cert: RogueCert::WrongHostname {
+                    ca: ca.clone(),
+                    wrong_name: client.server_name.clone(),
+                },
+                must_accept: true,
+            },
+            Meeting {
+                label: "untrusted_ca",
+                cert: RogueCert::UntrustedCa,
+                must_accept: false,
+            },
+            Meeting {
+                label: "wrong_hostname",
+                cert: RogueCert::WrongHostname {
+                    ca: ca.clone(),
+                    wrong_name: format!("not-{}", client.server_name),
+                },
+                must_accept: false,
+            },
+            Meeting {
+                label: "expired",
+                cert: RogueCert::Expired { ca: Some(ca) },
+                must_accept: false,
+            },
+        ]
+    },
+};
+
+fn test_ca(ctx: &CheckContext, client: &TlsClientDecl) -> Result<Option<CaMaterial>, CheckError> {
+    let Some(decl) = &client.test_ca else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path| {
+        let path = ctx.board().resolve_path(p);
+        std::fs::read_to_string(&path)
+            .map_err(|e| CheckError::Harness(format!("test CA file {}: {e}", path.display())))
+    };
+    Ok(Some(CaMaterial {
+        cert_pem: read(&decl.cert)?,
+        key_pem: read(&decl.key)?,
+    }))
+}
+
+impl Check for TlsClientMitm {
+    fn meta(&self) -> &CheckMeta {
+        &self.0.meta
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        let Some(client) = board.spec.declares.tls_clients.first() else {
+            return Applicability::NotApplicable(
+                "the device declares no outgoing TLS connections (declares.tls_clients)".into(),
+            );
+        };
+        if self.0.needs_test_ca && client.test_ca.is_none() {
+            return Applicability::NotApplicable(
+                "no test CA the client trusts is declared (declares.tls_clients[].test_ca): host name and expiry checks need one"
+                    .into(),
+            );
+        }
+        if board
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.host_address)
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no host address declared for rogue servers (hardware.network.host_address)".into(),
+            );
+        }
+        if board
+            .spec
+            .declares
+            .configuration
+            .as_ref()
+            .and_then(|c| c.console.as_ref())
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no console configuration to point the client at a rogue server".into(),
+            );
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let client = ctx.board().spec.declares.tls_clients[0].clone();
+        let host = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.host_address)
+            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
+        let meetings = (self.0.meetings)(&client, test_ca(ctx, &client)?);
+        if meetings.is_empty() {
+            return Err(CheckError::Harness("no rogue server to run".into()));
+        }
+        let redirect = Redirect::start(ctx, &client)?;
+        let mut results = Vec::new();
+        let mut accepted_rogues = Vec::new();
+        let mut control_failed = Vec::new();
+        let mut outcome = Ok(());
+        for meeting in meetings {
+            let server = RogueServer::start(
+                SocketAddr::new(host, 0),
+                RogueConfig::new(meeting.cert, client.server_name.clone()),
+            )
+            .map_err(net_fault)?;
+            let address = server.local_addr();
+            if let Err(e) = redirect.point_at(ctx, &address.to_string()) {
+                outcome = Err(e);
+                break;
+            }
+            let wait = api::stop(ctx);
+            let seen = server.wait_for(1, &wait);
+            let connections = server.shutdown();
+            if let Err(e) = seen {
+                outcome = Err(CheckError::Board(format!(
+                    "the device never connected to the {} server at {address}: {e}",
+                    meeting.label
+                )));
+                break;
+            }
+            let mut any_accepted = false;
+            for c in &connections {
+                let accepted = c.handshake_completed || c.app_data_total > 0;
+                any_accepted |= accepted;
+                results.push(format!(
+                    "{}: handshake {}, alert {}, {} bytes of data",
+                    meeting.label,
+                    if c.handshake_completed {
+                        "completed"
+                    } else {
+                        "aborted"
+                    },
+                    c.alert
+                        .map(|a| format!("{} ({})", a.name, a.code))
+                        .unwrap_or_else(|| "none".into()),
+                    c.app_data_total
+                ));
+            }
+            if meeting.must_accept && !any_accepted {
+                control_failed.push(meeting.label);
+            }
+            if !meeting.must_accept && any_accepted {
+                accepted_rogues.push(meeting.label);
+            }
+            ctx.evidence().text(
+                &format!("rogue-{}.json", meeting.label),
+                "application/json",
+                &format!("connections to the {} server", meeting.label),
+                &serde_json::to_string_pretty(&connections).unwrap_or_default(),
+            )?;
+        }
+        // Point the client back where it was, whatever happened.
+        redirect.restore(ctx)?;
+        outcome?;
+        let observed = results.join("; ");
+        if !control_failed.is_empty() {
+            return Err(CheckError::Board(format!(
+                "the device refused a valid certificate ({}): its refusals prove nothing ({observed})",
+                control_failed.join(", ")
+            )));
+        }
+        if accepted_rogues.is_empty() {
+            Ok(Finding::pass(
+                "every rogue server was refused before any data was sent",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!(
+                    "the device accepted rogue servers: {}",
+                    accepted_rogues.join(", ")
+                ),
+                observed,
+            ))
+        }
+    }
+}
+
+/// Points the device's TLS client at servers of hilt's choosing, through
+/// its declared settings, and puts the settings back afterwards.
+pub(crate) struct Redirect {
+    decl: hilt_harness::board::ConsoleDecl,
+    server_parameter: String,
+    original: String,
+    interval: Option<(String, String)>,
+}
+
+impl Redirect {
+    /// Logs in, remembers the settings and shortens the client's interval.
+    pub(crate) fn start(
+        ctx: &mut CheckContext,
+        client: &TlsClientDecl,
+    ) -> Result<Self, CheckError> {
+        let decl = console::open_shell(ctx)?;
+        let original = console::config_get(ctx, &decl, &client.server_parameter)?;
+        let interval = match &client.interval_parameter {
+            Some(p) => {
+                let v = console::config_get(ctx, &decl, p)?;
+                console::config_set_verified(ctx, &decl, p, "1")?;
+                Some((p.clone(), v))
+            }
+            None => None,
+        };
+        Ok(Redirect {
+            decl,
+            server_parameter: client.server_parameter.clone(),
+            original,
+            interval,
+        })
+    }
+
+    pub(crate) fn point_at(&self, ctx: &mut CheckContext, server: &str) -> Result<(), CheckError> {
+        console::config_set_verified(ctx, &self.decl, &self.server_parameter, server)
+    }
+
+    pub(crate) fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
+        console::config_set_verified(ctx, &self.decl, &self.server_parameter, &self.original)?;
+        if let Some((p, v)) = &self.interval {
+            console::config_set_verified(ctx, &self.decl, p, v)?;
+        }
+        console::close_shell(ctx, &self.decl)
+    }
+}

@@ -1,0 +1,255 @@
+//! Captures of the board's own traffic: starting and finishing one (shared
+//! with AU-05), and DP-01, which watches a boot and normal operation and
+//! flags what crossed the network in the clear.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hilt_capture::{
+    classify_file, host_filter, Capture, ClassifyOptions, Limits, NamedSecret, Protocol, Report,
+};
+use hilt_harness::board::Board;
+use hilt_harness::context::CheckContext;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+
+use crate::api::{self, Auth};
+use crate::console;
+
+/// A capture of one board's traffic, written to a folder of this trial's
+/// own (boards run in parallel).
+pub(crate) struct BoardCapture {
+    capture: Capture,
+    dir: PathBuf,
+    savefile: PathBuf,
+    pub(crate) address: IpAddr,
+    pub(crate) interface: String,
+}
+
+impl BoardCapture {
+    pub(crate) fn start(ctx: &CheckContext, purpose: &str) -> Result<Self, CheckError> {
+        let network = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no network".into()))?;
+        let interface = network
+            .capture
+            .clone()
+            .ok_or_else(|| CheckError::Harness("no capture interface".into()))?;
+        let dir = std::env::temp_dir().join(format!(
+            "hilt-capture-{}-{}-{purpose}",
+            std::process::id(),
+            ctx.board().name()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CheckError::Harness(format!("capture folder: {e}")))?;
+        let savefile = dir.join(format!("{}.pcap", ctx.board().name()));
+        let capture = Capture::start(
+            &interface,
+            &host_filter(network.address),
+            &savefile,
+            Limits::default(),
+        )
+        .map_err(|e| CheckError::Harness(format!("capture on {interface}: {e}")))?;
+        Ok(BoardCapture {
+            capture,
+            dir,
+            savefile,
+            address: network.address,
+            interface,
+        })
+    }
+
+    /// Stops the capture, classifies it (looking for `secrets`), keeps the
+    /// pcap as evidence under `name`, and removes the working folder.
+    pub(crate) fn finish(
+        self,
+        ctx: &mut CheckContext,
+        name: &str,
+        description: &str,
+        secrets: Vec<NamedSecret>,
+    ) -> Result<(u64, Report), CheckError> {
+        let stats = self
+            .capture
+            .stop()
+            .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
+        let report = classify_file(
+            &self.savefile,
+            &ClassifyOptions {
+                secrets,
+                ..ClassifyOptions::default()
+            },
+        )
+        .map_err(|e| CheckError::Harness(format!("classifying the capture: {e}")))?;
+        let pcap = std::fs::read(&self.savefile)
+            .map_err(|e| CheckError::Harness(format!("reading the capture: {e}")))?;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        ctx.evidence()
+            .bytes(name, "application/vnd.tcpdump.pcap", description, pcap)?;
+        Ok((stats.packets, report))
+    }
+}
+
+/// DP-01: boot and normal operation, captured passively; every protocol
+/// the device speaks is classified and plaintext ones are flagged.
+pub struct PassiveTraffic;
+
+static PASSIVE_TRAFFIC: CheckMeta = CheckMeta {
+    name: "passive_traffic",
+    capability: Capability::DataProtection,
+    catalogue_id: "DP-01",
+    title: "Traffic at boot and in operation is encrypted",
+    expected: "a capture of a boot and of normal operation shows no application data in the clear (only TLS/DTLS/SSH, and DNS lookups)",
+    nistir_8259a: &["DP-1"],
+    en_303_645: &["5.5-1", "5.8-1", "5.8-2"],
+    ts_103_701: &["5.5-1-2", "5.8-1-2", "5.8-2-2"],
+    cra_annex_i: &["e"],
+    destructive: false,
+    default_timeout: Duration::from_secs(90),
+};
+
+/// Plaintext a device may legitimately send: name lookups carry no data of
+/// the user's (a secret found in one is still reported).
+fn allowed_in_clear(protocol: Protocol) -> bool {
+    matches!(protocol, Protocol::Dns)
+}
+
+impl Check for PassiveTraffic {
+    fn meta(&self) -> &CheckMeta {
+        &PASSIVE_TRAFFIC
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if board
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.capture.as_ref())
+            .is_none()
+        {
+            return Applicability::NotApplicable(
+                "no capture interface wired (hardware.network.capture)".into(),
+            );
+        }
+        if board.spec.hardware.power.is_none() {
+            return Applicability::NotApplicable(
+                "capturing a boot needs power control (hardware.power)".into(),
+            );
+        }
+        if board.spec.declares.console.is_none() || board.spec.hardware.serial.is_none() {
+            return Applicability::NotApplicable(
+                "the boot is followed on the console (hardware.serial, declares.console)".into(),
+            );
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let window = Duration::from_secs(ctx.param_u64("window_s", 6));
+        let user = console::account(ctx)?;
+        let password = ctx.password(&user)?;
+        let capture = BoardCapture::start(ctx, "passive")?;
+        let device = capture.address;
+        // Boot, then normal operation: an authorized session on the API
+        // (when there is one) and the device's own background traffic.
+        let decl = ctx.console_decl()?;
+        console::restart(ctx, &decl, "reboot")?;
+        let mut session = "none (no HTTPS API declared)".to_string();
+        if matches!(api::needs_api(ctx.board()), Applicability::Applicable) {
+            let target = api::target(ctx)?;
+            let path = ctx
+                .board()
+                .spec
+                .declares
+                .state
+                .as_ref()
+                .and_then(|s| s.http.clone())
+                .unwrap_or_else(|| "/".into());
+            let response = api::send(
+                ctx,
+                &target,
+                hilt_net::http::HttpRequest::get(&path),
+                Auth::Declared,
+            )?;
+            session = format!("GET {path} -> {}", response.status);
+        }
+        ctx.sleep(window)?;
+        let (packets, report) = capture.finish(
+            ctx,
+            "boot-and-operation.pcap",
+            "capture of a boot and normal operation (password bytes masked)",
+            vec![NamedSecret::new(
+                "account password",
+                password.expose().as_bytes().to_vec(),
+            )],
+        )?;
+        let mut histogram: std::collections::BTreeMap<&str, u64> = Default::default();
+        for flow in &report.flows {
+            *histogram.entry(flow.protocol.name()).or_default() += flow.frames;
+        }
+        ctx.evidence().text(
+            "flows.json",
+            "application/json",
+            "classified flows of the capture",
+            &serde_json::to_string_pretty(&report).unwrap_or_default(),
+        )?;
+        let from_device = report
+            .flows
+            .iter()
+            .filter(|f| f.client.ip() == device || f.server.ip() == device)
+            .count();
+        let observed = format!(
+            "{packets} packets on {}, {} flows with the device; protocols (frames): {}; session: {session}; window {window:?}",
+            "the capture interface",
+            from_device,
+            histogram
+                .iter()
+                .map(|(p, n)| format!("{p} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if packets == 0 || from_device == 0 {
+            return Err(CheckError::Board(format!(
+                "the capture saw no traffic of the device; cannot judge ({observed})"
+            )));
+        }
+        let mut problems: Vec<String> = report
+            .plaintext_flows()
+            .filter(|f| !allowed_in_clear(f.protocol))
+            .filter(|f| f.client_bytes + f.server_bytes > 0)
+            .map(|f| {
+                format!(
+                    "{} {:?} {} -> {} (frames {}-{}, {} bytes)",
+                    f.protocol.name(),
+                    f.transport,
+                    f.client,
+                    f.server,
+                    f.first_frame,
+                    f.last_frame,
+                    f.client_bytes + f.server_bytes
+                )
+            })
+            .collect();
+        for hit in report.secrets.iter().filter(|h| h.found) {
+            problems.push(format!(
+                "the account password appears in frames {:?}",
+                hit.frames
+            ));
+        }
+        if problems.is_empty() {
+            Ok(Finding::pass(
+                "no application data crossed the network in the clear",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!("data in the clear: {}", problems.join("; ")),
+                observed,
+            ))
+        }
+    }
+}
