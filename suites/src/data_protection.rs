@@ -13,8 +13,10 @@ use hilt_net::tls::{self, TlsClientConfig, Trust};
 use crate::api::{self, net_fault};
 use crate::console;
 
+mod downgrade;
 mod mitm;
 mod passive;
+pub use downgrade::TlsDowngrade;
 pub use mitm::{TlsClientMitm, TLS_MITM_CHAIN, TLS_MITM_SELF_SIGNED};
 pub use passive::PassiveTraffic;
 
@@ -25,6 +27,7 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
         Arc::new(TlsServer),
         Arc::new(TlsClientMitm(&TLS_MITM_SELF_SIGNED)),
         Arc::new(TlsClientMitm(&TLS_MITM_CHAIN)),
+        Arc::new(TlsDowngrade),
         Arc::new(UnauthenticatedErase),
     ]
 }

@@ -133,6 +133,21 @@ pub struct Presented {
     key_der: Vec<u8>,
 }
 
+impl Presented {
+    /// The leaf's private key as PKCS#8 PEM (for servers other than the
+    /// rogue server that present the same chain, e.g. the downgrade server).
+    pub fn key_pem(&self) -> String {
+        let b64 = crate::http::base64(&self.key_der);
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
+    }
+}
+
 impl std::fmt::Debug for Presented {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Presented")

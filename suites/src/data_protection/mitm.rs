@@ -104,7 +104,10 @@ pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
     },
 };
 
-fn test_ca(ctx: &CheckContext, client: &TlsClientDecl) -> Result<Option<CaMaterial>, CheckError> {
+pub(crate) fn test_ca(
+    ctx: &CheckContext,
+    client: &TlsClientDecl,
+) -> Result<Option<CaMaterial>, CheckError> {
     let Some(decl) = &client.test_ca else {
         return Ok(None);
     };

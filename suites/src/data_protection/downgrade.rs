@@ -1,0 +1,171 @@
+//! DP-06: the device's TLS client refuses a downgrade. hilt points the
+//! client at a server that answers with TLS 1.0, then at one that picks
+//! the weakest suite offered, presenting a certificate the client trusts
+//! (so only the version or the suite can make it refuse), and watches for
+//! a client that retries with a legacy-only hello (version fallback).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hilt_harness::board::Board;
+use hilt_harness::context::CheckContext;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+use hilt_net::downgrade::{
+    fallback_detected, DowngradeConfig, DowngradeConnection, DowngradeOffer, DowngradeServer,
+    ServerAnswer,
+};
+use hilt_net::rogue::{make_presented, RogueCert};
+
+use super::mitm::{test_ca, Redirect, TLS_MITM_CHAIN};
+use super::TlsClientMitm;
+use crate::api::{self, net_fault};
+
+pub struct TlsDowngrade;
+
+static TLS_DOWNGRADE: CheckMeta = CheckMeta {
+    name: "tls_downgrade",
+    capability: Capability::DataProtection,
+    catalogue_id: "DP-06",
+    title: "TLS client refuses a protocol or cipher downgrade",
+    expected: "the device aborts when a server answers with TLS 1.0 or a weak suite (NULL, EXPORT, RC4, DES, 3DES, anonymous), offers no weak suite, and does not retry with a legacy-only hello",
+    nistir_8259a: &["DP-1"],
+    en_303_645: &["5.5-1"],
+    ts_103_701: &["5.5-1-2"],
+    cra_annex_i: &["e"],
+    destructive: false,
+    default_timeout: Duration::from_secs(90),
+};
+
+/// The downgraded answer was taken: a continued TLS 1.0 handshake, or a
+/// continued handshake on a weak suite (CBC-SHA1 is legacy, not broken).
+fn took_downgrade(c: &DowngradeConnection) -> bool {
+    if !c.accepted_downgrade() {
+        return false;
+    }
+    match (&c.offer, &c.answer) {
+        (DowngradeOffer::Tls10, _) => true,
+        (DowngradeOffer::WeakCipher, ServerAnswer::ServerHello { weakness, .. }) => {
+            weakness.is_some_and(|w| w.is_weak())
+        }
+        _ => false,
+    }
+}
+
+fn describe(c: &DowngradeConnection) -> String {
+    format!(
+        "#{} offered up to {}{}; answer {}; reaction {}",
+        c.seq,
+        c.max_offered_version.as_deref().unwrap_or("?"),
+        if c.plaintext { " (plaintext!)" } else { "" },
+        serde_json::to_string(&c.answer).unwrap_or_default(),
+        serde_json::to_string(&c.reaction).unwrap_or_default()
+    )
+}
+
+impl Check for TlsDowngrade {
+    fn meta(&self) -> &CheckMeta {
+        &TLS_DOWNGRADE
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        // The same wiring and declarations as DP-04: a trusted test CA, a
+        // host address, console configuration.
+        TlsClientMitm(&TLS_MITM_CHAIN).applicability(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let client = ctx.board().spec.declares.tls_clients[0].clone();
+        let host = ctx
+            .board()
+            .spec
+            .hardware
+            .network
+            .as_ref()
+            .and_then(|n| n.host_address)
+            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
+        let ca = test_ca(ctx, &client)?
+            .ok_or_else(|| CheckError::Harness("no test CA declared".into()))?;
+        // A certificate the client trusts, for the right name.
+        let presented = make_presented(
+            &RogueCert::WrongHostname {
+                ca,
+                wrong_name: client.server_name.clone(),
+            },
+            &client.server_name,
+        )
+        .map_err(net_fault)?;
+        // Long enough for the client's next attempt after a refusal.
+        let linger = Duration::from_millis(ctx.param_u64("linger_ms", 2500));
+        let redirect = Redirect::start(ctx, &client)?;
+        let mut all: Vec<DowngradeConnection> = Vec::new();
+        let mut outcome = Ok(());
+        for offer in [DowngradeOffer::Tls10, DowngradeOffer::WeakCipher] {
+            let mut config = DowngradeConfig::new(offer, presented.chain_pem.clone());
+            config.key_pem = Some(presented.key_pem());
+            let server = match DowngradeServer::start(SocketAddr::new(host, 0), config) {
+                Ok(s) => s,
+                Err(e) => {
+                    outcome = Err(net_fault(e));
+                    break;
+                }
+            };
+            if let Err(e) = redirect.point_at(ctx, &server.local_addr().to_string()) {
+                outcome = Err(e);
+                break;
+            }
+            let seen = server.wait_for(1, &api::stop(ctx));
+            if seen.is_ok() {
+                if let Err(e) = ctx.sleep(linger) {
+                    outcome = Err(e);
+                }
+            }
+            let connections = server.shutdown();
+            ctx.evidence().text(
+                &format!("downgrade-{offer:?}.json").to_lowercase(),
+                "application/json",
+                &format!("connections to the {offer:?} downgrade server"),
+                &serde_json::to_string_pretty(&connections).unwrap_or_default(),
+            )?;
+            if let Err(e) = seen {
+                outcome = Err(CheckError::Board(format!(
+                    "the device never connected to the {offer:?} downgrade server: {e}"
+                )));
+                break;
+            }
+            all.extend(connections);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        redirect.restore(ctx)?;
+        outcome?;
+        let mut problems = Vec::new();
+        for c in all.iter().filter(|c| took_downgrade(c)) {
+            problems.push(format!(
+                "continued the downgraded handshake ({:?} offer, connection #{})",
+                c.offer, c.seq
+            ));
+        }
+        if fallback_detected(&all) {
+            problems.push("retried with a legacy-only hello or in plaintext after the refusal (version fallback)".into());
+        }
+        let mut weak: Vec<String> = all
+            .iter()
+            .flat_map(|c| c.weak_suites_offered.iter().cloned())
+            .collect();
+        weak.sort();
+        weak.dedup();
+        if !weak.is_empty() {
+            problems.push(format!("offers weak suites: {}", weak.join(", ")));
+        }
+        let observed = all.iter().map(describe).collect::<Vec<_>>().join("; ");
+        if problems.is_empty() {
+            Ok(Finding::pass(
+                "both downgrades were refused and no legacy retry followed",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(problems.join("; "), observed))
+        }
+    }
+}
