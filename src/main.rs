@@ -296,22 +296,41 @@ fn list(suite: Option<&str>) -> i32 {
             Err(e) => return fail(e),
         },
     };
+    // Columns as wide as their widest entry, so long names stay aligned.
+    let rows: Vec<[String; 5]> = selected
+        .iter()
+        .map(|check| {
+            let m = check.meta();
+            [
+                m.catalogue_id.to_string(),
+                m.id(),
+                dash(m.nistir_8259a),
+                dash(m.en_303_645),
+                dash(m.ts_103_701),
+            ]
+        })
+        .collect();
+    let header = ["ID", "CHECK", "8259A", "EN 303 645", "TS 103 701"].map(String::from);
+    let mut widths = [0usize; 4];
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.len());
+        }
+    }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{:<6} {:<48} {:<10} {:<14} TS 103 701",
-        "ID", "CHECK", "8259A", "EN 303 645"
-    );
-    for check in selected {
-        let m = check.meta();
+    for row in std::iter::once(&header).chain(rows.iter()) {
         let _ = writeln!(
             out,
-            "{:<6} {:<48} {:<10} {:<14} {}",
-            m.catalogue_id,
-            m.id(),
-            dash(m.nistir_8259a),
-            dash(m.en_303_645),
-            dash(m.ts_103_701)
+            "{:<w0$} {:<w1$} {:<w2$} {:<w3$} {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
         );
     }
     0
