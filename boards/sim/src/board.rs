@@ -98,24 +98,18 @@ impl Board {
 /// Factory provisioning of a blank chip: OTP (unique id, device secret),
 /// bootloader and its configuration, firmware in slot 0.
 pub fn provision(flash: &mut Flash, flaws: &[String]) -> Result<(), String> {
-    let (fw_flaws, bl_flaws) = firmware::split_flaws(flaws)?;
+    let (_, bl_flaws) = firmware::split_flaws(flaws)?;
     flash.erase(0, flash::FLASH_SIZE);
     flash.provision_otp(device::random_uid(), device::random_secret());
     let mut code = b"hilt-sim bootloader 1.0 (simulated; MCUboot-compatible swap mode)\0".to_vec();
     code.resize(256, 0);
     flash.write(flash::BOOTLOADER_OFF, &code);
-    let mut flags = 0;
-    for f in &bl_flaws {
-        flags |= match f.as_str() {
-            "bootloader-accepts-unsigned" => flash::BOOT_FLAG_ACCEPT_UNSIGNED,
-            "bootloader-accepts-any-key" => flash::BOOT_FLAG_ACCEPT_ANY_KEY,
-            "rollback-allowed" => flash::BOOT_FLAG_ROLLBACK_ALLOWED,
-            _ => 0,
-        };
-    }
+    let flags = bl_flaws.iter().fold(0, |acc, f| acc | flash::boot_flag(f));
     flash.write_boot_config(flags, &firmware::trusted_keys_der());
-    let image = firmware::build(
-        &fw_flaws,
+    // The factory programs the image the manufacturer ships (the golden
+    // image `up` hands the lab is built the same way).
+    let image = firmware::build_for_board(
+        flaws,
         firmware::REFERENCE_VERSION,
         firmware::REFERENCE_SECURITY_COUNTER,
     )?;
@@ -183,6 +177,11 @@ impl Loop {
         let b = self.board.clone();
         let report = {
             let mut f = b.flash();
+            // Flash may have been written from outside while the board was
+            // off (a lab modifying the image at rest): read it afresh.
+            if let Err(e) = f.reload() {
+                eprintln!("hilt-sim: cannot read flash.bin: {e}");
+            }
             if !f.otp_provisioned() || !f.boot_config_valid() {
                 // A blank chip: the simulated factory programmer provisions it.
                 if let Err(e) = provision(&mut f, &b.flaws) {
@@ -201,6 +200,8 @@ impl Loop {
             b.console.println(l);
         }
         let Some(running) = report.running.as_ref() else {
+            // Halted (nothing bootable) or hung (a bootloader fault): the
+            // board draws power and answers its power socket, nothing else.
             self.set_power(Power::Halted);
             return;
         };
@@ -218,9 +219,10 @@ impl Loop {
             dev.version,
             firmware::MODEL
         ));
-        b.console.println(&format!("device_id: {}", dev.device_id));
         b.console
-            .println(&format!("image_sha256: {}", dev.image_hash_hex()));
+            .println(&format!("device_id: {}", dev.device_id()));
+        b.console
+            .println(&format!("image_sha256: {}", dev.reported_hash_hex()));
         let st = dev.status();
         b.console
             .println(&format!("status: {}", st.health.as_str()));
@@ -329,7 +331,7 @@ fn fill_ram(b: &Board, dev: &Device) {
         }
     };
     put(0, b"HSIM-RAM");
-    put(0x10, dev.device_id.as_bytes());
+    put(0x10, dev.device_id().as_bytes());
     put(0x40, dev.version.as_bytes());
     put(0x100, &dev.device_secret_material("session-key"));
 }

@@ -3,7 +3,7 @@
 
 use crate::device_api::event_kind;
 use crate::flash::{self, Flash, Trailer};
-use crate::mcuboot::{self, Image, Policy, TrustedKey};
+use crate::mcuboot::{self, Image, Policy, TrustedKey, Version};
 
 /// What the firmware is started with.
 #[derive(Debug, Clone)]
@@ -25,29 +25,57 @@ pub struct BootReport {
     pub degraded: Vec<String>,
     /// `None`: nothing bootable, the device halts.
     pub running: Option<Running>,
+    /// The bootloader faulted and hangs (`bootloader-hangs-on-truncated`):
+    /// nothing more is printed until the next power-on.
+    pub hung: bool,
 }
 
 pub fn policy(flags: u32) -> Policy {
     Policy {
         accept_unsigned: flags & flash::BOOT_FLAG_ACCEPT_UNSIGNED != 0,
         accept_any_key: flags & flash::BOOT_FLAG_ACCEPT_ANY_KEY != 0,
+        skip_hash: flags & flash::BOOT_FLAG_SKIP_HASH != 0,
+        hash_without_protected_tlvs: flags & flash::BOOT_FLAG_UNPROTECTED_TLVS != 0,
     }
 }
 
 /// Parses and verifies a slot; checks the security counter unless allowed.
+///
+/// `running` is the version of the image in slot 0 when `slot` is a
+/// candidate for it (`None` when validating slot 0 itself): a bootloader
+/// with `bootloader-unprotected-tlvs` cannot trust the security counter (its
+/// hash does not cover it), so it refuses only images older than the
+/// running one, as MCUboot's version-based downgrade prevention does.
 pub fn validate(
     slot: &[u8],
     keys: &[(Vec<u8>, TrustedKey)],
     flags: u32,
     nv_counter: u32,
+    running: Option<Version>,
 ) -> Result<Image, String> {
     let img = mcuboot::parse(slot)?;
     if img.total_len > flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END {
         return Err("image overlaps the slot trailer".into());
     }
     mcuboot::verify(&img, keys, policy(flags))?;
+    if flags & flash::BOOT_FLAG_ROLLBACK_ALLOWED != 0 {
+        return Ok(img);
+    }
+    if flags & flash::BOOT_FLAG_UNPROTECTED_TLVS != 0 {
+        let older = |r: Version| {
+            (img.version.major, img.version.minor, img.version.revision)
+                < (r.major, r.minor, r.revision)
+        };
+        if let Some(r) = running.filter(|r| older(*r)) {
+            return Err(format!(
+                "version {} older than the running {r} (downgrade)",
+                img.version
+            ));
+        }
+        return Ok(img);
+    }
     let cnt = img.security_counter().unwrap_or(0);
-    if flags & flash::BOOT_FLAG_ROLLBACK_ALLOWED == 0 && cnt < nv_counter {
+    if cnt < nv_counter {
         return Err(format!(
             "security counter {cnt} below stored counter {nv_counter} (rollback)"
         ));
@@ -104,7 +132,26 @@ pub fn boot(flash: &mut Flash) -> BootReport {
             "[boot] swap type: {} (slot 1 pending)",
             if permanent { "perm" } else { "test" }
         ));
-        match validate(flash.slot(1), &keys, flags, flash.security_counter()) {
+        if flags & flash::BOOT_FLAG_HANG_ON_TRUNCATED != 0 {
+            if let Some(why) = mcuboot::extent_fault(flash.slot(1)) {
+                // The flaw: the pending request is consumed, then the
+                // bootloader reads past the image and faults.
+                flash.write_trailer(1, Trailer::default());
+                r.log.push(format!(
+                    "[boot] FAULT: bus fault reading slot 1 image ({why}); system halted"
+                ));
+                r.hung = true;
+                return r;
+            }
+        }
+        let running = mcuboot::parse(flash.slot(0)).ok().map(|i| i.version);
+        match validate(
+            flash.slot(1),
+            &keys,
+            flags,
+            flash.security_counter(),
+            running,
+        ) {
             Ok(img) => {
                 r.log.push(format!(
                     "[boot] slot 1: image {} hash {}: OK",
@@ -147,8 +194,17 @@ pub fn boot(flash: &mut Flash) -> BootReport {
         r.log.push("[boot] swap type: none".into());
     }
 
-    match validate(flash.slot(0), &keys, flags, flash.security_counter()) {
-        Ok(img) => {
+    let primary = if flags & flash::BOOT_FLAG_NO_BOOT_VALIDATION != 0 {
+        // The flaw: the primary slot is trusted as it is (only images
+        // swapped in were verified).
+        mcuboot::parse(flash.slot(0))
+            .map_err(|why| format!("no image: {why}"))
+            .map(|img| (img, false))
+    } else {
+        validate(flash.slot(0), &keys, flags, flash.security_counter(), None).map(|img| (img, true))
+    };
+    match primary {
+        Ok((img, validated)) => {
             let t0 = flash.trailer(0);
             let test_boot = t0.magic && t0.copy_done && !t0.image_ok;
             if !test_boot {
@@ -156,11 +212,19 @@ pub fn boot(flash: &mut Flash) -> BootReport {
                     flash.raise_security_counter(c);
                 }
             }
-            r.log.push(format!(
-                "[boot] slot 0: image {} hash {}: OK",
-                img.version,
-                mcuboot::hex(&img.computed_hash)
-            ));
+            r.log.push(if validated {
+                format!(
+                    "[boot] slot 0: image {} hash {}: OK",
+                    img.version,
+                    mcuboot::hex(&img.computed_hash)
+                )
+            } else {
+                format!(
+                    "[boot] slot 0: image {} hash {}: not validated",
+                    img.version,
+                    mcuboot::hex(&img.computed_hash)
+                )
+            });
             r.log.push(format!(
                 "[boot] verdict: booting slot 0 ({})",
                 if test_boot {

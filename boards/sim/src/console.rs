@@ -324,7 +324,7 @@ fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
                 s.state = State::Shell;
                 board
                     .console
-                    .println(&format!("Welcome to {} ({})", dev.device_id, dev.version));
+                    .println(&format!("Welcome to {} ({})", dev.device_id(), dev.version));
                 board.console.print(SHELL_PROMPT);
             }
             AuthResult::Denied | AuthResult::LockedOut => {
@@ -368,10 +368,10 @@ fn shell(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) -> bool 
     let args: Vec<&str> = words.collect();
     match (cmd, args.as_slice()) {
         ("help", _) => c.println(HELP),
-        ("id", []) => c.println(&format!("device_id: {}", dev.device_id)),
+        ("id", []) => c.println(&format!("device_id: {}", dev.device_id())),
         ("version", []) => {
             c.println(&format!("version: {}", dev.version));
-            c.println(&format!("image_sha256: {}", dev.image_hash_hex()));
+            c.println(&format!("image_sha256: {}", dev.reported_hash_hex()));
         }
         ("status", []) => {
             let st = dev.status();

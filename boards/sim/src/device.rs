@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -34,6 +34,8 @@ pub fn default_config() -> BTreeMap<String, String> {
         (config_key::LOCKOUT_DELAY_S, "30"),
         (config_key::SETPOINT, "210"),
         (config_key::DISPLAY_NAME, "thermostat"),
+        (config_key::TELNET_ENABLED, "false"),
+        (config_key::UPDATES_ENABLED, "true"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -71,6 +73,10 @@ fn validate_value(key: &str, value: &str) -> Result<(), String> {
         config_key::LOCKOUT_THRESHOLD => number(1, 1000),
         config_key::LOCKOUT_DELAY_S => number(0, 86_400),
         config_key::SETPOINT => number(50, 350),
+        config_key::TELNET_ENABLED | config_key::UPDATES_ENABLED => match value {
+            "true" | "false" => Ok(()),
+            _ => Err("expected true or false".into()),
+        },
         _ => Ok(()),
     }
 }
@@ -85,7 +91,18 @@ struct EventStore {
 struct AccountRecord {
     salt: String,
     hash: String,
+    /// Earlier passwords that still log in: only ever filled by firmware
+    /// with `password-change-keeps-old`, as (salt, hash) pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    also: Vec<(String, String)>,
 }
+
+/// Where the identifier written over the API (`identifier-writable`) is
+/// kept: a key of the configuration record that `config` does not list,
+/// so a factory reset erases it with the rest of the configuration.
+const STORED_ID_KEY: &str = "_device_id";
+/// How many earlier passwords `password-change-keeps-old` keeps.
+const MAX_OLD_PASSWORDS: usize = 8;
 
 #[derive(Default)]
 struct Lockout {
@@ -104,9 +121,13 @@ pub struct Device {
     pub board: Arc<Board>,
     alive: AtomicBool,
     boot_time: Instant,
-    pub device_id: String,
+    device_id: RwLock<String>,
+    uid: [u8; 8],
     pub version: String,
     pub image_hash: [u8; 32],
+    /// SHA-256 over the running image's payload alone (what firmware with
+    /// `version-report-stale` reports instead of the image hash).
+    payload_hash: [u8; 32],
     pub security_counter: u32,
     pub manifest: Manifest,
     pub behaviour: Behaviour,
@@ -115,6 +136,16 @@ pub struct Device {
     lock: Mutex<Lockout>,
     subscribers: Mutex<Vec<Sender<Event>>>,
     pub upload: Mutex<UploadState>,
+    /// Configuration values in force but not in flash (lost at power-off):
+    /// what `config-not-persisted` and `disable-not-persisted` leave behind.
+    unsaved: Mutex<BTreeMap<String, String>>,
+    /// Whether the telnet service should listen (kept in step with the
+    /// configuration so the network side can poll it cheaply).
+    telnet_on: AtomicBool,
+    /// The network side manages the telnet listener (it reported once).
+    telnet_managed: AtomicBool,
+    /// The telnet listener's state as the network side last reported it.
+    telnet_listening: AtomicBool,
 }
 
 pub fn now_s() -> u64 {
@@ -160,6 +191,25 @@ pub fn derived_password(secret: &[u8; 32]) -> String {
 /// The unique identifier from OTP as the label prints it.
 pub fn uid_string(uid: &[u8; 8]) -> String {
     format!("HS-{}", mcuboot::hex(uid).to_uppercase())
+}
+
+/// The same unique identifier written the way a network stack prints a
+/// hardware address (`identifier-inconsistent`): `01:23:45:67:89:ab:cd:ef`.
+pub fn uid_mac_string(uid: &[u8; 8]) -> String {
+    uid.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn valid_identifier(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 64 {
+        return Err("1 to 64 characters".into());
+    }
+    if !id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("printable ASCII without spaces only".into());
+    }
+    Ok(())
 }
 
 fn password_hash(salt: &[u8], password: &str) -> [u8; 32] {
@@ -218,10 +268,17 @@ impl Device {
         });
         let behaviour = manifest.behaviour.clone();
         let uid = board.flash().otp_uid();
+        let stored = Self::read_stored_config(&board.flash());
+        let written_id = stored
+            .get(STORED_ID_KEY)
+            .filter(|id| behaviour.identifier_writable && valid_identifier(id).is_ok())
+            .cloned();
         let device_id = if behaviour.shared_identifier {
             "HS-0000000000000001".to_string()
         } else if behaviour.identifier_changes_on_reboot {
             uid_string(&random_uid())
+        } else if let Some(id) = written_id {
+            id
         } else {
             uid_string(&uid)
         };
@@ -230,13 +287,20 @@ impl Device {
         } else {
             Health::Degraded
         };
+        let telnet_on = behaviour.telnet_open
+            || stored
+                .get(config_key::TELNET_ENABLED)
+                .is_some_and(|v| v == "true");
+        let payload_hash: [u8; 32] = Sha256::digest(payload).into();
         Arc::new(Device {
             board,
             alive: AtomicBool::new(true),
             boot_time: Instant::now(),
-            device_id,
+            device_id: RwLock::new(device_id),
+            uid,
             version: running.image.version.to_string(),
             image_hash: running.image.computed_hash,
+            payload_hash,
             security_counter: running.image.security_counter().unwrap_or(0),
             manifest,
             behaviour,
@@ -245,7 +309,19 @@ impl Device {
             lock: Mutex::new(Lockout::default()),
             subscribers: Mutex::new(Vec::new()),
             upload: Mutex::new(UploadState::default()),
+            unsaved: Mutex::new(BTreeMap::new()),
+            telnet_on: AtomicBool::new(telnet_on),
+            telnet_managed: AtomicBool::new(false),
+            telnet_listening: AtomicBool::new(false),
         })
+    }
+
+    /// The logical identifier the console reports.
+    pub fn device_id(&self) -> String {
+        self.device_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn kill(&self) {
@@ -267,6 +343,17 @@ impl Device {
 
     pub fn image_hash_hex(&self) -> String {
         mcuboot::hex(&self.image_hash)
+    }
+
+    /// The image hash the firmware reports (console `version`, HTTP
+    /// status): the running image's MCUboot hash, or with
+    /// `version-report-stale` a hash over its payload alone.
+    pub fn reported_hash_hex(&self) -> String {
+        if self.behaviour.version_report_stale {
+            mcuboot::hex(&self.payload_hash)
+        } else {
+            self.image_hash_hex()
+        }
     }
 
     // ------------------------------------------------------------ events
@@ -344,11 +431,15 @@ impl Device {
             let f = self.flash();
             (Self::accounts(&f), f.otp_secret())
         };
+        let matches = |salt: &str, hash: &str| {
+            let h = mcuboot::hex(&password_hash(salt.as_bytes(), password));
+            ct_eq(h.as_bytes(), hash.as_bytes())
+        };
         match accounts.get(ADMIN) {
             Some(rec) => {
-                let salt = rec.salt.as_bytes();
-                let h = mcuboot::hex(&password_hash(salt, password));
-                ct_eq(h.as_bytes(), rec.hash.as_bytes())
+                matches(&rec.salt, &rec.hash)
+                    || (self.behaviour.password_change_keeps_old
+                        && rec.also.iter().any(|(salt, hash)| matches(salt, hash)))
             }
             None => ct_eq(derived_password(&secret).as_bytes(), password.as_bytes()),
         }
@@ -363,7 +454,24 @@ impl Device {
         {
             let mut f = self.flash();
             let mut acc = Self::accounts(&f);
-            acc.insert(ADMIN.into(), AccountRecord { salt, hash });
+            let mut also = Vec::new();
+            if self.behaviour.password_change_keeps_old {
+                // The flaw: the new password is added; the old one stays.
+                match acc.get(ADMIN) {
+                    Some(old) => {
+                        also.push((old.salt.clone(), old.hash.clone()));
+                        also.extend(old.also.iter().cloned());
+                    }
+                    None => {
+                        let salt = mcuboot::hex(&random_bytes::<16>());
+                        let label = derived_password(&f.otp_secret());
+                        let hash = mcuboot::hex(&password_hash(salt.as_bytes(), &label));
+                        also.push((salt, hash));
+                    }
+                }
+                also.truncate(MAX_OLD_PASSWORDS);
+            }
+            acc.insert(ADMIN.into(), AccountRecord { salt, hash, also });
             let body = serde_json::to_vec(&acc).unwrap_or_default();
             f.write_record(flash::ACCOUNTS_OFF, flash::ACCOUNTS_SIZE, &body);
         }
@@ -386,19 +494,60 @@ impl Device {
 
     // ------------------------------------------------------------ configuration
 
-    pub fn config(&self) -> BTreeMap<String, String> {
-        let stored: BTreeMap<String, String> = self
-            .flash()
+    /// The configuration record as stored (hidden keys included).
+    fn read_stored_config(flash: &Flash) -> BTreeMap<String, String> {
+        flash
             .read_record(flash::CONFIG_OFF, flash::CONFIG_SIZE)
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Stores one value in the configuration record, keeping the rest.
+    fn store_config_value(&self, key: &str, value: &str) {
+        let mut f = self.flash();
+        let mut stored = Self::read_stored_config(&f);
+        stored.insert(key.to_string(), value.to_string());
+        let body = serde_json::to_vec(&stored).unwrap_or_default();
+        f.write_record(flash::CONFIG_OFF, flash::CONFIG_SIZE, &body);
+    }
+
+    /// The configuration in force: defaults, then what flash holds, then
+    /// values set since boot but not stored.
+    pub fn config(&self) -> BTreeMap<String, String> {
+        let stored = Self::read_stored_config(&self.flash());
+        let unsaved = self
+            .unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut c = default_config();
-        for (k, v) in stored {
+        for (k, v) in stored.into_iter().chain(unsaved) {
             if c.contains_key(&k) {
                 c.insert(k, v);
             }
         }
         c
+    }
+
+    /// Whether updates are switched on (`updates_enabled`).
+    pub fn updates_enabled(&self) -> bool {
+        self.config()
+            .get(config_key::UPDATES_ENABLED)
+            .is_none_or(|v| v != "false")
+    }
+
+    /// After a change of `telnet_enabled`: waits (up to 2 s) until the
+    /// network side has opened or closed tcp/23 to match, so that `ok`
+    /// means the change is in force.
+    fn await_telnet(&self) {
+        if !self.telnet_managed.load(Ordering::SeqCst) {
+            return;
+        }
+        let want = self.telnet_on.load(Ordering::SeqCst);
+        let until = Instant::now() + Duration::from_secs(2);
+        while self.telnet_listening.load(Ordering::SeqCst) != want && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     // ------------------------------------------------------------ slots
@@ -414,17 +563,35 @@ impl Device {
             .collect()
     }
 
-    fn update_allowed(&self, authenticated: bool, source: &str, what: &str) -> bool {
-        if authenticated || self.behaviour.update_unauthenticated {
-            return true;
+    /// Whether an update step may proceed: authentication (unless
+    /// `update-unauthenticated`), then, for steps that install (`installs`),
+    /// the user's `updates_enabled` setting (unless `update-setting-ignored`).
+    fn update_allowed(
+        &self,
+        authenticated: bool,
+        installs: bool,
+        source: &str,
+        what: &str,
+    ) -> Result<(), UpdateError> {
+        if !authenticated && !self.behaviour.update_unauthenticated {
+            self.record(
+                event_kind::UPDATE_REJECTED,
+                4,
+                source,
+                &format!("{what}: not authenticated"),
+            );
+            return Err(UpdateError::Unauthorized);
         }
-        self.record(
-            event_kind::UPDATE_REJECTED,
-            4,
-            source,
-            &format!("{what}: not authenticated"),
-        );
-        false
+        if installs && !self.behaviour.update_setting_ignored && !self.updates_enabled() {
+            self.record(
+                event_kind::UPDATE_REJECTED,
+                4,
+                source,
+                &format!("{what}: updates are disabled (updates_enabled=false)"),
+            );
+            return Err(UpdateError::Disabled);
+        }
+        Ok(())
     }
 
     /// Writes one chunk of an SMP upload into slot 1. Returns the next
@@ -437,9 +604,7 @@ impl Device {
         authenticated: bool,
         source: &str,
     ) -> Result<usize, UpdateError> {
-        if !self.update_allowed(authenticated, source, "upload") {
-            return Err(UpdateError::Unauthorized);
-        }
+        self.update_allowed(authenticated, true, source, "upload")?;
         let mut up = self.upload.lock().unwrap_or_else(|e| e.into_inner());
         let max = flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END;
         if off == 0 {
@@ -512,16 +677,16 @@ impl Device {
         permanent: bool,
         authenticated: bool,
         source: &str,
-    ) -> Result<(), String> {
-        if !self.update_allowed(authenticated, source, "set pending") {
-            return Err("not authenticated".into());
-        }
+    ) -> Result<(), UpdateError> {
+        self.update_allowed(authenticated, true, source, "set pending")?;
         let ok = {
             let f = self.flash();
             mcuboot::parse(f.slot(1)).is_ok_and(|img| img.computed_hash == hash)
         };
         if !ok {
-            return Err("no image with that hash in slot 1".into());
+            return Err(UpdateError::Malformed(
+                "no image with that hash in slot 1".into(),
+            ));
         }
         self.flash().write_trailer(
             1,
@@ -556,10 +721,8 @@ impl Device {
         );
     }
 
-    pub fn erase_slot1(&self, authenticated: bool, source: &str) -> Result<(), String> {
-        if !self.update_allowed(authenticated, source, "erase") {
-            return Err("not authenticated".into());
-        }
+    pub fn erase_slot1(&self, authenticated: bool, source: &str) -> Result<(), UpdateError> {
+        self.update_allowed(authenticated, false, source, "erase")?;
         self.flash().erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
         Ok(())
     }
@@ -595,8 +758,13 @@ impl Device {
 
 impl DeviceApi for Device {
     fn identity(&self) -> Identity {
+        let device_id = if self.behaviour.identifier_inconsistent {
+            uid_mac_string(&self.uid)
+        } else {
+            self.device_id()
+        };
         Identity {
-            device_id: self.device_id.clone(),
+            device_id,
             model: MODEL.into(),
             manufacturer: MANUFACTURER.into(),
             firmware_version: self.version.clone(),
@@ -605,11 +773,16 @@ impl DeviceApi for Device {
 
     fn status(&self) -> Status {
         let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let (health, reasons) = if self.behaviour.no_degraded_state {
+            (Health::Normal, Vec::new())
+        } else {
+            (h.0, h.1.clone())
+        };
         Status {
-            health: h.0,
-            reasons: h.1.clone(),
+            health,
+            reasons,
             firmware_version: self.version.clone(),
-            image_sha256: self.image_hash_hex(),
+            image_sha256: self.reported_hash_hex(),
             uptime_s: self.boot_time.elapsed().as_secs(),
         }
     }
@@ -703,19 +876,27 @@ impl DeviceApi for Device {
             );
             return Err(ConfigError::Unauthorized);
         }
-        let mut c = self.config();
-        if !c.contains_key(key) {
+        if !default_config().contains_key(key) {
             return Err(ConfigError::UnknownKey(key_s));
         }
         validate_value(key, value).map_err(|reason| ConfigError::InvalidValue {
             key: key_s.clone(),
             reason,
         })?;
-        c.insert(key.to_string(), value.to_string());
+        let b = &self.behaviour;
+        // The flaws: a value in force until the next boot, never written.
+        let disabling_telnet = key == config_key::TELNET_ENABLED && value == "false";
+        let unsaved = b.config_not_persisted || (b.disable_not_persisted && disabling_telnet);
         {
-            let body = serde_json::to_vec(&c).unwrap_or_default();
-            self.flash()
-                .write_record(flash::CONFIG_OFF, flash::CONFIG_SIZE, &body);
+            let mut in_ram = self.unsaved.lock().unwrap_or_else(|e| e.into_inner());
+            if unsaved {
+                in_ram.insert(key.to_string(), value.to_string());
+            } else {
+                in_ram.remove(key);
+            }
+        }
+        if !unsaved {
+            self.store_config_value(key, value);
         }
         self.record(
             event_kind::CONFIG_CHANGED,
@@ -723,6 +904,11 @@ impl DeviceApi for Device {
             source,
             &format!("key={key_s}"),
         );
+        if key == config_key::TELNET_ENABLED {
+            self.telnet_on
+                .store(b.telnet_open || value == "true", Ordering::SeqCst);
+            self.await_telnet();
+        }
         Ok(())
     }
 
@@ -766,9 +952,7 @@ impl DeviceApi for Device {
         authenticated: bool,
         source: &str,
     ) -> Result<UploadOutcome, UpdateError> {
-        if !self.update_allowed(authenticated, source, "upload") {
-            return Err(UpdateError::Unauthorized);
-        }
+        self.update_allowed(authenticated, true, source, "upload")?;
         let max = flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END;
         if image.len() > max {
             self.record(
@@ -794,7 +978,8 @@ impl DeviceApi for Device {
                 return Err(UpdateError::Malformed(why));
             }
         };
-        {
+        if !self.behaviour.https_update_ignored {
+            // (`https-update-ignored` answers as below but stores nothing.)
             let mut f = self.flash();
             f.erase(flash::SLOT1_OFF, flash::SLOT_SIZE);
             f.write(flash::SLOT1_OFF, image);
@@ -827,7 +1012,10 @@ impl DeviceApi for Device {
     }
 
     fn confirm_running(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
-        if !self.update_allowed(authenticated, source, "confirm") {
+        if self
+            .update_allowed(authenticated, false, source, "confirm")
+            .is_err()
+        {
             return Err(AccessError::Unauthorized);
         }
         self.confirm(source);
@@ -890,5 +1078,38 @@ impl DeviceApi for Device {
 
     fn record_event(&self, severity: u8, kind: &str, source: &str, detail: &str) {
         self.record(kind, severity.min(7), source, detail);
+    }
+
+    fn telnet_wanted(&self) -> bool {
+        self.alive() && self.telnet_on.load(Ordering::SeqCst)
+    }
+
+    fn telnet_listening(&self, listening: bool) {
+        self.telnet_listening.store(listening, Ordering::SeqCst);
+        self.telnet_managed.store(true, Ordering::SeqCst);
+    }
+
+    fn set_device_id(
+        &self,
+        new_id: &str,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<(), IdentityWriteError> {
+        // Only the flawed firmware offers the write, and takes it from
+        // anyone (`authenticated` is not looked at: that is the flaw).
+        let _ = authenticated;
+        if !self.behaviour.identifier_writable {
+            return Err(IdentityWriteError::NotSupported);
+        }
+        valid_identifier(new_id).map_err(IdentityWriteError::Invalid)?;
+        self.store_config_value(STORED_ID_KEY, new_id);
+        *self.device_id.write().unwrap_or_else(|e| e.into_inner()) = new_id.to_string();
+        self.record(
+            event_kind::CONFIG_CHANGED,
+            5,
+            source,
+            &format!("key=device_id value={}", sanitize(new_id, 64)),
+        );
+        Ok(())
     }
 }

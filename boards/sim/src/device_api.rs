@@ -33,7 +33,8 @@ pub struct Identity {
     /// Manufacturer name.
     pub manufacturer: String,
     /// Version of the running firmware image (from its MCUboot header), `X.Y.Z`
-    /// or `X.Y.Z+B` when the build number is not zero.
+    /// or `X.Y.Z+B` when the build number is not zero. Not shown to
+    /// unauthenticated callers (only the `banner-leak` flaw does).
     pub firmware_version: String,
 }
 
@@ -130,6 +131,8 @@ pub enum UpdateError {
         size: usize,
         slot_size: usize,
     },
+    /// The user turned updates off (`updates_enabled` = `false`).
+    Disabled,
 }
 
 impl std::fmt::Display for UpdateError {
@@ -140,6 +143,7 @@ impl std::fmt::Display for UpdateError {
             UpdateError::TooLarge { size, slot_size } => {
                 write!(f, "image of {size} bytes exceeds slot of {slot_size} bytes")
             }
+            UpdateError::Disabled => f.write_str("updates are disabled"),
         }
     }
 }
@@ -237,6 +241,23 @@ pub struct Personality {
     pub event_log_unauthenticated: bool,
     /// `update-unauthenticated` (enforced by the core; informational).
     pub update_unauthenticated: bool,
+    /// `tls-legacy-versions`: the HTTPS server answers a TLS 1.0 ClientHello
+    /// with a TLS 1.0 ServerHello instead of a protocol_version alert.
+    #[serde(default)]
+    pub tls_legacy_versions: bool,
+    /// `banner-leak`: HTTP responses name the firmware version (`Server`,
+    /// `X-Firmware-Version`) and the public identity includes it.
+    #[serde(default)]
+    pub banner_leak: bool,
+    /// `plaintext-beacon`: a cleartext CoAP broadcast every 2 s with the
+    /// device id and a pairing token derived from the device secret.
+    #[serde(default)]
+    pub plaintext_beacon: bool,
+    /// `identifier-writable`: `PUT /api/v1/identity` is routed to
+    /// [`DeviceApi::set_device_id`] (which the flawed core accepts without
+    /// authentication).
+    #[serde(default)]
+    pub identifier_writable: bool,
 }
 
 /// The device's interface to its network side.
@@ -303,6 +324,47 @@ pub trait DeviceApi: Send + Sync + 'static {
     fn record_event(&self, severity: u8, kind: &str, source: &str, detail: &str) {
         let _ = (severity, kind, source, detail);
     }
+    /// Whether the telnet-like login service should listen now: configuration
+    /// `telnet_enabled` is `true`, or the firmware has `telnet-open`. The
+    /// network side polls this and opens or closes tcp/23 to match.
+    fn telnet_wanted(&self) -> bool {
+        self.personality().telnet
+    }
+    /// The network side reports whether tcp/23 listens now (after it opened
+    /// or closed it), so a configuration change can wait until it took effect.
+    fn telnet_listening(&self, listening: bool) {
+        let _ = listening;
+    }
+    /// Changes the logical identifier (only firmware with
+    /// `identifier-writable` offers this, and accepts it without
+    /// authentication). `Err` carries a reason for a 400 answer.
+    fn set_device_id(
+        &self,
+        new_id: &str,
+        authenticated: bool,
+        source: &str,
+    ) -> Result<(), IdentityWriteError> {
+        let _ = (new_id, authenticated, source);
+        Err(IdentityWriteError::NotSupported)
+    }
+}
+
+/// Why an identifier write failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityWriteError {
+    /// The identifier cannot be written (the reference firmware).
+    NotSupported,
+    Invalid(String),
+}
+
+impl std::fmt::Display for IdentityWriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentityWriteError::NotSupported => f.write_str("the identifier cannot be changed"),
+            IdentityWriteError::Invalid(why) => write!(f, "invalid identifier: {why}"),
+        }
+    }
 }
 
 /// Configuration keys the core knows, with their secure defaults. Values are
@@ -321,4 +383,8 @@ pub mod config_key {
     /// A harmless parameter (the thermostat's set point, in 0.1 degC).
     pub const SETPOINT: &str = "setpoint";
     pub const DISPLAY_NAME: &str = "display_name";
+    /// `true` or `false` (default): the telnet-like login service on tcp/23.
+    pub const TELNET_ENABLED: &str = "telnet_enabled";
+    /// `true` (default) or `false`: whether firmware updates are accepted.
+    pub const UPDATES_ENABLED: &str = "updates_enabled";
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::device_api::Personality;
-use crate::mcuboot::{self, Version};
+use crate::mcuboot::{self, HashCoverage, Version};
 
 pub const MANIFEST_FORMAT: &str = "hilt-sim-firmware/1";
 pub const MODEL: &str = "hilt reference thermostat (simulated)";
@@ -148,6 +148,103 @@ pub const FLAWS: &[Flaw] = &[
         capability: "data protection",
         summary: "factory reset (erase) accepted without authentication",
     },
+    Flaw {
+        name: "identifier-inconsistent",
+        home: Home::Firmware,
+        capability: "device identification",
+        summary: "network side reports the identifier in another format than the console",
+    },
+    Flaw {
+        name: "identifier-writable",
+        home: Home::Firmware,
+        capability: "device identification",
+        summary: "PUT /api/v1/identity changes the identifier without authentication",
+    },
+    Flaw {
+        name: "config-not-persisted",
+        home: Home::Firmware,
+        capability: "device configuration",
+        summary: "configuration changes apply but are lost at the next boot",
+    },
+    Flaw {
+        name: "password-change-keeps-old",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "after a password change the old password still works",
+    },
+    Flaw {
+        name: "tls-legacy-versions",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "HTTPS server answers a TLS 1.0 ClientHello with a TLS 1.0 ServerHello",
+    },
+    Flaw {
+        name: "https-update-ignored",
+        home: Home::Firmware,
+        capability: "software update",
+        summary: "HTTPS firmware upload answers 202 but drops the image",
+    },
+    Flaw {
+        name: "no-degraded-state",
+        home: Home::Firmware,
+        capability: "cybersecurity state awareness",
+        summary: "status always says normal, even after a rejected image",
+    },
+    Flaw {
+        name: "version-report-stale",
+        home: Home::Firmware,
+        capability: "cybersecurity state awareness",
+        summary: "reported image hash is not the MCUboot hash of the running image",
+    },
+    Flaw {
+        name: "banner-leak",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "HTTP headers and the public identity disclose the firmware version",
+    },
+    Flaw {
+        name: "plaintext-beacon",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "cleartext CoAP broadcast with the device id and a pairing token every 2 s",
+    },
+    Flaw {
+        name: "disable-not-persisted",
+        home: Home::Firmware,
+        capability: "logical access to interfaces",
+        summary: "telnet_enabled=false applies at runtime but is not stored",
+    },
+    Flaw {
+        name: "update-setting-ignored",
+        home: Home::Firmware,
+        capability: "software update",
+        summary: "updates_enabled=false is stored but uploads and installs proceed",
+    },
+    Flaw {
+        name: "bootloader-skips-hash",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader checks the signature over the stored hash without recomputing it",
+    },
+    Flaw {
+        name: "bootloader-unprotected-tlvs",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary:
+            "bootloader hash ends at the payload: protected TLVs (security counter) unauthenticated",
+    },
+    Flaw {
+        name: "bootloader-hangs-on-truncated",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader faults and hangs on a pending image whose header overstates its size",
+    },
+    Flaw {
+        name: "bootloader-no-boot-validation",
+        home: Home::Bootloader,
+        capability: "software update",
+        summary: "bootloader does not validate slot 0 at boot",
+    },
 ];
 
 pub fn flaw(name: &str) -> Option<&'static Flaw> {
@@ -173,6 +270,18 @@ pub struct Behaviour {
     pub event_log_unauthenticated: bool,
     pub update_unauthenticated: bool,
     pub reset_unauthenticated: bool,
+    pub identifier_inconsistent: bool,
+    pub identifier_writable: bool,
+    pub config_not_persisted: bool,
+    pub password_change_keeps_old: bool,
+    pub tls_legacy_versions: bool,
+    pub https_update_ignored: bool,
+    pub no_degraded_state: bool,
+    pub version_report_stale: bool,
+    pub banner_leak: bool,
+    pub plaintext_beacon: bool,
+    pub disable_not_persisted: bool,
+    pub update_setting_ignored: bool,
 }
 
 impl Behaviour {
@@ -193,6 +302,18 @@ impl Behaviour {
             "event-log-unauthenticated" => &mut self.event_log_unauthenticated,
             "update-unauthenticated" => &mut self.update_unauthenticated,
             "reset-unauthenticated" => &mut self.reset_unauthenticated,
+            "identifier-inconsistent" => &mut self.identifier_inconsistent,
+            "identifier-writable" => &mut self.identifier_writable,
+            "config-not-persisted" => &mut self.config_not_persisted,
+            "password-change-keeps-old" => &mut self.password_change_keeps_old,
+            "tls-legacy-versions" => &mut self.tls_legacy_versions,
+            "https-update-ignored" => &mut self.https_update_ignored,
+            "no-degraded-state" => &mut self.no_degraded_state,
+            "version-report-stale" => &mut self.version_report_stale,
+            "banner-leak" => &mut self.banner_leak,
+            "plaintext-beacon" => &mut self.plaintext_beacon,
+            "disable-not-persisted" => &mut self.disable_not_persisted,
+            "update-setting-ignored" => &mut self.update_setting_ignored,
             _ => return false,
         };
         *slot = true;
@@ -283,6 +404,10 @@ impl Manifest {
             config_write_unauthenticated: b.config_write_unauthenticated,
             event_log_unauthenticated: b.event_log_unauthenticated,
             update_unauthenticated: b.update_unauthenticated,
+            tls_legacy_versions: b.tls_legacy_versions,
+            banner_leak: b.banner_leak,
+            plaintext_beacon: b.plaintext_beacon,
+            identifier_writable: b.identifier_writable,
         }
     }
 
@@ -326,14 +451,43 @@ pub fn test_signing_key() -> Result<ed25519_dalek::SigningKey, String> {
 
 /// Builds a signed firmware image with the given firmware flaws.
 pub fn build(flaws: &[String], version: &str, security_counter: u32) -> Result<Vec<u8>, String> {
+    build_with(flaws, version, security_counter, HashCoverage::Mcuboot)
+}
+
+/// Builds a signed image whose hash covers what `coverage` says.
+pub fn build_with(
+    flaws: &[String],
+    version: &str,
+    security_counter: u32,
+    coverage: HashCoverage,
+) -> Result<Vec<u8>, String> {
     let v = Version::parse(version).ok_or_else(|| format!("bad version {version:?}"))?;
     let m = Manifest::new(flaws, &v.to_string())?;
-    Ok(mcuboot::build_signed(
+    Ok(mcuboot::build_signed_with(
         &m.payload(),
         v,
         security_counter,
         &test_signing_key()?,
+        coverage,
     ))
+}
+
+/// The image a board with `flaws` (firmware and bootloader) is shipped
+/// with, as its manufacturer builds it: the firmware flaws in the manifest,
+/// and for a board whose bootloader hashes header and payload only
+/// (`bootloader-unprotected-tlvs`) the vendor tool's matching hash.
+pub fn build_for_board(
+    flaws: &[String],
+    version: &str,
+    security_counter: u32,
+) -> Result<Vec<u8>, String> {
+    let (fw, bl) = split_flaws(flaws)?;
+    let coverage = if bl.iter().any(|f| f == "bootloader-unprotected-tlvs") {
+        HashCoverage::HeaderAndPayload
+    } else {
+        HashCoverage::Mcuboot
+    };
+    build_with(&fw, version, security_counter, coverage)
 }
 
 /// The bootloader's trusted keys (SPKI DER): both test manufacturer keys.

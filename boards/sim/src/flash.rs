@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Base address of flash in the debug port's memory map.
 pub const FLASH_BASE: u32 = 0x0000_0000;
@@ -57,10 +57,33 @@ pub const BOOT_CONFIG_MAGIC: &[u8; 4] = b"HSBC";
 pub const BOOT_FLAG_ACCEPT_UNSIGNED: u32 = 1 << 0;
 pub const BOOT_FLAG_ACCEPT_ANY_KEY: u32 = 1 << 1;
 pub const BOOT_FLAG_ROLLBACK_ALLOWED: u32 = 1 << 2;
+/// `bootloader-skips-hash`: the stored hash is not recomputed.
+pub const BOOT_FLAG_SKIP_HASH: u32 = 1 << 3;
+/// `bootloader-unprotected-tlvs`: the hash may end at the payload.
+pub const BOOT_FLAG_UNPROTECTED_TLVS: u32 = 1 << 4;
+/// `bootloader-hangs-on-truncated`: a pending image with a lying size hangs the boot.
+pub const BOOT_FLAG_HANG_ON_TRUNCATED: u32 = 1 << 5;
+/// `bootloader-no-boot-validation`: slot 0 is not validated at boot.
+pub const BOOT_FLAG_NO_BOOT_VALIDATION: u32 = 1 << 6;
+
+/// The bootloader flag each bootloader flaw sets.
+pub fn boot_flag(flaw: &str) -> u32 {
+    match flaw {
+        "bootloader-accepts-unsigned" => BOOT_FLAG_ACCEPT_UNSIGNED,
+        "bootloader-accepts-any-key" => BOOT_FLAG_ACCEPT_ANY_KEY,
+        "rollback-allowed" => BOOT_FLAG_ROLLBACK_ALLOWED,
+        "bootloader-skips-hash" => BOOT_FLAG_SKIP_HASH,
+        "bootloader-unprotected-tlvs" => BOOT_FLAG_UNPROTECTED_TLVS,
+        "bootloader-hangs-on-truncated" => BOOT_FLAG_HANG_ON_TRUNCATED,
+        "bootloader-no-boot-validation" => BOOT_FLAG_NO_BOOT_VALIDATION,
+        _ => 0,
+    }
+}
 pub const BOOT_MAX_KEYS: usize = 4;
 pub const BOOT_KEY_ENTRY: usize = 0x80;
 
 pub struct Flash {
+    path: PathBuf,
     file: File,
     mem: Vec<u8>,
 }
@@ -81,7 +104,21 @@ impl Flash {
             file.set_len(FILE_SIZE as u64)?;
             file.flush()?;
         }
-        Ok(Flash { file, mem })
+        Ok(Flash {
+            path: path.to_path_buf(),
+            file,
+            mem,
+        })
+    }
+
+    /// Reads `flash.bin` again, taking whatever another process wrote into
+    /// it while the board was powered off (called at every power-on). The
+    /// file is opened anew by name, so a replaced file (written elsewhere
+    /// and renamed into place) counts as well as one edited in place.
+    pub fn reload(&mut self) -> std::io::Result<()> {
+        let fresh = Flash::open(&self.path)?;
+        *self = fresh;
+        Ok(())
     }
 
     pub fn bytes(&self) -> &[u8] {

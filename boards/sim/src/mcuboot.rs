@@ -20,7 +20,7 @@ pub const TLV_SEC_CNT: u16 = 0x50;
 /// Header flags this board cannot run.
 pub const UNSUPPORTED_FLAGS: u32 = 0x1 | 0x4 | 0x8 | 0x10 | 0x200 | 0x400 | 0x800;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
     pub major: u8,
     pub minor: u8,
@@ -82,6 +82,21 @@ pub struct Image {
     pub total_len: usize,
     /// SHA-256 over header + payload + protected TLV area.
     pub computed_hash: [u8; 32],
+    /// SHA-256 over header + payload only (what a bootloader whose hash
+    /// leaves the protected TLVs out computes; see [`HashCoverage`]).
+    pub header_payload_hash: [u8; 32],
+}
+
+/// What the image hash (the SHA256 TLV, which the signature signs) covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashCoverage {
+    /// MCUboot's definition: header, payload and protected TLV area.
+    #[default]
+    Mcuboot,
+    /// Header and payload only: the protected TLVs (security counter) are
+    /// not covered. The `bootloader-unprotected-tlvs` flaw and the vendor
+    /// tool that signs for it.
+    HeaderAndPayload,
 }
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
@@ -182,6 +197,7 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
     }
     tlvs.extend(parse_tlvs(b, off + 4, end, false)?);
     let computed_hash: [u8; 32] = Sha256::digest(&b[..prot_end]).into();
+    let header_payload_hash: [u8; 32] = Sha256::digest(&b[..payload_end]).into();
     Ok(Image {
         load_addr,
         hdr_size,
@@ -192,7 +208,47 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
         tlvs,
         total_len: end,
         computed_hash,
+        header_payload_hash,
     })
+}
+
+/// For a slot whose header is genuine in form (magic, header size) but
+/// whose declared extent does not hold up: the header claims more payload
+/// than the slot holds, or no TLV area starts where the header's sizes put
+/// it (the image was truncated or its size field lies). `None` when the
+/// extent is consistent or the slot holds no image header at all.
+pub fn extent_fault(b: &[u8]) -> Option<String> {
+    if u32_at(b, 0)? != IMAGE_MAGIC {
+        return None;
+    }
+    let hdr_size = usize::from(u16_at(b, 8)?);
+    let protect_tlv_size = usize::from(u16_at(b, 10)?);
+    let img_size = u32_at(b, 12)? as usize;
+    if hdr_size < HEADER_SIZE {
+        return None;
+    }
+    let payload_end = hdr_size.checked_add(img_size)?;
+    if payload_end > b.len() {
+        return Some(format!(
+            "header claims {img_size} bytes of payload; the slot holds {}",
+            b.len().saturating_sub(hdr_size)
+        ));
+    }
+    let mut at = payload_end;
+    if protect_tlv_size > 0 {
+        if u16_at(b, at) != Some(TLV_PROT_INFO_MAGIC) {
+            return Some(format!(
+                "no protected TLV area at 0x{at:x}, where ih_img_size {img_size} puts it"
+            ));
+        }
+        at = at.checked_add(protect_tlv_size)?;
+    }
+    if u16_at(b, at) != Some(TLV_INFO_MAGIC) {
+        return Some(format!(
+            "no TLV area at 0x{at:x}, where the header's sizes put it"
+        ));
+    }
+    None
 }
 
 impl Image {
@@ -270,6 +326,13 @@ pub struct Policy {
     /// `bootloader-accepts-any-key`: a signature by any key (taken from the
     /// image's PUBKEY TLV, or any signature at all) is accepted.
     pub accept_any_key: bool,
+    /// `bootloader-skips-hash`: the SHA256 TLV is not compared with a hash
+    /// computed over the image; the signature is checked over the TLV.
+    pub skip_hash: bool,
+    /// `bootloader-unprotected-tlvs`: a SHA256 TLV equal to the hash over
+    /// header and payload alone ([`HashCoverage::HeaderAndPayload`]) is
+    /// accepted too, so the protected TLVs may change without notice.
+    pub hash_without_protected_tlvs: bool,
 }
 
 /// Why an image failed verification.
@@ -283,9 +346,16 @@ pub fn verify(img: &Image, keys: &[(Vec<u8>, TrustedKey)], policy: Policy) -> Ve
         return Err(format!("unsupported image flags 0x{:x}", img.flags));
     }
     let recorded = img.recorded_hash().ok_or("no SHA256 TLV")?;
-    if recorded != img.computed_hash {
+    let hash_ok = recorded == img.computed_hash
+        || (policy.hash_without_protected_tlvs && recorded == img.header_payload_hash);
+    if !hash_ok && !policy.skip_hash {
         return Err("image hash mismatch".into());
     }
+    // The signature signs the recorded hash (equal to the computed one
+    // unless the policy skipped that comparison).
+    let signed: [u8; 32] = recorded
+        .try_into()
+        .map_err(|_| "SHA256 TLV is not 32 bytes".to_string())?;
     let sig_tlvs: Vec<&Tlv> = img
         .tlvs
         .iter()
@@ -317,7 +387,7 @@ pub fn verify(img: &Image, keys: &[(Vec<u8>, TrustedKey)], policy: Policy) -> Ve
             }
             TLV_ED25519 | TLV_ECDSA_SIG => {
                 let Some(key) = selected else { continue };
-                if check_sig(key, t, &img.computed_hash) {
+                if check_sig(key, t, &signed) {
                     return Ok(());
                 }
                 return Err("bad signature".into());
@@ -368,6 +438,23 @@ pub fn build_signed(
     security_counter: u32,
     key: &ed25519_dalek::SigningKey,
 ) -> Vec<u8> {
+    build_signed_with(
+        payload,
+        version,
+        security_counter,
+        key,
+        HashCoverage::Mcuboot,
+    )
+}
+
+/// [`build_signed`] with a choice of what the hash covers.
+pub fn build_signed_with(
+    payload: &[u8],
+    version: Version,
+    security_counter: u32,
+    key: &ed25519_dalek::SigningKey,
+    coverage: HashCoverage,
+) -> Vec<u8> {
     use ed25519_dalek::pkcs8::EncodePublicKey as _;
     use ed25519_dalek::Signer as _;
     let hdr_size: usize = 0x200;
@@ -385,12 +472,16 @@ pub fn build_signed(
     b.extend_from_slice(&0u32.to_le_bytes());
     b.resize(hdr_size, 0xff);
     b.extend_from_slice(payload);
+    let payload_end = b.len();
     b.extend_from_slice(&TLV_PROT_INFO_MAGIC.to_le_bytes());
     b.extend_from_slice(&12u16.to_le_bytes());
     b.extend_from_slice(&TLV_SEC_CNT.to_le_bytes());
     b.extend_from_slice(&4u16.to_le_bytes());
     b.extend_from_slice(&security_counter.to_le_bytes());
-    let hash: [u8; 32] = Sha256::digest(&b).into();
+    let hash: [u8; 32] = match coverage {
+        HashCoverage::Mcuboot => Sha256::digest(&b).into(),
+        HashCoverage::HeaderAndPayload => Sha256::digest(&b[..payload_end]).into(),
+    };
     let spki = key
         .verifying_key()
         .to_public_key_der()
@@ -504,6 +595,8 @@ mod tests {
                     Policy {
                         accept_unsigned: true,
                         accept_any_key: true,
+                        skip_hash: true,
+                        hash_without_protected_tlvs: true,
                     },
                 );
             }
@@ -525,5 +618,89 @@ mod tests {
             t.protected = false;
         }
         assert_eq!(fake.security_counter(), None);
+    }
+
+    fn flip_payload_middle(img: &[u8]) -> Vec<u8> {
+        let parsed = parse(img).expect("parse");
+        let mut b = img.to_vec();
+        b[parsed.hdr_size + parsed.img_size / 2] ^= 0x01;
+        b
+    }
+
+    fn lower_counter(img: &[u8]) -> Vec<u8> {
+        let parsed = parse(img).expect("parse");
+        let mut b = img.to_vec();
+        // The SEC_CNT value sits 8 bytes into the protected TLV area.
+        let at = parsed.hdr_size + parsed.img_size + 8;
+        let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        b[at..at + 4].copy_from_slice(&v.saturating_sub(1).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn skip_hash_policy_boots_a_tampered_payload_only() {
+        let keys = keys();
+        let skip = Policy {
+            skip_hash: true,
+            ..Policy::default()
+        };
+        let tampered = parse(&flip_payload_middle(&image())).expect("parse");
+        assert!(verify(&tampered, &keys, Policy::default()).is_err());
+        verify(&tampered, &keys, skip).expect("signature over the stored hash");
+        // A changed hash TLV still fails: the signature no longer fits it.
+        let mut b = image();
+        let p = parse(&b).expect("parse");
+        // SHA256 value: before KEYHASH (4 + 32) and ED25519 (4 + 64).
+        let tlv_at = p.total_len - (4 + 64) - (4 + 32) - 32;
+        b[tlv_at] ^= 0xff;
+        let bad = parse(&b).expect("parse");
+        assert!(verify(&bad, &keys, skip).is_err());
+    }
+
+    #[test]
+    fn header_and_payload_coverage_leaves_the_counter_unprotected() {
+        let keys = keys();
+        let key = crate::firmware::test_signing_key().expect("key");
+        let payload = crate::firmware::Manifest::new(&[], "1.0.0")
+            .expect("manifest")
+            .payload();
+        let v = Version::parse("1.0.0").expect("version");
+        let short = build_signed_with(&payload, v, 3, &key, HashCoverage::HeaderAndPayload);
+        let flawed = Policy {
+            hash_without_protected_tlvs: true,
+            ..Policy::default()
+        };
+        let img = parse(&short).expect("parse");
+        assert!(verify(&img, &keys, Policy::default()).is_err());
+        verify(&img, &keys, flawed).expect("vendor hash accepted");
+        let edited = parse(&lower_counter(&short)).expect("parse");
+        assert_eq!(edited.security_counter(), Some(2));
+        verify(&edited, &keys, flawed).expect("edited counter goes unnoticed");
+        let tampered = parse(&flip_payload_middle(&short)).expect("parse");
+        assert!(verify(&tampered, &keys, flawed).is_err());
+        // MCUboot-hashed images keep verifying under the flawed policy, and
+        // their counter stays covered.
+        let standard = image();
+        verify(&parse(&standard).expect("parse"), &keys, flawed).expect("standard image");
+        let edited = parse(&lower_counter(&standard)).expect("parse");
+        assert!(verify(&edited, &keys, flawed).is_err());
+    }
+
+    #[test]
+    fn extent_faults_are_told_apart_from_other_damage() {
+        let good = image();
+        let mut slot = good.clone();
+        slot.resize(0x20000, 0xff);
+        assert_eq!(extent_fault(&slot), None);
+        let mut lying = slot.clone();
+        let size = u32::from_le_bytes([lying[12], lying[13], lying[14], lying[15]]) + 4096;
+        lying[12..16].copy_from_slice(&size.to_le_bytes());
+        assert!(extent_fault(&lying).is_some());
+        let mut past = slot.clone();
+        past[12..16].copy_from_slice(&0x0010_0000u32.to_le_bytes());
+        assert!(extent_fault(&past).is_some());
+        let tampered = flip_payload_middle(&slot);
+        assert_eq!(extent_fault(&tampered), None);
+        assert_eq!(extent_fault(&[0xff; 64]), None);
     }
 }

@@ -24,6 +24,12 @@ pub fn start(dev: Arc<Device>, loopback: bool) -> Result<Option<NetHandle>, Stri
     net::start(api, cfg).map(Some).map_err(|e| e.to_string())
 }
 
+/// Publishes the test PKI a lab gets with the board (the telemetry CA
+/// certificate and its TEST-ONLY key) in the board's runtime folder.
+pub fn publish_test_pki(dir: &std::path::Path) -> Result<(), String> {
+    net::pki::publish_test_pki(dir).map_err(|e| e.to_string())
+}
+
 /// Removes what the network side set up for board `index` (its namespace).
 pub fn teardown(index: u32) {
     if let Err(e) = net::teardown(index) {

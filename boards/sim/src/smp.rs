@@ -278,11 +278,13 @@ fn image_state_write(
     match hash {
         None if confirm => dev.confirm("smp"),
         Some(_) if running && confirm => dev.confirm("smp"),
-        Some(hash) if !running => {
-            if dev.set_pending(&hash, confirm, true, "smp").is_err() {
-                return rc_map(h, RC_ENOENT);
+        Some(hash) if !running => match dev.set_pending(&hash, confirm, true, "smp") {
+            Ok(()) => {}
+            Err(UpdateError::Disabled | UpdateError::Unauthorized) => {
+                return rc_map(h, RC_EACCESSDENIED)
             }
-        }
+            Err(_) => return rc_map(h, RC_ENOENT),
+        },
         Some(_) => return rc_map(h, RC_EBADSTATE),
         None => return rc_map(h, RC_EINVAL),
     }
@@ -313,7 +315,9 @@ fn upload(
             (text("rc"), Value::Integer(0.into())),
             (text("off"), Value::Integer((next as u64).into())),
         ],
-        Err(UpdateError::Unauthorized) => rc_map(h, RC_EACCESSDENIED),
+        // Updates switched off by the user answer like a refused session:
+        // MCUmgr's EACCESSDENIED (11); nothing is written.
+        Err(UpdateError::Unauthorized | UpdateError::Disabled) => rc_map(h, RC_EACCESSDENIED),
         Err(UpdateError::TooLarge { .. }) => rc_map(h, RC_EMSGSIZE),
         Err(UpdateError::Malformed(_)) => rc_map(h, RC_EINVAL),
     }

@@ -266,5 +266,13 @@ fn firmware_command_builds_flawed_images_and_refuses_bootloader_flaws() {
         .args(["firmware", "--list-flaws"])
         .output()
         .expect("run");
-    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 18);
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(text.lines().count(), hilt_sim::firmware::FLAWS.len());
+    for f in hilt_sim::firmware::FLAWS {
+        assert!(
+            text.contains(f.name) && text.contains(f.summary),
+            "{}",
+            f.name
+        );
+    }
 }

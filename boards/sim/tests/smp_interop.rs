@@ -47,7 +47,16 @@ fn smpclient_uploads_tests_and_resets() {
     );
     assert!(out.status.success(), "{text}");
     assert!(text.contains(&format!("uploaded {}", img.len())), "{text}");
+    // The reset answer comes before the reboot: wait for the new image's
+    // banner (the PTY keeps what nobody read) so the login below is not
+    // made to the session of the image that is about to go away.
     let mut c = sim.console(186);
+    c.expect(
+        "hilt-sim firmware 1.4.0",
+        std::time::Duration::from_secs(15),
+    )
+    .expect("the new image boots");
+    c.wait_boot();
     c.login("admin", &sim.password(186))
         .expect("login after reset");
     assert!(c.cmd("version").contains("version: 1.4.0"));

@@ -3,12 +3,13 @@
 //!
 //! | method | path | auth | answer |
 //! | --- | --- | --- | --- |
-//! | GET | `/api/v1/identity` | none | `{device_id, model, manufacturer, firmware_version}` |
+//! | GET | `/api/v1/identity` | none | `{device_id, model, manufacturer}` (`firmware_version` too with `banner-leak`) |
+//! | PUT | `/api/v1/identity` | (flaw only) | with `identifier-writable`: body `{device_id}`; 200 `{device_id}`; otherwise 405 |
 //! | GET | `/api/v1/status` | required | `{state, reasons, version, image_sha256, uptime_s}` |
 //! | GET | `/api/v1/config` | required | `{key: value, ...}` (all values strings) |
 //! | GET | `/api/v1/config/<key>` | required | `{key: value}` |
 //! | PUT | `/api/v1/config` | core decides | body `{key: value, ...}`; 200 `{updated: [keys]}` |
-//! | POST | `/api/v1/firmware[?mode=test\|permanent\|store]` | core decides | body: MCUboot image (<= 2 MiB); 202 `{version, image_sha256, mode}` |
+//! | POST | `/api/v1/firmware[?mode=test\|permanent\|store]` | core decides | body: MCUboot image (<= 2 MiB); 202 `{version, image_sha256, mode}`; 403 when `updates_enabled` is false |
 //! | POST | `/api/v1/firmware/confirm` | core decides | 200 `{confirmed: true}` |
 //! | GET | `/api/v1/events` | core decides | `{events: [{seq, time, severity, kind, source, detail}]}` |
 //! | DELETE | `/api/v1/events` | core decides | 204 |
@@ -32,10 +33,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use rustls::pki_types::CertificateDer;
+
 use super::http::{Head, HttpError, Reader, Response};
 use super::Shutdown;
 use crate::device_api::{
-    AccessError, AuthResult, ConfigError, DeviceApi, InstallMode, UpdateError,
+    AccessError, AuthResult, ConfigError, DeviceApi, IdentityWriteError, InstallMode, UpdateError,
 };
 
 /// Deadline for one whole request (head, body and answer).
@@ -52,16 +55,29 @@ pub struct ApiContext {
     pub api: Arc<dyn DeviceApi>,
     /// `https` or `http` (used in event sources).
     pub scheme: &'static str,
+    /// `banner-leak`: the firmware version the responses disclose.
+    pub banner: Option<String>,
+    /// `tls-legacy-versions`: the certificate chain a TLS 1.0 ServerHello
+    /// is followed by (TLS 1.0 hellos are answered outside rustls).
+    pub legacy_tls: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
 
 /// Serves one HTTPS connection.
 pub fn serve_tls(
     ctx: &ApiContext,
     tls: &Arc<rustls::ServerConfig>,
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     _sd: &Arc<Shutdown>,
 ) {
+    if let Some(chain) = &ctx.legacy_tls {
+        // The flaw: a TLS 1.0 hello is answered before rustls (which would
+        // refuse it with a protocol_version alert) ever sees it.
+        if super::tls_legacy::is_legacy_hello(&stream) {
+            super::tls_legacy::answer(&mut stream, chain);
+            return;
+        }
+    }
     let Ok(conn) = rustls::ServerConnection::new(Arc::clone(tls)) else {
         return;
     };
@@ -84,7 +100,7 @@ fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
         Ok(h) => h,
         Err(e) => {
             drop(reader);
-            answer_error(s, &e);
+            answer_error(ctx, s, &e);
             return;
         }
     };
@@ -94,22 +110,32 @@ fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            answer_error(s, &e);
+            answer_error(ctx, s, &e);
             return;
         }
     };
     let source = format!("{}:{}", ctx.scheme, peer);
-    let resp = route(ctx, &head, &body, &source);
+    let resp = with_banner(ctx, route(ctx, &head, &body, &source));
     let _ = resp.write_to(s, head.method == "HEAD");
 }
 
-fn answer_error<W: Write>(w: &mut W, e: &HttpError) {
+/// `banner-leak`: every response names the software and its version.
+fn with_banner(ctx: &ApiContext, resp: Response) -> Response {
+    match &ctx.banner {
+        Some(version) => resp
+            .with_header("Server", &format!("hilt-sim-httpd/{version} rustls/0.23"))
+            .with_header("X-Firmware-Version", version),
+        None => resp,
+    }
+}
+
+fn answer_error<W: Write>(ctx: &ApiContext, w: &mut W, e: &HttpError) {
     if let Some((code, reason)) = e.status() {
         let msg = match e {
             HttpError::Bad(m) | HttpError::NotImplemented(m) => (*m).to_string(),
             _ => reason.to_ascii_lowercase(),
         };
-        let _ = Response::error(code, reason, &msg).write_to(w, false);
+        let _ = with_banner(ctx, Response::error(code, reason, &msg)).write_to(w, false);
     }
 }
 
@@ -213,7 +239,9 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         head.method.as_str()
     };
     let path = head.path.trim_end_matches('/');
+    let writable_id = ctx.api.personality().identifier_writable;
     let allowed: &str = match path {
+        "/api/v1/identity" if writable_id => "GET, HEAD, PUT",
         "/api/v1/identity" | "/api/v1/status" => "GET, HEAD",
         "/api/v1/config" => "GET, HEAD, PUT",
         p if p.starts_with("/api/v1/config/") => "GET, HEAD",
@@ -229,18 +257,24 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
             .with_header("Allow", allowed);
     }
     // Identity needs no authentication (and costs no lockout attempt).
-    if path == "/api/v1/identity" {
+    // It names the device, not its software: a version would tell an
+    // attacker which vulnerabilities to try (only `banner-leak` adds it).
+    if path == "/api/v1/identity" && method == "GET" {
         let id = ctx.api.identity();
-        return Response::json(
-            200,
-            "OK",
-            &json!({
-                "device_id": id.device_id,
-                "model": id.model,
-                "manufacturer": id.manufacturer,
-                "firmware_version": id.firmware_version,
-            }),
-        );
+        let mut doc = json!({
+            "device_id": id.device_id,
+            "model": id.model,
+            "manufacturer": id.manufacturer,
+        });
+        if ctx.banner.is_some() {
+            doc["firmware_version"] = Value::String(id.firmware_version);
+        }
+        return Response::json(200, "OK", &doc);
+    }
+    if path == "/api/v1/identity" {
+        // PUT, offered only by firmware with `identifier-writable`; the
+        // core takes it without looking at credentials (the flaw).
+        return write_identity(ctx, body, source);
     }
     let auth = authenticate(ctx, head, source);
     match (method, path) {
@@ -320,6 +354,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
                 Err(e @ UpdateError::TooLarge { .. }) => {
                     Response::error(413, "Content Too Large", &e.to_string())
                 }
+                Err(e @ UpdateError::Disabled) => Response::error(403, "Forbidden", &e.to_string()),
             }
         }
         ("POST", "/api/v1/firmware/confirm") => match gate(ctx, auth) {
@@ -358,6 +393,26 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
             Err(r) => r,
         },
         _ => Response::error(404, "Not Found", "no such resource"),
+    }
+}
+
+fn write_identity(ctx: &ApiContext, body: &[u8], source: &str) -> Response {
+    let doc: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => return Response::error(400, "Bad Request", "body must be a JSON object"),
+    };
+    let Some(new_id) = doc.get("device_id").and_then(Value::as_str) else {
+        return Response::error(400, "Bad Request", "device_id (a string) required");
+    };
+    match ctx.api.set_device_id(new_id, false, source) {
+        Ok(()) => Response::json(200, "OK", &json!({ "device_id": new_id })),
+        Err(IdentityWriteError::NotSupported) => {
+            Response::error(405, "Method Not Allowed", "method not allowed")
+                .with_header("Allow", "GET, HEAD")
+        }
+        Err(e @ IdentityWriteError::Invalid(_)) => {
+            Response::error(400, "Bad Request", &e.to_string())
+        }
     }
 }
 

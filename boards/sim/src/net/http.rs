@@ -333,7 +333,14 @@ impl Response {
     /// Writes the response (always `Connection: close`).
     pub fn write_to<W: Write>(&self, w: &mut W, head_only: bool) -> io::Result<()> {
         let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
-        out.push_str("Server: hilt-sim\r\n");
+        // A versionless product name, unless the caller set its own.
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("server"))
+        {
+            out.push_str("Server: hilt-sim\r\n");
+        }
         for (n, v) in &self.headers {
             out.push_str(n);
             out.push_str(": ");

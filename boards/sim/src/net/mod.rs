@@ -12,9 +12,13 @@
 //! - HTTPS API on tcp/443 ([`api`]), device certificate issued by the
 //!   simulated manufacturer CA ([`pki`]);
 //! - with `plaintext-api`, the same API over HTTP on tcp/80;
-//! - with `telnet-open`, a plaintext login shell on tcp/23 ([`telnet`]);
+//! - a telnet-like login shell on tcp/23 ([`telnet`]) while configuration
+//!   `telnet_enabled` is `true` (opened and closed as it changes), or
+//!   always with `telnet-open`;
 //! - a TLS telemetry client, MQTT 3.1.1 over TLS ([`telemetry`]);
-//! - RFC 5424 syslog of security events over UDP ([`syslog`]).
+//! - RFC 5424 syslog of security events over UDP ([`syslog`]);
+//! - with `tls-legacy-versions`, TLS 1.0 hellos answered ([`tls_legacy`]);
+//! - with `plaintext-beacon`, a cleartext CoAP broadcast ([`beacon`]).
 //!
 //! [`start`] is called after every boot; dropping the [`NetHandle`] stops
 //! every listener and connection within about a second. The namespace
@@ -22,6 +26,7 @@
 //! reboots); [`teardown`] removes it (`hilt-sim down`).
 
 pub(crate) mod api;
+pub(crate) mod beacon;
 pub(crate) mod http;
 pub(crate) mod netns;
 pub(crate) mod pki;
@@ -30,11 +35,12 @@ pub(crate) mod syslog;
 pub(crate) mod telemetry;
 pub(crate) mod telnet;
 pub(crate) mod timefmt;
+pub(crate) mod tls_legacy;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -326,6 +332,85 @@ struct Sockets {
     http: Option<std::net::TcpListener>,
     telnet: Option<std::net::TcpListener>,
     syslog: Option<UdpSocket>,
+    beacon: Option<UdpSocket>,
+}
+
+/// How often the telnet manager looks at whether tcp/23 should listen.
+const TELNET_POLL: Duration = Duration::from_millis(50);
+
+/// Opens and closes tcp/23 as [`DeviceApi::telnet_wanted`] says, for as
+/// long as the network side runs. `initial` is the listener bound at start
+/// (when the service was wanted then).
+fn spawn_telnet_manager(
+    api: Arc<dyn DeviceApi>,
+    ns: Option<PathBuf>,
+    addr: SocketAddr,
+    initial: Option<std::net::TcpListener>,
+    sd: Arc<Shutdown>,
+    limits: Arc<server::ConnLimit>,
+) -> std::io::Result<JoinHandle<()>> {
+    /// A running accept loop with its own stop signal.
+    struct Running {
+        stop: Arc<Shutdown>,
+        thread: JoinHandle<()>,
+    }
+    let serve = |l: std::net::TcpListener,
+                 api: &Arc<dyn DeviceApi>,
+                 limits: &Arc<server::ConnLimit>|
+     -> std::io::Result<Running> {
+        let stop = Shutdown::new();
+        let api2 = Arc::clone(api);
+        let thread = server::spawn_listener(
+            "telnet",
+            l,
+            Arc::clone(&stop),
+            Arc::clone(limits),
+            move |stream, peer, sd| telnet::serve(api2.as_ref(), stream, peer, sd),
+        )?;
+        Ok(Running { stop, thread })
+    };
+    let bind = move |ns: Option<&Path>| {
+        netns::run_in(ns, move || std::net::TcpListener::bind(addr)).and_then(|r| r)
+    };
+    std::thread::Builder::new()
+        .name("net-telnet-manager".into())
+        .spawn(move || {
+            let mut current = initial.and_then(|l| serve(l, &api, &limits).ok());
+            api.telnet_listening(current.is_some());
+            let mut complained = false;
+            loop {
+                let want = api.telnet_wanted() && !sd.is_stopped();
+                match (want, current.is_some()) {
+                    (true, false) => {
+                        match bind(ns.as_deref()).and_then(|l| serve(l, &api, &limits)) {
+                            Ok(r) => {
+                                current = Some(r);
+                                complained = false;
+                                api.telnet_listening(true);
+                            }
+                            Err(e) => {
+                                if !complained {
+                                    eprintln!("hilt-sim: telnet on {addr}: {e}");
+                                    complained = true;
+                                }
+                            }
+                        }
+                    }
+                    (false, true) => {
+                        if let Some(r) = current.take() {
+                            r.stop.stop();
+                            let _ = r.thread.join();
+                        }
+                        api.telnet_listening(false);
+                    }
+                    _ => {}
+                }
+                if sd.is_stopped() && current.is_none() {
+                    return;
+                }
+                sd.sleep(TELNET_POLL);
+            }
+        })
 }
 
 /// Starts the board's network side for the firmware that just booted.
@@ -346,8 +431,9 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
     let telnet_addr = SocketAddr::new(board, cfg.port(23));
     let want_https = personality.https_api;
     let want_http = personality.plaintext_api;
-    let want_telnet = personality.telnet;
+    let want_telnet = api.telnet_wanted();
     let want_syslog = personality.syslog;
+    let want_beacon = personality.plaintext_beacon;
 
     let sockets = netns::run_in(ns.as_deref(), move || -> Result<Sockets, NetError> {
         let bind = |what: &'static str, addr: SocketAddr| {
@@ -383,6 +469,16 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             } else {
                 None
             },
+            beacon: if want_beacon {
+                let a = SocketAddr::new(board, 0);
+                Some(UdpSocket::bind(a).map_err(|source| NetError::Bind {
+                    what: "beacon",
+                    addr: a,
+                    source,
+                })?)
+            } else {
+                None
+            },
         })
     })
     .map_err(|e| NetError::Namespace(e.to_string()))??;
@@ -397,11 +493,18 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
     };
     let limits = Arc::new(server::ConnLimit::new(server::MAX_CONNECTIONS));
 
+    let banner = personality
+        .banner_leak
+        .then(|| api.identity().firmware_version);
     if let Some(l) = sockets.https {
         handle.ports.push(("https", l.local_addr()?));
         let ctx = api::ApiContext {
             api: Arc::clone(&api),
             scheme: "https",
+            banner: banner.clone(),
+            legacy_tls: personality
+                .tls_legacy_versions
+                .then(|| Arc::new(pki.device_chain().to_vec())),
         };
         let tls = pki.server_config()?;
         handle.threads.push(server::spawn_listener(
@@ -417,6 +520,8 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
         let ctx = api::ApiContext {
             api: Arc::clone(&api),
             scheme: "http",
+            banner: banner.clone(),
+            legacy_tls: None,
         };
         handle.threads.push(server::spawn_listener(
             "http",
@@ -426,15 +531,23 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             move |stream, peer, sd| api::serve_plain(&ctx, stream, peer, sd),
         )?);
     }
-    if let Some(l) = sockets.telnet {
+    if let Some(l) = &sockets.telnet {
         handle.ports.push(("telnet", l.local_addr()?));
-        let api2 = Arc::clone(&api);
-        handle.threads.push(server::spawn_listener(
-            "telnet",
-            l,
+    }
+    handle.threads.push(spawn_telnet_manager(
+        Arc::clone(&api),
+        ns.clone(),
+        telnet_addr,
+        sockets.telnet,
+        Arc::clone(&shutdown),
+        Arc::clone(&limits),
+    )?);
+    if let Some(sock) = sockets.beacon {
+        handle.threads.push(beacon::spawn(
+            Arc::clone(&api),
+            cfg.clone(),
+            sock,
             Arc::clone(&shutdown),
-            Arc::clone(&limits),
-            move |stream, peer, sd| telnet::serve(api2.as_ref(), stream, peer, sd),
         )?);
     }
     if let Some(sock) = sockets.syslog {

@@ -3,7 +3,8 @@
 //!
 //! Layout for board `i`: namespace `hilt-sim<i>` (bind-mounted by `ip` at
 //! `/run/netns/hilt-sim<i>`), veth pair `hsim<i>` (host, 198.18.<i>.1/24) and
-//! `eth0` inside the namespace (board, 198.18.<i>.2/24), `lo` up. No default
+//! `eth0` inside the namespace (board, 198.18.<i>.2/24), both with the
+//! broadcast address 198.18.<i>.255, `lo` up. No default
 //! route: the board reaches only its link, so nothing it sends can leave
 //! the host.
 
@@ -45,12 +46,20 @@ fn healthy(index: u32) -> bool {
     if !ns_path(index).exists() {
         return false;
     }
-    let host_ok = ip(&["-br", "-4", "addr", "show", "dev", &host])
-        .map(|o| o.contains(&format!("198.18.{index}.1/24")) && !o.contains("DOWN"))
-        .unwrap_or(false);
-    let board_ok = ip(&["-n", &ns, "-br", "-4", "addr", "show", "dev", "eth0"])
-        .map(|o| o.contains(&format!("198.18.{index}.2/24")) && !o.contains("DOWN"))
-        .unwrap_or(false);
+    // Each side needs its address, the link's broadcast address (the
+    // board's broadcasts must leave it as such) and to be up.
+    let brd = format!("brd 198.18.{index}.255");
+    let host_ok = ip(&["-o", "-4", "addr", "show", "dev", &host])
+        .map(|o| {
+            o.contains(&format!("198.18.{index}.1/24")) && o.contains(&brd) && !o.contains("DOWN")
+        })
+        .unwrap_or(false)
+        && ip(&["-br", "link", "show", "dev", &host]).is_ok_and(|o| !o.contains("DOWN"));
+    let board_ok = ip(&["-n", &ns, "-o", "-4", "addr", "show", "dev", "eth0"])
+        .map(|o| o.contains(&format!("198.18.{index}.2/24")) && o.contains(&brd))
+        .unwrap_or(false)
+        && ip(&["-n", &ns, "-br", "link", "show", "dev", "eth0"])
+            .is_ok_and(|o| !o.contains("DOWN"));
     host_ok && board_ok
 }
 
@@ -71,9 +80,19 @@ pub fn ensure(index: u32) -> Result<PathBuf, String> {
         vec!["link", "add", &host, "type", "veth", "peer", "name", &peer],
         vec!["link", "set", &peer, "netns", &ns],
         vec!["-n", &ns, "link", "set", &peer, "name", "eth0"],
-        vec!["addr", "add", &host_cidr, "dev", &host],
+        vec!["addr", "add", &host_cidr, "brd", "+", "dev", &host],
         vec!["link", "set", &host, "up"],
-        vec!["-n", &ns, "addr", "add", &board_cidr, "dev", "eth0"],
+        vec![
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &board_cidr,
+            "brd",
+            "+",
+            "dev",
+            "eth0",
+        ],
         vec!["-n", &ns, "link", "set", "eth0", "up"],
         vec!["-n", &ns, "link", "set", "lo", "up"],
     ];

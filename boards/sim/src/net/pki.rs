@@ -14,7 +14,9 @@
 //! published by one board verifies every board's chain. Published in the
 //! board's runtime folder, as a manufacturer would hand them to a lab:
 //! - `manufacturer-ca.pem`: trust anchor for the device's HTTPS API;
-//! - `telemetry-ca.pem`: the CA the device trusts for telemetry;
+//! - `telemetry-ca.pem`: the CA the device trusts for telemetry, and
+//!   `telemetry-ca.key`, its TEST-ONLY private key (so a lab can issue
+//!   server certificates the device accepts, e.g. for a wrong host name);
 //! - `telemetry-server.pem` and `telemetry-server.key`: a genuine telemetry
 //!   server credential (chain for `telemetry.hilt.test`), so a lab can show
 //!   that the device accepts the genuine server before it tries rogue ones.
@@ -181,6 +183,26 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Publishes the telemetry CA in `dir`: `telemetry-ca.pem` (the CA the
+/// device's telemetry client trusts) and `telemetry-ca.key`, its TEST-ONLY
+/// private key (committed in `keys/`), so a lab can mint server
+/// certificates the client accepts (a certificate for the wrong host name,
+/// for instance, to see that the client checks the name).
+pub fn publish_telemetry_ca(dir: &Path, ca: &Ca) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    write_atomic(&dir.join("telemetry-ca.pem"), ca.cert_pem.as_bytes())?;
+    let key = dir.join("telemetry-ca.key");
+    write_atomic(&key, TELEMETRY_CA_KEY.as_bytes())?;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Publishes the telemetry CA in `dir` (see [`publish_telemetry_ca`]).
+pub fn publish_test_pki(dir: &Path) -> Result<(), NetError> {
+    std::fs::create_dir_all(dir)?;
+    publish_telemetry_ca(dir, &Ca::telemetry()?)?;
+    Ok(())
+}
+
 /// What the network side needs: the device's server credential and the
 /// telemetry client's trust anchors.
 pub struct Pki {
@@ -221,10 +243,7 @@ impl Pki {
             &dir.join("manufacturer-ca.pem"),
             manufacturer_ca.cert_pem.as_bytes(),
         )?;
-        write_atomic(
-            &dir.join("telemetry-ca.pem"),
-            telemetry_ca.cert_pem.as_bytes(),
-        )?;
+        publish_telemetry_ca(dir, &telemetry_ca)?;
         let srv_cert = dir.join("telemetry-server.pem");
         let srv_key = dir.join("telemetry-server.key");
         if !srv_cert.exists() || !srv_key.exists() {
@@ -249,6 +268,11 @@ impl Pki {
             device_chain,
             device_key_der: key.serialize_der(),
         })
+    }
+
+    /// The device's certificate chain (leaf, then the manufacturer CA).
+    pub fn device_chain(&self) -> &[CertificateDer<'static>] {
+        &self.device_chain
     }
 
     /// TLS server configuration for the device's API (TLS 1.2 and 1.3).

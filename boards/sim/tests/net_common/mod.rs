@@ -51,6 +51,10 @@ impl MockDevice {
             config_write_unauthenticated: has("config-write-unauthenticated"),
             event_log_unauthenticated: has("event-log-unauthenticated"),
             update_unauthenticated: has("update-unauthenticated"),
+            tls_legacy_versions: has("tls-legacy-versions"),
+            banner_leak: has("banner-leak"),
+            plaintext_beacon: has("plaintext-beacon"),
+            identifier_writable: has("identifier-writable"),
         };
         let mut config = BTreeMap::new();
         for (k, v) in [
