@@ -552,15 +552,34 @@ impl Device {
 
     // ------------------------------------------------------------ slots
 
-    /// (slot, image, trailer) for each slot holding a parseable image.
-    pub fn slot_images(&self) -> Vec<(usize, mcuboot::Image, Trailer)> {
+    /// The image in each slot that holds one: (slot, version, hash,
+    /// trailer). Slot 0 must parse; slot 1 is listed as soon as its header
+    /// is well-formed (an upload the bootloader has yet to judge), named by
+    /// the hash over the range its header declares.
+    pub fn slot_images(&self) -> Vec<(usize, mcuboot::Version, [u8; 32], Trailer)> {
         let f = self.flash();
         (0..2)
             .filter_map(|s| {
-                let img = mcuboot::parse(f.slot(s)).ok()?;
-                Some((s, img, f.trailer(s)))
+                let (version, hash) = match mcuboot::parse(f.slot(s)) {
+                    Ok(img) => (img.version, img.computed_hash),
+                    Err(_) if s == 1 => {
+                        let h = mcuboot::header_info(f.slot(1))?;
+                        (h.version, h.declared_hash)
+                    }
+                    Err(_) => return None,
+                };
+                Some((s, version, hash, f.trailer(s)))
             })
             .collect()
+    }
+
+    /// The hash slot 1's image is known by (see [`Device::slot_images`]).
+    fn slot1_hash(&self) -> Option<[u8; 32]> {
+        let f = self.flash();
+        match mcuboot::parse(f.slot(1)) {
+            Ok(img) => Some(img.computed_hash),
+            Err(_) => mcuboot::header_info(f.slot(1)).map(|h| h.declared_hash),
+        }
     }
 
     /// Whether an update step may proceed: authentication (unless
@@ -642,17 +661,12 @@ impl Device {
         up.received = end;
         if end == up.expected {
             let image = self.flash().read(flash::SLOT1_OFF, end).to_vec();
-            match mcuboot::parse(&image) {
-                Ok(img) => self.record(
+            match Self::inspect_upload(&image) {
+                Ok(what) => self.record(
                     event_kind::UPDATE_ACCEPTED,
                     5,
                     source,
-                    &format!(
-                        "image {} ({} bytes, sha256 {}) stored in slot 1",
-                        img.version,
-                        end,
-                        mcuboot::hex(&img.computed_hash)
-                    ),
+                    &format!("{what} ({end} bytes) stored in slot 1"),
                 ),
                 Err(why) => {
                     self.record(
@@ -670,6 +684,28 @@ impl Device {
         Ok(end)
     }
 
+    /// What the firmware checks of an upload, as MCUmgr does: an image
+    /// header (magic, header size). Its sizes, TLVs, hash and signature are
+    /// the bootloader's to judge at the next boot (a header that lies about
+    /// the size is rejected there). `Ok` describes the image for the log.
+    fn inspect_upload(image: &[u8]) -> Result<String, String> {
+        match mcuboot::parse(image) {
+            Ok(img) => Ok(format!(
+                "image {} (sha256 {})",
+                img.version,
+                mcuboot::hex(&img.computed_hash)
+            )),
+            Err(why) => match mcuboot::header_info(image) {
+                Some(h) => Ok(format!(
+                    "image {} (declared range sha256 {}; not a complete image: {why})",
+                    h.version,
+                    mcuboot::hex(&h.declared_hash)
+                )),
+                None => Err(why),
+            },
+        }
+    }
+
     /// Marks slot 1 pending (test or permanent) if `hash` names its image.
     pub fn set_pending(
         &self,
@@ -679,11 +715,7 @@ impl Device {
         source: &str,
     ) -> Result<(), UpdateError> {
         self.update_allowed(authenticated, true, source, "set pending")?;
-        let ok = {
-            let f = self.flash();
-            mcuboot::parse(f.slot(1)).is_ok_and(|img| img.computed_hash == hash)
-        };
-        if !ok {
+        if self.slot1_hash().is_none_or(|h| h != hash) {
             return Err(UpdateError::Malformed(
                 "no image with that hash in slot 1".into(),
             ));
@@ -966,9 +998,12 @@ impl DeviceApi for Device {
                 slot_size: max,
             });
         }
-        let img = match mcuboot::parse(image) {
-            Ok(i) => i,
-            Err(why) => {
+        let (version, hash) = match (mcuboot::parse(image), mcuboot::header_info(image)) {
+            (Ok(img), _) => (img.version, img.computed_hash),
+            // As over SMP: a well-formed header is enough here; the
+            // bootloader judges the rest.
+            (Err(_), Some(h)) => (h.version, h.declared_hash),
+            (Err(why), None) => {
                 self.record(
                     event_kind::UPDATE_REJECTED,
                     4,
@@ -994,18 +1029,15 @@ impl DeviceApi for Device {
                 );
             }
         }
-        let hash = mcuboot::hex(&img.computed_hash);
+        let hash = mcuboot::hex(&hash);
         self.record(
             event_kind::UPDATE_ACCEPTED,
             5,
             source,
-            &format!(
-                "image {} (sha256 {hash}) stored in slot 1, {mode:?}",
-                img.version
-            ),
+            &format!("image {version} (sha256 {hash}) stored in slot 1, {mode:?}"),
         );
         Ok(UploadOutcome {
-            version: img.version.to_string(),
+            version: version.to_string(),
             image_sha256: hash,
             mode,
         })

@@ -212,6 +212,48 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
     })
 }
 
+/// What the header alone says about an image, for a slot whose header is
+/// well-formed (magic, header size) even if the rest is not.
+#[derive(Debug, Clone)]
+pub struct HeaderInfo {
+    pub version: Version,
+    /// Header + payload + protected TLVs, as the header states them.
+    pub declared_len: usize,
+    /// SHA-256 over that range (as far as `b` reaches): MCUboot's image
+    /// hash when the image is whole, and a name for it when it is not.
+    pub declared_hash: [u8; 32],
+}
+
+/// Reads the header of the image at the start of `b` without checking
+/// anything past it (as MCUmgr's upload does: the TLVs are the
+/// bootloader's business).
+pub fn header_info(b: &[u8]) -> Option<HeaderInfo> {
+    if u32_at(b, 0)? != IMAGE_MAGIC {
+        return None;
+    }
+    let hdr_size = usize::from(u16_at(b, 8)?);
+    if hdr_size < HEADER_SIZE {
+        return None;
+    }
+    let protect_tlv_size = usize::from(u16_at(b, 10)?);
+    let img_size = u32_at(b, 12)? as usize;
+    let version = Version {
+        major: *b.get(20)?,
+        minor: *b.get(21)?,
+        revision: u16_at(b, 22)?,
+        build: u32_at(b, 24)?,
+    };
+    let declared_len = hdr_size
+        .saturating_add(img_size)
+        .saturating_add(protect_tlv_size);
+    let declared_hash: [u8; 32] = Sha256::digest(&b[..declared_len.min(b.len())]).into();
+    Some(HeaderInfo {
+        version,
+        declared_len,
+        declared_hash,
+    })
+}
+
 /// For a slot whose header is genuine in form (magic, header size) but
 /// whose declared extent does not hold up: the header claims more payload
 /// than the slot holds, or no TLV area starts where the header's sizes put

@@ -232,7 +232,7 @@ pub fn handle(dev: &Device, msg: &[u8], authenticated: bool) -> Option<Reply> {
 
 fn image_state(dev: &Device, _h: &Header) -> Vec<(Value, Value)> {
     let mut images = Vec::new();
-    for (slot, img, t) in dev.slot_images() {
+    for (slot, version, hash, t) in dev.slot_images() {
         let active = slot == 0;
         let pending = slot == 1 && t.magic;
         let confirmed = slot == 0 && !(t.magic && t.copy_done && !t.image_ok);
@@ -240,8 +240,8 @@ fn image_state(dev: &Device, _h: &Header) -> Vec<(Value, Value)> {
         images.push(Value::Map(vec![
             (text("image"), Value::Integer(0.into())),
             (text("slot"), Value::Integer((slot as u64).into())),
-            (text("version"), text(&img.version.to_string())),
-            (text("hash"), Value::Bytes(img.computed_hash.to_vec())),
+            (text("version"), text(&version.to_string())),
+            (text("hash"), Value::Bytes(hash.to_vec())),
             (text("bootable"), Value::Bool(true)),
             (text("pending"), Value::Bool(pending)),
             (text("confirmed"), Value::Bool(confirmed)),

@@ -480,3 +480,116 @@ pub fn image_hash(img: &[u8]) -> Vec<u8> {
     let size = u32::from_le_bytes([img[12], img[13], img[14], img[15]]) as usize;
     sha2::Sha256::digest(&img[..hdr + size + prot]).to_vec()
 }
+
+// ------------------------------------------------------------------ forgeries
+//
+// The forgeries the harness's software-update checks send, made here by
+// editing bytes (the board's tests use no hilt crate).
+
+/// Header fields: (header size, protected TLV size, payload size).
+pub fn header_sizes(img: &[u8]) -> (usize, usize, usize) {
+    let hdr = usize::from(u16::from_le_bytes([img[8], img[9]]));
+    let prot = usize::from(u16::from_le_bytes([img[10], img[11]]));
+    let size = u32::from_le_bytes([img[12], img[13], img[14], img[15]]) as usize;
+    (hdr, prot, size)
+}
+
+/// SU-04: the payload's middle byte flipped; hash and signature kept.
+pub fn tampered_payload(golden: &[u8]) -> Vec<u8> {
+    let (hdr, _, size) = header_sizes(golden);
+    let mut b = golden.to_vec();
+    b[hdr + size / 2] ^= 0x01;
+    b
+}
+
+/// SU-09: the protected security counter lowered by one (raised from 0),
+/// nothing re-signed.
+pub fn edited_counter(golden: &[u8]) -> Vec<u8> {
+    let (hdr, _, size) = header_sizes(golden);
+    // Protected TLV area: info (4), then SEC_CNT type/len (4), value.
+    let at = hdr + size + 8;
+    let mut b = golden.to_vec();
+    assert_eq!(
+        u16::from_le_bytes([b[hdr + size + 4], b[hdr + size + 5]]),
+        0x50
+    );
+    let old = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let new = old.checked_sub(1).unwrap_or(1);
+    b[at..at + 4].copy_from_slice(&new.to_le_bytes());
+    b
+}
+
+/// SU-06: `ih_img_size` raised by 4096, nothing re-signed.
+pub fn lying_size(golden: &[u8]) -> Vec<u8> {
+    let (_, _, size) = header_sizes(golden);
+    let mut b = golden.to_vec();
+    b[12..16].copy_from_slice(&(size as u32 + 4096).to_le_bytes());
+    b
+}
+
+/// SU-03 as the suite builds it: a payload byte changed and the SHA256 TLV
+/// recomputed to match, so only the genuine signature no longer fits.
+pub fn rehashed_payload(golden: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let (hdr, prot, size) = header_sizes(golden);
+    let mut b = golden.to_vec();
+    b[hdr + size - 1] ^= 0x5a;
+    let digest = sha2::Sha256::digest(&b[..hdr + size + prot]);
+    // Unprotected TLV area: info (4), then SHA256 type/len (4), value.
+    let at = hdr + size + prot + 8;
+    assert_eq!(u16::from_le_bytes([b[at - 4], b[at - 3]]), 0x10);
+    b[at..at + 32].copy_from_slice(&digest);
+    b
+}
+
+/// The hash `image state` lists slot 1 under, if it lists slot 1.
+pub fn slot_hash(state: &Value, slot: i128) -> Option<Vec<u8>> {
+    map_get(state, "images")?
+        .as_array()?
+        .iter()
+        .find(|i| {
+            map_get(i, "slot")
+                .and_then(|v| v.as_integer())
+                .map(i128::from)
+                == Some(slot)
+        })
+        .and_then(|i| map_get(i, "hash")?.as_bytes().cloned())
+}
+
+/// Whether `image state` says the running image is confirmed.
+pub fn running_confirmed(state: &Value) -> bool {
+    map_get(state, "images")
+        .and_then(|v| v.as_array())
+        .and_then(|a| {
+            a.iter()
+                .find(|i| map_get(i, "active").and_then(|v| v.as_bool()) == Some(true))
+        })
+        .and_then(|i| map_get(i, "confirmed")?.as_bool())
+        .unwrap_or(false)
+}
+
+/// Sends `image` through SMP as a lab does (upload, test boot of whatever
+/// slot 1 then holds, reset) on a logged-in console; returns the boot log
+/// up to the next login prompt, or `Err` with what came instead.
+pub fn smp_install(c: &mut Console, image: &[u8], boot_wait: Duration) -> Result<String, String> {
+    c.smp_upload(image)?;
+    let st = c.smp_image_state()?;
+    let hash = slot_hash(&st, 1).ok_or_else(|| format!("slot 1 empty after upload: {st:?}"))?;
+    c.smp_test(&hash, false)?;
+    c.smp_reset()?;
+    c.expect("login: ", boot_wait)
+}
+
+/// Flips bit 0 of the byte at `off` in a file (flash.bin at rest).
+pub fn flip_byte(path: &Path, off: u64) {
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open flash.bin");
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, off).expect("read");
+    b[0] ^= 0x01;
+    f.write_all_at(&b, off).expect("write");
+}
