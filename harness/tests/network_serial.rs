@@ -58,6 +58,7 @@ fn decl() -> ConsoleDecl {
         prompt: "dev> ".into(),
         account: None,
         logout: "logout".into(),
+        settle_ms: 250,
     }
 }
 

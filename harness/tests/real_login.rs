@@ -78,6 +78,7 @@ fn decl() -> ConsoleDecl {
         prompt: "$ ".into(),
         account: None,
         logout: "exit".into(),
+        settle_ms: 250,
     }
 }
 

@@ -627,6 +627,7 @@ impl Check for GenuineUpdate {
         if let Some(http) = http {
             // The test image reverts at the next reset: start the second
             // path from the golden image again.
+            console::open_shell(ctx)?;
             reboot(ctx)?;
             let decl = console::open_shell(ctx)?;
             let before = running(ctx)?;

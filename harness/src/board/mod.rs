@@ -112,6 +112,39 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     let decl = &spec.declares;
+    for (i, interface) in decl.interfaces.iter().enumerate() {
+        if let Some(toggle) = &interface.toggle {
+            if toggle.on == toggle.off {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    &format!("declares.interfaces[{i}].toggle"),
+                    "`on` and `off` must differ",
+                ));
+            }
+        }
+    }
+    if let Some(slot) = decl.update.as_ref().and_then(|u| u.primary_slot) {
+        if slot.size == 0 || slot.size > crate::transport::flash::MAX_REGION {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.update.primary_slot.size",
+                format!(
+                    "expected 1 to {} bytes",
+                    crate::transport::flash::MAX_REGION
+                ),
+            ));
+        }
+        if hw.flash.is_none() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.update.primary_slot",
+                "a primary slot is written through `hardware.flash`, which is not wired",
+            ));
+        }
+    }
     if let Some(console) = &decl.console {
         if let Some(account) = &console.account {
             if !decl.accounts.contains_key(account) {
@@ -125,6 +158,14 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                     ),
                 ));
             }
+        }
+        if console.settle_ms == 0 || console.settle_ms > 5000 {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.console.settle_ms",
+                "expected milliseconds from 1 to 5000",
+            ));
         }
         if console.login.is_some() != console.password.is_some() {
             return Err(DefinitionError::at_field(

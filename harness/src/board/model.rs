@@ -329,10 +329,19 @@ pub struct ConsoleDecl {
     /// Command that ends a session, so the next check finds the login prompt.
     #[serde(default = "default_logout")]
     pub logout: String,
+    /// How long the console must stay silent before hilt takes what it
+    /// shows as final (a prompt, the end of a boot log). Slow or chatty
+    /// consoles need more; a fast one (the simulated board) can use less.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
 }
 
 fn default_logout() -> String {
     "logout".to_string()
+}
+
+fn default_settle_ms() -> u64 {
+    250
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -238,6 +238,43 @@ impl Console {
         }
     }
 
+    /// Like [`Console::expect_any`], but gives up early once the device,
+    /// having printed something, has been silent for `quiet`: a board that
+    /// halted after its boot log need not be waited on for the full
+    /// `timeout`. The timeout error then carries what was printed last.
+    pub fn expect_any_or_quiet(
+        &mut self,
+        patterns: &[&str],
+        timeout: Duration,
+        quiet: Duration,
+    ) -> Result<Match, SerialError> {
+        let started = Instant::now();
+        let first_len = self.transcript.text.len();
+        let mut last_len = first_len;
+        let mut last_change = started;
+        loop {
+            let step = quiet.min(Duration::from_millis(250));
+            match self.expect_any(patterns, step) {
+                Err(SerialError::Timeout { .. }) => {}
+                other => return other,
+            }
+            let now = Instant::now();
+            let len = self.transcript.text.len();
+            if len != last_len {
+                last_len = len;
+                last_change = now;
+            }
+            let spoke = len > first_len;
+            if (spoke && now - last_change >= quiet) || now - started >= timeout {
+                return Err(SerialError::Timeout {
+                    pattern: patterns.join(" | "),
+                    waited_ms: started.elapsed().as_millis(),
+                    tail: self.tail(200),
+                });
+            }
+        }
+    }
+
     /// Reads whatever arrives for `quiet` (bounded by the stop signal) and
     /// returns it; used to let a chatty console settle.
     pub fn drain(&mut self, quiet: Duration) -> Result<String, SerialError> {
@@ -457,7 +494,10 @@ fn settle_at_prompt(
 ) -> Result<usize, SerialError> {
     let until = Instant::now() + timeout;
     let mut logged_out = !end_open_session;
-    let mut shown = console.settle(Duration::from_millis(250), Duration::from_secs(2))?;
+    let mut shown = console.settle(
+        Duration::from_millis(decl.settle_ms),
+        Duration::from_secs(2),
+    )?;
     for _ in 0..20 {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -566,7 +606,10 @@ impl Console {
         let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
         match self.expect_any(&refs, timeout) {
             Ok(found) => {
-                let rest = self.settle(Duration::from_millis(150), Duration::from_secs(2))?;
+                // Less than the first look: the prompt is already here, this
+                // only catches trailing output.
+                let quiet = Duration::from_millis(decl.settle_ms * 3 / 5);
+                let rest = self.settle(quiet, Duration::from_secs(2))?;
                 Ok(format!("{}{}{}", found.before, found.matched, rest))
             }
             Err(SerialError::Timeout { tail, .. }) => {
@@ -666,6 +709,50 @@ mod tests {
             Err(SerialError::Timeout { tail, .. }) => assert_eq!(tail, "nothing useful"),
             other => panic!("expected timeout, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn quiet_after_output_ends_the_wait_early() {
+        let mut c = console(&[b"[boot] verdict: no bootable image; halted\r\n"]);
+        let started = Instant::now();
+        let got = c.expect_any_or_quiet(
+            &["login: "],
+            Duration::from_secs(4),
+            Duration::from_millis(300),
+        );
+        assert!(
+            matches!(got, Err(SerialError::Timeout { ref tail, .. }) if tail.contains("halted"))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "gave up after the quiet spell"
+        );
+    }
+
+    #[test]
+    fn silence_before_any_output_waits_for_the_full_timeout() {
+        let mut c = console(&[]);
+        let started = Instant::now();
+        let got = c.expect_any_or_quiet(
+            &["login: "],
+            Duration::from_millis(900),
+            Duration::from_millis(100),
+        );
+        assert!(matches!(got, Err(SerialError::Timeout { .. })));
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    }
+
+    #[test]
+    fn a_prompt_still_matches_when_waiting_for_quiet() {
+        let mut c = console(&[b"boot\r\n", b"login: "]);
+        let m = c
+            .expect_any_or_quiet(
+                &["login: "],
+                Duration::from_secs(2),
+                Duration::from_millis(300),
+            )
+            .expect("prompt");
+        assert_eq!(m.before, "boot\r\n");
     }
 
     #[test]

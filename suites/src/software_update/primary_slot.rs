@@ -17,6 +17,8 @@ use crate::console;
 
 /// How long the board may take to reach its login prompt after power-on.
 const BOOT: Duration = Duration::from_secs(15);
+/// Silence after boot output that counts as "no prompt is coming".
+const QUIET: Duration = Duration::from_secs(3);
 
 pub struct PrimarySlotTamper;
 
@@ -53,7 +55,9 @@ fn power_on_and_watch(ctx: &mut CheckContext) -> Result<PowerOn, CheckError> {
     ends.extend(decl.login.as_deref().map(regex::escape));
     let ends: Vec<&str> = ends.iter().map(String::as_str).collect();
     let console = ctx.console()?;
-    match console.expect_any(&ends, BOOT) {
+    // A halted board prints its boot log and falls silent: 3 s of silence
+    // after output ends the wait.
+    match console.expect_any_or_quiet(&ends, BOOT, QUIET) {
         Ok(found) => Ok(PowerOn::Prompt(found.before)),
         Err(SerialError::Timeout { tail, .. }) => Ok(PowerOn::NoPrompt(tail)),
         Err(e) => Err(e.into()),
