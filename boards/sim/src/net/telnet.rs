@@ -1,4 +1,7 @@
-//! `telnet-open`: a plaintext login shell on tcp/23 (loopback: 10023).
+//! The telnet-like login service on tcp/23 (loopback: 10023): off by
+//! default, on while configuration `telnet_enabled` is `true` (the network
+//! side opens and closes the port as the setting changes), always on with
+//! the `telnet-open` flaw.
 //!
 //! Prompts `login: ` and `Password: ` (checked by the core, with lockout;
 //! with the default-password flaw admin/admin works), then a `sim> ` shell
