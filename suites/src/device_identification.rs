@@ -510,13 +510,21 @@ impl Check for IdentifierWriteRefused {
             }
         }
         let after = read_identifiers(ctx)?;
-        let changed: Vec<String> = after
+        // Each source against itself: sources that disagree from the start
+        // are ID-01's finding, not a write that took.
+        let changed: Vec<String> = before
             .iter()
-            .filter(|(_, id)| *id != original)
-            .map(|(source, id)| format!("{source} now reports {id:?}"))
+            .zip(after.iter())
+            .filter(|((_, was), (_, now))| was != now)
+            .map(|((_, was), (source, now))| format!("{source} changed from {was:?} to {now:?}"))
             .collect();
         let observed = format!(
-            "identifier before: {original:?}; unauthenticated writes: {}; after: {}",
+            "identifier before: {}; unauthenticated writes: {}; after: {}",
+            before
+                .iter()
+                .map(|(source, id)| format!("{source}: {id:?}"))
+                .collect::<Vec<_>>()
+                .join("; "),
             attempts.join(", "),
             after
                 .iter()
@@ -541,7 +549,7 @@ impl Check for IdentifierWriteRefused {
                 Auth::None,
             )?;
         }
-        let restored = read_identifiers(ctx)?.iter().all(|(_, id)| *id == original);
+        let restored = read_identifiers(ctx)? == before;
         Ok(Finding::fail(
             format!(
                 "an unauthenticated write changed the identifier: {}",

@@ -53,8 +53,10 @@ pub enum Forgery {
         /// The lower SEC_CNT to write, or `None` to keep the original's.
         security_counter: Option<u32>,
     },
-    /// (h) Lower the protected SEC_CNT by one (raise it, if it is 0) without
-    /// re-signing. Rejected at the hash step.
+    /// (h) Raise the protected SEC_CNT by one (lower it, at `u32::MAX`)
+    /// without re-signing: the edit that makes an image look newer than it
+    /// is, so a bootloader that trusts unverified metadata takes it past
+    /// anti-rollback. Rejected at the hash step.
     EditedSecurityCounter,
     /// (i) Set ENCRYPTED_AES128 in `ih_flags` on the plaintext image and
     /// re-sign with the genuine key, so only the flag is wrong: a bootloader
@@ -261,7 +263,7 @@ pub fn forge(
             let old = img
                 .security_counter()
                 .ok_or_else(|| not_applicable("the SEC_CNT TLV is not 4 bytes"))?;
-            let new = old.checked_sub(1).unwrap_or(1);
+            let new = old.checked_add(1).unwrap_or(old - 1);
             put(&mut out, t.data_range().start, &new.to_le_bytes());
         }
         Forgery::EncryptedFlag => {
