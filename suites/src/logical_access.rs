@@ -407,7 +407,7 @@ static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
     capability: Capability::LogicalAccess,
     catalogue_id: "AU-04",
     title: "Brute force is stopped by lockout or delay",
-    expected: "after the declared number of failures even the right password is refused until the delay passes",
+    expected: "on the console and on the network API, after the declared number of failures even the right password is refused until the delay passes",
     nistir_8259a: &["LA-3"],
     en_303_645: &["5.1-5"],
     ts_103_701: &["5.1-5-2"],
@@ -443,8 +443,13 @@ impl Check for BruteForceLockout {
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let decl = console::open_shell(ctx)?;
-        let (delay, saved) = console::shorten_lockout(ctx, &decl, 2)?;
+        let (delay, saved) = console::shorten_lockout(ctx, &decl, 1)?;
         console::close_shell(ctx, &decl)?;
+        let wait = Duration::from_secs(u64::from(delay) + 1);
+        let mut observed = Vec::new();
+        let mut unlocked = Vec::new();
+
+        // The console login.
         let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
         let mut timings = Vec::new();
         for _ in 0..lockout.threshold {
@@ -453,7 +458,7 @@ impl Check for BruteForceLockout {
             timings.push(start.elapsed().as_millis());
             if outcome == LoginOutcome::LoggedIn {
                 return Ok(Finding::fail(
-                    "a wrong password logged in",
+                    "a wrong password logged in on the console",
                     "login with a wrong password succeeded",
                 ));
             }
@@ -462,37 +467,111 @@ impl Check for BruteForceLockout {
         let during = console::try_login(ctx, &decl, &user, &password)?;
         if during == LoginOutcome::LoggedIn {
             console::close_shell(ctx, &decl)?;
+            unlocked.push("console");
         }
         // After the delay it must work again, or the refusal proves nothing.
-        ctx.sleep(Duration::from_secs(u64::from(delay) + 1))?;
+        ctx.sleep(wait)?;
         let after = console::try_login(ctx, &decl, &user, &password)?;
         if after != LoginOutcome::LoggedIn {
             return Err(CheckError::Board(format!(
-                "the right password still fails {} s after the lock; cannot tell a lock from a broken login",
-                delay + 1
+                "the right password still fails on the console {} s after the lock; cannot tell a lock from a broken login",
+                wait.as_secs()
             )));
         }
+        console::close_shell(ctx, &decl)?;
+        observed.push(format!(
+            "console: {} wrong attempts (ms each: {timings:?}); right password right after: {}; after {} s: logs in",
+            lockout.threshold,
+            verdict_word(&during),
+            wait.as_secs()
+        ));
+
+        // The network login (HTTP basic authentication on the API), when
+        // the device has one: brute force must be stopped there too.
+        if matches!(
+            crate::api::needs_api(ctx.board()),
+            Applicability::Applicable
+        ) {
+            let (outcome, note) = brute_force_http(ctx, lockout.threshold, wait)?;
+            observed.push(note);
+            if !outcome {
+                unlocked.push("HTTPS API");
+            }
+        }
+
+        console::open_shell(ctx)?;
         console::restore_lockout(ctx, &decl, saved)?;
         console::close_shell(ctx, &decl)?;
-        let observed = format!(
-            "{} wrong attempts (ms each: {:?}); right password right after: {}; right password after {} s: logs in",
-            lockout.threshold,
-            timings,
-            verdict_word(&during),
-            delay + 1
-        );
-        if during == LoginOutcome::LoggedIn {
-            Ok(Finding::fail(
-                "no lockout: the right password worked right after the failures",
+        let observed = observed.join("; ");
+        if unlocked.is_empty() {
+            Ok(Finding::pass(
+                "every login locked after the failures and unlocked after the delay",
                 observed,
             ))
         } else {
-            Ok(Finding::pass(
-                "the account locked after the failures and unlocked after the delay",
+            Ok(Finding::fail(
+                format!(
+                    "no lockout: the right password worked right after the failures on {}",
+                    unlocked.join(", ")
+                ),
                 observed,
             ))
         }
     }
+}
+
+/// Brute force against the API's HTTP authentication: `threshold` wrong
+/// passwords, then the right one at once (must be refused), then after
+/// `wait` (must be accepted). Returns (locked, what was seen).
+fn brute_force_http(
+    ctx: &mut CheckContext,
+    threshold: u32,
+    wait: Duration,
+) -> Result<(bool, String), CheckError> {
+    use crate::api::{self, Auth};
+    use hilt_net::http::HttpRequest;
+    let target = api::target(ctx)?;
+    let path = ctx
+        .board()
+        .spec
+        .declares
+        .state
+        .as_ref()
+        .and_then(|s| s.http.clone())
+        .unwrap_or_else(|| "/".into());
+    let mut statuses = Vec::new();
+    for _ in 0..threshold {
+        let r = api::send(
+            ctx,
+            &target,
+            HttpRequest::get(&path),
+            Auth::Wrong("Hilt-wrong-guess"),
+        )?;
+        if (200..300).contains(&r.status) {
+            return Ok((
+                false,
+                format!("HTTPS: a wrong password was accepted ({})", r.status),
+            ));
+        }
+        statuses.push(r.status);
+    }
+    let during = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
+    ctx.sleep(wait)?;
+    let after = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
+    if !(200..300).contains(&after) {
+        return Err(CheckError::Board(format!(
+            "the right password still fails on the API {} s after the lock (status {after}); cannot tell a lock from a broken login",
+            wait.as_secs()
+        )));
+    }
+    let locked = !(200..300).contains(&during);
+    Ok((
+        locked,
+        format!(
+            "HTTPS GET {path}: {threshold} wrong passwords answered {statuses:?}; right password right after: {during}; after {} s: {after}",
+            wait.as_secs()
+        ),
+    ))
 }
 
 /// AU-10: the debug port refuses to read memory.
