@@ -3,7 +3,7 @@
 
 use crate::device_api::event_kind;
 use crate::flash::{self, Flash, Trailer};
-use crate::mcuboot::{self, Image, Policy, TrustedKey, Version};
+use crate::mcuboot::{self, Image, Policy, TrustedKey};
 
 /// What the firmware is started with.
 #[derive(Debug, Clone)]
@@ -35,23 +35,15 @@ pub fn policy(flags: u32) -> Policy {
         accept_unsigned: flags & flash::BOOT_FLAG_ACCEPT_UNSIGNED != 0,
         accept_any_key: flags & flash::BOOT_FLAG_ACCEPT_ANY_KEY != 0,
         skip_hash: flags & flash::BOOT_FLAG_SKIP_HASH != 0,
-        hash_without_protected_tlvs: flags & flash::BOOT_FLAG_UNPROTECTED_TLVS != 0,
     }
 }
 
 /// Parses and verifies a slot; checks the security counter unless allowed.
-///
-/// `running` is the version of the image in slot 0 when `slot` is a
-/// candidate for it (`None` when validating slot 0 itself): a bootloader
-/// with `bootloader-unprotected-tlvs` cannot trust the security counter (its
-/// hash does not cover it), so it refuses only images older than the
-/// running one, as MCUboot's version-based downgrade prevention does.
 pub fn validate(
     slot: &[u8],
     keys: &[(Vec<u8>, TrustedKey)],
     flags: u32,
     nv_counter: u32,
-    running: Option<Version>,
 ) -> Result<Image, String> {
     let img = mcuboot::parse(slot)?;
     if img.total_len > flash::SLOT_SIZE - flash::TRAILER_COPY_DONE_FROM_END {
@@ -59,19 +51,6 @@ pub fn validate(
     }
     mcuboot::verify(&img, keys, policy(flags))?;
     if flags & flash::BOOT_FLAG_ROLLBACK_ALLOWED != 0 {
-        return Ok(img);
-    }
-    if flags & flash::BOOT_FLAG_UNPROTECTED_TLVS != 0 {
-        let older = |r: Version| {
-            (img.version.major, img.version.minor, img.version.revision)
-                < (r.major, r.minor, r.revision)
-        };
-        if let Some(r) = running.filter(|r| older(*r)) {
-            return Err(format!(
-                "version {} older than the running {r} (downgrade)",
-                img.version
-            ));
-        }
         return Ok(img);
     }
     let cnt = img.security_counter().unwrap_or(0);
@@ -144,14 +123,7 @@ pub fn boot(flash: &mut Flash) -> BootReport {
                 return r;
             }
         }
-        let running = mcuboot::parse(flash.slot(0)).ok().map(|i| i.version);
-        match validate(
-            flash.slot(1),
-            &keys,
-            flags,
-            flash.security_counter(),
-            running,
-        ) {
+        match validate(flash.slot(1), &keys, flags, flash.security_counter()) {
             Ok(img) => {
                 r.log.push(format!(
                     "[boot] slot 1: image {} hash {}: OK",
@@ -201,7 +173,7 @@ pub fn boot(flash: &mut Flash) -> BootReport {
             .map_err(|why| format!("no image: {why}"))
             .map(|img| (img, false))
     } else {
-        validate(flash.slot(0), &keys, flags, flash.security_counter(), None).map(|img| (img, true))
+        validate(flash.slot(0), &keys, flags, flash.security_counter()).map(|img| (img, true))
     };
     match primary {
         Ok((img, validated)) => {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::device_api::Personality;
-use crate::mcuboot::{self, HashCoverage, Version};
+use crate::mcuboot::{self, Version};
 
 pub const MANIFEST_FORMAT: &str = "hilt-sim-firmware/1";
 pub const MODEL: &str = "hilt reference thermostat (simulated)";
@@ -227,13 +227,6 @@ pub const FLAWS: &[Flaw] = &[
         summary: "bootloader checks the signature over the stored hash without recomputing it",
     },
     Flaw {
-        name: "bootloader-unprotected-tlvs",
-        home: Home::Bootloader,
-        capability: "software update",
-        summary:
-            "bootloader hash ends at the payload: protected TLVs (security counter) unauthenticated",
-    },
-    Flaw {
         name: "bootloader-hangs-on-truncated",
         home: Home::Bootloader,
         capability: "software update",
@@ -451,43 +444,26 @@ pub fn test_signing_key() -> Result<ed25519_dalek::SigningKey, String> {
 
 /// Builds a signed firmware image with the given firmware flaws.
 pub fn build(flaws: &[String], version: &str, security_counter: u32) -> Result<Vec<u8>, String> {
-    build_with(flaws, version, security_counter, HashCoverage::Mcuboot)
-}
-
-/// Builds a signed image whose hash covers what `coverage` says.
-pub fn build_with(
-    flaws: &[String],
-    version: &str,
-    security_counter: u32,
-    coverage: HashCoverage,
-) -> Result<Vec<u8>, String> {
     let v = Version::parse(version).ok_or_else(|| format!("bad version {version:?}"))?;
     let m = Manifest::new(flaws, &v.to_string())?;
-    Ok(mcuboot::build_signed_with(
+    Ok(mcuboot::build_signed(
         &m.payload(),
         v,
         security_counter,
         &test_signing_key()?,
-        coverage,
     ))
 }
 
 /// The image a board with `flaws` (firmware and bootloader) is shipped
-/// with, as its manufacturer builds it: the firmware flaws in the manifest,
-/// and for a board whose bootloader hashes header and payload only
-/// (`bootloader-unprotected-tlvs`) the vendor tool's matching hash.
+/// with: the firmware flaws in the manifest (the bootloader flaws live in
+/// the bootloader), signed as every image is (MCUboot's hash).
 pub fn build_for_board(
     flaws: &[String],
     version: &str,
     security_counter: u32,
 ) -> Result<Vec<u8>, String> {
-    let (fw, bl) = split_flaws(flaws)?;
-    let coverage = if bl.iter().any(|f| f == "bootloader-unprotected-tlvs") {
-        HashCoverage::HeaderAndPayload
-    } else {
-        HashCoverage::Mcuboot
-    };
-    build_with(&fw, version, security_counter, coverage)
+    let (fw, _) = split_flaws(flaws)?;
+    build(&fw, version, security_counter)
 }
 
 /// The bootloader's trusted keys (SPKI DER): both test manufacturer keys.

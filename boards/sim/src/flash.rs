@@ -59,8 +59,7 @@ pub const BOOT_FLAG_ACCEPT_ANY_KEY: u32 = 1 << 1;
 pub const BOOT_FLAG_ROLLBACK_ALLOWED: u32 = 1 << 2;
 /// `bootloader-skips-hash`: the stored hash is not recomputed.
 pub const BOOT_FLAG_SKIP_HASH: u32 = 1 << 3;
-/// `bootloader-unprotected-tlvs`: the hash may end at the payload.
-pub const BOOT_FLAG_UNPROTECTED_TLVS: u32 = 1 << 4;
+// Bit 4 is unused.
 /// `bootloader-hangs-on-truncated`: a pending image with a lying size hangs the boot.
 pub const BOOT_FLAG_HANG_ON_TRUNCATED: u32 = 1 << 5;
 /// `bootloader-no-boot-validation`: slot 0 is not validated at boot.
@@ -73,7 +72,6 @@ pub fn boot_flag(flaw: &str) -> u32 {
         "bootloader-accepts-any-key" => BOOT_FLAG_ACCEPT_ANY_KEY,
         "rollback-allowed" => BOOT_FLAG_ROLLBACK_ALLOWED,
         "bootloader-skips-hash" => BOOT_FLAG_SKIP_HASH,
-        "bootloader-unprotected-tlvs" => BOOT_FLAG_UNPROTECTED_TLVS,
         "bootloader-hangs-on-truncated" => BOOT_FLAG_HANG_ON_TRUNCATED,
         "bootloader-no-boot-validation" => BOOT_FLAG_NO_BOOT_VALIDATION,
         _ => 0,

@@ -77,8 +77,7 @@ pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
         std::fs::write(dir.join("trusted-key.pem"), firmware::TEST_PUB_ED25519_PEM)?;
         // The golden image is the one the factory programmed: the board's
         // own firmware, flaws included (a lab restores a board to what it
-        // shipped with, not to another product's firmware), signed the way
-        // its manufacturer signs.
+        // shipped with, not to another product's firmware).
         let golden = firmware::build_for_board(
             &flaws,
             firmware::REFERENCE_VERSION,

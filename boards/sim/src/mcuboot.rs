@@ -82,21 +82,6 @@ pub struct Image {
     pub total_len: usize,
     /// SHA-256 over header + payload + protected TLV area.
     pub computed_hash: [u8; 32],
-    /// SHA-256 over header + payload only (what a bootloader whose hash
-    /// leaves the protected TLVs out computes; see [`HashCoverage`]).
-    pub header_payload_hash: [u8; 32],
-}
-
-/// What the image hash (the SHA256 TLV, which the signature signs) covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HashCoverage {
-    /// MCUboot's definition: header, payload and protected TLV area.
-    #[default]
-    Mcuboot,
-    /// Header and payload only: the protected TLVs (security counter) are
-    /// not covered. The `bootloader-unprotected-tlvs` flaw and the vendor
-    /// tool that signs for it.
-    HeaderAndPayload,
 }
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
@@ -197,7 +182,6 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
     }
     tlvs.extend(parse_tlvs(b, off + 4, end, false)?);
     let computed_hash: [u8; 32] = Sha256::digest(&b[..prot_end]).into();
-    let header_payload_hash: [u8; 32] = Sha256::digest(&b[..payload_end]).into();
     Ok(Image {
         load_addr,
         hdr_size,
@@ -208,7 +192,6 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
         tlvs,
         total_len: end,
         computed_hash,
-        header_payload_hash,
     })
 }
 
@@ -371,10 +354,6 @@ pub struct Policy {
     /// `bootloader-skips-hash`: the SHA256 TLV is not compared with a hash
     /// computed over the image; the signature is checked over the TLV.
     pub skip_hash: bool,
-    /// `bootloader-unprotected-tlvs`: a SHA256 TLV equal to the hash over
-    /// header and payload alone ([`HashCoverage::HeaderAndPayload`]) is
-    /// accepted too, so the protected TLVs may change without notice.
-    pub hash_without_protected_tlvs: bool,
 }
 
 /// Why an image failed verification.
@@ -388,9 +367,7 @@ pub fn verify(img: &Image, keys: &[(Vec<u8>, TrustedKey)], policy: Policy) -> Ve
         return Err(format!("unsupported image flags 0x{:x}", img.flags));
     }
     let recorded = img.recorded_hash().ok_or("no SHA256 TLV")?;
-    let hash_ok = recorded == img.computed_hash
-        || (policy.hash_without_protected_tlvs && recorded == img.header_payload_hash);
-    if !hash_ok && !policy.skip_hash {
+    if recorded != img.computed_hash && !policy.skip_hash {
         return Err("image hash mismatch".into());
     }
     // The signature signs the recorded hash (equal to the computed one
@@ -473,29 +450,13 @@ pub fn key_hash(spki_der: &[u8]) -> [u8; 32] {
 
 /// Builds a signed image around `payload` (used by `hilt-sim firmware`),
 /// laid out as imgtool lays it out: 0x200-byte header padded with 0xff,
-/// protected SEC_CNT, then SHA256, KEYHASH and the signature.
+/// protected SEC_CNT, then SHA256 (over header, payload and protected
+/// TLVs, as MCUboot defines it), KEYHASH and the signature.
 pub fn build_signed(
     payload: &[u8],
     version: Version,
     security_counter: u32,
     key: &ed25519_dalek::SigningKey,
-) -> Vec<u8> {
-    build_signed_with(
-        payload,
-        version,
-        security_counter,
-        key,
-        HashCoverage::Mcuboot,
-    )
-}
-
-/// [`build_signed`] with a choice of what the hash covers.
-pub fn build_signed_with(
-    payload: &[u8],
-    version: Version,
-    security_counter: u32,
-    key: &ed25519_dalek::SigningKey,
-    coverage: HashCoverage,
 ) -> Vec<u8> {
     use ed25519_dalek::pkcs8::EncodePublicKey as _;
     use ed25519_dalek::Signer as _;
@@ -514,16 +475,12 @@ pub fn build_signed_with(
     b.extend_from_slice(&0u32.to_le_bytes());
     b.resize(hdr_size, 0xff);
     b.extend_from_slice(payload);
-    let payload_end = b.len();
     b.extend_from_slice(&TLV_PROT_INFO_MAGIC.to_le_bytes());
     b.extend_from_slice(&12u16.to_le_bytes());
     b.extend_from_slice(&TLV_SEC_CNT.to_le_bytes());
     b.extend_from_slice(&4u16.to_le_bytes());
     b.extend_from_slice(&security_counter.to_le_bytes());
-    let hash: [u8; 32] = match coverage {
-        HashCoverage::Mcuboot => Sha256::digest(&b).into(),
-        HashCoverage::HeaderAndPayload => Sha256::digest(&b[..payload_end]).into(),
-    };
+    let hash: [u8; 32] = Sha256::digest(&b).into();
     let spki = key
         .verifying_key()
         .to_public_key_der()
@@ -638,7 +595,6 @@ mod tests {
                         accept_unsigned: true,
                         accept_any_key: true,
                         skip_hash: true,
-                        hash_without_protected_tlvs: true,
                     },
                 );
             }
@@ -669,13 +625,15 @@ mod tests {
         b
     }
 
-    fn lower_counter(img: &[u8]) -> Vec<u8> {
+    /// The protected SEC_CNT changed by `delta`, hash and signature kept.
+    fn edit_counter(img: &[u8], delta: i64) -> Vec<u8> {
         let parsed = parse(img).expect("parse");
         let mut b = img.to_vec();
         // The SEC_CNT value sits 8 bytes into the protected TLV area.
         let at = parsed.hdr_size + parsed.img_size + 8;
         let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        b[at..at + 4].copy_from_slice(&v.saturating_sub(1).to_le_bytes());
+        let v = u32::try_from(i64::from(v) + delta).expect("counter");
+        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
         b
     }
 
@@ -689,6 +647,21 @@ mod tests {
         let tampered = parse(&flip_payload_middle(&image())).expect("parse");
         assert!(verify(&tampered, &keys, Policy::default()).is_err());
         verify(&tampered, &keys, skip).expect("signature over the stored hash");
+        // The protected TLVs are covered by the hash, which is not
+        // recomputed: a counter edited either way goes unnoticed here (the
+        // rollback check against the NV counter is the bootloader's).
+        for delta in [1, -1] {
+            let edited = parse(&edit_counter(&image(), delta)).expect("parse");
+            assert_eq!(
+                edited.security_counter(),
+                Some(u32::try_from(7 + delta).expect("counter"))
+            );
+            assert_eq!(
+                verify(&edited, &keys, Policy::default()),
+                Err("image hash mismatch".to_string())
+            );
+            verify(&edited, &keys, skip).expect("edited counter, stored hash");
+        }
         // A changed hash TLV still fails: the signature no longer fits it.
         let mut b = image();
         let p = parse(&b).expect("parse");
@@ -697,35 +670,6 @@ mod tests {
         b[tlv_at] ^= 0xff;
         let bad = parse(&b).expect("parse");
         assert!(verify(&bad, &keys, skip).is_err());
-    }
-
-    #[test]
-    fn header_and_payload_coverage_leaves_the_counter_unprotected() {
-        let keys = keys();
-        let key = crate::firmware::test_signing_key().expect("key");
-        let payload = crate::firmware::Manifest::new(&[], "1.0.0")
-            .expect("manifest")
-            .payload();
-        let v = Version::parse("1.0.0").expect("version");
-        let short = build_signed_with(&payload, v, 3, &key, HashCoverage::HeaderAndPayload);
-        let flawed = Policy {
-            hash_without_protected_tlvs: true,
-            ..Policy::default()
-        };
-        let img = parse(&short).expect("parse");
-        assert!(verify(&img, &keys, Policy::default()).is_err());
-        verify(&img, &keys, flawed).expect("vendor hash accepted");
-        let edited = parse(&lower_counter(&short)).expect("parse");
-        assert_eq!(edited.security_counter(), Some(2));
-        verify(&edited, &keys, flawed).expect("edited counter goes unnoticed");
-        let tampered = parse(&flip_payload_middle(&short)).expect("parse");
-        assert!(verify(&tampered, &keys, flawed).is_err());
-        // MCUboot-hashed images keep verifying under the flawed policy, and
-        // their counter stays covered.
-        let standard = image();
-        verify(&parse(&standard).expect("parse"), &keys, flawed).expect("standard image");
-        let edited = parse(&lower_counter(&standard)).expect("parse");
-        assert!(verify(&edited, &keys, flawed).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Board indices used by the tests (each test its own, so they may run in
 //! parallel with each other and with other tests on the machine):
 //! boot 100-119, console 140-154, flaws_net 155 158 159 167 168,
-//! flaws_core 156 157 163-166 169, gdb 160-162, many 170-185, smp 186-189.
+//! flaws_core 156 157 163 165 166 169, gdb 160-162, many 170-185, smp 186-189.
 #![allow(dead_code)]
 
 use std::io::Write as _;
@@ -517,6 +517,22 @@ pub fn edited_counter(golden: &[u8]) -> Vec<u8> {
     let old = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     let new = old.checked_sub(1).unwrap_or(1);
     b[at..at + 4].copy_from_slice(&new.to_le_bytes());
+    b
+}
+
+/// The protected security counter raised by one, nothing re-signed (the
+/// forgery that shows whether the protected TLVs are authenticated: the
+/// raised counter passes any rollback check).
+pub fn raised_counter(golden: &[u8]) -> Vec<u8> {
+    let (hdr, _, size) = header_sizes(golden);
+    let at = hdr + size + 8;
+    let mut b = golden.to_vec();
+    assert_eq!(
+        u16::from_le_bytes([b[hdr + size + 4], b[hdr + size + 5]]),
+        0x50
+    );
+    let old = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    b[at..at + 4].copy_from_slice(&(old + 1).to_le_bytes());
     b
 }
 
