@@ -287,6 +287,7 @@ declares:
     password: "Password: "
     prompt: "sim> "
     account: admin
+    settle_ms: 40
   lockout: {{ threshold: 5, delay_s: 30, threshold_parameter: lockout_threshold, delay_parameter: lockout_delay_s }}
   state: {{ console: status, http: /api/v1/status, degraded: degraded, version_console: version }}
   configuration:
