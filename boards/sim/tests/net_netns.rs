@@ -64,7 +64,8 @@ fn board_in_its_own_namespace() {
     let _ = net::teardown(INDEX);
     let _guard = NsGuard(INDEX);
     let dev = MockDevice::new(INDEX, &["plaintext-api", "telnet-open"]);
-    // Telemetry and syslog to their defaults: the host side of the link.
+    // Telemetry to its default, the host side of the link; syslog to its
+    // default, which is off (set to the host side further down).
     dev.set("telemetry_server", "");
     dev.set("syslog_collector", "");
     // Bind the host-side servers once the link exists: start, stop, bind,
@@ -97,19 +98,40 @@ fn board_in_its_own_namespace() {
     .expect("identity");
     assert_eq!(r.status, 200);
 
-    // A failed login reaches the default collector, from the board's address.
-    let r = https(
-        &c,
-        https_addr,
-        "198.18.240.2",
-        "GET",
-        "/api/v1/status",
-        Some(&net_common::basic("admin", "x")),
-        b"",
-    )
-    .expect("status");
-    assert_eq!(r.status, 401);
+    // A failed login is a security event, but with no collector configured
+    // (the default) nothing goes out: not even to the host side's syslog
+    // port, where an earlier default sent it in cleartext.
+    let failed_login = || {
+        let r = https(
+            &c,
+            https_addr,
+            "198.18.240.2",
+            "GET",
+            "/api/v1/status",
+            Some(&net_common::basic("admin", "x")),
+            b"",
+        )
+        .expect("status");
+        assert_eq!(r.status, 401);
+    };
+    failed_login();
+    assert!(wait_until(Duration::from_secs(5), || {
+        !dev.events_of("login_failed").is_empty()
+    }));
     let mut buf = [0u8; 2048];
+    syslog
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .expect("timeout");
+    assert!(
+        syslog.recv_from(&mut buf).is_err(),
+        "syslog sent without a collector configured"
+    );
+    // Once configured, the collector gets it from the board's address.
+    dev.set("syslog_collector", "198.18.240.1:5514");
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    failed_login();
     let (n, from) = syslog.recv_from(&mut buf).expect("syslog datagram");
     assert_eq!(from.ip().to_string(), "198.18.240.2");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("<84>1 "));

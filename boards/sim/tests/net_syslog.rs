@@ -171,6 +171,63 @@ fn no_security_logging_sends_nothing() {
 }
 
 #[test]
+fn nothing_is_sent_until_a_collector_is_configured() {
+    // Empty (the factory default) and `off` both send nothing. On loopback
+    // the host side is 127.0.0.1; an earlier default sent to port 5514
+    // there, so listen on it too when it is free.
+    let old_default = UdpSocket::bind("127.0.0.1:5514").ok();
+    if old_default.is_none() {
+        eprintln!("note: 127.0.0.1:5514 is taken; not watching the old default port");
+    }
+    let watcher = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for s in old_default.iter().chain([&watcher]) {
+        s.set_read_timeout(Some(Duration::from_millis(1000)))
+            .expect("timeout");
+    }
+    let dev = MockDevice::new(232, &["plaintext-api"]);
+    let h = net::start(
+        dev.clone(),
+        NetConfig::for_device(dev.as_ref(), NetMode::Loopback),
+    )
+    .expect("start");
+    let fail_login = || {
+        let r = net_common::http(
+            h.listener("http").expect("http"),
+            "GET",
+            "/api/v1/status",
+            Some(&basic("admin", "wrong")),
+            b"",
+        )
+        .expect("request");
+        assert_eq!(r.status, 401);
+    };
+    let mut buf = [0u8; 4096];
+    for setting in ["", "off"] {
+        dev.set("syslog_collector", setting);
+        let before = dev.events_of("login_failed").len();
+        fail_login();
+        assert_eq!(dev.events_of("login_failed").len(), before + 1);
+        if let Some(s) = &old_default {
+            assert!(
+                s.recv_from(&mut buf).is_err(),
+                "syslog_collector={setting:?} sent to the old default"
+            );
+        }
+    }
+    // Configured: the same event goes out.
+    dev.set(
+        "syslog_collector",
+        &watcher.local_addr().expect("addr").to_string(),
+    );
+    watcher
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    fail_login();
+    let (n, _) = watcher.recv_from(&mut buf).expect("a syslog datagram");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains(" login_failed "));
+}
+
+#[test]
 fn the_parser_rejects_non_5424() {
     assert!(parse_5424("<13>Nov 25 08:00:00 host app: legacy BSD syslog").is_err());
     assert!(parse_5424("<84>1 2026-01-01T00:00:00Z h a 1 m - hello").is_ok());

@@ -16,7 +16,8 @@
 //!   `telnet_enabled` is `true` (opened and closed as it changes), or
 //!   always with `telnet-open`;
 //! - a TLS telemetry client, MQTT 3.1.1 over TLS ([`telemetry`]);
-//! - RFC 5424 syslog of security events over UDP ([`syslog`]);
+//! - RFC 5424 syslog of security events over UDP ([`syslog`]), once a
+//!   collector is configured;
 //! - with `tls-legacy-versions`, TLS 1.0 hellos answered ([`tls_legacy`]);
 //! - with `plaintext-beacon`, a cleartext CoAP broadcast ([`beacon`]).
 //!
@@ -607,12 +608,13 @@ pub(crate) fn destination_allowed(addr: &SocketAddr, mode: NetMode) -> bool {
     }
 }
 
-/// A destination from configuration key `key`: unset or empty means the
-/// default; `off` disables. `Err` carries a reason for the event log.
+/// A destination from configuration key `key`: unset or empty means
+/// `default` (`None`: nothing is sent until one is configured); `off`
+/// disables. `Err` carries a reason for the event log.
 pub(crate) fn configured_destination(
     api: &dyn DeviceApi,
     key: &str,
-    default: SocketAddr,
+    default: Option<SocketAddr>,
     mode: NetMode,
 ) -> Result<Option<SocketAddr>, String> {
     let raw = api.config_get(key).unwrap_or_default();
@@ -621,7 +623,10 @@ pub(crate) fn configured_destination(
         return Ok(None);
     }
     let addr = if raw.is_empty() {
-        default
+        match default {
+            Some(a) => a,
+            None => return Ok(None),
+        }
     } else {
         parse_host_port(raw)
             .ok_or_else(|| format!("{key}: not an IP-literal host:port: {raw:?}"))?

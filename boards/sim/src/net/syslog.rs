@@ -2,9 +2,11 @@
 //!
 //! Every event the core records (`DeviceApi::subscribe_events`) goes out as
 //! one datagram of at most [`MAX_MESSAGE`] bytes to the collector in
-//! configuration key `syslog_collector` (`host:port`, IP literal; unset or
-//! empty: the host side of the board's link, port 5514; `off`: nothing is
-//! sent). Firmware with `no-security-logging` starts no sender at all.
+//! configuration key `syslog_collector` (`host:port`, IP literal). Unset,
+//! empty (the factory default, also after a factory reset) or `off`:
+//! nothing is sent, so a board leaks no cleartext security events until
+//! someone points it at a collector. Firmware with `no-security-logging`
+//! starts no sender at all.
 //!
 //! ```text
 //! <84>1 2026-11-25T08:30:12Z SIM0-0A1B2C3D hilt-sim 4242 login_failed [hilt@32473 seq="7" source="https:198.18.0.1:40312" severity="4"] login failed for admin
@@ -14,7 +16,7 @@
 //! board's process id, MSGID the event kind; SD-ID `hilt@32473` (32473 is
 //! the documentation enterprise number of RFC 5612).
 
-use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,8 +27,6 @@ use crate::device_api::{config_key, DeviceApi, Event};
 
 /// Facility: security/authorization messages (authpriv).
 pub const FACILITY: u8 = 10;
-/// Default collector port on the host side.
-pub const DEFAULT_PORT: u16 = 5514;
 /// Largest datagram sent (RFC 5426 says receivers SHOULD take 2048).
 pub const MAX_MESSAGE: usize = 2048;
 
@@ -102,7 +102,6 @@ pub(crate) fn spawn(
     sd: Arc<Shutdown>,
 ) -> std::io::Result<JoinHandle<()>> {
     let rx = api.subscribe_events();
-    let default = SocketAddr::V4(SocketAddrV4::new(cfg.host_addr(), DEFAULT_PORT));
     let procid = std::process::id();
     std::thread::Builder::new()
         .name("net-syslog".into())
@@ -117,10 +116,11 @@ pub(crate) fn spawn(
                         return;
                     }
                 };
+                // No default collector: nothing leaves until one is set.
                 let dest = configured_destination(
                     api.as_ref(),
                     config_key::SYSLOG_COLLECTOR,
-                    default,
+                    None,
                     cfg.mode,
                 );
                 // A failure to log is not itself logged (that would loop).

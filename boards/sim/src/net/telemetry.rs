@@ -323,12 +323,12 @@ pub fn attempt(
     sd: &Arc<Shutdown>,
 ) -> Outcome {
     let default = SocketAddr::V4(SocketAddrV4::new(cfg.host_addr(), DEFAULT_PORT));
-    let server = match configured_destination(api, config_key::TELEMETRY_SERVER, default, cfg.mode)
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => return Outcome::Disabled,
-        Err(reason) => return Outcome::Failed { reason },
-    };
+    let server =
+        match configured_destination(api, config_key::TELEMETRY_SERVER, Some(default), cfg.mode) {
+            Ok(Some(a)) => a,
+            Ok(None) => return Outcome::Disabled,
+            Err(reason) => return Outcome::Failed { reason },
+        };
     let name = api
         .config_get(config_key::TELEMETRY_SERVER_NAME)
         .map(|n| n.trim().to_string())
