@@ -337,3 +337,58 @@ fn unreachable_server_is_recorded_once_not_as_a_security_event() {
             .any(|e| e.detail.contains("not reachable from this board"))
     }));
 }
+
+/// Accepts connections on a fresh 127.0.0.1 port and reports when each came.
+fn connection_counter() -> (SocketAddr, Receiver<Instant>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { return };
+            if tx.send(Instant::now()).is_err() {
+                return;
+            }
+            // Hang up at once: the client's attempt fails, which is fine.
+            drop(s);
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn a_changed_server_or_interval_is_tried_at_once() {
+    let (first, first_rx) = connection_counter();
+    let dev = MockDevice::new(227, &[]);
+    dev.set("telemetry_server", &first.to_string());
+    dev.set("telemetry_interval_s", "60");
+    let _h = net::start(
+        dev.clone(),
+        NetConfig::for_device(dev.as_ref(), NetMode::Loopback),
+    )
+    .expect("start");
+    // The first attempt comes shortly after boot.
+    first_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("first attempt");
+    // A new server is tried at once, not a minute later.
+    let (second, second_rx) = connection_counter();
+    let changed = Instant::now();
+    dev.set("telemetry_server", &second.to_string());
+    let at = second_rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("attempt at the new server");
+    assert!(at - changed < Duration::from_secs(2), "{:?}", at - changed);
+    // So is a new interval; then the interval holds again.
+    let changed = Instant::now();
+    dev.set("telemetry_interval_s", "30");
+    let at = second_rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("attempt after the interval changed");
+    assert!(at - changed < Duration::from_secs(2), "{:?}", at - changed);
+    assert!(
+        second_rx.recv_timeout(Duration::from_secs(2)).is_err(),
+        "attempts must follow the interval again"
+    );
+    assert!(first_rx.try_recv().is_err(), "the old server is left alone");
+}

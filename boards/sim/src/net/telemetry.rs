@@ -1,7 +1,9 @@
 //! The TLS telemetry client: MQTT 3.1.1 over TLS.
 //!
-//! Every `telemetry_interval_s` seconds (configuration; default 5, clamped
-//! to 1..=3600) the device connects from inside its namespace to
+//! Every `telemetry_interval_s` seconds (configuration, clamped to
+//! 1..=3600; 5 when unset), and at once (within about 100 ms) when `telemetry_server`,
+//! `telemetry_server_name` or `telemetry_interval_s` changes (then the
+//! interval again from there), the device connects from inside its namespace to
 //! `telemetry_server` (`host:port`, IP literal; unset or empty: the host
 //! side of its link, port 8883; `off`: no telemetry), does a TLS handshake
 //! (TLS 1.2 or 1.3) validating the server's chain against the telemetry CA
@@ -446,6 +448,44 @@ fn record(api: &dyn DeviceApi, outcome: &Outcome, previous: Option<&Outcome>) {
     }
 }
 
+/// How often the client looks at its settings between attempts.
+const SETTINGS_POLL: Duration = Duration::from_millis(100);
+
+/// The settings whose change starts the next attempt at once.
+fn watched_settings(api: &dyn DeviceApi) -> [Option<String>; 3] {
+    [
+        config_key::TELEMETRY_SERVER,
+        config_key::TELEMETRY_SERVER_NAME,
+        config_key::TELEMETRY_INTERVAL_S,
+    ]
+    .map(|k| api.config_get(k))
+}
+
+/// Waits until the next attempt is due: `interval` after the last one, or
+/// as soon as a watched setting differs from `seen` (the values the last
+/// attempt started with), as a device applies a new server at once.
+/// Returns true when stopped.
+fn wait_for_next(
+    api: &dyn DeviceApi,
+    sd: &Shutdown,
+    seen: &[Option<String>; 3],
+    interval: Duration,
+) -> bool {
+    let due = Instant::now() + interval;
+    loop {
+        if watched_settings(api) != *seen {
+            return sd.is_stopped();
+        }
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return sd.is_stopped();
+        }
+        if sd.sleep(left.min(SETTINGS_POLL)) {
+            return true;
+        }
+    }
+}
+
 /// Seconds until the next report.
 fn interval(api: &dyn DeviceApi) -> Duration {
     let s = api
@@ -482,13 +522,14 @@ pub(crate) fn spawn(
                 return;
             }
             while !sd.is_stopped() {
+                let seen = watched_settings(api.as_ref());
                 let outcome = attempt(api.as_ref(), &cfg, &tls, &sd);
                 if sd.is_stopped() {
                     return;
                 }
                 record(api.as_ref(), &outcome, previous.as_ref());
                 previous = Some(outcome);
-                if sd.sleep(interval(api.as_ref())) {
+                if wait_for_next(api.as_ref(), &sd, &seen, interval(api.as_ref())) {
                     return;
                 }
             }
