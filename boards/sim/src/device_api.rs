@@ -232,6 +232,19 @@ pub struct Personality {
     /// `tls-accepts-untrusted`: the telemetry client accepts any server
     /// certificate (no chain or host name validation).
     pub tls_accepts_untrusted: bool,
+    /// `tls-skips-hostname-check`: the telemetry client validates the chain
+    /// and the validity dates but accepts a certificate for another name.
+    #[serde(default)]
+    pub tls_skips_hostname_check: bool,
+    /// `tls-ignores-expiry`: the telemetry client validates chain and name
+    /// but accepts an expired or not yet valid certificate.
+    #[serde(default)]
+    pub tls_ignores_expiry: bool,
+    /// `tls-version-fallback`: after a handshake that failed over the
+    /// protocol version, the telemetry client retries at once with a TLS 1.0
+    /// ClientHello.
+    #[serde(default)]
+    pub tls_version_fallback: bool,
     /// Syslog forwarding of security events on. On in the reference firmware
     /// (sends only once `syslog_collector` is configured).
     pub syslog: bool,

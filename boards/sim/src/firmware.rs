@@ -221,6 +221,24 @@ pub const FLAWS: &[Flaw] = &[
         summary: "updates_enabled=false is stored but uploads and installs proceed",
     },
     Flaw {
+        name: "tls-skips-hostname-check",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "telemetry client accepts a trusted certificate issued for another host name",
+    },
+    Flaw {
+        name: "tls-ignores-expiry",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "telemetry client accepts an expired or not yet valid certificate",
+    },
+    Flaw {
+        name: "tls-version-fallback",
+        home: Home::Firmware,
+        capability: "data protection",
+        summary: "telemetry client retries with a TLS 1.0 ClientHello after a version failure",
+    },
+    Flaw {
         name: "bootloader-skips-hash",
         home: Home::Bootloader,
         capability: "software update",
@@ -275,6 +293,9 @@ pub struct Behaviour {
     pub plaintext_beacon: bool,
     pub disable_not_persisted: bool,
     pub update_setting_ignored: bool,
+    pub tls_skips_hostname_check: bool,
+    pub tls_ignores_expiry: bool,
+    pub tls_version_fallback: bool,
 }
 
 impl Behaviour {
@@ -307,6 +328,9 @@ impl Behaviour {
             "plaintext-beacon" => &mut self.plaintext_beacon,
             "disable-not-persisted" => &mut self.disable_not_persisted,
             "update-setting-ignored" => &mut self.update_setting_ignored,
+            "tls-skips-hostname-check" => &mut self.tls_skips_hostname_check,
+            "tls-ignores-expiry" => &mut self.tls_ignores_expiry,
+            "tls-version-fallback" => &mut self.tls_version_fallback,
             _ => return false,
         };
         *slot = true;
@@ -393,6 +417,9 @@ impl Manifest {
             telnet: b.telnet_open,
             telemetry: self.services.telemetry,
             tls_accepts_untrusted: b.tls_accepts_untrusted,
+            tls_skips_hostname_check: b.tls_skips_hostname_check,
+            tls_ignores_expiry: b.tls_ignores_expiry,
+            tls_version_fallback: b.tls_version_fallback,
             syslog: self.services.syslog && !b.no_security_logging,
             config_write_unauthenticated: b.config_write_unauthenticated,
             event_log_unauthenticated: b.event_log_unauthenticated,

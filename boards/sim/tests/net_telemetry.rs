@@ -3,115 +3,19 @@
 
 mod net_common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hilt_sim::net::{self, event_kind, NetConfig, NetHandle, NetMode};
-use net_common::{wait_until, MockDevice};
+use net_common::{mqtt_tls_server as server, wait_until, MockDevice, Seen};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer,
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-/// What the server saw.
-#[derive(Debug)]
-#[allow(dead_code)] // fields are shown in assertion messages
-enum Seen {
-    HandshakeFailed(String),
-    /// MQTT topic and payload of the PUBLISH, and the client's address.
-    Published(String, String, String),
-    Other(String),
-}
-
-/// A one-connection MQTT-over-TLS server on 127.0.0.1 with the given
-/// credential; reports what the first client did.
-fn server(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> (SocketAddr, Receiver<Seen>) {
-    let cfg = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server credential"),
-    );
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.set_nonblocking(true).expect("nonblocking");
-    let addr = l.local_addr().expect("addr");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let end = Instant::now() + Duration::from_secs(20);
-        let (tcp, peer) = loop {
-            match l.accept() {
-                Ok((s, peer)) => break (s, peer.ip().to_string()),
-                Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => {
-                    let _ = tx.send(Seen::Other(format!("no client: {e}")));
-                    return;
-                }
-            }
-        };
-        tcp.set_nonblocking(false).expect("blocking");
-        tcp.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let conn = rustls::ServerConnection::new(cfg).expect("conn");
-        let mut s = rustls::StreamOwned::new(conn, tcp);
-        while s.conn.is_handshaking() {
-            if let Err(e) = s.conn.complete_io(&mut s.sock) {
-                let _ = tx.send(Seen::HandshakeFailed(e.to_string()));
-                return;
-            }
-        }
-        let read_packet = |s: &mut rustls::StreamOwned<
-            rustls::ServerConnection,
-            std::net::TcpStream,
-        >|
-         -> std::io::Result<(u8, Vec<u8>)> {
-            let mut b = [0u8; 1];
-            s.read_exact(&mut b)?;
-            let kind = b[0];
-            let (mut len, mut mult) = (0usize, 1usize);
-            for _ in 0..4 {
-                s.read_exact(&mut b)?;
-                len += (b[0] & 0x7f) as usize * mult;
-                mult *= 128;
-                if b[0] & 0x80 == 0 {
-                    break;
-                }
-            }
-            let mut body = vec![0u8; len.min(65536)];
-            s.read_exact(&mut body)?;
-            Ok((kind, body))
-        };
-        let seen = (|| -> std::io::Result<Seen> {
-            let (k, _) = read_packet(&mut s)?;
-            if k != 0x10 {
-                return Ok(Seen::Other(format!("first packet {k:#x}")));
-            }
-            s.write_all(&[0x20, 0x02, 0x00, 0x00])?;
-            s.flush()?;
-            let (k, body) = read_packet(&mut s)?;
-            if k & 0xf0 != 0x30 {
-                return Ok(Seen::Other(format!("second packet {k:#x}")));
-            }
-            let tlen = u16::from_be_bytes([body[0], body[1]]) as usize;
-            let topic = String::from_utf8_lossy(&body[2..2 + tlen]).into_owned();
-            let payload = String::from_utf8_lossy(&body[2 + tlen..]).into_owned();
-            Ok(Seen::Published(topic, payload, peer))
-        })();
-        let _ = tx.send(seen.unwrap_or_else(|e| Seen::Other(e.to_string())));
-    });
-    (addr, rx)
-}
 
 fn start(
     index: u32,

@@ -565,7 +565,7 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             cfg.clone(),
             ns.clone(),
             Arc::clone(&pki),
-            personality.tls_accepts_untrusted,
+            telemetry::ClientFlaws::of(&personality),
             Arc::clone(&shutdown),
         )?);
     }

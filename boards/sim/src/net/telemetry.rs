@@ -18,8 +18,22 @@
 //! ```
 //! then DISCONNECT and TLS close_notify.
 //!
-//! With the `tls-accepts-untrusted` flaw the client accepts any certificate
-//! (it still checks that the server holds the certificate's key).
+//! The flaws:
+//! - `tls-accepts-untrusted`: any certificate is accepted (the client still
+//!   checks that the server holds the certificate's key);
+//! - `tls-skips-hostname-check`: the chain to the telemetry CA and the
+//!   validity dates are checked, but a certificate for another name is
+//!   taken (rustls's `NotValidForName` overruled);
+//! - `tls-ignores-expiry`: chain and name are checked, but an expired or
+//!   not yet valid certificate is taken (checked as at a moment inside its
+//!   validity);
+//! - `tls-version-fallback`: when a handshake fails because the server
+//!   chose a version below TLS 1.2 or sent a `protocol_version` alert, the
+//!   client at once opens a second connection and sends a hand-built TLS 1.0
+//!   ClientHello (record and `client_version` 0x0301, no
+//!   `supported_versions`, suites 0x002f, 0x0035, 0x000a and the
+//!   renegotiation SCSV, SNI), nothing else; it closes once the answer is
+//!   in or after 2 s. The reference does not retry before its interval.
 //!
 //! Outcomes go to the event log: every TLS failure as a security event
 //! (`tls_verification_failed` for a rejected certificate, `tls_handshake_failed`
@@ -37,13 +51,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use super::pki::{Pki, DEFAULT_TELEMETRY_SERVER_NAME};
 use super::{configured_destination, event_kind, netns, NetConfig, Shutdown};
-use crate::device_api::{config_key, DeviceApi};
+use crate::device_api::{config_key, DeviceApi, Personality};
 
 /// Default server port (MQTT over TLS).
 pub const DEFAULT_PORT: u16 = 8883;
@@ -116,24 +131,163 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-/// The client's TLS configuration: validating against `roots`, or (flaw)
-/// accepting anything.
+/// The standard verifier with some of its verdicts overruled: the
+/// `tls-skips-hostname-check` and `tls-ignores-expiry` flaws.
+#[derive(Debug)]
+struct LaxVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    /// A certificate for another name is taken (chain and dates checked).
+    skip_hostname: bool,
+    /// An expired or not yet valid certificate is taken: the chain and the
+    /// name are checked as at a moment inside the certificate's validity.
+    ignore_expiry: bool,
+}
+
+impl ServerCertVerifier for LaxVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError as E;
+        let mut when = now;
+        // webpki checks a certificate's dates before its signature, so an
+        // expired one is checked again as at the end (or start) of its
+        // validity; a few rounds for intermediates out of date too.
+        for _ in 0..4 {
+            let verdict = self.inner.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                when,
+            );
+            let Err(rustls::Error::InvalidCertificate(e)) = verdict else {
+                return verdict;
+            };
+            when = match e {
+                E::NotValidForName | E::NotValidForNameContext { .. } if self.skip_hostname => {
+                    return Ok(ServerCertVerified::assertion())
+                }
+                E::ExpiredContext { not_after, .. } if self.ignore_expiry => not_after,
+                E::NotValidYetContext { not_before, .. } if self.ignore_expiry => not_before,
+                other => return Err(rustls::Error::InvalidCertificate(other)),
+            };
+        }
+        Err(rustls::Error::InvalidCertificate(E::Expired))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// How the firmware's telemetry client deals with its server: all false
+/// in the reference firmware.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientFlaws {
+    /// `tls-accepts-untrusted`: any certificate.
+    pub accept_any: bool,
+    /// `tls-skips-hostname-check`: a trusted certificate for another name.
+    pub skip_hostname: bool,
+    /// `tls-ignores-expiry`: a trusted certificate out of its dates.
+    pub ignore_expiry: bool,
+    /// `tls-version-fallback`: a TLS 1.0 retry after a version failure.
+    pub version_fallback: bool,
+}
+
+impl ClientFlaws {
+    pub fn of(p: &Personality) -> ClientFlaws {
+        ClientFlaws {
+            accept_any: p.tls_accepts_untrusted,
+            skip_hostname: p.tls_skips_hostname_check,
+            ignore_expiry: p.tls_ignores_expiry,
+            version_fallback: p.tls_version_fallback,
+        }
+    }
+}
+
+/// The client's TLS configuration: validating against `roots`, or less
+/// (the flaws).
 pub fn client_config(
     roots: rustls::RootCertStore,
-    accept_any: bool,
+    flaws: ClientFlaws,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?;
-    let cfg = if accept_any {
+    let cfg = if flaws.accept_any {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth()
+    } else if flaws.skip_hostname || flaws.ignore_expiry {
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| rustls::Error::General(format!("telemetry verifier: {e}")))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LaxVerifier {
+                inner,
+                skip_hostname: flaws.skip_hostname,
+                ignore_expiry: flaws.ignore_expiry,
+            }))
             .with_no_client_auth()
     } else {
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(Arc::new(cfg))
+}
+
+/// Whether a failed handshake failed over the protocol version: the server
+/// chose a version below TLS 1.2, or said `protocol_version` (70).
+fn version_failure(e: &rustls::Error) -> bool {
+    use rustls::{AlertDescription, PeerIncompatible};
+    matches!(
+        e,
+        rustls::Error::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13)
+            | rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)
+    )
+}
+
+/// How long the fallback connection waits for the server's answer.
+const FALLBACK_WAIT: Duration = Duration::from_secs(2);
+
+/// `tls-version-fallback`: a new connection to `server` carrying a TLS 1.0
+/// ClientHello and nothing else, closed once the answer is in (or after
+/// [`FALLBACK_WAIT`]). Says what came back.
+fn legacy_fallback(cfg: &NetConfig, server: SocketAddr, name: &str, sd: &Arc<Shutdown>) -> String {
+    let mut tcp = match connect_from(cfg.board_addr(), server, CONNECT_TIMEOUT, sd) {
+        Ok(s) => s,
+        Err(e) => return format!("connecting: {e}"),
+    };
+    let _reg = sd.register(&tcp);
+    let _ = tcp.set_write_timeout(Some(FALLBACK_WAIT));
+    let sni = name.parse::<std::net::IpAddr>().is_err().then_some(name);
+    let answer = super::tls_legacy::legacy_probe(&mut tcp, sni, FALLBACK_WAIT);
+    let _ = tcp.shutdown(std::net::Shutdown::Both);
+    answer.to_string()
 }
 
 /// MQTT remaining-length encoding.
@@ -322,6 +476,7 @@ pub fn attempt(
     api: &dyn DeviceApi,
     cfg: &NetConfig,
     tls: &Arc<ClientConfig>,
+    flaws: ClientFlaws,
     sd: &Arc<Shutdown>,
 ) -> Outcome {
     let default = SocketAddr::V4(SocketAddrV4::new(cfg.host_addr(), DEFAULT_PORT));
@@ -368,10 +523,19 @@ pub fn attempt(
     let mut s = rustls::StreamOwned::new(conn, tcp);
     while s.conn.is_handshaking() {
         if let Err(e) = s.conn.complete_io(&mut s.sock) {
-            let reason = format!("{server} ({name}): {e}");
+            let mut reason = format!("{server} ({name}): {e}");
             return match tls_error(&e) {
                 Some(rustls::Error::InvalidCertificate(_)) => {
                     Outcome::CertificateRejected { server, reason }
+                }
+                Some(te) if flaws.version_fallback && version_failure(te) => {
+                    // The flaw: like the browsers of old, try again at once
+                    // with what the server seems to speak.
+                    let _ = s.sock.shutdown(std::net::Shutdown::Both);
+                    drop(s);
+                    let answer = legacy_fallback(cfg, server, &name, sd);
+                    reason.push_str(&format!("; retried with TLS 1.0: {answer}"));
+                    Outcome::HandshakeFailed { server, reason }
                 }
                 _ => Outcome::HandshakeFailed { server, reason },
             };
@@ -503,10 +667,10 @@ pub(crate) fn spawn(
     cfg: NetConfig,
     ns: Option<PathBuf>,
     pki: Arc<Pki>,
-    accept_any: bool,
+    flaws: ClientFlaws,
     sd: Arc<Shutdown>,
 ) -> std::io::Result<JoinHandle<()>> {
-    let tls = client_config(pki.telemetry_roots(), accept_any)
+    let tls = client_config(pki.telemetry_roots(), flaws)
         .map_err(|e| std::io::Error::other(format!("telemetry TLS configuration: {e}")))?;
     std::thread::Builder::new()
         .name("net-telemetry".into())
@@ -523,7 +687,7 @@ pub(crate) fn spawn(
             }
             while !sd.is_stopped() {
                 let seen = watched_settings(api.as_ref());
-                let outcome = attempt(api.as_ref(), &cfg, &tls, &sd);
+                let outcome = attempt(api.as_ref(), &cfg, &tls, flaws, &sd);
                 if sd.is_stopped() {
                     return;
                 }

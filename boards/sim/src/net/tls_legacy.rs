@@ -1,4 +1,6 @@
-//! `tls-legacy-versions`: the HTTPS server also answers TLS 1.0.
+//! TLS 1.0 by hand, for two flaws: `tls-legacy-versions` (the HTTPS server
+//! also answers TLS 1.0) and `tls-version-fallback` (the telemetry client
+//! retries with a TLS 1.0 ClientHello, [`legacy_client_hello`]).
 //!
 //! rustls speaks only TLS 1.2 and 1.3 and refuses an older ClientHello
 //! with a `protocol_version` alert, as the reference firmware should. With
@@ -221,6 +223,180 @@ pub fn answer(stream: &mut TcpStream, chain: &[CertificateDer<'static>]) {
     }
 }
 
+/// Suites of the legacy ClientHello: TLS_RSA_WITH_AES_128_CBC_SHA,
+/// TLS_RSA_WITH_AES_256_CBC_SHA, TLS_RSA_WITH_3DES_EDE_CBC_SHA, then the
+/// renegotiation SCSV, as a TLS 1.0 client of the time offers them.
+pub const LEGACY_CLIENT_SUITES: [u16; 4] = [0x002f, 0x0035, 0x000a, SCSV_RENEGOTIATION];
+
+/// A ClientHello as an old TLS 1.0 stack sends it when it falls back after
+/// a failed modern handshake (`tls-version-fallback`): record and
+/// `client_version` 0x0301, [`LEGACY_CLIENT_SUITES`], null compression, no
+/// `supported_versions`; `server_name` when `sni` is a DNS name.
+pub fn legacy_client_hello(sni: Option<&str>) -> Vec<u8> {
+    let mut body = TLS10.to_vec();
+    body.extend_from_slice(&random::<32>());
+    body.push(0); // no session id
+    body.extend_from_slice(&((LEGACY_CLIENT_SUITES.len() * 2) as u16).to_be_bytes());
+    for s in LEGACY_CLIENT_SUITES {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]); // compression: null
+    let mut exts = Vec::new();
+    if let Some(name) = sni.filter(|n| !n.is_empty() && n.len() < 256) {
+        let n = name.as_bytes();
+        exts.extend_from_slice(&0u16.to_be_bytes()); // server_name
+        exts.extend_from_slice(&((n.len() + 5) as u16).to_be_bytes());
+        exts.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
+        exts.push(0); // host_name
+        exts.extend_from_slice(&(n.len() as u16).to_be_bytes());
+        exts.extend_from_slice(n);
+    }
+    if !exts.is_empty() {
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+    }
+    handshake(CLIENT_HELLO, &body)
+}
+
+/// What a server answered a legacy ClientHello with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegacyAnswer {
+    /// A ServerHello: its `server_version` and suite; `done` when the
+    /// flight ended with ServerHelloDone.
+    ServerHello {
+        version: u16,
+        suite: u16,
+        done: bool,
+    },
+    /// An alert record: level, description.
+    Alert(u8, u8),
+    /// Bytes that are not a TLS answer.
+    Other,
+    /// Nothing, or the connection closed before an answer was complete.
+    Nothing,
+}
+
+impl std::fmt::Display for LegacyAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LegacyAnswer::ServerHello {
+                version,
+                suite,
+                done,
+            } => write!(
+                f,
+                "ServerHello version 0x{version:04x} suite 0x{suite:04x}{}",
+                if *done { " ... ServerHelloDone" } else { "" }
+            ),
+            LegacyAnswer::Alert(level, desc) => write!(f, "alert {level}/{desc}"),
+            LegacyAnswer::Other => f.write_str("not a TLS answer"),
+            LegacyAnswer::Nothing => f.write_str("no answer"),
+        }
+    }
+}
+
+/// Reads what came back so far: `Some` once the answer is complete (an
+/// alert, a ServerHelloDone, or something that is not TLS).
+pub fn parse_legacy_answer(b: &[u8]) -> Option<LegacyAnswer> {
+    scan_answer(b).0
+}
+
+/// The complete answer if there is one, and the ServerHello's (version,
+/// suite) if one has arrived.
+fn scan_answer(b: &[u8]) -> (Option<LegacyAnswer>, Option<(u16, u16)>) {
+    let mut hs = Vec::new();
+    let mut at = 0;
+    let mut hello: Option<(u16, u16)> = None;
+    while let (Some(&kind), Some(&major), Some(len)) = (b.get(at), b.get(at + 1), be16(b, at + 3)) {
+        if major != 3 || !(20..=23).contains(&kind) {
+            return (Some(LegacyAnswer::Other), hello);
+        }
+        let Some(frag) = b.get(at + 5..at + 5 + usize::from(len)) else {
+            break;
+        };
+        if kind == ALERT {
+            let level = frag.first().copied().unwrap_or(0);
+            let desc = frag.get(1).copied().unwrap_or(0);
+            return (Some(LegacyAnswer::Alert(level, desc)), hello);
+        }
+        if kind == HANDSHAKE {
+            hs.extend_from_slice(frag);
+        }
+        at += 5 + usize::from(len);
+    }
+    // The complete handshake messages.
+    let mut m = 0;
+    while let (Some(&t), Some(n)) = (hs.get(m), be24(&hs, m + 1)) {
+        let Some(msg) = hs.get(m + 4..m + 4 + n) else {
+            break;
+        };
+        match t {
+            SERVER_HELLO => {
+                let suite = msg
+                    .get(34)
+                    .and_then(|&sid| be16(msg, 35 + usize::from(sid)));
+                match (be16(msg, 0), suite) {
+                    (Some(v), Some(s)) => hello = Some((v, s)),
+                    _ => return (Some(LegacyAnswer::Other), None),
+                }
+            }
+            SERVER_HELLO_DONE => {
+                if let Some((version, suite)) = hello {
+                    let done = LegacyAnswer::ServerHello {
+                        version,
+                        suite,
+                        done: true,
+                    };
+                    return (Some(done), hello);
+                }
+            }
+            _ => {}
+        }
+        m += 4 + n;
+    }
+    (None, hello)
+}
+
+/// Sends [`legacy_client_hello`] on `stream` and reads the answer until it
+/// is complete, the peer closes, or `wait` has passed. Sends nothing else.
+pub fn legacy_probe(stream: &mut TcpStream, sni: Option<&str>, wait: Duration) -> LegacyAnswer {
+    if stream.write_all(&legacy_client_hello(sni)).is_err() || stream.flush().is_err() {
+        return LegacyAnswer::Nothing;
+    }
+    let until = Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || got.len() > 4 * MAX_RECORD {
+            break;
+        }
+        if stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if let Some(a) = parse_legacy_answer(&got) {
+                    return a;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    match scan_answer(&got) {
+        (Some(a), _) => a,
+        (None, Some((version, suite))) => LegacyAnswer::ServerHello {
+            version,
+            suite,
+            done: false,
+        },
+        (None, None) => LegacyAnswer::Nothing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +437,42 @@ mod tests {
         for n in 0..hello(0x0301, &reneg).len() {
             let _ = parse_legacy_hello(&hello(0x0301, &reneg)[..n]);
         }
+    }
+
+    #[test]
+    fn the_legacy_client_hello_is_what_the_legacy_server_takes() {
+        let h = legacy_client_hello(Some("telemetry.hilt.test"));
+        assert_eq!(&h[..3], &[HANDSHAKE, 3, 1]);
+        let parsed = parse_legacy_hello(&h).expect("a TLS 1.0 hello");
+        assert_eq!(parsed.client_version, 0x0301);
+        assert_eq!(parsed.suites, LEGACY_CLIENT_SUITES.to_vec());
+        assert!(parsed.renegotiation);
+        assert!(find(&h, b"telemetry.hilt.test"));
+        assert!(parse_legacy_hello(&legacy_client_hello(None)).is_some());
+        // The answer of the legacy server reads as a TLS 1.0 ServerHello.
+        let chain = vec![CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01])];
+        let flight = first_flight(&parsed, &chain);
+        let want = LegacyAnswer::ServerHello {
+            version: 0x0301,
+            suite: 0x002f,
+            done: true,
+        };
+        assert_eq!(parse_legacy_answer(&flight), Some(want));
+        for n in 0..flight.len() {
+            assert_eq!(parse_legacy_answer(&flight[..n]), None, "{n}");
+        }
+        assert_eq!(
+            parse_legacy_answer(&record(ALERT, &[2, 70])),
+            Some(LegacyAnswer::Alert(2, 70))
+        );
+        assert_eq!(
+            parse_legacy_answer(b"HTTP/1.1 400"),
+            Some(LegacyAnswer::Other)
+        );
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
     }
 
     #[test]

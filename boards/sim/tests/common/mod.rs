@@ -4,7 +4,8 @@
 //! Board indices used by the tests (each test its own, so they may run in
 //! parallel with each other and with other tests on the machine):
 //! boot 100-119, console 140-154, flaws_net 155 158 159 167 168,
-//! flaws_core 156 157 163 165 166 169, gdb 160-162, many 170-185, smp 186-189.
+//! flaws_core 156 157 163 165 166 169, gdb 160-162, many 170-185, smp 186-189,
+//! flaws_tls 190-193.
 #![allow(dead_code)]
 
 use std::io::Write as _;
