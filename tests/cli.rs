@@ -472,3 +472,38 @@ fn a_board_that_does_not_answer_never_passes_the_port_scan() {
         .unwrap_or("")
         .contains("not open"));
 }
+
+#[test]
+fn the_debug_port_check_through_a_missing_probe_is_inconclusive() {
+    // AU-10 through probe-rs on a host with no such probe: the reason
+    // names the probe, and the verdict is never PASS (a probe that is not
+    // there refuses every read too).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let board = dir.path().join("probe.yaml");
+    std::fs::write(
+        &board,
+        "board: probed\nmodel: nrf\nhardware:\n  debug: { probe: { chip: nRF52840_xxAA, selector: \"1366:1015:HILT-NONE\" } }\ndeclares: {}\n",
+    )
+    .expect("board file");
+    let suite = suite(dir.path(), &["logical_access::debug_port_locked"]);
+    let out = hilt(
+        &[
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let rec = record(dir.path());
+    assert_eq!(rec["trials"][0]["verdict"], "INCONCLUSIVE", "{rec}");
+    assert!(
+        rec["trials"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1366:1015"),
+        "{rec}"
+    );
+}

@@ -10,7 +10,9 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use crate::console::{self, STEP};
 
+mod debug_port;
 mod exposure;
+pub use debug_port::DebugPortLocked;
 pub use exposure::{DisabledInterfaceStaysDisabled, MetadataLeakage};
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
@@ -576,122 +578,6 @@ fn brute_force_http(
     ))
 }
 
-/// AU-10: the debug port refuses to read memory.
-pub struct DebugPortLocked;
-
-static DEBUG_PORT_LOCKED: CheckMeta = CheckMeta {
-    name: "debug_port_locked",
-    capability: Capability::LogicalAccess,
-    catalogue_id: "AU-10",
-    title: "Debug port does not give memory access",
-    expected: "reading flash and RAM through the debug port is refused",
-    nistir_8259a: &["LA-1", "DP-1"],
-    en_303_645: &["5.6-4", "5.4-1"],
-    ts_103_701: &["5.6-4-2"],
-    cra_annex_i: &["j", "e"],
-    destructive: false,
-    default_timeout: Duration::from_secs(30),
-};
-
-impl Check for DebugPortLocked {
-    fn meta(&self) -> &CheckMeta {
-        &DEBUG_PORT_LOCKED
-    }
-
-    fn applicability(&self, board: &Board) -> Applicability {
-        match &board.spec.hardware.debug {
-            None => Applicability::NotApplicable("no debug port wired (hardware.debug)".into()),
-            Some(_) => Applicability::Applicable,
-        }
-    }
-
-    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError};
-        let debug = ctx
-            .board()
-            .spec
-            .hardware
-            .debug
-            .clone()
-            .ok_or_else(|| CheckError::Harness("no debug wiring".into()))?;
-        let Some(endpoint) = debug.gdb else {
-            return Err(CheckError::Harness(
-                "AU-10 through a probe-rs probe is not wired yet; use a GDB endpoint".into(),
-            ));
-        };
-        let addresses: Vec<u64> = ctx
-            .param_strings("addresses")
-            .map(|list| {
-                list.iter()
-                    .filter_map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![0x0000_0000, 0x2000_0000]);
-        let config = GdbConfig {
-            reply_timeout: Duration::from_secs(5),
-            ..GdbConfig::default()
-        };
-        // A refusal proves a lock only on a running device: a board that is
-        // off (or a probe with no target) refuses every read too.
-        let alive = |ctx: &mut CheckContext| -> Result<(), CheckError> {
-            if let Ok(decl) = ctx.console_decl() {
-                let console = ctx.console()?;
-                serial::wake(console, &decl, STEP).map_err(|e| {
-                    CheckError::Board(format!("the device does not answer on its console: {e}"))
-                })?;
-            }
-            Ok(())
-        };
-        alive(ctx)?;
-        let mut client = GdbClient::connect(&endpoint.to_string(), config)
-            .map_err(|e| CheckError::Board(format!("debug server {endpoint}: {e}")))?;
-        let mut results = Vec::new();
-        let mut readable = Vec::new();
-        let mut failure = None;
-        for address in addresses {
-            match client.read_memory(address, 64) {
-                Ok(bytes) => {
-                    results.push(format!("0x{address:08x}: read {} bytes", bytes.len()));
-                    readable.push(address);
-                }
-                Err(GdbError::MemoryReadRefused { code, .. }) => {
-                    results.push(format!("0x{address:08x}: refused (E{code:02x})"))
-                }
-                Err(e) => {
-                    failure = Some(format!("debug port read at 0x{address:08x}: {e}"));
-                    break;
-                }
-            }
-        }
-        let transcript = client.transcript().render();
-        ctx.evidence().text(
-            "gdb.log",
-            "text/plain",
-            "GDB remote protocol transcript",
-            &transcript,
-        )?;
-        let _ = client.detach();
-        if let Some(why) = failure {
-            return Err(CheckError::Board(why));
-        }
-        if readable.is_empty() {
-            alive(ctx)?;
-        }
-        let observed = results.join("; ");
-        if readable.is_empty() {
-            Ok(Finding::pass(
-                "every memory read through the debug port was refused",
-                observed,
-            ))
-        } else {
-            Ok(Finding::fail(
-                "the debug port gives memory access",
-                observed,
-            ))
-        }
-    }
-}
-
 /// AU-07: every open TCP port is a declared interface.
 pub struct OpenPorts;
 
@@ -800,13 +686,54 @@ impl Check for OpenPorts {
                 "declared ports {missing:?} are not open: the scan may not have reached the board ({observed})"
             )));
         }
-        if extra.is_empty() {
+        // Declared but off by default: open only if its setting says on
+        // (read with authorization); otherwise the device contradicts its
+        // own declaration.
+        let mut off_but_open = Vec::new();
+        let mut settings = Vec::new();
+        let optional: Vec<hilt_harness::board::InterfaceDecl> = ctx
+            .board()
+            .spec
+            .declares
+            .interfaces
+            .iter()
+            .filter(|i| i.protocol == Transport::Tcp && !i.enabled_by_default)
+            .filter(|i| scan.open.contains(&i.port) && !host_wide.contains(&i.port))
+            .cloned()
+            .collect();
+        for interface in optional {
+            let setting = match &interface.toggle {
+                Some(toggle) if needs_console(ctx.board()) == Applicability::Applicable => {
+                    let decl = console::open_shell(ctx)?;
+                    let value = console::config_get(ctx, &decl, &toggle.parameter)?;
+                    console::close_shell(ctx, &decl)?;
+                    settings.push(format!("{} = {value:?}", toggle.parameter));
+                    Some(value.trim() == toggle.on)
+                }
+                _ => None,
+            };
+            if setting != Some(true) {
+                off_but_open.push(interface.port);
+            }
+        }
+        let observed = if settings.is_empty() {
+            observed
+        } else {
+            format!("{observed}; settings: {}", settings.join(", "))
+        };
+        let mut problems = Vec::new();
+        if !extra.is_empty() {
+            problems.push(format!("undeclared open ports: {extra:?}"));
+        }
+        if !off_but_open.is_empty() {
+            problems.push(format!(
+                "ports declared off by default are open without being turned on: {off_but_open:?}"
+            ));
+        }
+        if problems.is_empty() {
             Ok(Finding::pass("no undeclared port is open", observed))
         } else {
-            Ok(Finding::fail(
-                format!("undeclared open ports: {extra:?}"),
-                observed,
-            ))
+            Ok(Finding::fail(problems.join("; "), observed))
         }
     }
 }
