@@ -20,10 +20,9 @@
 //! available from ring).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rustls::crypto::ring as provider;
@@ -40,6 +39,7 @@ use crate::clienthello::{
     MAX_FRAGMENT, PLAINTEXT_KEEP,
 };
 use crate::error::NetError;
+use crate::recorder::{Accepted, Limits, RecordingServer};
 use crate::stop::Stop;
 use crate::suites::{
     self, key_exchange, needs_tls12, ser_suite, ser_version, KeyExchange, Weakness, SSL_3_0,
@@ -537,18 +537,14 @@ fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
 /// A running downgrade server. Stopped (and its thread joined) by
 /// [`DowngradeServer::shutdown`] or on drop.
 pub struct DowngradeServer {
-    addr: SocketAddr,
     offer: DowngradeOffer,
-    records: Arc<Mutex<Vec<DowngradeConnection>>>,
-    total: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: RecordingServer<DowngradeConnection>,
 }
 
 impl std::fmt::Debug for DowngradeServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DowngradeServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.local_addr())
             .field("offer", &self.offer)
             .finish()
     }
@@ -557,38 +553,23 @@ impl std::fmt::Debug for DowngradeServer {
 impl DowngradeServer {
     /// Binds `bind` (port 0 picks one) and serves until shut down.
     pub fn start(bind: SocketAddr, cfg: DowngradeConfig) -> Result<Self, NetError> {
-        let prepared = Arc::new(Prepared::new(&cfg)?);
-        let listener =
-            TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| NetError::io("listener", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| NetError::io("listener", e))?;
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let total = Arc::new(AtomicUsize::new(0));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (records, total, stopping) = (records.clone(), total.clone(), stopping.clone());
-            let cfg = cfg.clone();
-            std::thread::Builder::new()
-                .name("hilt-downgrade".into())
-                .spawn(move || accept_loop(listener, prepared, cfg, records, total, stopping))
-                .map_err(|e| NetError::Setup(format!("thread: {e}")))?
+        let prepared = Prepared::new(&cfg)?;
+        let offer = cfg.offer;
+        let limits = Limits {
+            max_active: cfg.max_active,
+            max_records: MAX_RECORDS,
+            poll: POLL,
+            thread_name: "hilt-downgrade",
+            conn_thread_name: "hilt-downgrade-conn",
         };
-        Ok(Self {
-            addr,
-            offer: cfg.offer,
-            records,
-            total,
-            stopping,
-            thread: Some(thread),
-        })
+        let server = RecordingServer::start(bind, limits, move |c: Accepted<'_>| {
+            serve(c.sock, c.peer, c.seq, &prepared, &cfg, c.stopping)
+        })?;
+        Ok(Self { offer, server })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     pub fn offer(&self) -> DowngradeOffer {
@@ -597,102 +578,23 @@ impl DowngradeServer {
 
     /// Connections finished so far (in the order they finished).
     pub fn connections(&self) -> Vec<DowngradeConnection> {
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.server.connections()
     }
 
     /// Connections accepted so far (finished or not, kept or not).
     pub fn accepted(&self) -> usize {
-        self.total.load(Ordering::SeqCst)
+        self.server.accepted()
     }
 
     /// Waits until `n` connections have finished (or the stop fires).
     pub fn wait_for(&self, n: usize, stop: &Stop) -> Result<Vec<DowngradeConnection>, NetError> {
-        loop {
-            let got = self.connections();
-            if got.len() >= n {
-                return Ok(got);
-            }
-            if let Some(why) = stop.reason() {
-                return Err(NetError::Stopped(why));
-            }
-            std::thread::sleep(POLL);
-        }
+        self.server.wait_for(n, stop)
     }
 
     /// Stops accepting, ends open connections (within one poll interval),
     /// returns all records.
-    pub fn shutdown(mut self) -> Vec<DowngradeConnection> {
-        self.stop_thread();
-        self.connections()
-    }
-
-    fn stop_thread(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for DowngradeServer {
-    fn drop(&mut self) {
-        self.stop_thread();
-    }
-}
-
-fn accept_loop(
-    listener: TcpListener,
-    prepared: Arc<Prepared>,
-    cfg: DowngradeConfig,
-    records: Arc<Mutex<Vec<DowngradeConnection>>>,
-    total: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
-) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let max_active = cfg.max_active.max(1);
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
-    while !stopping.load(Ordering::SeqCst) {
-        workers.retain(|w| !w.is_finished());
-        if active.load(Ordering::SeqCst) >= max_active {
-            std::thread::sleep(POLL);
-            continue;
-        }
-        match listener.accept() {
-            Ok((sock, peer)) => {
-                let seq = total.fetch_add(1, Ordering::SeqCst);
-                active.fetch_add(1, Ordering::SeqCst);
-                let (prepared, cfg, records, active_w, stopping) = (
-                    prepared.clone(),
-                    cfg.clone(),
-                    records.clone(),
-                    active.clone(),
-                    stopping.clone(),
-                );
-                let spawned = std::thread::Builder::new()
-                    .name("hilt-downgrade-conn".into())
-                    .spawn(move || {
-                        let rec = serve(sock, peer, seq, &prepared, &cfg, &stopping);
-                        let mut r = records.lock().unwrap_or_else(|p| p.into_inner());
-                        if r.len() < MAX_RECORDS {
-                            r.push(rec);
-                        }
-                        active_w.fetch_sub(1, Ordering::SeqCst);
-                    });
-                match spawned {
-                    Ok(h) => workers.push(h),
-                    Err(_) => {
-                        active.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-            }
-            Err(_) => std::thread::sleep(POLL),
-        }
-    }
-    for w in workers {
-        let _ = w.join();
+    pub fn shutdown(self) -> Vec<DowngradeConnection> {
+        self.server.shutdown()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod clienthello;
 pub mod downgrade;
 pub mod error;
 pub mod http;
+mod recorder;
 pub mod rogue;
 pub mod scan;
 pub mod stop;

@@ -9,10 +9,9 @@
 //! anything but the genuine certificate, or sends data, failed the check.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -23,13 +22,19 @@ use rustls::{ServerConfig, ServerConnection};
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::recorder::{Accepted, Limits, RecordingServer};
 use crate::stop::Stop;
 use crate::tls::{certs_from_pem, Alert, POLL};
 
-/// Connections handled at once; more wait in the accept queue.
-const MAX_ACTIVE: usize = 32;
-/// Connection records kept; later connections are counted, not stored.
-const MAX_RECORDS: usize = 1024;
+/// Connections handled at once (32; more wait in the accept queue) and
+/// records kept (1024; later connections are counted, not stored).
+const LIMITS: Limits = Limits {
+    max_active: 32,
+    max_records: 1024,
+    poll: POLL,
+    thread_name: "hilt-rogue-tls",
+    conn_thread_name: "hilt-rogue-conn",
+};
 /// Raw bytes kept per connection to find a plaintext alert record.
 const RAW_KEEP: usize = 64 * 1024;
 
@@ -244,19 +249,15 @@ pub fn make_presented(cert: &RogueCert, hostname: &str) -> Result<Presented, Net
 /// A running rogue server. Stopped (and its thread joined) by
 /// [`RogueServer::shutdown`] or on drop.
 pub struct RogueServer {
-    addr: SocketAddr,
     mode: &'static str,
     presented: Presented,
-    records: Arc<Mutex<Vec<RogueConnection>>>,
-    total: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: RecordingServer<RogueConnection>,
 }
 
 impl std::fmt::Debug for RogueServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RogueServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.local_addr())
             .field("mode", &self.mode)
             .finish()
     }
@@ -277,38 +278,19 @@ impl RogueServer {
                 .map_err(|e| NetError::Setup(format!("server certificate: {e}")))?;
         config.alpn_protocols = cfg.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let config = Arc::new(config);
-        let listener =
-            TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| NetError::io("listener", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| NetError::io("listener", e))?;
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let total = Arc::new(AtomicUsize::new(0));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (records, total, stopping) = (records.clone(), total.clone(), stopping.clone());
-            let cfg = cfg.clone();
-            std::thread::Builder::new()
-                .name("hilt-rogue-tls".into())
-                .spawn(move || accept_loop(listener, config, cfg, records, total, stopping))
-                .map_err(|e| NetError::Setup(format!("thread: {e}")))?
-        };
+        let mode = cfg.cert.mode_name();
+        let server = RecordingServer::start(bind, LIMITS, move |c: Accepted<'_>| {
+            serve(c.sock, c.peer, config.clone(), &cfg, c.stopping)
+        })?;
         Ok(Self {
-            addr,
-            mode: cfg.cert.mode_name(),
+            mode,
             presented,
-            records,
-            total,
-            stopping,
-            thread: Some(thread),
+            server,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     pub fn mode(&self) -> &'static str {
@@ -322,101 +304,22 @@ impl RogueServer {
 
     /// Connections finished so far.
     pub fn connections(&self) -> Vec<RogueConnection> {
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.server.connections()
     }
 
     /// Connections accepted so far (finished or not, kept or not).
     pub fn accepted(&self) -> usize {
-        self.total.load(Ordering::SeqCst)
+        self.server.accepted()
     }
 
     /// Waits until `n` connections have finished (or the stop fires).
     pub fn wait_for(&self, n: usize, stop: &Stop) -> Result<Vec<RogueConnection>, NetError> {
-        loop {
-            let got = self.connections();
-            if got.len() >= n {
-                return Ok(got);
-            }
-            if let Some(why) = stop.reason() {
-                return Err(NetError::Stopped(why));
-            }
-            std::thread::sleep(POLL);
-        }
+        self.server.wait_for(n, stop)
     }
 
     /// Stops accepting, waits for open connections, returns all records.
-    pub fn shutdown(mut self) -> Vec<RogueConnection> {
-        self.stop_thread();
-        self.connections()
-    }
-
-    fn stop_thread(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for RogueServer {
-    fn drop(&mut self) {
-        self.stop_thread();
-    }
-}
-
-fn accept_loop(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    cfg: RogueConfig,
-    records: Arc<Mutex<Vec<RogueConnection>>>,
-    total: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
-) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
-    while !stopping.load(Ordering::SeqCst) {
-        workers.retain(|w| !w.is_finished());
-        if active.load(Ordering::SeqCst) >= MAX_ACTIVE {
-            std::thread::sleep(POLL);
-            continue;
-        }
-        match listener.accept() {
-            Ok((sock, peer)) => {
-                total.fetch_add(1, Ordering::SeqCst);
-                active.fetch_add(1, Ordering::SeqCst);
-                let (config, cfg, records, active_w, stopping) = (
-                    config.clone(),
-                    cfg.clone(),
-                    records.clone(),
-                    active.clone(),
-                    stopping.clone(),
-                );
-                let spawned = std::thread::Builder::new()
-                    .name("hilt-rogue-conn".into())
-                    .spawn(move || {
-                        let rec = serve(sock, peer, config, &cfg, &stopping);
-                        let mut r = records.lock().unwrap_or_else(|p| p.into_inner());
-                        if r.len() < MAX_RECORDS {
-                            r.push(rec);
-                        }
-                        active_w.fetch_sub(1, Ordering::SeqCst);
-                    });
-                match spawned {
-                    Ok(h) => workers.push(h),
-                    Err(_) => {
-                        active.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
-            Err(_) => std::thread::sleep(POLL),
-        }
-    }
-    for w in workers {
-        let _ = w.join();
+    pub fn shutdown(self) -> Vec<RogueConnection> {
+        self.server.shutdown()
     }
 }
 
