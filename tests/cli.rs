@@ -442,18 +442,13 @@ fn usage_errors_exit_two() {
     );
 }
 
-#[test]
-fn a_board_that_does_not_answer_never_passes_the_port_scan() {
-    // Nothing listens on this loopback address: an empty scan must not
-    // read as "no undeclared port open".
+/// Runs one check on a board described by `board_yaml` (no device behind
+/// it) and returns the exit code and the trial from the record.
+fn run_one(board_yaml: &str, check: &str) -> (Option<i32>, serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let board = dir.path().join("absent.yaml");
-    std::fs::write(
-        &board,
-        "board: absent\nmodel: nothing\nhardware:\n  network: { address: 127.77.0.251 }\ndeclares:\n  interfaces:\n    - { port: 443, service: https }\n",
-    )
-    .expect("board file");
-    let suite = suite(dir.path(), &["logical_access::open_ports"]);
+    let board = dir.path().join("board.yaml");
+    std::fs::write(&board, board_yaml).expect("board file");
+    let suite = suite(dir.path(), &[check]);
     let out = hilt(
         &[
             "run",
@@ -464,13 +459,21 @@ fn a_board_that_does_not_answer_never_passes_the_port_scan() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     let rec = record(dir.path());
-    assert_eq!(rec["trials"][0]["verdict"], "INCONCLUSIVE", "{rec}");
-    assert!(rec["trials"][0]["reason"]
-        .as_str()
-        .unwrap_or("")
-        .contains("not open"));
+    (out.status.code(), rec["trials"][0].clone(), text(&out.stdout))
+}
+
+#[test]
+fn a_board_that_does_not_answer_never_passes_the_port_scan() {
+    // Nothing listens on this loopback address: an empty scan must not
+    // read as "no undeclared port open".
+    let (code, trial, stdout) = run_one(
+        "board: absent\nmodel: nothing\nhardware:\n  network: { address: 127.77.0.251 }\ndeclares:\n  interfaces:\n    - { port: 443, service: https }\n",
+        "logical_access::open_ports",
+    );
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(trial["verdict"], "INCONCLUSIVE", "{trial}");
+    assert!(trial["reason"].as_str().unwrap_or("").contains("not open"));
 }
 
 #[test]
@@ -478,32 +481,14 @@ fn the_debug_port_check_through_a_missing_probe_is_inconclusive() {
     // AU-10 through probe-rs on a host with no such probe: the reason
     // names the probe, and the verdict is never PASS (a probe that is not
     // there refuses every read too).
-    let dir = tempfile::tempdir().expect("tempdir");
-    let board = dir.path().join("probe.yaml");
-    std::fs::write(
-        &board,
+    let (code, trial, stdout) = run_one(
         "board: probed\nmodel: nrf\nhardware:\n  debug: { probe: { chip: nRF52840_xxAA, selector: \"1366:1015:HILT-NONE\" } }\ndeclares: {}\n",
-    )
-    .expect("board file");
-    let suite = suite(dir.path(), &["logical_access::debug_port_locked"]);
-    let out = hilt(
-        &[
-            "run",
-            "-b",
-            &board.display().to_string(),
-            "--suite",
-            &suite.display().to_string(),
-        ],
-        dir.path(),
+        "logical_access::debug_port_locked",
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
-    let rec = record(dir.path());
-    assert_eq!(rec["trials"][0]["verdict"], "INCONCLUSIVE", "{rec}");
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(trial["verdict"], "INCONCLUSIVE", "{trial}");
     assert!(
-        rec["trials"][0]["reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("1366:1015"),
-        "{rec}"
+        trial["reason"].as_str().unwrap_or("").contains("1366:1015"),
+        "{trial}"
     );
 }
