@@ -460,7 +460,11 @@ fn run_one(board_yaml: &str, check: &str) -> (Option<i32>, serde_json::Value, St
         dir.path(),
     );
     let rec = record(dir.path());
-    (out.status.code(), rec["trials"][0].clone(), text(&out.stdout))
+    (
+        out.status.code(),
+        rec["trials"][0].clone(),
+        text(&out.stdout),
+    )
 }
 
 #[test]
