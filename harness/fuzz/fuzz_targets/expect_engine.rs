@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = console.expect_any(&["login: ", "Password: ", r"sim> |\$ "], Duration::from_millis(5));
     let _ = console.command("id", "sim> ", Duration::from_millis(5));
     let _ = console.transcript();
+    let _ = console.expect_any_or_quiet(&["login: "], Duration::from_millis(5), Duration::from_millis(2));
 
     let decl = ConsoleDecl {
         login: Some("login: ".into()),
@@ -56,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
         prompt: "sim> ".into(),
         account: None,
         logout: "logout".into(),
+        settle_ms: 5,
     };
     let mut console = Console::from_stream(Replay(chunks), LineEnding::Cr, stop);
     let _ = serial::login(&mut console, &decl, "admin", &Secret::from_guess("x"), Duration::from_millis(5));
