@@ -45,6 +45,17 @@ pub fn needs_api(board: &Board) -> Applicability {
     Applicability::Applicable
 }
 
+/// The board's network address (applicability has checked it is wired).
+pub fn address(ctx: &CheckContext) -> Result<std::net::IpAddr, CheckError> {
+    ctx.board()
+        .spec
+        .hardware
+        .network
+        .as_ref()
+        .map(|n| n.address)
+        .ok_or_else(|| CheckError::Harness("no network wired (hardware.network)".into()))
+}
+
 pub fn stop(ctx: &CheckContext) -> Stop {
     Stop::new(ctx.stop().deadline(), ctx.stop().interrupted_flag())
 }

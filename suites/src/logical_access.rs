@@ -610,14 +610,7 @@ impl Check for OpenPorts {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         use hilt_harness::board::Transport;
         use hilt_net::scan::{scan_tcp, TcpScanOptions};
-        let address = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .map(|n| n.address)
-            .ok_or_else(|| CheckError::Harness("no address".into()))?;
+        let address = crate::api::address(ctx)?;
         let stop = crate::api::stop(ctx);
         let scan =
             scan_tcp(address, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)?;

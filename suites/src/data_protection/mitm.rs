@@ -151,19 +151,8 @@ impl Check for TlsClientMitm {
                 "no host address declared for rogue servers (hardware.network.host_address)".into(),
             );
         }
-        if board
-            .spec
-            .declares
-            .configuration
-            .as_ref()
-            .and_then(|c| c.console.as_ref())
-            .is_none()
-        {
-            return Applicability::NotApplicable(
-                "no console configuration to point the client at a rogue server".into(),
-            );
-        }
-        Applicability::Applicable
+        // The client is pointed at rogue servers through console settings.
+        console::needs_config_commands(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {

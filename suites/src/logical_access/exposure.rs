@@ -129,14 +129,7 @@ impl Check for MetadataLeakage {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let address = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .map(|n| n.address)
-            .ok_or_else(|| CheckError::Harness("no address".into()))?;
+        let address = api::address(ctx)?;
         let version = firmware_version(ctx);
         let version_re = match &version {
             Some(v) => Some(
@@ -347,20 +340,10 @@ impl Check for DisabledInterfaceStaysDisabled {
                     .into(),
             );
         }
-        if board
-            .spec
-            .declares
-            .configuration
-            .as_ref()
-            .and_then(|c| c.console.as_ref())
-            .is_none()
-        {
-            return Applicability::NotApplicable(
-                "no console configuration commands declared (declares.configuration.console)"
-                    .into(),
-            );
+        match console::needs_config_commands(board) {
+            Applicability::Applicable => super::needs_console(board),
+            na => na,
         }
-        super::needs_console(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -370,14 +353,7 @@ impl Check for DisabledInterfaceStaysDisabled {
             .toggle
             .clone()
             .ok_or_else(|| CheckError::Harness("no toggle".into()))?;
-        let address: IpAddr = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .map(|n| n.address)
-            .ok_or_else(|| CheckError::Harness("no address".into()))?;
+        let address: IpAddr = api::address(ctx)?;
         let port = SocketAddr::new(address, interface.port);
         let name = format!("{} tcp/{}", interface.service, interface.port);
         let decl = console::open_shell(ctx)?;

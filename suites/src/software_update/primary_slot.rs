@@ -8,7 +8,7 @@ use std::time::Duration;
 use hilt_harness::board::{Board, FlashRegion};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::power::PowerAction;
-use hilt_harness::transport::serial::SerialError;
+use hilt_harness::transport::serial::{self, SerialError};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
@@ -59,7 +59,16 @@ fn power_on_and_watch(ctx: &mut CheckContext) -> Result<PowerOn, CheckError> {
     // after output ends the wait.
     match console.expect_any_or_quiet(&ends, BOOT, QUIET) {
         Ok(found) => Ok(PowerOn::Prompt(found.before)),
-        Err(SerialError::Timeout { tail, .. }) => Ok(PowerOn::NoPrompt(tail)),
+        Err(SerialError::Timeout { tail, .. }) => {
+            // Silence is not yet a refusal: a board that pauses mid-boot
+            // (longer than QUIET) would otherwise pass. Poke the console
+            // as an operator would; a prompt now means it did boot.
+            match serial::look(console, &decl, QUIET) {
+                Ok(_) => Ok(PowerOn::Prompt(tail)),
+                Err(SerialError::Timeout { .. }) => Ok(PowerOn::NoPrompt(tail)),
+                Err(e) => Err(e.into()),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }

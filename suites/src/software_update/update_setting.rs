@@ -59,20 +59,7 @@ impl Check for UpdateSettingEnforced {
                 "no genuine newer image declared (declares.update.candidate)".into(),
             );
         }
-        if board
-            .spec
-            .declares
-            .configuration
-            .as_ref()
-            .and_then(|c| c.console.as_ref())
-            .is_none()
-        {
-            return Applicability::NotApplicable(
-                "no console configuration commands declared (declares.configuration.console)"
-                    .into(),
-            );
-        }
-        Applicability::Applicable
+        console::needs_config_commands(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
