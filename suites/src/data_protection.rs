@@ -79,6 +79,18 @@ impl Check for TlsServer {
             "TLS handshake with the manufacturer CA as trust anchor",
             &serde_json::to_string_pretty(&record).unwrap_or_default(),
         )?;
+        if let tls::HandshakeOutcome::Failed {
+            error,
+            alert_sent: None,
+            alert_received: None,
+        } = &record.outcome
+        {
+            // No alert either way: the connection was lost, not refused.
+            // Nothing was learnt about the device's TLS.
+            return Err(CheckError::Board(format!(
+                "the TLS handshake with {endpoint} broke off without an alert: {error}"
+            )));
+        }
         if !record.completed() {
             problems.push(format!("the handshake failed: {:?}", record.outcome));
         } else if !record.verified {
@@ -118,6 +130,13 @@ impl Check for TlsServer {
         notes.push(format!("TLS 1.0 hello: {}", legacy.note));
         if legacy.accepted {
             problems.push("TLS 1.0 accepted".into());
+        } else if legacy.alert.is_none() && legacy.server_version.is_none() && !record.completed() {
+            // Neither an alert nor a ServerHello: a refusal only if a
+            // modern handshake through the same path completed.
+            return Err(CheckError::Board(format!(
+                "the TLS 1.0 hello got no answer ({}) and no handshake with {endpoint} completed: cannot tell a refusal from a lost connection",
+                legacy.note
+            )));
         }
         let observed = notes.join("; ");
         if problems.is_empty() {
@@ -196,6 +215,7 @@ impl Check for CleartextCredentials {
             ..HttpOptions::default()
         };
         let mut tried = Vec::new();
+        let mut unfinished = Vec::new();
         for port in open {
             let addr = std::net::SocketAddr::new(network.address, port);
             let tls = TlsClientConfig::new(network.address.to_string(), Trust::InspectOnly);
@@ -211,13 +231,12 @@ impl Check for CleartextCredentials {
             };
             if let Some((target, scheme)) = target {
                 let login = HttpRequest::get("/api/v1/status").basic_auth(&user, password.expose());
-                let status = http::request(&target, &login, &options, &stop).map(|r| r.status);
-                tried.push(format!(
-                    "{scheme}://{addr} -> {}",
-                    status
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|e| e.to_string())
-                ));
+                match http::request(&target, &login, &options, &stop) {
+                    Ok(r) => tried.push(format!("{scheme}://{addr} -> {}", r.status)),
+                    // A login that never completed put nothing on the wire
+                    // to judge: the capture proves nothing about it.
+                    Err(e) => unfinished.push(format!("{scheme}://{addr}: {e}")),
+                }
             }
         }
         let (packets, report) = capture.finish(
@@ -245,6 +264,12 @@ impl Check for CleartextCredentials {
             packets,
             frames
         );
+        if !unfinished.is_empty() {
+            return Err(CheckError::Board(format!(
+                "logins did not complete ({}); cannot judge ({observed})",
+                unfinished.join("; ")
+            )));
+        }
         if tried.is_empty() {
             return Err(CheckError::Board(format!(
                 "no HTTP service answered; nothing was tested ({observed})"

@@ -12,6 +12,7 @@ mod console;
 pub mod data_protection;
 pub mod device_configuration;
 pub mod device_identification;
+pub mod liveness;
 pub mod logical_access;
 pub mod non_technical;
 pub mod restore;
@@ -28,7 +29,11 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     checks.extend(software_update::checks());
     checks.extend(state_awareness::checks());
     checks.extend(non_technical::checks());
+    // A PASS or FAIL stands only if the board is shown alive afterwards.
     checks
+        .into_iter()
+        .map(|check| Arc::new(liveness::AliveAfter(check)) as Arc<dyn Check>)
+        .collect()
 }
 
 /// Rack-wide checks, run once after every board finished.

@@ -612,8 +612,11 @@ impl Check for OpenPorts {
         use hilt_net::scan::{scan_tcp, TcpScanOptions};
         let address = crate::api::address(ctx)?;
         let stop = crate::api::stop(ctx);
-        let scan =
-            scan_tcp(address, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)?;
+        // A dead or cut-off board shows no open port either: the scan
+        // counts only between two controls that show the board alive.
+        let (scan, alive) = crate::liveness::around(ctx, |_| {
+            scan_tcp(address, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)
+        })?;
         ctx.evidence().text(
             "tcp-scan.json",
             "application/json",
@@ -653,9 +656,14 @@ impl Check for OpenPorts {
             )));
         }
         let observed = format!(
-            "open: {:?}; declared: {:?}; host-wide listeners ignored: {:?}; {} closed, {} filtered, in {} ms",
+            "open: {:?}; declared: {:?}; host-wide listeners ignored: {:?}; {} closed, {} filtered, in {} ms; {alive}",
             scan.open, declared, host_wide, scan.closed, scan.filtered, scan.elapsed_ms
         );
+        if scan.open.is_empty() && scan.closed == 0 {
+            return Err(CheckError::Board(format!(
+                "every port was filtered: the scan did not reach the board ({observed})"
+            )));
+        }
         // Positive control: the declared services answer, so the scan
         // reached the board (a board that is down shows no open port and
         // must not pass for having none).

@@ -574,18 +574,23 @@ impl Check for RemoteLogging {
         let wrong = hilt_harness::board::Secret::from_guess("Hilt-syslog-probe");
         let attempt = console::try_login(ctx, &decl, &user, &wrong)?;
         let wait = crate::api::stop(ctx);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let mut messages = Vec::new();
-        while std::time::Instant::now() < deadline && !wait.is_interrupted() {
-            messages = collector.messages();
-            if messages
-                .iter()
-                .any(|m| m.raw.to_ascii_lowercase().contains("login"))
-            {
-                break;
+        // "No event" counts only if the board was alive and reachable on
+        // its network while the collector waited.
+        let waited = crate::liveness::around(ctx, |_| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let mut messages = Vec::new();
+            while std::time::Instant::now() < deadline && !wait.is_interrupted() {
+                messages = collector.messages();
+                if messages
+                    .iter()
+                    .any(|m| m.raw.to_ascii_lowercase().contains("login"))
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            Ok(messages)
+        });
         let all = collector.shutdown();
         console::open_shell(ctx)?;
         console::config_set_verified(ctx, &decl, &syslog.collector_parameter, &original)?;
@@ -595,6 +600,7 @@ impl Check for RemoteLogging {
                 "the probe login with a wrong password succeeded".into(),
             ));
         }
+        let (messages, alive) = waited?;
         let text: Vec<String> = all.iter().map(|m| m.raw.clone()).collect();
         ctx.evidence().text(
             "syslog.txt",
@@ -606,7 +612,7 @@ impl Check for RemoteLogging {
             .iter()
             .find(|m| m.raw.to_ascii_lowercase().contains("login") && m.parsed.is_some());
         let observed = format!(
-            "{} messages at {address}; {}",
+            "{} messages at {address}; {alive}; {}",
             all.len(),
             hit.map(|m| format!("login event: {}", m.raw.trim()))
                 .unwrap_or_else(|| "none about the failed login".into())

@@ -10,6 +10,7 @@ pub mod certinfo;
 pub mod clienthello;
 pub mod downgrade;
 pub mod error;
+pub mod greeting;
 pub mod http;
 mod recorder;
 pub mod rogue;

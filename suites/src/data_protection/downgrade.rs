@@ -11,12 +11,12 @@ use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::downgrade::{
-    fallback_detected, DowngradeConfig, DowngradeConnection, DowngradeOffer, DowngradeServer,
-    ServerAnswer,
+    fallback_detected, ClientReaction, DowngradeConfig, DowngradeConnection, DowngradeOffer,
+    DowngradeServer, ServerAnswer,
 };
 use hilt_net::rogue::{make_presented, RogueCert};
 
-use super::mitm::{test_ca, Redirect, TLS_MITM_CHAIN};
+use super::mitm::{control_meeting, test_ca, Redirect, TLS_MITM_CHAIN};
 use super::TlsClientMitm;
 use crate::api::{self, net_fault};
 
@@ -137,6 +137,32 @@ impl Check for TlsDowngrade {
                 break;
             }
         }
+        // A refusal is an alert in answer to the downgraded ServerHello. A
+        // client that closed, went silent or erred may never have reached
+        // the question: such a refusal counts only if a control handshake
+        // through the same path completes.
+        let unclear: Vec<usize> = all
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.reaction,
+                    ClientReaction::Closed | ClientReaction::Timeout | ClientReaction::Error(_)
+                )
+            })
+            .map(|c| c.seq)
+            .collect();
+        let mut control = None;
+        if outcome.is_ok() && !unclear.is_empty() {
+            match test_ca(ctx, &client)? {
+                Some(ca) => match control_meeting(ctx, &redirect, host, &client, ca) {
+                    Ok(seen) => control = Some(seen),
+                    Err(e) => outcome = Err(e),
+                },
+                None => {
+                    outcome = Err(CheckError::Harness("no test CA declared".into()));
+                }
+            }
+        }
         redirect.restore(ctx)?;
         outcome?;
         let mut problems = Vec::new();
@@ -158,7 +184,12 @@ impl Check for TlsDowngrade {
         if !weak.is_empty() {
             problems.push(format!("offers weak suites: {}", weak.join(", ")));
         }
-        let observed = all.iter().map(describe).collect::<Vec<_>>().join("; ");
+        let mut observed = all.iter().map(describe).collect::<Vec<_>>().join("; ");
+        if let Some(seen) = control {
+            observed.push_str(&format!(
+                "; connections {unclear:?} ended without an alert, but a control server with a trusted certificate was accepted ({seen})"
+            ));
+        }
         if problems.is_empty() {
             Ok(Finding::pass(
                 "both downgrades were refused and no legacy retry followed",

@@ -47,12 +47,26 @@ pub static TLS_MITM_SELF_SIGNED: MitmSpec = MitmSpec {
         default_timeout: Duration::from_secs(60),
     },
     needs_test_ca: false,
-    meetings: |_, _| {
-        vec![Meeting {
+    meetings: |client, ca| {
+        let mut meetings = Vec::new();
+        // With a test CA the client trusts, a control shows the path to
+        // the rogue server works, so a silent abort still counts.
+        if let Some(ca) = ca {
+            meetings.push(Meeting {
+                label: "trusted_ca_right_name",
+                cert: RogueCert::WrongHostname {
+                    ca,
+                    wrong_name: client.server_name.clone(),
+                },
+                must_accept: true,
+            });
+        }
+        meetings.push(Meeting {
             label: "self_signed",
             cert: RogueCert::SelfSigned,
             must_accept: false,
-        }]
+        });
+        meetings
     },
 };
 
@@ -170,9 +184,7 @@ impl Check for TlsClientMitm {
             return Err(CheckError::Harness("no rogue server to run".into()));
         }
         let redirect = Redirect::start(ctx, &client)?;
-        let mut results = Vec::new();
-        let mut accepted_rogues = Vec::new();
-        let mut control_failed = Vec::new();
+        let mut met = Vec::new();
         let mut outcome = Ok(());
         for meeting in meetings {
             let server = RogueServer::start(
@@ -195,62 +207,176 @@ impl Check for TlsClientMitm {
                 )));
                 break;
             }
-            let mut any_accepted = false;
-            for c in &connections {
-                let accepted = c.handshake_completed || c.app_data_total > 0;
-                any_accepted |= accepted;
-                results.push(format!(
-                    "{}: handshake {}, alert {}, {} bytes of data",
-                    meeting.label,
-                    if c.handshake_completed {
-                        "completed"
-                    } else {
-                        "aborted"
-                    },
-                    c.alert
-                        .map(|a| format!("{} ({})", a.name, a.code))
-                        .unwrap_or_else(|| "none".into()),
-                    c.app_data_total
-                ));
-            }
-            if meeting.must_accept && !any_accepted {
-                control_failed.push(meeting.label);
-            }
-            if !meeting.must_accept && any_accepted {
-                accepted_rogues.push(meeting.label);
-            }
             ctx.evidence().text(
                 &format!("rogue-{}.json", meeting.label),
                 "application/json",
                 &format!("connections to the {} server", meeting.label),
                 &serde_json::to_string_pretty(&connections).unwrap_or_default(),
             )?;
+            met.push((meeting.label, meeting.must_accept, answer(&connections)));
         }
         // Point the client back where it was, whatever happened.
         redirect.restore(ctx)?;
         outcome?;
-        let observed = results.join("; ");
-        if !control_failed.is_empty() {
-            return Err(CheckError::Board(format!(
-                "the device refused a valid certificate ({}): its refusals prove nothing ({observed})",
-                control_failed.join(", ")
-            )));
-        }
-        if accepted_rogues.is_empty() {
-            Ok(Finding::pass(
-                "every rogue server was refused before any data was sent",
-                observed,
-            ))
-        } else {
-            Ok(Finding::fail(
-                format!(
-                    "the device accepted rogue servers: {}",
-                    accepted_rogues.join(", ")
-                ),
-                observed,
-            ))
-        }
+        judge(&met)
     }
+}
+
+/// A control meeting: a server with a certificate the client must accept
+/// (its trusted test CA, the right name). Returns a description of the
+/// accepted handshake, or a board fault when the client did not accept it
+/// (then its refusals elsewhere prove nothing).
+pub(crate) fn control_meeting(
+    ctx: &mut CheckContext,
+    redirect: &Redirect,
+    host: std::net::IpAddr,
+    client: &TlsClientDecl,
+    ca: CaMaterial,
+) -> Result<String, CheckError> {
+    let server = RogueServer::start(
+        SocketAddr::new(host, 0),
+        RogueConfig::new(
+            RogueCert::WrongHostname {
+                ca,
+                wrong_name: client.server_name.clone(),
+            },
+            client.server_name.clone(),
+        ),
+    )
+    .map_err(net_fault)?;
+    let address = server.local_addr();
+    redirect.point_at(ctx, &address.to_string())?;
+    let seen = server.wait_for(1, &api::stop(ctx));
+    let connections = server.shutdown();
+    ctx.evidence().text(
+        "rogue-control.json",
+        "application/json",
+        "connections to the control server (a certificate the client trusts)",
+        &serde_json::to_string_pretty(&connections).unwrap_or_default(),
+    )?;
+    seen.map_err(|e| {
+        CheckError::Board(format!(
+            "the device never connected to the control server at {address}: {e}"
+        ))
+    })?;
+    match answer(&connections) {
+        Answer::Accepted(d) => Ok(d),
+        Answer::RefusedCertificate(d) | Answer::Unclear(d) => Err(CheckError::Board(format!(
+            "the device did not accept the control certificate from its trusted CA ({d}): its refusals prove nothing"
+        ))),
+    }
+}
+
+/// Alerts a TLS client sends when it rejects the server's certificate
+/// (RFC 8446 6.2): only these show that the certificate was the question
+/// the client answered.
+const CERTIFICATE_ALERTS: &[u8] = &[
+    42, // bad_certificate
+    43, // unsupported_certificate
+    44, // certificate_revoked
+    45, // certificate_expired
+    46, // certificate_unknown
+    48, // unknown_ca
+    49, // access_denied
+    51, // decrypt_error (a signature in the chain did not verify)
+];
+
+/// How the client answered one rogue server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    /// It completed the handshake or sent data.
+    Accepted(String),
+    /// It aborted with a certificate alert.
+    RefusedCertificate(String),
+    /// It aborted for another reason (a version or cipher mismatch, a
+    /// close without an alert, a lost connection): it may never have
+    /// reached the certificate.
+    Unclear(String),
+}
+
+fn answer(connections: &[hilt_net::rogue::RogueConnection]) -> Answer {
+    let describe = |c: &hilt_net::rogue::RogueConnection| {
+        format!(
+            "handshake {}, alert {}, {} bytes of data",
+            if c.handshake_completed {
+                "completed"
+            } else {
+                "aborted"
+            },
+            c.alert
+                .map(|a| format!("{} ({})", a.name, a.code))
+                .unwrap_or_else(|| "none".into()),
+            c.app_data_total
+        )
+    };
+    if let Some(c) = connections
+        .iter()
+        .find(|c| c.handshake_completed || c.app_data_total > 0)
+    {
+        return Answer::Accepted(describe(c));
+    }
+    let refused = |c: &hilt_net::rogue::RogueConnection| {
+        c.alert
+            .is_some_and(|a| CERTIFICATE_ALERTS.contains(&a.code))
+    };
+    match connections.iter().find(|c| !refused(c)) {
+        None if !connections.is_empty() => Answer::RefusedCertificate(describe(&connections[0])),
+        None => Answer::Unclear("no connection".into()),
+        Some(c) => Answer::Unclear(describe(c)),
+    }
+}
+
+/// The verdict over every meeting. A refusal counts when the client sent a
+/// certificate alert, or when a control server with a certificate it must
+/// accept (same server, same parameters) was accepted, so that the
+/// certificate is the only thing that differed.
+fn judge(met: &[(&str, bool, Answer)]) -> Result<Finding, CheckError> {
+    let observed = met
+        .iter()
+        .map(|(label, _, a)| match a {
+            Answer::Accepted(d) | Answer::RefusedCertificate(d) | Answer::Unclear(d) => {
+                format!("{label}: {d}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let controls: Vec<&Answer> = met
+        .iter()
+        .filter(|(_, must_accept, _)| *must_accept)
+        .map(|(_, _, a)| a)
+        .collect();
+    if controls.iter().any(|a| !matches!(a, Answer::Accepted(_))) {
+        return Err(CheckError::Board(format!(
+            "the device did not accept the control certificate from its trusted CA: its refusals prove nothing ({observed})"
+        )));
+    }
+    let control_accepted = !controls.is_empty();
+    let rogues = met.iter().filter(|(_, must_accept, _)| !must_accept);
+    let accepted: Vec<&str> = rogues
+        .clone()
+        .filter(|(_, _, a)| matches!(a, Answer::Accepted(_)))
+        .map(|(l, _, _)| *l)
+        .collect();
+    if !accepted.is_empty() {
+        return Ok(Finding::fail(
+            format!("the device accepted rogue servers: {}", accepted.join(", ")),
+            observed,
+        ));
+    }
+    let unclear: Vec<&str> = rogues
+        .filter(|(_, _, a)| matches!(a, Answer::Unclear(_)))
+        .map(|(l, _, _)| *l)
+        .collect();
+    if !unclear.is_empty() && !control_accepted {
+        return Err(CheckError::Board(format!(
+            "the device aborted without a certificate alert against {} and no control handshake showed it could have completed: it may never have reached the certificate ({observed})",
+            unclear.join(", ")
+        )));
+    }
+    Ok(Finding::pass(
+        "every rogue server was refused before any data was sent",
+        observed,
+    ))
 }
 
 /// Points the device's TLS client at servers of hilt's choosing, through

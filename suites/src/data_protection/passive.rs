@@ -177,7 +177,9 @@ impl Check for PassiveTraffic {
             )?;
             session = format!("GET {path} -> {}", response.status);
         }
-        ctx.sleep(window)?;
+        // The board must be shown alive through the window: a dead board
+        // sends no plaintext either.
+        let ((), alive) = crate::liveness::around(ctx, |ctx| ctx.sleep(window))?;
         let (packets, report) = capture.finish(
             ctx,
             "boot-and-operation.pcap",
@@ -203,7 +205,7 @@ impl Check for PassiveTraffic {
             .filter(|f| f.client.ip() == device || f.server.ip() == device)
             .count();
         let observed = format!(
-            "{packets} packets on {}, {} flows with the device; protocols (frames): {}; session: {session}; window {window:?}",
+            "{packets} packets on {}, {} flows with the device; protocols (frames): {}; session: {session}; window {window:?}; {alive}",
             "the capture interface",
             from_device,
             histogram

@@ -400,6 +400,13 @@ impl Check for DisabledInterfaceStaysDisabled {
                 _ => "none declared".into(),
             }
         );
+        if off_state == PortState::Silent || after_state == PortState::Silent {
+            // Closed means the board refused the connection; silence may be
+            // a dead board or a lost link.
+            return Err(CheckError::Board(format!(
+                "{name} neither answered nor refused a connection; cannot tell off from unreachable ({observed})"
+            )));
+        }
         if matches!(control_state, Some(s) if s != PortState::Open) {
             return Err(CheckError::Board(format!(
                 "the board's always-on interface does not answer after the power cycle ({observed})"
