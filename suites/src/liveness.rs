@@ -90,17 +90,16 @@ fn console_control_possible(board: &Board) -> bool {
 /// the board did not answer.
 pub fn control(ctx: &mut CheckContext, moment: &str) -> Result<String, CheckError> {
     match control_service(ctx.board()) {
-        Some((address, interface, exchange)) => network_control(
-            ctx,
-            SocketAddr::new(address, interface.port),
-            exchange,
-        )
-        .map_err(|why| {
-            CheckError::Board(format!(
+        Some((address, interface, exchange)) => {
+            network_control(ctx, SocketAddr::new(address, interface.port), exchange).map_err(
+                |why| {
+                    CheckError::Board(format!(
                 "the board was not shown alive {moment}: {} on port {} did not answer ({why})",
                 interface.service, interface.port
             ))
-        }),
+                },
+            )
+        }
         None if console_control_possible(ctx.board()) => console_control(ctx).map_err(|why| {
             CheckError::Board(format!(
                 "the board was not shown alive {moment}: the console did not answer ({why})"

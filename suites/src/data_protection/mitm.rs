@@ -424,3 +424,82 @@ impl Redirect {
         console::close_shell(ctx, &self.decl)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hilt_net::rogue::RogueConnection;
+    use hilt_net::tls::Alert;
+
+    fn connection(completed: bool, alert: Option<u8>, data: u64) -> RogueConnection {
+        RogueConnection {
+            peer: "198.18.0.2:40000".parse().expect("address"),
+            accepted_unix_ms: 0,
+            sni: None,
+            handshake_completed: completed,
+            protocol_version: None,
+            cipher_suite: None,
+            alert: alert.map(Alert::new),
+            alert_source: None,
+            error: None,
+            app_data: Vec::new(),
+            app_data_total: data,
+            app_data_truncated: false,
+        }
+    }
+
+    fn verdict(met: &[(&str, bool, Answer)]) -> Result<hilt_harness::Verdict, CheckError> {
+        judge(met).map(|f| f.verdict)
+    }
+
+    #[test]
+    fn a_certificate_alert_is_a_refusal() {
+        let unknown_ca = answer(&[connection(false, Some(48), 0)]);
+        assert!(matches!(unknown_ca, Answer::RefusedCertificate(_)));
+        assert_eq!(
+            verdict(&[("self_signed", false, unknown_ca)]),
+            Ok(hilt_harness::Verdict::Pass)
+        );
+    }
+
+    #[test]
+    fn a_silent_close_or_a_version_alert_is_not_a_refusal_without_a_control() {
+        for unclear in [
+            answer(&[connection(false, None, 0)]),
+            answer(&[connection(false, Some(70), 0)]), // protocol_version
+            answer(&[connection(false, Some(40), 0)]), // handshake_failure
+            answer(&[]),
+        ] {
+            assert!(matches!(unclear, Answer::Unclear(_)), "{unclear:?}");
+            let judged = verdict(&[("self_signed", false, unclear)]);
+            assert!(matches!(judged, Err(CheckError::Board(_))), "{judged:?}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_control_makes_a_silent_close_count_as_a_refusal() {
+        let control = answer(&[connection(true, None, 33)]);
+        let silent = answer(&[connection(false, None, 0)]);
+        assert_eq!(
+            verdict(&[("control", true, control), ("expired", false, silent)]),
+            Ok(hilt_harness::Verdict::Pass)
+        );
+    }
+
+    #[test]
+    fn a_refused_control_makes_everything_inconclusive() {
+        let control = answer(&[connection(false, Some(48), 0)]);
+        let accepted = answer(&[connection(true, None, 10)]);
+        let judged = verdict(&[("control", true, control), ("expired", false, accepted)]);
+        assert!(matches!(judged, Err(CheckError::Board(_))), "{judged:?}");
+    }
+
+    #[test]
+    fn data_sent_to_a_rogue_is_a_fail_even_without_a_completed_handshake() {
+        let leaked = answer(&[connection(false, None, 5)]);
+        assert_eq!(
+            verdict(&[("self_signed", false, leaked)]),
+            Ok(hilt_harness::Verdict::Fail)
+        );
+    }
+}
