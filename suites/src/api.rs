@@ -62,8 +62,8 @@ pub fn stop(ctx: &CheckContext) -> Stop {
 
 pub fn net_fault(e: NetError) -> CheckError {
     match e {
-        NetError::Stopped(why) => CheckError::Stopped(why.to_string()),
         e if e.is_peer_fault() => CheckError::Board(e.to_string()),
+        NetError::Stopped(why) => CheckError::Stopped(why.to_string()),
         e => CheckError::Harness(e.to_string()),
     }
 }

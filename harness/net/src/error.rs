@@ -40,6 +40,6 @@ impl NetError {
         matches!(
             self,
             NetError::Io { .. } | NetError::Protocol(_) | NetError::Tls(_)
-        )
+        ) || matches!(self, NetError::Stopped(why) if *why == crate::stop::TIMED_OUT)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::NetError;
 use crate::stop::Stop;
@@ -13,10 +13,7 @@ use crate::stop::Stop;
 /// Connects to `addr` and returns how many bytes the service sent within
 /// `timeout` (at most 4 KiB are read; 0 means it stayed silent).
 pub fn read_greeting(addr: SocketAddr, timeout: Duration, stop: &Stop) -> Result<usize, NetError> {
-    let stop = Stop::new(
-        stop.deadline().min(Instant::now() + timeout),
-        stop.interrupt_flag(),
-    );
+    let stop = stop.within(timeout);
     let mut sock = crate::tls::tcp_connect(addr, &stop)?;
     let mut buf = [0u8; 4096];
     loop {

@@ -314,10 +314,7 @@ pub fn request(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    let stop = Stop::new(
-        stop.deadline().min(Instant::now() + opts.timeout),
-        stop.interrupt_flag(),
-    );
+    let stop = stop.within(opts.timeout);
     let all_headers = req
         .headers
         .iter()

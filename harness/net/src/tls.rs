@@ -447,10 +447,7 @@ pub fn connect(
         .map_err(|e| NetError::Setup(format!("bad server name {:?}: {e}", cfg.server_name)))?;
     let mut conn = ClientConnection::new(Arc::new(config), name)
         .map_err(|e| NetError::Setup(format!("TLS client: {e}")))?;
-    let stop = Stop::new(
-        stop.deadline().min(Instant::now() + cfg.timeout),
-        stop.interrupt_flag(),
-    );
+    let stop = stop.within(cfg.timeout);
     let mut sock = tcp_connect(addr, &stop)?;
     let mut outcome = HandshakeOutcome::Completed;
     while conn.is_handshaking() {
@@ -690,10 +687,7 @@ pub fn probe_legacy_hello(
     timeout: Duration,
     stop: &Stop,
 ) -> Result<LegacyProbe, NetError> {
-    let stop = Stop::new(
-        stop.deadline().min(Instant::now() + timeout),
-        stop.interrupt_flag(),
-    );
+    let stop = stop.within(timeout);
     let mut sock = tcp_connect(addr, &stop)?;
     let hello = legacy_client_hello(version, server_name);
     sock.write_all(&hello)
