@@ -139,18 +139,27 @@ fn exchange_once(
     let started = Instant::now();
     match exchange {
         Exchange::TlsHandshake => {
-            let mut cfg = TlsClientConfig::new(addr.ip().to_string(), Trust::InspectOnly);
+            // With the manufacturer CA declared, only the board itself can
+            // complete the handshake: whatever else answers at its address
+            // (a route gone astray) is not taken for the board.
+            let trust = match &ctx.board().spec.declares.device_ca {
+                Some(ca) => Trust::Anchors(ctx.board().resolve_path(ca)),
+                None => Trust::InspectOnly,
+            };
+            let mut cfg = TlsClientConfig::new(addr.ip().to_string(), trust);
             cfg.timeout = CONTROL_TIMEOUT;
             let conn = tls::connect(addr, &cfg, &stop).map_err(|e| e.to_string())?;
             let record = conn.record.clone();
             if let Some(stream) = conn.stream {
                 stream.close();
             }
-            if record.completed() {
+            if record.completed() && (record.verified || record.trust == "inspect-only") {
                 Ok(format!(
                     "TLS handshake with {addr} completed in {} ms",
                     started.elapsed().as_millis()
                 ))
+            } else if record.completed() {
+                Err("the certificate presented was not issued by the manufacturer CA: something other than the board answered".into())
             } else {
                 Err(format!("TLS handshake failed: {:?}", record.outcome))
             }
@@ -228,12 +237,17 @@ impl Check for AliveAfter {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let started = Instant::now();
         let finding = self.0.run(ctx)?;
         if !matches!(finding.verdict, Verdict::Pass | Verdict::Fail) {
             return Ok(finding);
         }
         match control(ctx, "after the check") {
-            Ok(seen) => Ok(finding.with("alive_after_check", seen)),
+            // When the control ended, from the check's start: a fault after
+            // this moment found nothing of the check left to disturb.
+            Ok(seen) => Ok(finding
+                .with("alive_after_check", seen)
+                .with("alive_after_check_ms", started.elapsed().as_millis())),
             Err(CheckError::Board(why)) => Err(CheckError::Board(format!(
                 "{why}; the check's tentative {} ({}) is not kept",
                 finding.verdict, finding.reason

@@ -53,7 +53,7 @@ impl BoardCapture {
             &savefile,
             Limits::default(),
         )
-        .map_err(|e| CheckError::Harness(format!("capture on {interface}: {e}")))?;
+        .map_err(|e| capture_fault(&interface, e))?;
         Ok(BoardCapture {
             capture,
             dir,
@@ -253,5 +253,24 @@ impl Check for PassiveTraffic {
                 observed,
             ))
         }
+    }
+}
+
+/// A capture that cannot start on the board's link because the link is
+/// down or gone is a fault of the board's wiring (INCONCLUSIVE); anything
+/// else (permissions, a bad filter) is this host's (ERROR).
+fn capture_fault(interface: &str, e: hilt_capture::CaptureError) -> CheckError {
+    let sys = std::path::Path::new("/sys/class/net").join(interface);
+    let state = std::fs::read_to_string(sys.join("operstate"))
+        .map(|s| s.trim().to_string())
+        .ok();
+    match (&e, state.as_deref()) {
+        (hilt_capture::CaptureError::Open { .. }, None) => CheckError::Board(format!(
+            "the board's link {interface} does not exist (board gone or unplugged): {e}"
+        )),
+        (hilt_capture::CaptureError::Open { .. }, Some(s)) if s != "up" && s != "unknown" => {
+            CheckError::Board(format!("the board's link {interface} is {s}: {e}"))
+        }
+        _ => CheckError::Harness(format!("capture on {interface}: {e}")),
     }
 }
