@@ -238,18 +238,20 @@ fn print_summary(dir: &Path) {
             out,
             "  {:<12} {}  {}",
             trial.verdict.as_str(),
-            trial.name,
-            trial.reason
+            hilt_reports::escape_controls(&trial.name),
+            hilt_reports::escape_controls(&trial.reason)
         );
     }
     if !record.complete {
         let _ = writeln!(
             out,
             "  record INCOMPLETE: {}",
-            record
-                .interrupted
-                .as_deref()
-                .unwrap_or("not every selected trial finished")
+            hilt_reports::escape_controls(
+                record
+                    .interrupted
+                    .as_deref()
+                    .unwrap_or("not every selected trial finished")
+            )
         );
     }
     let _ = writeln!(out, "record: {}", dir.join("record.json").display());

@@ -107,6 +107,10 @@ pub struct Finding {
     pub reason: String,
     pub observed: String,
     pub measurements: BTreeMap<String, String>,
+    /// Phrases naming entries of hilt's public default-credential
+    /// dictionary (`admin/admin`) that scrubbing leaves in place even when
+    /// a declared secret equals the entry: see `naming_public_credential`.
+    pub public_phrases: Vec<String>,
 }
 
 impl Finding {
@@ -130,12 +134,37 @@ impl Finding {
         self
     }
 
+    /// Lets `phrase` (an entry of hilt's default-credential dictionary,
+    /// as the check wrote it into its reason or observation, e.g.
+    /// `admin/admin`) through scrubbing. Scrubbing must not hide a
+    /// finding: when a device's declared password is the dictionary word
+    /// it was found to accept, the finding still names it. Only phrases
+    /// composed from the dictionary belong here, never device output or a
+    /// declared secret read from the board file; device output around the
+    /// phrase is still scrubbed.
+    pub fn naming_public_credential(mut self, phrase: impl Into<String>) -> Self {
+        self.public_phrases.push(phrase.into());
+        self
+    }
+
+    /// Scrubs the texts of every secret `scrubber` knows, except the
+    /// public phrases.
+    pub fn scrub(&mut self, scrubber: &crate::scrub::Scrubber) {
+        let public = &self.public_phrases;
+        self.reason = scrubber.scrub_text_except(&self.reason, public);
+        self.observed = scrubber.scrub_text_except(&self.observed, public);
+        for value in self.measurements.values_mut() {
+            *value = scrubber.scrub_text_except(value, public);
+        }
+    }
+
     fn new(verdict: Verdict, reason: impl Into<String>, observed: impl Into<String>) -> Self {
         Self {
             verdict,
             reason: reason.into(),
             observed: observed.into(),
             measurements: BTreeMap::new(),
+            public_phrases: Vec::new(),
         }
     }
 }
@@ -160,6 +189,16 @@ pub enum CheckError {
 }
 
 impl CheckError {
+    /// The same error with its text passed through `f` (scrubbing).
+    pub fn map_text(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Self::Board(t) => Self::Board(f(t)),
+            Self::Harness(t) => Self::Harness(f(t)),
+            Self::NotApplicable(t) => Self::NotApplicable(f(t)),
+            Self::Stopped(t) => Self::Stopped(f(t)),
+        }
+    }
+
     pub fn verdict(&self) -> Verdict {
         match self {
             Self::Board(_) | Self::Stopped(_) => Verdict::Inconclusive,

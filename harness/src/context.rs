@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::board::{Board, ConsoleDecl, Secret};
-use crate::check::CheckError;
+use crate::check::{CheckError, Finding};
 use crate::evidence::EvidenceSink;
 use crate::stop::StopSignal;
 use crate::transport::power::{self, PowerAction};
@@ -28,6 +28,8 @@ pub struct CheckContext {
     identity: BTreeMap<String, String>,
     /// Console sessions opened so far; each gets its own transcript file.
     console_sessions: u32,
+    /// Passwords generated for this trial (the values stay in the scrubber).
+    generated_passwords: usize,
 }
 
 impl CheckContext {
@@ -45,6 +47,7 @@ impl CheckContext {
             console: None,
             identity: BTreeMap::new(),
             console_sessions: 0,
+            generated_passwords: 0,
         }
     }
 
@@ -106,7 +109,8 @@ impl CheckContext {
                     "check needs `hardware.serial`; applicability should have excluded it".into(),
                 )
             })?;
-            let console = Console::open(wiring, self.board.base_dir(), self.stop.clone())?;
+            let mut console = Console::open(wiring, self.board.base_dir(), self.stop.clone())?;
+            console.set_scrubber(self.evidence.scrubber().clone());
             self.console = Some(console);
         }
         self.console
@@ -139,6 +143,60 @@ impl CheckContext {
         self.board
             .account_password(account)
             .map_err(|e| CheckError::Harness(format!("secret for account {account:?}: {e}")))
+    }
+
+    /// A new random password for a check that sets a credential on the
+    /// device (AU-03, CF-05): 20 letters and digits, at least one of each
+    /// kind, from the operating system's random source. A fixed password
+    /// would be known to anyone who read hilt's source, and would stay on
+    /// a board a failed restore left changed. The value is added to the
+    /// secrets this trial's evidence, console transcript and record are
+    /// scrubbed of; the record says that one was generated, never what.
+    pub fn new_password(&mut self) -> Result<Secret, CheckError> {
+        let secret = crate::board::Secret::generated(20)
+            .map_err(|e| CheckError::Harness(format!("no random source for a new password: {e}")))?;
+        self.evidence.add_secret(&secret);
+        if let Some(console) = self.console.as_mut() {
+            console.set_scrubber(self.evidence.scrubber().clone());
+        }
+        self.generated_passwords += 1;
+        Ok(secret)
+    }
+
+    /// Scrubs a check's result of every secret of the trial, generated
+    /// ones included, and notes generated passwords in it. Device text in
+    /// a finding or error is scrubbed here, before the runner renders it.
+    pub fn scrub_outcome(
+        &self,
+        result: Result<Finding, CheckError>,
+    ) -> Result<Finding, CheckError> {
+        let scrubber = self.evidence.scrubber();
+        let note = match self.generated_passwords {
+            0 => None,
+            1 => Some("a random password generated for this run (value not recorded)".to_string()),
+            n => Some(format!(
+                "{n} random passwords generated for this run (values not recorded)"
+            )),
+        };
+        match result {
+            Ok(mut finding) => {
+                finding.scrub(scrubber);
+                if let Some(note) = note {
+                    finding.measurements.insert("generated_password".into(), note);
+                }
+                Ok(finding)
+            }
+            Err(err) => {
+                let err = err.map_text(|text| {
+                    let text = scrubber.scrub_text(&text);
+                    match &note {
+                        Some(note) => format!("{text}; {note}"),
+                        None => text,
+                    }
+                });
+                Err(err)
+            }
+        }
     }
 
     pub fn power(&mut self, action: PowerAction) -> Result<(), CheckError> {
@@ -175,7 +233,8 @@ impl CheckContext {
 
     /// Records an identity value for the run record's board section.
     pub fn observe_identity(&mut self, key: &str, value: &str) {
-        self.identity.insert(key.to_string(), value.to_string());
+        let value = self.evidence.scrubber().scrub_text(value);
+        self.identity.insert(key.to_string(), value);
     }
 
     /// Sleeps, but not past the stop signal.

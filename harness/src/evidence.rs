@@ -11,78 +11,19 @@ use sha2::{Digest, Sha256};
 
 use crate::board::Secret;
 use crate::check::CheckError;
+use crate::scrub::Scrubber;
 
-/// Replaces every occurrence of a secret value with `<redacted>`.
+/// Replaces every form of a secret value in `text` with `<redacted>`
+/// (see `crate::scrub` for the forms).
 pub fn scrub(text: &str, secrets: &[Secret]) -> String {
-    let mut out = text.to_string();
-    for secret in secrets {
-        let value = secret.expose();
-        // A very short value would redact ordinary text; such passwords are
-        // a finding in themselves, but their evidence is still scrubbed.
-        if !value.is_empty() {
-            out = out.replace(value, "<redacted>");
-        }
-    }
-    out
+    Scrubber::new(secrets).scrub_text(text)
 }
 
-/// Byte-level scrub for binary evidence: overwrites each occurrence of a
-/// secret value with `*` of the same length, keeping offsets (and so pcap
-/// framing) intact. Base64 forms are masked too (HTTP Basic carries
-/// `user:password` in base64), at each of the three byte alignments.
+/// Byte-level scrub for binary evidence: overwrites each form of a secret
+/// value with `*` of the same length, keeping offsets (and so pcap
+/// framing) intact.
 pub fn scrub_bytes(data: &mut [u8], secrets: &[Secret]) {
-    for secret in secrets {
-        let value = secret.expose().as_bytes();
-        mask(data, value);
-        for core in base64_cores(value) {
-            mask(data, &core);
-        }
-    }
-}
-
-fn mask(data: &mut [u8], needle: &[u8]) {
-    if needle.is_empty() || needle.len() > data.len() {
-        return;
-    }
-    let mut at = 0;
-    while at + needle.len() <= data.len() {
-        if &data[at..at + needle.len()] == needle {
-            data[at..at + needle.len()].fill(b'*');
-            at += needle.len();
-        } else {
-            at += 1;
-        }
-    }
-}
-
-/// The base64 characters determined by `secret` alone when it starts at
-/// byte offset 0, 1 or 2 of a base64 group (the characters around it also
-/// depend on its neighbours). Cores shorter than 4 characters are skipped:
-/// they would mask ordinary text.
-fn base64_cores(secret: &[u8]) -> Vec<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut cores = Vec::new();
-    for offset in 0..3usize {
-        let mut bytes = vec![0u8; offset];
-        bytes.extend_from_slice(secret);
-        // Plain base64 without padding: one character per 6 bits.
-        let bits = bytes.len() * 8;
-        let chars: Vec<u8> = (0..bits / 6)
-            .map(|i| {
-                let bit = i * 6;
-                let (byte, shift) = (bit / 8, bit % 8);
-                let word =
-                    (u16::from(bytes[byte]) << 8) | u16::from(*bytes.get(byte + 1).unwrap_or(&0));
-                ALPHABET[usize::from((word >> (10 - shift)) & 0x3f)]
-            })
-            .collect();
-        let first = (offset * 8).div_ceil(6);
-        let last = (offset + secret.len()) * 8 / 6;
-        if last > first && last - first >= 4 {
-            cores.push(chars[first..last].to_vec());
-        }
-    }
-    cores
+    Scrubber::new(secrets).mask_bytes(data)
 }
 
 /// Where one trial writes its evidence.
@@ -90,7 +31,7 @@ fn base64_cores(secret: &[u8]) -> Vec<Vec<u8>> {
 pub struct EvidenceSink {
     run_dir: PathBuf,
     dir: PathBuf,
-    secrets: Vec<Secret>,
+    scrubber: Scrubber,
     records: Vec<EvidenceRecord>,
 }
 
@@ -103,13 +44,20 @@ impl EvidenceSink {
         Self {
             run_dir: run_dir.to_path_buf(),
             dir,
-            secrets,
+            scrubber: Scrubber::new(&secrets),
             records: Vec::new(),
         }
     }
 
-    pub fn secrets(&self) -> &[Secret] {
-        &self.secrets
+    /// What this trial's evidence is scrubbed of.
+    pub fn scrubber(&self) -> &Scrubber {
+        &self.scrubber
+    }
+
+    /// Adds a secret that came to be during the trial (a generated
+    /// password); evidence written from now on is scrubbed of it too.
+    pub fn add_secret(&mut self, secret: &Secret) {
+        self.scrubber.add(secret);
     }
 
     /// Saves text evidence (scrubbed).
@@ -120,7 +68,7 @@ impl EvidenceSink {
         description: &str,
         text: &str,
     ) -> Result<(), CheckError> {
-        let clean = scrub(text, &self.secrets);
+        let clean = self.scrubber.scrub_text(text);
         self.bytes(name, media_type, description, clean.into_bytes())
     }
 
@@ -137,7 +85,7 @@ impl EvidenceSink {
                 "evidence name {name:?} must be a plain file name"
             )));
         }
-        scrub_bytes(&mut data, &self.secrets);
+        self.scrubber.mask_bytes(&mut data);
         std::fs::create_dir_all(&self.dir).map_err(|e| {
             CheckError::Harness(format!(
                 "cannot create evidence folder {}: {e}",

@@ -6,6 +6,7 @@ pub mod check;
 pub mod context;
 pub mod evidence;
 pub mod runner;
+pub mod scrub;
 pub mod stop;
 pub mod suite;
 pub mod transport;

@@ -4,13 +4,16 @@
 //! Verdict mapping: FAIL is a `<failure>`; INCONCLUSIVE and ERROR are
 //! `<error>` (the test could not be carried out); NOT_APPLICABLE and
 //! DECLARED are `<skipped>` with the reason. Device output reaches this file
-//! only through the XML writer, which escapes it.
+//! only through `escape_controls` (XML 1.0 cannot carry most control
+//! characters even as references) and then the XML writer, which escapes
+//! markup.
 
 use std::io::Write;
 
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use crate::escape::escape_controls as clean;
 use crate::record::{RunRecord, TrialRecord, Verdict};
 
 pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
@@ -19,7 +22,10 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
 
     let total_ms: u64 = record.trials.iter().map(|t| t.duration_ms).sum();
     let mut root = BytesStart::new("testsuites");
-    root.push_attribute(("name", format!("hilt {}", record.suite.name).as_str()));
+    root.push_attribute((
+        "name",
+        clean(&format!("hilt {}", record.suite.name)).as_ref(),
+    ));
     root.push_attribute(("tests", record.trials.len().to_string().as_str()));
     root.push_attribute(("failures", count(record.trials.iter(), is_failure).as_str()));
     root.push_attribute(("errors", count(record.trials.iter(), is_error).as_str()));
@@ -36,7 +42,7 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
     for name in names {
         let trials: Vec<&TrialRecord> = record.trials.iter().filter(|t| t.board == name).collect();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", name));
+        suite.push_attribute(("name", clean(name).as_ref()));
         suite.push_attribute(("tests", trials.len().to_string().as_str()));
         suite.push_attribute((
             "failures",
@@ -51,7 +57,7 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
             "time",
             seconds(trials.iter().map(|t| t.duration_ms).sum()).as_str(),
         ));
-        suite.push_attribute(("timestamp", record.started_at.as_str()));
+        suite.push_attribute(("timestamp", clean(&record.started_at).as_ref()));
         writer.write_event(Event::Start(suite))?;
         for trial in trials {
             write_case(&mut writer, trial)?;
@@ -66,17 +72,20 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
 
 fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), quick_xml::Error> {
     let mut case = BytesStart::new("testcase");
-    case.push_attribute(("name", trial.name.as_str()));
+    case.push_attribute(("name", clean(&trial.name).as_ref()));
     case.push_attribute((
         "classname",
-        format!("{}.{}", trial.board, trial.check).as_str(),
+        clean(&format!("{}.{}", trial.board, trial.check)).as_ref(),
     ));
     case.push_attribute(("time", seconds(trial.duration_ms).as_str()));
     writer.write_event(Event::Start(case))?;
 
+    // Each field escaped on its own: the newlines between them are ours.
     let detail = format!(
         "{}\nexpected: {}\nobserved: {}",
-        trial.reason, trial.expected, trial.observed
+        clean(&trial.reason),
+        clean(&trial.expected),
+        clean(&trial.observed)
     );
     let element = match trial.verdict {
         Verdict::Fail => Some("failure"),
@@ -86,41 +95,31 @@ fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), q
     };
     if let Some(element) = element {
         let mut start = BytesStart::new(element);
-        start.push_attribute(("message", clean(&trial.reason).as_str()));
+        start.push_attribute(("message", clean(&trial.reason).as_ref()));
         start.push_attribute(("type", trial.verdict.as_str()));
         writer.write_event(Event::Start(start))?;
-        writer.write_event(Event::Text(BytesText::new(&clean(&detail))))?;
+        writer.write_event(Event::Text(BytesText::new(&detail)))?;
         writer.write_event(Event::End(BytesEnd::new(element)))?;
     }
     let mut out = format!(
         "verdict: {}\ncatalogue: {}\n",
-        trial.verdict, trial.catalogue_id
+        trial.verdict,
+        clean(&trial.catalogue_id)
     );
     for evidence in &trial.evidence {
         out.push_str(&format!(
             "evidence: {} sha256:{}\n",
-            evidence.path, evidence.sha256
+            clean(&evidence.path),
+            clean(&evidence.sha256)
         ));
     }
     writer.write_event(Event::Start(BytesStart::new("system-out")))?;
     // CDATA cannot contain "]]>"; split it so the text survives intact.
-    let out = clean(&out).replace("]]>", "]]]]><![CDATA[>");
+    let out = out.replace("]]>", "]]]]><![CDATA[>");
     writer.write_event(Event::CData(BytesCData::new(out)))?;
     writer.write_event(Event::End(BytesEnd::new("system-out")))?;
     writer.write_event(Event::End(BytesEnd::new("testcase")))?;
     Ok(())
-}
-
-/// XML 1.0 cannot carry most control characters even escaped; device output
-/// may contain them, so they become U+FFFD.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c,
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
 }
 
 fn count<'a>(trials: impl Iterator<Item = &'a TrialRecord>, pred: fn(Verdict) -> bool) -> String {
@@ -205,11 +204,42 @@ mod tests {
         let rec = record(vec![trial(Verdict::Fail, "</failure><x>\u{1b}[31m]]>&")]);
         let xml = String::from_utf8(render(&rec).expect("render")).expect("utf8");
         assert!(
-            xml.contains("&lt;/failure&gt;&lt;x&gt;\u{FFFD}[31m]]&gt;&amp;"),
+            xml.contains("&lt;/failure&gt;&lt;x&gt;\\x1b[31m]]&gt;&amp;"),
             "{xml}"
         );
         assert!(!xml.contains('\u{1b}'));
         assert!(xml.contains(r#"failures="1""#));
+    }
+
+    #[test]
+    fn control_characters_come_out_escaped_and_the_xml_parses() {
+        let hostile = "boot\u{1b}[2J\u{7f}\u{85}\u{9b}31m\u{0}\u{fffe}\r\nfake line";
+        let mut t = trial(Verdict::Fail, hostile);
+        t.reason = format!("banner said {hostile}");
+        t.name = format!("b::c::{hostile}");
+        let xml = String::from_utf8(render(&record(vec![t])).expect("render")).expect("utf8");
+        for c in ['\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{0}', '\u{fffe}'] {
+            assert!(!xml.contains(c), "{c:?} in {xml}");
+        }
+        assert!(xml.contains("\\x1b[2J\\x7f\\u{85}\\u{9b}31m"), "{xml}");
+        // Parse it back: every element closes, and the texts survive.
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut texts = String::new();
+        loop {
+            match reader.read_event() {
+                Ok(Event::Eof) => break,
+                Ok(Event::Text(t)) => texts.push_str(&t.decode().expect("text decodes")),
+                Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                    for a in e.attributes() {
+                        let a = a.expect("attribute parses");
+                        texts.push_str(&a.unescape_value().expect("attribute unescapes"));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("JUnit does not parse: {e}\n{xml}"),
+            }
+        }
+        assert!(texts.contains("banner said boot\\x1b[2J"), "{texts}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! from: the runner fills it, reporters read it. This crate has no
 //! knowledge of boards, transports or checks beyond the data they leave.
 
+pub mod escape;
 pub mod junit;
 pub mod record;
 
+pub use escape::escape_controls;
 pub use record::*;

@@ -31,6 +31,34 @@ impl Secret {
         Self(value.to_string())
     }
 
+    /// A random password of `len` letters and digits with at least one
+    /// upper-case letter, one lower-case letter and one digit (what most
+    /// password rules ask for), from the operating system's random source.
+    pub fn generated(len: usize) -> Result<Self, getrandom::Error> {
+        const ALPHABET: &[u8; 62] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let len = len.max(3);
+        loop {
+            let mut value = String::with_capacity(len);
+            let mut bytes = [0u8; 64];
+            while value.len() < len {
+                getrandom::getrandom(&mut bytes)?;
+                // 248 = 4 * 62: rejecting the rest keeps every character
+                // equally likely.
+                for &b in bytes.iter().filter(|&&b| b < 248) {
+                    if value.len() < len {
+                        value.push(char::from(ALPHABET[usize::from(b % 62)]));
+                    }
+                }
+            }
+            let has = |f: fn(&u8) -> bool| value.as_bytes().iter().any(f);
+            if has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase) && has(u8::is_ascii_digit)
+            {
+                return Ok(Self(value));
+            }
+        }
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -165,6 +193,17 @@ mod tests {
             SecretRef::parse("file:x/y"),
             Ok(SecretRef::File(PathBuf::from("x/y")))
         );
+    }
+
+    #[test]
+    fn generated_passwords_differ_and_mix_kinds() {
+        let a = Secret::generated(20).expect("random source");
+        let b = Secret::generated(20).expect("random source");
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 20);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert!(a.expose().bytes().any(|c| c.is_ascii_digit()));
+        assert!(a.expose().bytes().any(|c| c.is_ascii_uppercase()));
     }
 
     #[test]

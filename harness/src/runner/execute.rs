@@ -196,7 +196,11 @@ fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic:
             match state.wait_for(&name, slot) {
                 TrialStatus::Finished(trial) => match trial.verdict {
                     Verdict::Pass | Verdict::NotApplicable | Verdict::Declared => Ok(()),
-                    verdict => Err(format!("{verdict}: {}", trial.reason).into()),
+                    verdict => Err(format!(
+                        "{verdict}: {}",
+                        hilt_reports::escape_controls(&trial.reason)
+                    )
+                    .into()),
                 },
                 TrialStatus::NotRun => Err("not run: the run was interrupted".into()),
             }
@@ -428,6 +432,8 @@ impl BoardWorker {
                         }
                     }
                 }
+                // Scrubbed here, where the trial's generated secrets are known.
+                result = ctx.scrub_outcome(result);
                 let (evidence, identity, save_error) = ctx.finish();
                 if let (Ok(_), Some(e)) = (&result, save_error) {
                     result = Err(e);
@@ -516,12 +522,13 @@ impl BoardWorker {
         start: Instant,
     ) -> TrialRecord {
         let meta = trial.check.meta();
-        let (verdict, reason, observed, measurements) = match result {
+        let (verdict, reason, observed, measurements, public) = match result {
             Ok(finding) => (
                 finding.verdict,
                 finding.reason,
                 finding.observed,
                 finding.measurements,
+                finding.public_phrases,
             ),
             Err(err) => {
                 let verdict = err.verdict();
@@ -530,10 +537,13 @@ impl BoardWorker {
                     Verdict::NotApplicable => "not run".to_string(),
                     _ => "no conclusive observation".to_string(),
                 };
-                (verdict, reason, observed, BTreeMap::new())
+                (verdict, reason, observed, BTreeMap::new(), Vec::new())
             }
         };
-        let scrub = |s: String| crate::evidence::scrub(&s, &self.board.secret_values());
+        // Again with the board's secrets: covers texts composed after the
+        // check thread (timeouts) and results that never passed through it.
+        let scrubber = crate::scrub::Scrubber::new(&self.board.secret_values());
+        let scrub = |s: String| scrubber.scrub_text_except(&s, &public);
         let end = Instant::now();
         TrialRecord {
             name: trial.name.clone(),

@@ -49,9 +49,13 @@ impl Progress {
     /// A finished trial, as a line above the bars.
     pub fn trial_line(&self, name: &str, verdict: &str, reason: &str) {
         if let Some(multi) = &self.multi {
+            // Device text in a reason could move the cursor, recolour the
+            // terminal or fake a line of its own: every control escaped.
+            let name = hilt_reports::escape_controls(name);
             let line = if verdict == "PASS" {
                 format!("test {name} ... ok")
             } else {
+                let reason = hilt_reports::escape_controls(reason);
                 format!("test {name} ... {verdict}: {reason}")
             };
             let _ = multi.println(line);

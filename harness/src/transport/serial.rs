@@ -12,6 +12,7 @@ use regex::bytes::Regex;
 
 use crate::board::{ConsoleDecl, LineEnding, Secret, SerialWiring};
 use crate::check::CheckError;
+use crate::scrub::Scrubber;
 use crate::stop::StopSignal;
 
 /// Bytes kept for matching. Older output is dropped: a chatty boot log
@@ -19,6 +20,9 @@ use crate::stop::StopSignal;
 const MATCH_BUFFER: usize = 64 * 1024;
 /// Transcript bytes kept per console (evidence); beyond this it is cut.
 const TRANSCRIPT_LIMIT: usize = 4 * 1024 * 1024;
+/// Transcript lines kept per console; beyond this, chunks join the last
+/// line (a device echoing byte by byte would otherwise cost a line each).
+const TRANSCRIPT_EVENTS: usize = 256 * 1024;
 /// How long one read waits before re-checking deadline and interruption.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -73,6 +77,10 @@ pub struct Console {
     line_ending: LineEnding,
     buffer: Vec<u8>,
     transcript: Transcript,
+    /// Secrets hidden from the transcript and from error messages.
+    scrubber: Scrubber,
+    /// Bytes received so far (the transcript may stop growing at its limit).
+    received: u64,
     stop: StopSignal,
     lost: Option<String>,
 }
@@ -148,9 +156,17 @@ impl Console {
             line_ending,
             buffer: Vec::new(),
             transcript: Transcript::new(),
+            scrubber: Scrubber::default(),
+            received: 0,
             stop,
             lost: None,
         }
+    }
+
+    /// The secrets to hide from the transcript and from error messages
+    /// (device output quoted in a timeout).
+    pub fn set_scrubber(&mut self, scrubber: Scrubber) {
+        self.scrubber = scrubber;
     }
 
     /// Replaces the stop signal (a console reused across phases of a check).
@@ -249,7 +265,7 @@ impl Console {
         quiet: Duration,
     ) -> Result<Match, SerialError> {
         let started = Instant::now();
-        let first_len = self.transcript.text.len();
+        let first_len = self.received;
         let mut last_len = first_len;
         let mut last_change = started;
         loop {
@@ -259,7 +275,7 @@ impl Console {
                 other => return other,
             }
             let now = Instant::now();
-            let len = self.transcript.text.len();
+            let len = self.received;
             if len != last_len {
                 last_len = len;
                 last_change = now;
@@ -314,6 +330,7 @@ impl Console {
         match self.link.read(&mut chunk) {
             Ok(0) => Err(self.mark_lost("end of stream (device closed the console)".into())),
             Ok(n) => {
+                self.received += n as u64;
                 self.transcript.received(&chunk[..n]);
                 strip_ansi_into(&chunk[..n], &mut self.buffer);
                 if self.buffer.len() > MATCH_BUFFER {
@@ -360,14 +377,21 @@ impl Console {
         Some(found)
     }
 
+    /// The last output, for an error message: scrubbed while still raw,
+    /// before anything quotes or escapes it. The whole match buffer
+    /// (bounded) is scrubbed first, so a secret cut by the tail's start
+    /// is hidden too.
     fn tail(&self, max: usize) -> String {
-        let from = self.buffer.len().saturating_sub(max);
-        String::from_utf8_lossy(&self.buffer[from..]).into_owned()
+        let text = self
+            .scrubber
+            .scrub_text(&String::from_utf8_lossy(&self.buffer));
+        last_bytes(&text, max)
     }
 
-    /// The transcript so far, one timestamped line per chunk.
+    /// The transcript so far, one timestamped line per chunk, scrubbed of
+    /// the console's secrets in the raw bytes before they are escaped.
     pub fn transcript(&self) -> String {
-        self.transcript.text.clone()
+        self.transcript.render(&self.scrubber)
     }
 }
 
@@ -397,18 +421,31 @@ fn strip_ansi_into(input: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Timestamped record of console traffic: `+SECONDS <` for received and
-/// `+SECONDS >` for sent bytes, non-printable bytes escaped as `\xNN`.
+/// `+SECONDS >` for sent bytes, `#` for notes. The bytes are kept raw and
+/// escaped only when rendered, after the secrets were found in them: an
+/// escape (`\\`, `\x22`) or a chunk boundary (a device echoing one byte
+/// per read) would otherwise split a secret where no scrub can see it.
 struct Transcript {
     started: Instant,
-    text: String,
+    raw: Vec<u8>,
+    lines: Vec<TranscriptLine>,
     cut: bool,
+}
+
+/// One chunk: when, which way, and where its bytes are in `raw`.
+struct TranscriptLine {
+    at_ms: u64,
+    direction: char,
+    start: usize,
+    end: usize,
 }
 
 impl Transcript {
     fn new() -> Self {
         Self {
             started: Instant::now(),
-            text: String::new(),
+            raw: Vec::new(),
+            lines: Vec::new(),
             cut: false,
         }
     }
@@ -429,26 +466,95 @@ impl Transcript {
         if self.cut {
             return;
         }
-        if self.text.len() > TRANSCRIPT_LIMIT {
-            self.text
-                .push_str("# transcript limit reached; further traffic not recorded\n");
+        if self.raw.len() + bytes.len() > TRANSCRIPT_LIMIT {
             self.cut = true;
             return;
         }
-        let at = self.started.elapsed().as_secs_f64();
-        let _ = write!(self.text, "+{at:.3} {direction} ");
-        for &b in bytes {
-            match b {
-                b'\\' => self.text.push_str("\\\\"),
-                0x20..=0x7e => self.text.push(b as char),
-                b'\n' => self.text.push_str("\\n"),
-                b'\r' => self.text.push_str("\\r"),
-                _ => {
-                    let _ = write!(self.text, "\\x{b:02x}");
+        let start = self.raw.len();
+        self.raw.extend_from_slice(bytes);
+        let end = self.raw.len();
+        let full = self.lines.len() >= TRANSCRIPT_EVENTS;
+        match self.lines.last_mut() {
+            Some(last) if full && last.direction == direction => {
+                last.end = end;
+            }
+            _ => self.lines.push(TranscriptLine {
+                at_ms: self.started.elapsed().as_millis() as u64,
+                direction,
+                start,
+                end,
+            }),
+        }
+    }
+
+    /// The text form, secrets (found in the raw bytes, across lines)
+    /// shown once as `<redacted>` where they begin; a line holding nothing
+    /// but the rest of a secret is left out.
+    fn render(&self, scrubber: &Scrubber) -> String {
+        let hidden = scrubber.ranges(&self.raw);
+        let mut next_hidden = 0;
+        let mut text = String::with_capacity(self.raw.len() + self.lines.len() * 12);
+        for line in &self.lines {
+            let mut body = String::new();
+            let mut only_continuation = line.start < line.end;
+            let mut at = line.start;
+            while at < line.end {
+                while hidden.get(next_hidden).is_some_and(|r| r.end <= at) {
+                    next_hidden += 1;
+                }
+                match hidden.get(next_hidden) {
+                    Some(r) if r.start <= at => {
+                        if r.start >= line.start {
+                            only_continuation = false;
+                            if r.start == at {
+                                body.push_str(crate::scrub::REDACTED);
+                            }
+                        }
+                        at = r.end.min(line.end);
+                    }
+                    Some(r) => {
+                        only_continuation = false;
+                        let stop = r.start.min(line.end);
+                        escape_into(&self.raw[at..stop], &mut body);
+                        at = stop;
+                    }
+                    None => {
+                        only_continuation = false;
+                        escape_into(&self.raw[at..line.end], &mut body);
+                        at = line.end;
+                    }
                 }
             }
+            if only_continuation {
+                continue;
+            }
+            let _ = writeln!(
+                text,
+                "+{}.{:03} {} {body}",
+                line.at_ms / 1000,
+                line.at_ms % 1000,
+                line.direction
+            );
         }
-        self.text.push('\n');
+        if self.cut {
+            text.push_str("# transcript limit reached; further traffic not recorded\n");
+        }
+        text
+    }
+}
+
+/// Printable ASCII as is; everything else as `\xNN` (`\\`, `\n`, `\r`).
+fn escape_into(bytes: &[u8], out: &mut String) {
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
     }
 }
 
@@ -529,15 +635,17 @@ fn settle_at_prompt(
     Err(SerialError::Timeout {
         pattern: "a login or shell prompt".into(),
         waited_ms: timeout.as_millis(),
-        tail: shown
-            .chars()
-            .rev()
-            .take(200)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect(),
+        tail: last_bytes(&console.scrubber.scrub_text(&shown), 200),
     })
+}
+
+/// The end of `text`, at most `max` bytes, starting on a character.
+fn last_bytes(text: &str, max: usize) -> String {
+    let mut from = text.len().saturating_sub(max);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    text[from..].to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
