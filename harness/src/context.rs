@@ -153,8 +153,9 @@ impl CheckContext {
     /// secrets this trial's evidence, console transcript and record are
     /// scrubbed of; the record says that one was generated, never what.
     pub fn new_password(&mut self) -> Result<Secret, CheckError> {
-        let secret = crate::board::Secret::generated(20)
-            .map_err(|e| CheckError::Harness(format!("no random source for a new password: {e}")))?;
+        let secret = crate::board::Secret::generated(20).map_err(|e| {
+            CheckError::Harness(format!("no random source for a new password: {e}"))
+        })?;
         self.evidence.add_secret(&secret);
         if let Some(console) = self.console.as_mut() {
             console.set_scrubber(self.evidence.scrubber().clone());
@@ -182,7 +183,9 @@ impl CheckContext {
             Ok(mut finding) => {
                 finding.scrub(scrubber);
                 if let Some(note) = note {
-                    finding.measurements.insert("generated_password".into(), note);
+                    finding
+                        .measurements
+                        .insert("generated_password".into(), note);
                 }
                 Ok(finding)
             }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hilt_harness::board::{Board, Secret};
+use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
@@ -169,7 +169,7 @@ impl Check for FactoryResetDefaults {
             .ok_or_else(|| CheckError::Harness("no factory reset command".into()))?;
         let user = console::account(ctx)?;
         let factory = ctx.password(&user)?;
-        let changed = Secret::from_guess("Hilt-user-set-9f3Q");
+        let changed = ctx.new_password()?;
         let decl = console::open_shell(ctx)?;
         let default = console::config_get(ctx, &decl, &param)?;
         console::config_set_verified(ctx, &decl, &param, &value)?;

@@ -40,7 +40,8 @@ fn base64_core(secret: &[u8], offset: usize, alphabet: &[u8; 64]) -> Option<Vec<
         .map(|i| {
             let bit = i * 6;
             let (byte, shift) = (bit / 8, bit % 8);
-            let word = (u16::from(bytes[byte]) << 8) | u16::from(*bytes.get(byte + 1).unwrap_or(&0));
+            let word =
+                (u16::from(bytes[byte]) << 8) | u16::from(*bytes.get(byte + 1).unwrap_or(&0));
             alphabet[usize::from((word >> (10 - shift)) & 0x3f)]
         })
         .collect();

@@ -101,7 +101,13 @@ impl Scrubber {
         // The longest any form of a secret can be: 12 bytes per byte for
         // `\u{10ffff}`-style escapes, or an echo with gaps.
         let per_byte = 12.max(views::MAX_ECHO_GAP + 1);
-        let span = self.secrets.iter().map(|s| s.plain.len()).max().unwrap_or(0) * per_byte;
+        let span = self
+            .secrets
+            .iter()
+            .map(|s| s.plain.len())
+            .max()
+            .unwrap_or(0)
+            * per_byte;
         let window = MIN_WINDOW.max(span * 4);
         let mut found = Vec::new();
         let mut start = 0;
@@ -169,11 +175,7 @@ impl Scrubber {
                     .collect::<Vec<_>>()
             })
             .collect();
-        ranges.retain(|r| {
-            !allowed
-                .iter()
-                .any(|a| a.start <= r.start && r.end <= a.end)
-        });
+        ranges.retain(|r| !allowed.iter().any(|a| a.start <= r.start && r.end <= a.end));
         replace_ranges(text, &ranges)
     }
 }

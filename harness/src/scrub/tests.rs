@@ -48,19 +48,23 @@ fn forms(secret: &str) -> Vec<(String, String)> {
             c => c.to_string(),
         })
         .collect();
-    let per_line = |sep: &str| -> String {
-        secret.chars().map(|c| format!("{c}{sep}")).collect()
-    };
+    let per_line = |sep: &str| -> String { secret.chars().map(|c| format!("{c}{sep}")).collect() };
     let mut out = vec![
         ("plain".to_string(), format!("said {secret} ok")),
-        ("echo crlf".into(), format!("Password: {}\r\nsim> ", per_line("\r\n"))),
+        (
+            "echo crlf".into(),
+            format!("Password: {}\r\nsim> ", per_line("\r\n")),
+        ),
         ("echo lf".into(), per_line("\n")),
         ("echo erased".into(), per_line("\x08 \x08")),
         ("echo coloured".into(), per_line("\x1b[0m")),
         ("url all".into(), format!("GET /?pw={percent_all} HTTP/1.1")),
         ("url form".into(), format!("pw={percent_some}&x=1")),
         ("json".into(), format!("{{\"password\":{json}}}")),
-        ("json unicode".into(), format!("{{\"password\":\"{json_unicode}\"}}")),
+        (
+            "json unicode".into(),
+            format!("{{\"password\":\"{json_unicode}\"}}"),
+        ),
         ("rust debug".into(), format!("answer {secret:?}")),
         ("html".into(), format!("<td>{html}</td>")),
         ("hex lower".into(), format!("mem: {}", hex::encode(b))),
@@ -92,7 +96,10 @@ fn reveals(shown: &str, secret: &str) -> bool {
 fn every_form_of_a_special_password_is_scrubbed_from_text() {
     let s = scrubber(SPECIAL);
     for (form, text) in forms(SPECIAL) {
-        assert!(reveals(&text, SPECIAL), "{form}: the test form is found at all");
+        assert!(
+            reveals(&text, SPECIAL),
+            "{form}: the test form is found at all"
+        );
         let clean = s.scrub_text(&text);
         assert!(clean.contains(REDACTED), "{form}: {clean:?}");
         assert!(!reveals(&clean, SPECIAL), "{form}: {clean:?}");
@@ -127,7 +134,10 @@ fn base64_left_over_never_decodes_to_the_secret() {
             .map(|&b| if b == b'*' { b'A' } else { b })
             .collect();
         let decoded = std64.decode(&kept).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&decoded).contains("s3cret"), "{prefix:?}");
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains("s3cret"),
+            "{prefix:?}"
+        );
     }
 }
 
@@ -144,7 +154,8 @@ fn ordinary_text_is_left_alone() {
 #[test]
 fn short_and_dictionary_secrets_are_masked_but_public_phrases_pass() {
     let s = scrubber("admin");
-    let reason = "logged in with the default credential admin/admin; console said \"Welcome admin\"";
+    let reason =
+        "logged in with the default credential admin/admin; console said \"Welcome admin\"";
     let clean = s.scrub_text_except(reason, &["admin/admin".to_string()]);
     assert_eq!(
         clean,

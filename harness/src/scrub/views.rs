@@ -108,7 +108,10 @@ pub(super) fn backslash(data: &[u8]) -> Option<View> {
 /// `\u{X..}`, `\uXXXX` or a `\uXXXX\uXXXX` surrogate pair at `i`.
 fn unicode_escape(d: &[u8], i: usize) -> Option<(Unit, usize)> {
     if d.get(i + 2) == Some(&b'{') {
-        let close = d.get(i + 3..(i + 10).min(d.len()))?.iter().position(|&b| b == b'}')?;
+        let close = d
+            .get(i + 3..(i + 10).min(d.len()))?
+            .iter()
+            .position(|&b| b == b'}')?;
         let digits = std::str::from_utf8(&d[i + 3..i + 3 + close]).ok()?;
         let c = char::from_u32(u32::from_str_radix(digits, 16).ok()?)?;
         return Some((char_unit(c), 4 + close));
@@ -232,7 +235,10 @@ mod tests {
 
     #[test]
     fn html_decodes_named_and_numeric_references() {
-        assert_eq!(decoded(html(b"&lt;&amp;&#34;&#x27;&bogus;")), "<&\"'&bogus;");
+        assert_eq!(
+            decoded(html(b"&lt;&amp;&#34;&#x27;&bogus;")),
+            "<&\"'&bogus;"
+        );
     }
 
     #[test]

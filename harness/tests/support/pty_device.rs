@@ -28,6 +28,25 @@ pub struct Behaviour {
     pub die_after_lines: Option<usize>,
     /// Delay before each answer.
     pub answer_delay: Duration,
+    /// How typed characters are echoed.
+    pub echo: Echo,
+    /// Extra bytes in the boot log (hostile banners).
+    pub banner: Vec<u8>,
+    /// A shell command and the raw bytes it prints.
+    pub command: Option<(String, Vec<u8>)>,
+}
+
+/// How the device echoes what it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Echo {
+    /// Each character as typed, except at the password prompt.
+    Typed,
+    /// Every character, the password's too, each on a line of its own
+    /// and written on its own (so it arrives in a read of its own).
+    ByteLines,
+    /// Every character, the password's too, each at once erased again
+    /// with backspace-space-backspace.
+    Erased,
 }
 
 impl Default for Behaviour {
@@ -41,6 +60,9 @@ impl Default for Behaviour {
             silent: false,
             die_after_lines: None,
             answer_delay: Duration::ZERO,
+            echo: Echo::Typed,
+            banner: Vec::new(),
+            command: None,
         }
     }
 }
@@ -162,6 +184,11 @@ fn serve(
         }
     };
     say("\r\nU-Boot-ish boot log...\r\nfirmware 1.0.0\r\n");
+    if !b.silent && !b.banner.is_empty() {
+        write_all(&master, &b.banner);
+    }
+    // `passwd` changes it.
+    let mut password = b.password.clone();
     let mut state = if b.login { State::User } else { State::Shell };
     let prompt_for = |state: &State| match state {
         State::User => "login: ",
@@ -193,8 +220,15 @@ fn serve(
                 if line.len() < 4096 {
                     line.push(byte);
                 }
-                if !matches!(state, State::Password(_)) {
-                    say(&String::from_utf8_lossy(&[byte]));
+                let typed = String::from_utf8_lossy(&[byte]).into_owned();
+                match b.echo {
+                    Echo::Typed if matches!(state, State::Password(_)) => {}
+                    Echo::Typed => say(&typed),
+                    Echo::ByteLines => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        say(&format!("{typed}\r\n"));
+                    }
+                    Echo::Erased => say(&format!("{typed}\x08 \x08")),
                 }
                 continue;
             }
@@ -212,7 +246,7 @@ fn serve(
                 State::User if text.is_empty() => State::User,
                 State::User => State::Password(text),
                 State::Password(user) => {
-                    let genuine = user == b.user && text == b.password;
+                    let genuine = user == b.user && text == password;
                     let default = b.default_admin && user == "admin" && text == "admin";
                     if genuine || default {
                         State::Shell
@@ -220,6 +254,18 @@ fn serve(
                         say("Login incorrect\r\n");
                         State::User
                     }
+                }
+                State::Shell if text.starts_with("passwd ") => {
+                    password = text["passwd ".len()..].to_string();
+                    say("ok\r\n");
+                    State::Shell
+                }
+                State::Shell if b.command.as_ref().is_some_and(|(c, _)| c == text.trim()) => {
+                    if let Some((_, out)) = &b.command {
+                        write_all(&master, out);
+                        say("\r\n");
+                    }
+                    State::Shell
                 }
                 State::Shell => match text.trim() {
                     "id" => {
