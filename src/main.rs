@@ -2,17 +2,18 @@
 //! hands them to the harness; it holds no test logic of its own.
 
 mod image_cmd;
+mod signals;
 mod sim;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use hilt_harness::board::{Board, BoardFile};
 use hilt_harness::runner::{self, RunConfig};
+use hilt_harness::stop::Interruption;
 use hilt_harness::suite::{Suite, SuiteFile};
 
 const EXIT_HELP: &str = "\
@@ -20,7 +21,8 @@ Exit status:
   0    every trial PASS, NOT_APPLICABLE or DECLARED (and `list`, `board check`, `schema` succeeded)
   1    at least one FAIL (the device did not hold), nothing INCONCLUSIVE or ERROR
   2    INCONCLUSIVE (board fault), ERROR (harness fault), or a usage or definition error
-  130  interrupted by Ctrl-C; the run record is kept, marked incomplete";
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM, 129 by SIGHUP: the changes of the
+       running check are undone and the run record is kept, marked incomplete";
 
 #[derive(Parser)]
 #[command(
@@ -176,19 +178,10 @@ fn run_boards(
             Err(e) => return fail(e),
         }
     }
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    // First Ctrl-C: stop cleanly and keep the record. Second: leave now.
-    let handler = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(runner::INTERRUPTED_EXIT);
-        }
-        eprintln!(
-            "\ninterrupt: stopping the running checks, writing the record (Ctrl-C again to abort)"
-        );
-    });
-    if let Err(e) = handler {
-        return fail(format!("cannot install the Ctrl-C handler: {e}"));
+    let interrupted = Interruption::new();
+    // First SIGINT/SIGTERM/SIGHUP: stop cleanly and keep the record. Second: leave now.
+    if let Err(e) = signals::install(interrupted.clone()) {
+        return fail(e);
     }
     let listing = test_args.list;
     let config = RunConfig {
@@ -276,7 +269,15 @@ fn find_suite(name: &str) -> Result<Suite, String> {
     ];
     for path in &candidates {
         if path.is_file() {
-            return Suite::load(path, &known).map_err(|e| e.to_string());
+            let suite = Suite::load(path, &known).map_err(|e| e.to_string())?;
+            let (checks, rack) = (hilt_suites::all(), hilt_suites::rack());
+            let metas: Vec<_> = checks
+                .iter()
+                .map(|c| c.meta())
+                .chain(rack.iter().map(|c| c.meta()))
+                .collect();
+            suite.validate_params(&metas).map_err(|e| e.to_string())?;
+            return Ok(suite);
         }
     }
     Err(format!(

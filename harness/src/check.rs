@@ -14,6 +14,7 @@ use hilt_reports::{References, Verdict};
 
 use crate::board::Board;
 use crate::context::CheckContext;
+use crate::params::ParamSpec;
 
 /// The six NIST IR 8259A core capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,15 +71,25 @@ pub struct CheckMeta {
     pub en_303_645: &'static [&'static str],
     pub ts_103_701: &'static [&'static str],
     pub cra_annex_i: &'static [&'static str],
-    /// Changes device state; the board is restored afterwards.
+    /// Changes device state (password, settings, firmware, toggles): the
+    /// runner runs the check's undo steps and the board's restore
+    /// strategy after it, on every exit path.
     pub destructive: bool,
     pub default_timeout: Duration,
+    /// Suite parameters the check reads (`params:` in a suite entry);
+    /// anything else in a suite is an error.
+    pub params: &'static [ParamSpec],
 }
 
 impl CheckMeta {
     /// `capability::name`, the id used in suites and trial names.
     pub fn id(&self) -> String {
         format!("{}::{}", self.capability.module(), self.name)
+    }
+
+    /// The declaration of parameter `name`, if the check takes it.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
     }
 
     pub fn references(&self) -> References {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::board::{Board, ConsoleDecl, Secret};
 use crate::check::{CheckError, Finding};
 use crate::evidence::EvidenceSink;
+use crate::params::ParamSpec;
 use crate::stop::StopSignal;
 use crate::transport::power::{self, PowerAction};
 use crate::transport::serial::Console;
@@ -17,9 +18,32 @@ use crate::transport::serial::Console;
 /// Parameters a suite passes to a check (`params:` in the suite file).
 pub type Params = BTreeMap<String, serde_json::Value>;
 
+/// Puts back one change a check made to the device and verifies it by
+/// reading it back; run by the runner after the check on every exit path.
+pub type UndoAction = Box<dyn FnOnce(&mut CheckContext) -> Result<(), CheckError> + Send>;
+
+/// One registered undo step.
+pub struct UndoStep {
+    /// Identifies the change (`setting:telnet_enabled`); a second
+    /// registration under the same key keeps the first, which knows the
+    /// original state.
+    pub key: String,
+    /// What the step puts back, for the record (`telnet_enabled back to "false"`).
+    pub what: String,
+    action: UndoAction,
+}
+
+impl UndoStep {
+    pub fn run(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
+        (self.action)(ctx)
+    }
+}
+
 pub struct CheckContext {
     board: Arc<Board>,
     params: Params,
+    /// What the check declares it reads (`CheckMeta::params`).
+    param_specs: &'static [ParamSpec],
     stop: StopSignal,
     evidence: EvidenceSink,
     console: Option<Console>,
@@ -30,25 +54,73 @@ pub struct CheckContext {
     console_sessions: u32,
     /// Passwords generated for this trial (the values stay in the scrubber).
     generated_passwords: usize,
+    /// Changes to put back after the check, in the order they were made.
+    undo: Vec<UndoStep>,
+    /// False once the runner took the undo steps: changes made while
+    /// undoing are not undone again.
+    undo_open: bool,
 }
 
 impl CheckContext {
     pub fn new(
         board: Arc<Board>,
         params: Params,
+        param_specs: &'static [ParamSpec],
         stop: StopSignal,
         evidence: EvidenceSink,
     ) -> Self {
         Self {
             board,
             params,
+            param_specs,
             stop,
             evidence,
             console: None,
             identity: BTreeMap::new(),
             console_sessions: 0,
             generated_passwords: 0,
+            undo: Vec::new(),
+            undo_open: true,
         }
+    }
+
+    /// Registers how to put back a change the check is about to make to
+    /// the device (before making it, so an error, panic, timeout or
+    /// interruption halfway still has it undone). The runner runs the
+    /// steps after the check, newest first, with a budget of their own.
+    pub fn on_undo(
+        &mut self,
+        key: impl Into<String>,
+        what: impl Into<String>,
+        action: impl FnOnce(&mut CheckContext) -> Result<(), CheckError> + Send + 'static,
+    ) {
+        let key = key.into();
+        if !self.undo_open || self.undo.iter().any(|s| s.key == key) {
+            return;
+        }
+        self.undo.push(UndoStep {
+            key,
+            what: what.into(),
+            action: Box::new(action),
+        });
+    }
+
+    /// Keys of the undo steps still registered.
+    pub fn undo_keys(&self) -> impl Iterator<Item = &str> {
+        self.undo.iter().map(|s| s.key.as_str())
+    }
+
+    /// The check put the change back itself (verified): nothing to undo.
+    pub fn settle_undo(&mut self, key: &str) {
+        self.undo.retain(|s| s.key != key);
+    }
+
+    /// Takes the registered steps, newest first, and closes registration.
+    pub fn take_undo(&mut self) -> Vec<UndoStep> {
+        self.undo_open = false;
+        let mut steps = std::mem::take(&mut self.undo);
+        steps.reverse();
+        steps
     }
 
     pub fn board(&self) -> &Board {
@@ -59,9 +131,10 @@ impl CheckContext {
         &self.stop
     }
 
-    /// Gives the trial a fresh time budget (used for the restore step).
-    pub fn renew_deadline(&mut self, budget: Duration) {
-        self.stop = self.stop.renewed(budget);
+    /// Gives the trial a fresh time budget that an interruption of the
+    /// run does not cancel (for undo and restore steps after the check).
+    pub fn renew_deadline_detached(&mut self, budget: Duration) {
+        self.stop = self.stop.detached(budget);
         if let Some(console) = self.console.as_mut() {
             console.set_stop(self.stop.clone());
         }
@@ -71,25 +144,46 @@ impl CheckContext {
         &mut self.evidence
     }
 
-    /// A parameter from the suite, or `default`.
-    pub fn param_u64(&self, key: &str, default: u64) -> u64 {
-        self.params
+    /// An integer parameter: the suite's value (validated when the suite
+    /// was loaded) or the default the check declares in its metadata.
+    pub fn param_u64(&self, key: &str) -> Result<u64, CheckError> {
+        self.param(key)?
+            .as_u64()
+            .ok_or_else(|| CheckError::Harness(format!("parameter {key:?} is not an integer")))
+    }
+
+    /// A list-of-strings parameter, as [`CheckContext::param_u64`].
+    pub fn param_strings(&self, key: &str) -> Result<Vec<String>, CheckError> {
+        let value = self.param(key)?;
+        let list = value
+            .as_array()
+            .ok_or_else(|| CheckError::Harness(format!("parameter {key:?} is not a list")))?;
+        list.iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    CheckError::Harness(format!("parameter {key:?} holds a non-string"))
+                })
+            })
+            .collect()
+    }
+
+    /// A parameter's value; reading one the check does not declare is a
+    /// harness bug (the suite could never have set it).
+    fn param(&self, key: &str) -> Result<serde_json::Value, CheckError> {
+        let spec = self
+            .param_specs
+            .iter()
+            .find(|s| s.name == key)
+            .ok_or_else(|| {
+                CheckError::Harness(format!(
+                    "the check reads parameter {key:?} without declaring it in its metadata"
+                ))
+            })?;
+        Ok(self
+            .params
             .get(key)
-            .and_then(|v| v.as_u64())
-            .unwrap_or(default)
-    }
-
-    pub fn param_str(&self, key: &str) -> Option<&str> {
-        self.params.get(key).and_then(|v| v.as_str())
-    }
-
-    pub fn param_strings(&self, key: &str) -> Option<Vec<String>> {
-        let list = self.params.get(key)?.as_array()?;
-        Some(
-            list.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        )
+            .cloned()
+            .unwrap_or_else(|| spec.default_value()))
     }
 
     /// The console declaration, or a board fault if the board file has none.
@@ -242,6 +336,8 @@ impl CheckContext {
 
     /// Sleeps, but not past the stop signal.
     pub fn sleep(&self, duration: Duration) -> Result<(), CheckError> {
+        self.stop
+            .set_waiting(format!("a pause of {} s", duration.as_secs_f64()));
         let until = self.stop.bound(duration);
         while std::time::Instant::now() < until {
             self.stop.check()?;

@@ -5,6 +5,7 @@ pub mod board;
 pub mod check;
 pub mod context;
 pub mod evidence;
+pub mod params;
 pub mod runner;
 pub mod scrub;
 pub mod stop;

@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckMeta;
 use crate::context::Params;
 use crate::yaml::{self, DefinitionError};
+
+/// The longest timeout a suite may give a check (24 hours): long enough
+/// for any real check, short enough that deadlines never overflow.
+pub const MAX_TIMEOUT_S: u64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -17,8 +22,8 @@ pub struct SuiteFile {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Floor for every check's timeout, in seconds (a check's own default
-    /// is used when larger; an entry's `timeout_s` overrides both).
+    /// Floor for every check's timeout, in seconds, 1 to 86400 (a check's
+    /// own default is used when larger; an entry's `timeout_s` overrides both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_timeout_s: Option<u64>,
     /// Checks in the order they run on each board.
@@ -30,9 +35,12 @@ pub struct SuiteFile {
 pub struct SuiteEntry {
     /// Check id (`software_update::unsigned_image`); `hilt list` shows them all.
     pub check: String,
+    /// The check's timeout in seconds, 1 to 86400.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
-    /// Check-specific parameters.
+    /// Check-specific parameters, each declared by the check with its
+    /// type, range and default (`hilt list --params`); anything else is
+    /// an error.
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
     /// Heading under which reports group this entry (e.g. an EN 303 645
@@ -59,6 +67,24 @@ impl Suite {
             spec,
         })
     }
+
+    /// Checks every entry's parameters against the declaration of its
+    /// check (`metas`: every check the suite may name): unknown or
+    /// misspelt keys, wrong types, out-of-range values and values that
+    /// would let a check test nothing are errors naming the field.
+    pub fn validate_params(&self, metas: &[&CheckMeta]) -> Result<(), DefinitionError> {
+        for (index, entry) in self.spec.checks.iter().enumerate() {
+            let specs = metas
+                .iter()
+                .find(|m| m.id() == entry.check)
+                .map_or(&[][..], |m| m.params);
+            crate::params::validate(specs, &entry.params).map_err(|e| {
+                let field = format!("checks[{index}].params.{}", e.key);
+                DefinitionError::at_field(&self.file, &self.text, &field, e.message)
+            })?;
+        }
+        Ok(())
+    }
 }
 
 fn validate(
@@ -84,14 +110,12 @@ fn validate(
                 ),
             });
         }
-        if entry.timeout_s == Some(0) {
-            return Err(DefinitionError::at_field(
-                file,
-                text,
-                "checks.timeout_s",
-                "expected a timeout above 0 seconds",
-            ));
+        if let Some(timeout) = entry.timeout_s {
+            check_timeout(file, text, &format!("checks[{index}].timeout_s"), timeout)?;
         }
+    }
+    if let Some(timeout) = spec.default_timeout_s {
+        check_timeout(file, text, "default_timeout_s", timeout)?;
     }
     if spec.checks.is_empty() {
         return Err(DefinitionError::at_field(
@@ -99,6 +123,23 @@ fn validate(
             text,
             "checks",
             "a suite needs at least one check",
+        ));
+    }
+    Ok(())
+}
+
+fn check_timeout(
+    file: &Path,
+    text: &str,
+    field: &str,
+    seconds: u64,
+) -> Result<(), DefinitionError> {
+    if seconds == 0 || seconds > MAX_TIMEOUT_S {
+        return Err(DefinitionError::at_field(
+            file,
+            text,
+            field,
+            format!("{seconds} s is out of range: a timeout is 1 to {MAX_TIMEOUT_S} seconds"),
         ));
     }
     Ok(())

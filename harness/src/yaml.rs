@@ -134,57 +134,107 @@ fn strip_location(message: &str) -> String {
 }
 
 /// Finds the line and column of the key that ends `field` (a dotted path,
-/// list indices in brackets) by walking the indentation of `text`. Good
-/// enough for the block-style YAML board files use; `None` if not found.
+/// list indices in brackets: `checks[2].params.max_attempts`) by walking
+/// the indentation of `text`. Good enough for the block-style YAML board
+/// and suite files use; `None` if not found.
 pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
-    let keys: Vec<&str> = field
+    let lines: Vec<&str> = text.lines().collect();
+    let segments: Vec<(&str, Option<usize>)> = field
         .split('.')
-        .map(|k| k.split('[').next().unwrap_or(k))
         .filter(|k| !k.is_empty())
+        .map(|k| match k.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse().ok()),
+            None => (k, None),
+        })
         .collect();
-    let mut want = keys.iter().peekable();
-    // Indent of the block being searched (learned from its first key) and
-    // of its parent key; leaving the parent's block means "not found".
-    let mut parent_indent: Option<usize> = None;
-    let mut block_indent: Option<usize> = None;
-    for (index, line) in text.lines().enumerate() {
+    // The block being searched: lines `from..end`, keys deeper than `parent`.
+    let (mut from, mut end, mut parent) = (0, lines.len(), None::<usize>);
+    for (n, (key, index)) in segments.iter().enumerate() {
+        let (at, indent) = find_key(&lines[from..end], parent, key)?;
+        let at = from + at;
+        let last = n + 1 == segments.len();
+        if last && index.is_none() {
+            return Some((at + 1, indent + 1));
+        }
+        let trimmed = lines[at].trim_start_matches([' ', '-']);
+        // A flow mapping (`serial: { port: x, baud: y }`) holds the
+        // remaining keys on this same line.
+        if index.is_none() && trimmed.contains('{') {
+            let mut column = indent;
+            let mut rest = trimmed;
+            for (key, _) in &segments[n + 1..] {
+                let found = rest.find(&format!("{key}:"))?;
+                column += found;
+                rest = &rest[found..];
+            }
+            return Some((at + 1, column + 1));
+        }
+        (from, parent) = (at + 1, Some(indent));
+        if let Some(index) = index {
+            let (item_from, item_end) = find_item(&lines[from..end], indent, *index)?;
+            (from, end) = (from + item_from, from + item_end);
+            if last {
+                let item = lines[from];
+                let column = item.len() - item.trim_start_matches([' ', '-']).len();
+                return Some((from + 1, column + 1));
+            }
+            // An item's keys start on its `- ` line, at the indent of the
+            // text after the dash.
+            parent = None;
+        }
+    }
+    None
+}
+
+/// The line (within `lines`) and indent of `key` in the block that starts
+/// at `lines[0]` and ends at the first line not deeper than `parent`.
+fn find_key(lines: &[&str], parent: Option<usize>, key: &str) -> Option<(usize, usize)> {
+    let mut block_indent = None;
+    for (index, line) in lines.iter().enumerate() {
         let trimmed = line.trim_start_matches([' ', '-']);
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let indent = line.len() - trimmed.len();
-        if parent_indent.is_some_and(|p| indent <= p) {
+        if parent.is_some_and(|p| indent <= p) {
             return None;
         }
         let block = *block_indent.get_or_insert(indent);
-        let key = want.peek()?;
         let is_key = indent == block
             && trimmed
-                .strip_prefix(**key)
+                .strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with(':'));
         if is_key {
-            want.next();
-            if want.peek().is_none() {
-                return Some((index + 1, indent + 1));
-            }
-            // A flow mapping (`serial: { port: x, baud: y }`) holds the
-            // remaining keys on this same line.
-            if trimmed.contains('{') {
-                let mut column = indent;
-                let mut rest = trimmed;
-                for key in want.by_ref() {
-                    let pattern = format!("{key}:");
-                    let at = rest.find(&pattern)?;
-                    column += at;
-                    rest = &rest[at..];
-                }
-                return Some((index + 1, column + 1));
-            }
-            parent_indent = Some(indent);
-            block_indent = None;
+            return Some((index, indent));
         }
     }
     None
+}
+
+/// Lines `start..end` (within `lines`) of item `wanted` of the block list
+/// under a key indented by `parent`.
+fn find_item(lines: &[&str], parent: usize, wanted: usize) -> Option<(usize, usize)> {
+    let mut starts = Vec::new();
+    let mut end = lines.len();
+    let mut dash_column = None;
+    for (index, line) in lines.iter().enumerate() {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        let rest = &line[spaces..];
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        let item_start = rest.starts_with('-') && dash_column.is_none_or(|c| c == spaces);
+        if item_start {
+            dash_column = Some(spaces);
+            starts.push(index);
+        } else if spaces <= parent && !(spaces == parent && rest.starts_with('-')) {
+            end = index;
+            break;
+        }
+    }
+    let start = *starts.get(wanted)?;
+    let item_end = starts.get(wanted + 1).copied().unwrap_or(end);
+    Some((start, item_end))
 }
 
 #[cfg(test)]
@@ -197,5 +247,20 @@ mod tests {
         assert_eq!(locate_field(text, "a.c.d"), Some((4, 5)));
         assert_eq!(locate_field(text, "d"), Some((5, 1)));
         assert_eq!(locate_field(text, "a.x"), None);
+    }
+
+    #[test]
+    fn locates_keys_inside_list_items() {
+        let text = "suite: s\nchecks:\n  - check: a\n    timeout_s: 5\n  - check: b\n    params: { max_attempts: 0 }\n  - check: c\n    timeout_s: 9\n";
+        assert_eq!(locate_field(text, "checks[2].timeout_s"), Some((8, 5)));
+        assert_eq!(locate_field(text, "checks[0].timeout_s"), Some((4, 5)));
+        assert_eq!(locate_field(text, "checks[1].timeout_s"), None);
+        assert_eq!(
+            locate_field(text, "checks[1].params.max_attempts"),
+            Some((6, 15))
+        );
+        assert_eq!(locate_field(text, "checks[2]"), Some((7, 5)));
+        let nested = "checks:\n- check: a\n  params:\n    cycles: 0\n";
+        assert_eq!(locate_field(nested, "checks[0].params.cycles"), Some((4, 5)));
     }
 }

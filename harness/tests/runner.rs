@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +31,7 @@ fn meta(name: &'static str) -> CheckMeta {
         cra_annex_i: &[],
         destructive: false,
         default_timeout: Duration::from_secs(10),
+        params: &[],
     }
 }
 
@@ -158,7 +158,7 @@ fn run(dir: &Path, boards: &[PathBuf], checks: &[(&str, u64)]) -> (i32, RunRecor
         out_root: dir.join("out"),
         test_args: args,
         command: vec!["test".into()],
-        interrupted: Arc::new(AtomicBool::new(false)),
+        interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,
         print_trials: false,
     })

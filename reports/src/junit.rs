@@ -106,6 +106,10 @@ fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), q
         trial.verdict,
         clean(&trial.catalogue_id)
     );
+    if let Some(left) = &trial.board_left {
+        let state = if left.restored { "as found" } else { "CHANGED" };
+        out.push_str(&format!("board left: {state}: {}\n", left.note));
+    }
     for evidence in &trial.evidence {
         out.push_str(&format!(
             "evidence: {} sha256:{}\n",
@@ -166,6 +170,7 @@ mod tests {
             end_offset_ms: 1000,
             duration_ms: 1000,
             evidence: vec![],
+            board_left: None,
         }
     }
 

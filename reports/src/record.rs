@@ -132,6 +132,20 @@ pub struct TrialRecord {
     pub duration_ms: u64,
     #[serde(default)]
     pub evidence: Vec<EvidenceRecord>,
+    /// For a check that changes the device (or registered something to put
+    /// back): whether the board was left as found, and how. Absent for
+    /// checks that change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board_left: Option<BoardLeft>,
+}
+
+/// How a trial left its board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardLeft {
+    /// Every change was put back and verified by reading it back.
+    pub restored: bool,
+    /// What was put back, or what could not be and why.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,6 +47,7 @@ static TLS_SERVER: CheckMeta = CheckMeta {
     cra_annex_i: &["e"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for TlsServer {
@@ -168,6 +169,7 @@ static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
     cra_annex_i: &["e"],
     destructive: false,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for CleartextCredentials {
@@ -311,6 +313,7 @@ static UNAUTHENTICATED_ERASE: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: true,
     default_timeout: Duration::from_secs(90),
+    params: &[],
 };
 
 impl Check for UnauthenticatedErase {

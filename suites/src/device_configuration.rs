@@ -62,6 +62,7 @@ static AUTHORIZED_CHANGE: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(90),
+    params: &[],
 };
 
 impl Check for AuthorizedChange {
@@ -137,6 +138,7 @@ static FACTORY_RESET: CheckMeta = CheckMeta {
     cra_annex_i: &["b", "m"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for FactoryResetDefaults {
@@ -254,6 +256,7 @@ static UNAUTHENTICATED_WRITE: CheckMeta = CheckMeta {
     cra_annex_i: &["d", "f"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 fn http_config_path(board: &Board) -> Option<String> {

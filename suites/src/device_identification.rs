@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hilt_harness::board::{Board, IdentitySource};
 use hilt_harness::context::CheckContext;
+use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console;
@@ -71,6 +72,16 @@ static IDENTIFIER_IMMUTABLE: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(90),
+    params: &[ParamSpec {
+        name: "cycles",
+        meaning: "power cycles after which the identifier is read again",
+        kind: ParamKind::Integer {
+            min: 1,
+            max: 10,
+            default: 2,
+            unit: "",
+        },
+    }],
 };
 
 impl Check for IdentifierImmutable {
@@ -97,7 +108,7 @@ impl Check for IdentifierImmutable {
         let before = read_console_id(ctx, &decl, &command, &pattern)?;
         console::close_shell(ctx, &decl)?;
         let mut seen = vec![before.clone()];
-        let cycles = ctx.param_u64("cycles", 2);
+        let cycles = ctx.param_u64("cycles")?;
         for _ in 0..cycles {
             console::restart(ctx, &decl, "reboot")?;
             console::open_shell(ctx)?;
@@ -134,6 +145,7 @@ static PHYSICAL_MATCHES_LOGICAL: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(30),
+    params: &[],
 };
 
 impl Check for PhysicalMatchesLogical {
@@ -227,6 +239,7 @@ static LOGICAL_IDENTIFIER: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: false,
     default_timeout: Duration::from_secs(30),
+    params: &[],
 };
 
 impl Check for LogicalIdentifier {
@@ -360,6 +373,7 @@ static DISTINCT_IDENTIFIERS: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(5),
+    params: &[],
 };
 
 impl hilt_harness::RackCheck for DistinctIdentifiers {
@@ -436,6 +450,7 @@ static IDENTIFIER_WRITE: CheckMeta = CheckMeta {
     cra_annex_i: &["f"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 /// The (path, field) pairs an attacker would write the identifier to:

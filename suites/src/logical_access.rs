@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::transport::serial::{self, LoginOutcome};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -57,6 +58,7 @@ static SERIAL_LOGIN_REQUIRED: CheckMeta = CheckMeta {
     cra_annex_i: &["j"],
     destructive: false,
     default_timeout: Duration::from_secs(30),
+    params: &[],
 };
 
 impl Check for SerialLoginRequired {
@@ -165,6 +167,16 @@ static CONSOLE_DEFAULT_CREDENTIALS: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: false,
     default_timeout: Duration::from_secs(180),
+    params: &[ParamSpec {
+        name: "max_attempts",
+        meaning: "how many pairs of the default-credential dictionary to try, in order",
+        kind: ParamKind::Integer {
+            min: 1,
+            max: DEFAULT_CREDENTIALS.len() as u64,
+            default: DEFAULT_CREDENTIALS.len() as u64,
+            unit: "",
+        },
+    }],
 };
 
 /// Credentials IoT devices have shipped with (vendor lists, Mirai's table).
@@ -223,7 +235,7 @@ impl Check for ConsoleDefaultCredentials {
         // Where the threshold is a declared setting, raise it above the
         // dictionary for the duration (read back, put back afterwards), so
         // the guesses need no pauses.
-        let limit = ctx.param_u64("max_attempts", DEFAULT_CREDENTIALS.len() as u64) as usize;
+        let limit = ctx.param_u64("max_attempts")? as usize;
         let raised = match lockout.as_ref().and_then(|l| l.threshold_parameter.clone()) {
             Some(param) => {
                 console::open_shell(ctx)?;
@@ -346,6 +358,7 @@ static PASSWORD_CHANGE: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for PasswordChange {
@@ -433,6 +446,7 @@ static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: false,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for BruteForceLockout {
@@ -610,6 +624,7 @@ static OPEN_PORTS: CheckMeta = CheckMeta {
     cra_annex_i: &["j"],
     destructive: false,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for OpenPorts {

@@ -26,6 +26,7 @@ static SUPPORT_PERIOD: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(5),
+    params: &[],
 };
 
 impl Check for SupportPeriod {
@@ -65,6 +66,7 @@ static DISCLOSURE_POLICY: CheckMeta = CheckMeta {
     cra_annex_i: &[],
     destructive: false,
     default_timeout: Duration::from_secs(5),
+    params: &[],
 };
 
 impl Check for DisclosurePolicy {

@@ -69,6 +69,7 @@ const fn meta(
         cra_annex_i: &["f"],
         destructive: true,
         default_timeout: Duration::from_secs(120),
+        params: &[],
     }
 }
 
@@ -580,6 +581,7 @@ static GENUINE_UPDATE: CheckMeta = CheckMeta {
     cra_annex_i: &["c"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for GenuineUpdate {
@@ -685,6 +687,7 @@ static ROLLBACK: CheckMeta = CheckMeta {
     cra_annex_i: &["c", "f"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 impl Check for Rollback {
@@ -745,6 +748,7 @@ static UNAUTHENTICATED_UPDATE: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: true,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for UnauthenticatedUpdate {

@@ -50,6 +50,7 @@ static FAILED_LOGIN_LOGGED: CheckMeta = CheckMeta {
     cra_annex_i: &["d", "l"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for FailedLoginLogged {
@@ -143,6 +144,7 @@ static DEGRADED_STATE: CheckMeta = CheckMeta {
     cra_annex_i: &["f"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 fn state_command(board: &Board) -> Option<(String, String)> {
@@ -216,6 +218,7 @@ static REPORTED_IMAGE: CheckMeta = CheckMeta {
     cra_annex_i: &["c"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for ReportedImageMatches {
@@ -315,6 +318,7 @@ static STATE_READ_AUTH: CheckMeta = CheckMeta {
     cra_annex_i: &["d"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for StateReadRequiresAuth {
@@ -404,6 +408,7 @@ static LOG_TAMPER: CheckMeta = CheckMeta {
     cra_annex_i: &["f"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 fn event_count(json: &serde_json::Value) -> Option<usize> {
@@ -494,6 +499,7 @@ static REMOTE_LOGGING: CheckMeta = CheckMeta {
     cra_annex_i: &["l"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 impl Check for RemoteLogging {

@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hilt_reports::{
-    BoardInfo, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict, RECORD_FORMAT,
+    BoardInfo, BoardLeft, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict, RECORD_FORMAT,
 };
 use sha2::{Digest, Sha256};
 
+use super::aftercare::{self, panic_message, RESTORE_BUDGET};
 use super::plan::{Plan, PlannedTrial};
 use super::progress::Progress;
 use super::state::{RunState, TrialStatus};
@@ -22,16 +22,14 @@ use crate::board::Board;
 use crate::check::{Applicability, CheckError, Finding};
 use crate::context::CheckContext;
 use crate::evidence::EvidenceSink;
-use crate::stop::StopSignal;
+use crate::stop::{instant_after, Interruption, StopSignal};
 
 /// How long a check may overrun its deadline while its transports notice
 /// the deadline and return, before the board is declared wedged.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Time the restore strategy gets after a destructive check.
-pub const RESTORE_BUDGET: Duration = Duration::from_secs(90);
-
-/// Exit code of an interrupted run (128 + SIGINT, as shells report it).
+/// Exit code of a run interrupted by Ctrl-C (128 + SIGINT, as shells
+/// report it; other signals give 128 + their number).
 pub const INTERRUPTED_EXIT: i32 = 130;
 
 /// Why a board cannot take more checks.
@@ -135,7 +133,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
                 for worker in workers {
                     let _ = worker.join();
                 }
-                if !interrupted.load(Ordering::SeqCst) {
+                if !interrupted.is_raised() {
                     for trial in rack {
                         let record = run_rack_trial(&trial, &state);
                         state.finish_trial(record, &BTreeMap::new());
@@ -153,13 +151,16 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
     }
     let _ = rack_runner.join();
 
-    let interrupted = config.interrupted.load(Ordering::SeqCst);
+    let interrupted = config.interrupted.is_raised();
     let selected = plan.selected_count();
     state.update(|record| {
         record.finished_at = Some(now_rfc3339());
         record.complete = !interrupted && record.trials.len() == selected;
         if interrupted && record.interrupted.is_none() {
-            record.interrupted = Some("interrupted by SIGINT".into());
+            record.interrupted = Some(format!(
+                "interrupted by {}",
+                config.interrupted.signal_name()
+            ));
         }
     });
     if let Some(err) = state.write_error() {
@@ -178,7 +179,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         source,
     })?;
     let exit_code = if interrupted {
-        INTERRUPTED_EXIT
+        config.interrupted.exit_code()
     } else {
         record.exit_code()
     };
@@ -269,6 +270,7 @@ fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialReco
         end_offset_ms: end.duration_since(state.started).as_millis() as u64,
         duration_ms: end.duration_since(start).as_millis() as u64,
         evidence: Vec::new(),
+        board_left: None,
     }
 }
 
@@ -317,7 +319,7 @@ struct BoardWorker {
     state: Arc<RunState>,
     progress: Arc<Progress>,
     slots: Arc<Slots>,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interruption,
     run_dir: std::path::PathBuf,
     restore: Option<Arc<dyn Restore>>,
 }
@@ -327,202 +329,348 @@ struct Returned {
     result: Result<Finding, CheckError>,
     evidence: Vec<hilt_reports::EvidenceRecord>,
     identity: BTreeMap<String, String>,
+    /// How the board was left (undo steps and restore strategy).
+    left: Option<BoardLeft>,
+}
+
+/// Messages from a check's thread: the check itself ended (its aftercare
+/// starts, on a budget of its own), then everything is done.
+enum Report {
+    CheckEnded,
+    Done(Box<Returned>),
+}
+
+/// What the worker concluded about one trial.
+struct Outcome {
+    result: Result<Finding, CheckError>,
+    evidence: Vec<hilt_reports::EvidenceRecord>,
+    identity: BTreeMap<String, String>,
+    left: Option<BoardLeft>,
+    health: Option<BoardHealth>,
+}
+
+impl Outcome {
+    fn without_run(result: Result<Finding, CheckError>) -> Self {
+        Self {
+            result,
+            evidence: Vec::new(),
+            identity: BTreeMap::new(),
+            left: None,
+            health: None,
+        }
+    }
+}
+
+/// Ends a board's worker whatever happens: marks the board done (the
+/// reporting side waits for it) and frees its slot, even after a panic.
+struct WorkerEnd<'a>(&'a BoardWorker);
+
+impl Drop for WorkerEnd<'_> {
+    fn drop(&mut self) {
+        let worker = self.0;
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| worker.progress.finish(worker.index)));
+        worker.state.board_done(worker.index);
+        worker.slots.release();
+    }
 }
 
 impl BoardWorker {
     fn run(self) {
         self.slots.acquire();
+        let _end = WorkerEnd(&self);
         let mut health = BoardHealth::Usable;
         for trial in &self.trials {
-            if self.interrupted.load(Ordering::SeqCst) {
+            if self.interrupted.is_raised() {
                 break;
             }
-            self.progress.start(self.index, &trial.check.meta().id());
-            let started_at = now_rfc3339();
-            let start = Instant::now();
-            let (result, evidence, identity) = match (&trial.applicability, &health) {
-                (Applicability::NotApplicable(why), _) => (
-                    Err(CheckError::NotApplicable(why.clone())),
-                    Vec::new(),
-                    BTreeMap::new(),
-                ),
-                (_, BoardHealth::Unusable(why)) => (
-                    Err(CheckError::Board(format!("board unavailable: {why}"))),
-                    Vec::new(),
-                    BTreeMap::new(),
-                ),
-                _ => {
-                    let (result, evidence, identity, new_health) = self.execute(trial);
-                    if let Some(h) = new_health {
-                        health = h;
+            // A panic anywhere in the worker (not only in the check) ends
+            // this trial as ERROR; the board's other trials go on.
+            let recorded = std::cell::Cell::new(false);
+            let step = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.run_trial(trial, &mut health, &recorded)
+            }));
+            match step {
+                Ok(TrialEnd::Next) => {}
+                Ok(TrialEnd::Stop) => break,
+                Err(payload) => {
+                    if !recorded.get() {
+                        self.state.finish_trial(
+                            self.died(trial, &panic_message(&payload)),
+                            &BTreeMap::new(),
+                        );
                     }
-                    (result, evidence, identity)
+                    // The board may be mid-change: trust it no further.
+                    health = BoardHealth::Unusable(format!(
+                        "the harness failed during {} and the board's state is unknown",
+                        trial.name
+                    ));
                 }
-            };
-            if self.interrupted.load(Ordering::SeqCst)
-                && matches!(result, Err(CheckError::Stopped(_)))
-            {
-                // Interrupted mid-check: not a finished trial.
-                self.state.update(|r| {
-                    r.interrupted = Some(format!("interrupted by SIGINT during {}", trial.name))
-                });
-                break;
             }
-            let record = self.trial_record(trial, result, evidence, started_at, start);
-            self.progress.done(self.index, record.verdict.as_str());
-            self.progress
-                .trial_line(&record.name, record.verdict.as_str(), &record.reason);
-            self.state.finish_trial(record, &identity);
         }
-        self.progress.finish(self.index);
-        self.state.board_done(self.index);
-        self.slots.release();
     }
 
-    /// Runs one check in its own thread, bounded by its timeout.
-    #[allow(clippy::type_complexity)]
-    fn execute(
+    fn run_trial(
         &self,
         trial: &PlannedTrial,
-    ) -> (
-        Result<Finding, CheckError>,
-        Vec<hilt_reports::EvidenceRecord>,
-        BTreeMap<String, String>,
-        Option<BoardHealth>,
-    ) {
-        let deadline = Instant::now() + trial.timeout;
-        let stop = StopSignal::new(deadline, self.interrupted.clone());
+        health: &mut BoardHealth,
+        recorded: &std::cell::Cell<bool>,
+    ) -> TrialEnd {
+        self.progress.start(self.index, &trial.check.meta().id());
+        let started_at = now_rfc3339();
+        let start = Instant::now();
+        let mut outcome = match (&trial.applicability, &*health) {
+            (Applicability::NotApplicable(why), _) => {
+                Outcome::without_run(Err(CheckError::NotApplicable(why.clone())))
+            }
+            (_, BoardHealth::Unusable(why)) => Outcome::without_run(Err(CheckError::Board(
+                format!("board unavailable: {why}"),
+            ))),
+            _ => self.execute(trial),
+        };
+        if let Some(h) = outcome.health.clone() {
+            *health = h;
+        }
+        let identity = std::mem::take(&mut outcome.identity);
+        let interrupted_mid_check = self.interrupted.is_raised()
+            && matches!(outcome.result, Err(CheckError::Stopped(_)));
+        let mut record = self.trial_record(trial, outcome, started_at, start);
+        if interrupted_mid_check {
+            // Not a finished trial, but the record keeps what happened to
+            // the board (its undo steps ran) and which trial it was.
+            let why = format!(
+                "interrupted by {} during {}",
+                self.interrupted.signal_name(),
+                trial.name
+            );
+            record.reason = format!("{why}; nothing was established");
+            self.state.update(|r| r.interrupted = Some(why));
+        }
+        self.progress.done(self.index, record.verdict.as_str());
+        self.progress
+            .trial_line(&record.name, record.verdict.as_str(), &record.reason);
+        recorded.set(true);
+        self.state.finish_trial(record, &identity);
+        if interrupted_mid_check {
+            TrialEnd::Stop
+        } else {
+            TrialEnd::Next
+        }
+    }
+
+    /// The record of a trial whose worker panicked outside the check.
+    fn died(&self, trial: &PlannedTrial, why: &str) -> TrialRecord {
+        let meta = trial.check.meta();
+        let now = now_rfc3339();
+        let offset = self.state.started.elapsed().as_millis() as u64;
+        TrialRecord {
+            name: trial.name.clone(),
+            board: self.board.name().to_string(),
+            check: meta.id(),
+            catalogue_id: meta.catalogue_id.to_string(),
+            title: meta.title.to_string(),
+            references: meta.references(),
+            verdict: Verdict::Error,
+            reason: crate::evidence::scrub(
+                &format!("the board worker panicked during {}: {why}", trial.name),
+                &self.board.secret_values(),
+            ),
+            expected: meta.expected.to_string(),
+            observed: "no conclusive observation".into(),
+            measurements: BTreeMap::new(),
+            started_at: now.clone(),
+            finished_at: now,
+            start_offset_ms: offset,
+            end_offset_ms: offset,
+            duration_ms: 0,
+            evidence: Vec::new(),
+            board_left: meta.destructive.then(|| BoardLeft {
+                restored: false,
+                note: "unknown: the harness failed before the board could be restored".into(),
+            }),
+        }
+    }
+
+    /// Runs one check in its own thread, bounded by its timeout, then its
+    /// aftercare (undo steps, restore) on a budget of its own.
+    fn execute(&self, trial: &PlannedTrial) -> Outcome {
+        let meta = trial.check.meta();
+        let stop = StopSignal::new(instant_after(trial.timeout), self.interrupted.flag());
         let sink = EvidenceSink::new(
             &self.run_dir,
             self.board.name(),
-            &trial.check.meta().id(),
+            &meta.id(),
             self.board.secret_values(),
         );
-        let mut ctx = CheckContext::new(self.board.clone(), trial.params.clone(), stop, sink);
+        let mut ctx = CheckContext::new(
+            self.board.clone(),
+            trial.params.clone(),
+            meta.params,
+            stop.clone(),
+            sink,
+        );
         let check = trial.check.clone();
         let restore = self.restore.clone();
-        let destructive = check.meta().destructive;
-        let (tx, rx) = mpsc::channel::<Returned>();
+        let destructive = meta.destructive;
+        let (tx, rx) = mpsc::channel::<Report>();
         let spawned = std::thread::Builder::new()
             .name(trial.name.clone())
             .spawn(move || {
-                let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&mut ctx)));
-                let mut result = match outcome {
-                    Ok(result) => result,
-                    Err(payload) => Err(CheckError::Harness(format!(
-                        "check panicked: {}",
+                let body = panic::catch_unwind(AssertUnwindSafe(|| {
+                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&mut ctx)));
+                    let _ = tx.send(Report::CheckEnded);
+                    let mut result = match outcome {
+                        Ok(result) => result,
+                        Err(payload) => Err(CheckError::Harness(format!(
+                            "check panicked: {}",
+                            panic_message(&payload)
+                        ))),
+                    };
+                    let care = aftercare::leave_as_found(&mut ctx, destructive, restore.as_ref());
+                    if let Some(left) = care.left.as_ref().filter(|l| !l.restored) {
+                        let why = format!(
+                            "{RESTORE_FAILED}{} (check result before: {})",
+                            left.note,
+                            summarize(&result)
+                        );
+                        result = Err(if care.panicked {
+                            CheckError::Harness(why)
+                        } else {
+                            CheckError::Board(why)
+                        });
+                    }
+                    // Scrubbed here, where the trial's generated secrets are known.
+                    result = ctx.scrub_outcome(result);
+                    let left = care.left.map(|left| BoardLeft {
+                        note: ctx.evidence().scrubber().scrub_text(&left.note),
+                        ..left
+                    });
+                    let (evidence, identity, save_error) = ctx.finish();
+                    if let (Ok(_), Some(e)) = (&result, save_error) {
+                        result = Err(e);
+                    }
+                    Returned {
+                        result,
+                        evidence,
+                        identity,
+                        left,
+                    }
+                }));
+                let returned = body.unwrap_or_else(|payload| Returned {
+                    result: Err(CheckError::Harness(format!(
+                        "the check's thread panicked after the check (evidence or restore): {}",
                         panic_message(&payload)
                     ))),
-                };
-                if destructive {
-                    if let Some(restore) = restore {
-                        ctx.renew_deadline(RESTORE_BUDGET);
-                        let restored =
-                            panic::catch_unwind(AssertUnwindSafe(|| restore.restore(&mut ctx)));
-                        let failure = match restored {
-                            Ok(Ok(())) => None,
-                            Ok(Err(e)) => Some(e.to_string()),
-                            Err(p) => Some(format!("restore panicked: {}", panic_message(&p))),
-                        };
-                        if let Some(why) = failure {
-                            result = Err(CheckError::Board(format!(
-                                "{RESTORE_FAILED}{why} (check result before restore: {})",
-                                summarize(&result)
-                            )));
-                        }
-                    }
-                }
-                // Scrubbed here, where the trial's generated secrets are known.
-                result = ctx.scrub_outcome(result);
-                let (evidence, identity, save_error) = ctx.finish();
-                if let (Ok(_), Some(e)) = (&result, save_error) {
-                    result = Err(e);
-                }
-                let _ = tx.send(Returned {
-                    result,
-                    evidence,
-                    identity,
+                    evidence: Vec::new(),
+                    identity: BTreeMap::new(),
+                    left: destructive.then(|| BoardLeft {
+                        restored: false,
+                        note: "unknown: the harness failed while restoring".into(),
+                    }),
                 });
+                let _ = tx.send(Report::Done(Box::new(returned)));
             });
         if let Err(e) = spawned {
-            return (
-                Err(CheckError::Harness(format!(
-                    "cannot start check thread: {e}"
-                ))),
-                Vec::new(),
-                BTreeMap::new(),
-                None,
-            );
+            return Outcome::without_run(Err(CheckError::Harness(format!(
+                "cannot start check thread: {e}"
+            ))));
         }
         let budget = trial.timeout;
-        let restore_time = if destructive && self.restore.is_some() {
-            RESTORE_BUDGET
-        } else {
-            Duration::ZERO
-        };
-        match rx.recv_timeout(budget + restore_time + Duration::from_millis(250)) {
-            Ok(returned) => {
-                let health = match &returned.result {
-                    Err(CheckError::Board(why)) if why.starts_with(RESTORE_FAILED) => {
-                        Some(BoardHealth::Unusable(format!(
-                            "{} left the board unrestorable",
-                            trial.name
-                        )))
+        // "check did not finish within its timeout of 30 s (last step:
+        // waiting for ...)", with the check's own account when it has one.
+        let timeout_reason = |detail: Option<&str>| {
+            let mut reason = format!(
+                "check did not finish within its timeout of {} s",
+                budget.as_secs_f64()
+            );
+            match (detail, stop.waiting()) {
+                (Some(why), _) if why.contains("waiting for") => {
+                    reason.push_str(&format!(" ({why})"))
+                }
+                (detail, waiting) => {
+                    let mut parts: Vec<String> = detail.map(str::to_string).into_iter().collect();
+                    parts.extend(waiting.map(|w| format!("last step: waiting for {w}")));
+                    if !parts.is_empty() {
+                        reason.push_str(&format!(" ({})", parts.join("; ")));
                     }
-                    _ => None,
-                };
-                let result = match returned.result {
-                    Err(CheckError::Stopped(why)) if !self.interrupted.load(Ordering::SeqCst) => {
-                        Err(CheckError::Stopped(format!(
-                            "check did not finish within its timeout of {} s ({why})",
-                            budget.as_secs_f64()
-                        )))
-                    }
-                    other => other,
-                };
-                (result, returned.evidence, returned.identity, health)
-            }
-            Err(_) => {
-                // Past the deadline: transports should have noticed it.
-                // Give them a grace period to return and save evidence.
-                let timeout_reason = format!(
-                    "check did not finish within its timeout of {} s",
-                    budget.as_secs_f64()
-                );
-                match rx.recv_timeout(GRACE) {
-                    Ok(returned) => (
-                        Err(CheckError::Stopped(timeout_reason)),
-                        returned.evidence,
-                        returned.identity,
-                        None,
-                    ),
-                    Err(_) => (
-                        Err(CheckError::Stopped(format!(
-                            "{timeout_reason}, nor stopped {} s after it",
-                            GRACE.as_secs()
-                        ))),
-                        Vec::new(),
-                        BTreeMap::new(),
-                        Some(BoardHealth::Unusable(format!(
-                            "{} is still running past its timeout; the board is in an unknown state",
-                            trial.name
-                        ))),
-                    ),
                 }
             }
+            reason
+        };
+        // The check's own time (plus a moment to report), then a grace
+        // period for transports that notice the deadline late.
+        let first = rx
+            .recv_timeout(budget.saturating_add(Duration::from_millis(250)))
+            .or_else(|_| rx.recv_timeout(GRACE));
+        let (returned, late) = match first {
+            Ok(Report::Done(returned)) => (Ok(*returned), false),
+            Ok(Report::CheckEnded) => {
+                let late = Instant::now() >= stop.deadline();
+                let done = match rx.recv_timeout(RESTORE_BUDGET.saturating_add(GRACE)) {
+                    Ok(Report::Done(returned)) => Ok(*returned),
+                    _ => Err(format!(
+                        "undoing its changes did not finish within {} s",
+                        RESTORE_BUDGET.as_secs()
+                    )),
+                };
+                (done, late)
+            }
+            Err(_) => (Err(format!("nor stopped {} s after it", GRACE.as_secs())), true),
+        };
+        let returned = match returned {
+            Ok(returned) => returned,
+            Err(why) => {
+                let reason = if late {
+                    format!("{}, {why}", timeout_reason(None))
+                } else {
+                    why
+                };
+                return Outcome {
+                    result: Err(CheckError::Stopped(reason)),
+                    evidence: Vec::new(),
+                    identity: BTreeMap::new(),
+                    left: Some(BoardLeft {
+                        restored: false,
+                        note: "unknown: the check or its undo steps are still running".into(),
+                    }),
+                    health: Some(BoardHealth::Unusable(format!(
+                        "{} is still running past its timeout; the board is in an unknown state",
+                        trial.name
+                    ))),
+                };
+            }
+        };
+        let health = match &returned.left {
+            Some(left) if !left.restored => Some(BoardHealth::Unusable(format!(
+                "{} left the board changed ({})",
+                trial.name, left.note
+            ))),
+            _ => None,
+        };
+        let result = match returned.result {
+            Err(CheckError::Stopped(why)) if !self.interrupted.is_raised() => {
+                Err(CheckError::Stopped(timeout_reason(Some(&why))))
+            }
+            Ok(_) if late => Err(CheckError::Stopped(timeout_reason(None))),
+            other => other,
+        };
+        Outcome {
+            result,
+            evidence: returned.evidence,
+            identity: returned.identity,
+            left: returned.left,
+            health,
         }
     }
 
     fn trial_record(
         &self,
         trial: &PlannedTrial,
-        result: Result<Finding, CheckError>,
-        evidence: Vec<hilt_reports::EvidenceRecord>,
+        outcome: Outcome,
         started_at: String,
         start: Instant,
     ) -> TrialRecord {
         let meta = trial.check.meta();
-        let (verdict, reason, observed, measurements, public) = match result {
+        let (verdict, reason, observed, measurements, public) = match outcome.result {
             Ok(finding) => (
                 finding.verdict,
                 finding.reason,
@@ -565,27 +713,27 @@ impl BoardWorker {
             start_offset_ms: start.duration_since(self.state.started).as_millis() as u64,
             end_offset_ms: end.duration_since(self.state.started).as_millis() as u64,
             duration_ms: end.duration_since(start).as_millis() as u64,
-            evidence,
+            evidence: outcome.evidence,
+            board_left: outcome.left.map(|left| BoardLeft {
+                restored: left.restored,
+                note: scrub(left.note),
+            }),
         }
     }
 }
 
-const RESTORE_FAILED: &str = "restore after destructive check failed: ";
+/// Whether a board's worker goes on after a trial.
+enum TrialEnd {
+    Next,
+    Stop,
+}
+
+const RESTORE_FAILED: &str = "the board was not left as found: ";
 
 fn summarize(result: &Result<Finding, CheckError>) -> String {
     match result {
         Ok(f) => f.verdict.to_string(),
         Err(e) => e.verdict().to_string(),
-    }
-}
-
-fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
     }
 }
 

@@ -7,16 +7,17 @@
 //! The runner never formats reports: it fills a `RunRecord`; renderers in
 //! `hilt-reports` turn it into JSON and JUnit.
 
+mod aftercare;
 mod execute;
 mod plan;
 mod progress;
 mod state;
 
+pub use aftercare::RESTORE_BUDGET;
 pub use execute::INTERRUPTED_EXIT;
 pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::board::Board;
@@ -46,9 +47,10 @@ pub struct RunConfig {
     pub test_args: libtest_mimic::Arguments,
     /// The command line, for the record.
     pub command: Vec<String>,
-    /// Set by the SIGINT handler; the run stops starting checks, stops the
-    /// running ones at their next poll, and writes an incomplete record.
-    pub interrupted: Arc<AtomicBool>,
+    /// Raised by the SIGINT/SIGTERM handler; the run stops starting
+    /// checks, stops the running ones at their next poll (their undo steps
+    /// still run), and writes an incomplete record naming the signal.
+    pub interrupted: crate::stop::Interruption,
     pub restore: Option<Arc<dyn Restore>>,
     /// Print cargo-test style lines per trial on stdout (the CLI does;
     /// embedders and tests read the record instead).
@@ -78,8 +80,8 @@ pub enum RunError {
     Plan(String),
 }
 
-/// Runs the plan; returns the exit code the record calls for (130 when
-/// interrupted).
+/// Runs the plan; returns the exit code the record calls for (128 + the
+/// signal when interrupted).
 pub fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
     execute::run(config)
 }

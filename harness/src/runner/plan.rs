@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::board::Board;
 use crate::check::{Applicability, Check};
 use crate::context::Params;
-use crate::suite::Suite;
+use crate::suite::{Suite, MAX_TIMEOUT_S};
 
 pub fn trial_name(board: &str, check_id: &str) -> String {
     format!("{board}::{check_id}")
@@ -60,6 +60,12 @@ impl Plan {
                 ));
             }
         }
+        let metas: Vec<&crate::check::CheckMeta> = checks
+            .iter()
+            .map(|c| c.meta())
+            .chain(rack_checks.iter().map(|c| c.meta()))
+            .collect();
+        suite.validate_params(&metas).map_err(|e| e.to_string())?;
         let default_timeout = suite.spec.default_timeout_s.map(Duration::from_secs);
         let boards: Vec<Arc<Board>> = boards.iter().cloned().map(Arc::new).collect();
         let mut per_board = Vec::new();
@@ -80,6 +86,13 @@ impl Plan {
                     let own = check.meta().default_timeout;
                     default_timeout.map_or(own, |floor| own.max(floor))
                 });
+                if timeout > Duration::from_secs(MAX_TIMEOUT_S) {
+                    return Err(format!(
+                        "{}: the timeout of {} s is above the limit of {MAX_TIMEOUT_S} s",
+                        entry.check,
+                        timeout.as_secs()
+                    ));
+                }
                 let applicability = check.applicability(board);
                 let name = trial_name(board.name(), &entry.check);
                 let mut trial = PlannedTrial {

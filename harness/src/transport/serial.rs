@@ -230,6 +230,11 @@ impl Console {
             .collect::<Result<_, _>>()?;
         let started = Instant::now();
         let until = self.stop.bound(timeout);
+        self.stop.set_waiting(format!(
+            "console output matching {:?} for up to {} s",
+            patterns.join(" | "),
+            timeout.as_secs_f64()
+        ));
         loop {
             if let Some(found) = self.find(&compiled) {
                 return Ok(found);
@@ -598,7 +603,7 @@ fn settle_at_prompt(
     timeout: Duration,
     end_open_session: bool,
 ) -> Result<usize, SerialError> {
-    let until = Instant::now() + timeout;
+    let until = crate::stop::instant_after(timeout);
     let mut logged_out = !end_open_session;
     let mut shown = console.settle(
         Duration::from_millis(decl.settle_ms),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::downgrade::{
     fallback_detected, ClientReaction, DowngradeConfig, DowngradeConnection, DowngradeOffer,
@@ -34,6 +35,16 @@ static TLS_DOWNGRADE: CheckMeta = CheckMeta {
     cra_annex_i: &["e"],
     destructive: false,
     default_timeout: Duration::from_secs(90),
+    params: &[ParamSpec {
+        name: "linger_ms",
+        meaning: "how long each rogue server waits for the client's next attempt after a refusal",
+        kind: ParamKind::Integer {
+            min: 100,
+            max: 60_000,
+            default: 2500,
+            unit: "ms",
+        },
+    }],
 };
 
 /// The downgraded answer was taken: a continued TLS 1.0 handshake, or a
@@ -95,7 +106,7 @@ impl Check for TlsDowngrade {
         )
         .map_err(net_fault)?;
         // Long enough for the client's next attempt after a refusal.
-        let linger = Duration::from_millis(ctx.param_u64("linger_ms", 2500));
+        let linger = Duration::from_millis(ctx.param_u64("linger_ms")?);
         let redirect = Redirect::start(ctx, &client)?;
         let mut all: Vec<DowngradeConnection> = Vec::new();
         let mut outcome = Ok(());

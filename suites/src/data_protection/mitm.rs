@@ -45,6 +45,7 @@ pub static TLS_MITM_SELF_SIGNED: MitmSpec = MitmSpec {
         cra_annex_i: &["e"],
         destructive: false,
         default_timeout: Duration::from_secs(60),
+        params: &[],
     },
     needs_test_ca: false,
     meetings: |client, ca| {
@@ -83,6 +84,7 @@ pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
         cra_annex_i: &["e"],
         destructive: false,
         default_timeout: Duration::from_secs(90),
+        params: &[],
     },
     needs_test_ca: true,
     meetings: |client, ca| {

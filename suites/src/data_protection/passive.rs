@@ -11,6 +11,7 @@ use hilt_capture::{
 };
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::api::{self, Auth};
@@ -109,6 +110,16 @@ static PASSIVE_TRAFFIC: CheckMeta = CheckMeta {
     cra_annex_i: &["e"],
     destructive: false,
     default_timeout: Duration::from_secs(90),
+    params: &[ParamSpec {
+        name: "window_s",
+        meaning: "seconds of normal operation captured after the boot",
+        kind: ParamKind::Integer {
+            min: 1,
+            max: 600,
+            default: 6,
+            unit: "s",
+        },
+    }],
 };
 
 /// Plaintext a device may legitimately send: name lookups carry no data of
@@ -149,7 +160,7 @@ impl Check for PassiveTraffic {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let window = Duration::from_secs(ctx.param_u64("window_s", 6));
+        let window = Duration::from_secs(ctx.param_u64("window_s")?);
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let capture = BoardCapture::start(ctx, "passive")?;

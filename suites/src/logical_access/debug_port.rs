@@ -8,6 +8,7 @@ use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError};
 use hilt_debug::probe::{self, AttachOptions, ProbeError, ProbeSelector};
 use hilt_harness::board::{Board, ProbeWiring};
 use hilt_harness::context::CheckContext;
+use hilt_harness::params::{parse_hex_address, ItemRule, ParamKind, ParamSpec};
 use hilt_harness::transport::serial;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -31,6 +32,16 @@ static DEBUG_PORT_LOCKED: CheckMeta = CheckMeta {
     cra_annex_i: &["j", "e"],
     destructive: false,
     default_timeout: Duration::from_secs(30),
+    params: &[ParamSpec {
+        name: "addresses",
+        meaning: "memory addresses the debug port is asked to read (flash, RAM)",
+        kind: ParamKind::Strings {
+            min_items: 1,
+            max_items: 64,
+            item: ItemRule::HexAddress,
+            default: &["0x00000000", "0x20000000"],
+        },
+    }],
 };
 
 impl Check for DebugPortLocked {
@@ -54,13 +65,14 @@ impl Check for DebugPortLocked {
             .clone()
             .ok_or_else(|| CheckError::Harness("no debug wiring".into()))?;
         let addresses: Vec<u64> = ctx
-            .param_strings("addresses")
-            .map(|list| {
-                list.iter()
-                    .filter_map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
-                    .collect()
+            .param_strings("addresses")?
+            .iter()
+            .map(|a| {
+                parse_hex_address(a).ok_or_else(|| {
+                    CheckError::Harness(format!("address {a:?} passed suite validation"))
+                })
             })
-            .unwrap_or_else(|| vec![0x0000_0000, 0x2000_0000]);
+            .collect::<Result<_, _>>()?;
         // A refusal proves a lock only on a running device: a board that is
         // off (or a probe with no target) refuses every read too.
         let alive = |ctx: &mut CheckContext| -> Result<(), CheckError> {

@@ -30,6 +30,7 @@ static METADATA_LEAKAGE: CheckMeta = CheckMeta {
     cra_annex_i: &["j"],
     destructive: false,
     default_timeout: Duration::from_secs(60),
+    params: &[],
 };
 
 /// Headers that name software; with a version number they give an
@@ -280,6 +281,7 @@ static DISABLED_INTERFACE: CheckMeta = CheckMeta {
     cra_annex_i: &["j"],
     destructive: true,
     default_timeout: Duration::from_secs(90),
+    params: &[],
 };
 
 fn toggled_interface(board: &Board) -> Option<InterfaceDecl> {

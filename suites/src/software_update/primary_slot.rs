@@ -34,6 +34,7 @@ static PRIMARY_SLOT_TAMPER: CheckMeta = CheckMeta {
     cra_annex_i: &["f"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 fn primary_slot(board: &Board) -> Option<FlashRegion> {

@@ -26,6 +26,7 @@ static UPDATE_SETTING: CheckMeta = CheckMeta {
     cra_annex_i: &["c"],
     destructive: true,
     default_timeout: Duration::from_secs(120),
+    params: &[],
 };
 
 fn setting(board: &Board) -> Option<UpdateSettingDecl> {
