@@ -105,6 +105,12 @@ impl CheckContext {
         });
     }
 
+    /// False while the runner runs the undo steps (changes made then are
+    /// not undone again).
+    pub fn undo_accepting(&self) -> bool {
+        self.undo_open
+    }
+
     /// Keys of the undo steps still registered.
     pub fn undo_keys(&self) -> impl Iterator<Item = &str> {
         self.undo.iter().map(|s| s.key.as_str())

@@ -148,3 +148,45 @@ pub fn config_value(
         other => Ok(other.to_string()),
     }
 }
+
+/// Registers, before a check tries to change `param` at `path` (with or
+/// without authorization), the undo step that puts `original` back with
+/// the declared credentials, verified by reading it back.
+pub fn undo_config_write(
+    ctx: &mut CheckContext,
+    target: &HttpTarget,
+    path: &str,
+    param: &str,
+    original: &str,
+) {
+    let (target, path, name, value) = (
+        target.clone(),
+        path.to_string(),
+        param.to_string(),
+        original.to_string(),
+    );
+    ctx.on_undo(
+        format!("api-setting:{param}"),
+        format!("{param} back to {original:?} (through the API)"),
+        move |ctx| {
+            if config_value(ctx, &target, &path, &name)? == value {
+                return Ok(());
+            }
+            let body = serde_json::json!({ name.clone(): value.clone() });
+            send(
+                ctx,
+                &target,
+                HttpRequest::put(path.clone()).json(&body),
+                Auth::Declared,
+            )?;
+            let now = config_value(ctx, &target, &path, &name)?;
+            if now == value {
+                Ok(())
+            } else {
+                Err(CheckError::Board(format!(
+                    "{name} reads {now:?} after writing {value:?} back"
+                )))
+            }
+        },
+    );
+}

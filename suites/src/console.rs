@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hilt_harness::board::ConsoleDecl;
+use hilt_harness::board::{ConsoleDecl, Secret};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial::{self, LoginOutcome};
 use hilt_harness::CheckError;
@@ -101,13 +101,16 @@ pub fn config_get(
 }
 
 /// Writes a configuration parameter with the declared console command;
-/// returns the device's answer.
+/// returns the device's answer. The first change of a parameter registers
+/// an undo step that puts its original value back (verified), so the
+/// runner restores it on every exit path of the check.
 pub fn config_set(
     ctx: &mut CheckContext,
     decl: &ConsoleDecl,
     param: &str,
     value: &str,
 ) -> Result<String, CheckError> {
+    remember_setting(ctx, decl, param)?;
     let template = config_templates(ctx)?.1;
     run(
         ctx,
@@ -138,6 +141,8 @@ pub fn config_set_verified(
     let answer = config_set(ctx, decl, param, value)?;
     let read = config_get(ctx, decl, param)?;
     if read == value {
+        // Back at its original value: nothing left to undo.
+        ctx.settle_undo(&setting_key(param, value));
         Ok(())
     } else {
         Err(CheckError::Board(format!(
@@ -219,4 +224,85 @@ pub fn restore_lockout(
         config_set_verified(ctx, decl, &param, &original)?;
     }
     Ok(())
+}
+
+/// The undo key of a setting changed from `original`.
+fn setting_key(param: &str, original: &str) -> String {
+    format!("setting:{param}\n{original}")
+}
+
+/// Registers, before the first change of `param` in this check, the undo
+/// step that puts its current value back.
+fn remember_setting(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    param: &str,
+) -> Result<(), CheckError> {
+    let prefix = setting_key(param, "");
+    if !ctx.undo_accepting() || ctx.undo_keys().any(|k| k.starts_with(&prefix)) {
+        return Ok(());
+    }
+    let original = config_get(ctx, decl, param)?;
+    let (decl, name, value) = (decl.clone(), param.to_string(), original.clone());
+    ctx.on_undo(
+        setting_key(param, &original),
+        format!("{param} back to {original:?}"),
+        move |ctx| {
+            open_shell(ctx)?;
+            config_set_verified(ctx, &decl, &name, &value)?;
+            close_shell(ctx, &decl)
+        },
+    );
+    Ok(())
+}
+
+/// Registers, before a check changes `user`'s password from `original` to
+/// `new`, the undo step that brings the original back: verified by logging
+/// in with it.
+pub fn undo_password_change(ctx: &mut CheckContext, user: &str, original: &Secret, new: &Secret) {
+    let (user, original, new) = (user.to_string(), original.clone(), new.clone());
+    ctx.on_undo(
+        format!("password:{user}"),
+        format!("the password of {user:?} back to the declared one (logged in with it)"),
+        move |ctx| {
+            let decl = ctx.console_decl()?;
+            if login_fresh(ctx, &decl, &user, &original)? == LoginOutcome::LoggedIn {
+                return close_shell(ctx, &decl);
+            }
+            match login_fresh(ctx, &decl, &user, &new)? {
+                LoginOutcome::LoggedIn => {
+                    run(ctx, &decl, &format!("passwd {}", original.expose()))?;
+                    close_shell(ctx, &decl)?;
+                }
+                other => {
+                    return Err(CheckError::Board(format!(
+                        "neither the declared password nor the check's new one logs in ({other:?})"
+                    )))
+                }
+            }
+            match login_fresh(ctx, &decl, &user, &original)? {
+                LoginOutcome::LoggedIn => close_shell(ctx, &decl),
+                other => Err(CheckError::Board(format!(
+                    "after setting it back the declared password does not log in ({other:?})"
+                ))),
+            }
+        },
+    );
+}
+
+/// A login attempt from wherever the console is: a shell left open by
+/// the check is closed first, so the attempt really tests `password`.
+fn login_fresh(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    user: &str,
+    password: &Secret,
+) -> Result<LoginOutcome, CheckError> {
+    match try_login(ctx, decl, user, password)? {
+        LoginOutcome::NoLoginRequired if decl.login.is_some() => {
+            close_shell(ctx, decl)?;
+            try_login(ctx, decl, user, password)
+        }
+        other => Ok(other),
+    }
 }

@@ -60,7 +60,7 @@ static AUTHORIZED_CHANGE: CheckMeta = CheckMeta {
     en_303_645: &[],
     ts_103_701: &[],
     cra_annex_i: &[],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(90),
     params: &[],
 };
@@ -175,6 +175,7 @@ impl Check for FactoryResetDefaults {
         let decl = console::open_shell(ctx)?;
         let default = console::config_get(ctx, &decl, &param)?;
         console::config_set_verified(ctx, &decl, &param, &value)?;
+        console::undo_password_change(ctx, &user, &factory, &changed);
         let answer = console::run(ctx, &decl, &format!("passwd {}", changed.expose()))?;
         console::close_shell(ctx, &decl)?;
         // The user's password must now work, or the test proves nothing.
@@ -254,7 +255,7 @@ static UNAUTHENTICATED_WRITE: CheckMeta = CheckMeta {
     en_303_645: &["5.5-5"],
     ts_103_701: &["5.5-5-2"],
     cra_annex_i: &["d", "f"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(60),
     params: &[],
 };
@@ -300,6 +301,7 @@ impl Check for UnauthenticatedWrite {
                 "the test value {value:?} is already set; declare another"
             )));
         }
+        api::undo_config_write(ctx, &target, &path, &param, &before);
         let body = serde_json::json!({ param.clone(): value });
         let anonymous = api::send(
             ctx,

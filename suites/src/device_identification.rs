@@ -448,7 +448,7 @@ static IDENTIFIER_WRITE: CheckMeta = CheckMeta {
     en_303_645: &["5.4-2"],
     ts_103_701: &["5.4-2-2"],
     cra_annex_i: &["f"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(60),
     params: &[],
 };
@@ -510,6 +510,15 @@ impl Check for IdentifierWriteRefused {
             .map(|(_, id)| id.clone())
             .filter(|id| !id.is_empty())
             .ok_or_else(|| CheckError::Board("the device reports no identifier".into()))?;
+        let expected = before.clone();
+        ctx.on_undo(
+            "identifier",
+            format!("the identifier still reads {original:?}"),
+            move |ctx| match read_identifiers(ctx)? {
+                now if now == expected => Ok(()),
+                now => Err(CheckError::Board(format!("the identifier reads {now:?}"))),
+            },
+        );
         let forged = format!("hilt-forged-{}", std::process::id());
         let target = api::target(ctx)?;
         let mut attempts = Vec::new();

@@ -165,7 +165,7 @@ static CONSOLE_DEFAULT_CREDENTIALS: CheckMeta = CheckMeta {
     en_303_645: &["5.1-1"],
     ts_103_701: &["5.1-1-2"],
     cra_annex_i: &["d"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(180),
     params: &[ParamSpec {
         name: "max_attempts",
@@ -356,7 +356,7 @@ static PASSWORD_CHANGE: CheckMeta = CheckMeta {
     en_303_645: &["5.1-4"],
     ts_103_701: &["5.1-4-2"],
     cra_annex_i: &["d"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(60),
     params: &[],
 };
@@ -382,6 +382,7 @@ impl Check for PasswordChange {
         let old = ctx.password(&user)?;
         let new = ctx.new_password()?;
         let decl = console::open_shell(ctx)?;
+        console::undo_password_change(ctx, &user, &old, &new);
         let answer = console::run(ctx, &decl, &format!("passwd {}", new.expose()))?;
         console::close_shell(ctx, &decl)?;
         let old_after = console::try_login(ctx, &decl, &user, &old)?;
@@ -444,7 +445,7 @@ static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
     en_303_645: &["5.1-5"],
     ts_103_701: &["5.1-5-2"],
     cra_annex_i: &["d"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(120),
     params: &[],
 };

@@ -497,7 +497,7 @@ static REMOTE_LOGGING: CheckMeta = CheckMeta {
     en_303_645: &["5.10-1"],
     ts_103_701: &["5.10-1-2"],
     cra_annex_i: &["l"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(60),
     params: &[],
 };

@@ -33,7 +33,7 @@ static TLS_DOWNGRADE: CheckMeta = CheckMeta {
     en_303_645: &["5.5-1"],
     ts_103_701: &["5.5-1-2"],
     cra_annex_i: &["e"],
-    destructive: false,
+    destructive: true,
     default_timeout: Duration::from_secs(90),
     params: &[ParamSpec {
         name: "linger_ms",
