@@ -47,6 +47,9 @@ enum Command {
         /// Only the checks of this suite, in its order.
         #[arg(long)]
         suite: Option<String>,
+        /// Also print each check's suite parameters: type, range, default, meaning.
+        #[arg(long)]
+        params: bool,
     },
     /// Validate board files.
     Board {
@@ -115,7 +118,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run(args),
-        Command::List { suite } => list(suite.as_deref()),
+        Command::List { suite, params } => list(suite.as_deref(), params),
         Command::Board {
             command: BoardCommand::Check { files },
         } => board_check(&files),
@@ -285,7 +288,7 @@ fn find_suite(name: &str) -> Result<Suite, String> {
     ))
 }
 
-fn list(suite: Option<&str>) -> i32 {
+fn list(suite: Option<&str>, params: bool) -> i32 {
     let checks = hilt_suites::all();
     let selected: Vec<_> = match suite {
         None => checks.iter().collect(),
@@ -336,7 +339,32 @@ fn list(suite: Option<&str>) -> i32 {
             w3 = widths[3],
         );
     }
+    if params {
+        print_params(&mut out, &selected);
+    }
     0
+}
+
+/// The suite parameters each check declares, as `hilt list --params` shows them.
+fn print_params(out: &mut impl Write, checks: &[&std::sync::Arc<dyn hilt_harness::Check>]) {
+    let _ = writeln!(
+        out,
+        "\nPARAMETERS (suite `params:`; anything else is an error)"
+    );
+    for check in checks {
+        let meta = check.meta();
+        for spec in meta.params {
+            let _ = writeln!(
+                out,
+                "{} {}.{}: {}\n    {}",
+                meta.catalogue_id,
+                meta.id(),
+                spec.name,
+                spec.type_text(),
+                spec.meaning
+            );
+        }
+    }
 }
 
 fn dash(items: &[&str]) -> String {
@@ -361,11 +389,42 @@ fn board_check(files: &[PathBuf]) -> i32 {
     code
 }
 
+/// Adds every check's declared parameters to the description of a suite
+/// entry's `params`, so editors show them.
+fn describe_params(schema: &mut serde_json::Value) {
+    let mut text = String::from("Parameters by check:");
+    for check in hilt_suites::all() {
+        let meta = check.meta();
+        for spec in meta.params {
+            text.push_str(&format!(
+                "\n- {} `{}`: {}; {}",
+                meta.id(),
+                spec.name,
+                spec.type_text(),
+                spec.meaning
+            ));
+        }
+    }
+    if let Some(description) = schema
+        .pointer_mut("/$defs/SuiteEntry/properties/params/description")
+        .and_then(|d| d.as_str().map(|s| format!("{s}\n{text}")))
+    {
+        schema["$defs"]["SuiteEntry"]["properties"]["params"]["description"] = description.into();
+    }
+}
+
 fn schema(kind: SchemaKind) -> i32 {
     let schema = match kind {
         SchemaKind::Board => schemars::schema_for!(BoardFile),
         SchemaKind::Suite => schemars::schema_for!(SuiteFile),
     };
+    let mut schema = match serde_json::to_value(&schema) {
+        Ok(value) => value,
+        Err(e) => return fail(e),
+    };
+    if let SchemaKind::Suite = kind {
+        describe_params(&mut schema);
+    }
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
             println!("{text}");

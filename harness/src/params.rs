@@ -296,9 +296,15 @@ mod tests {
             (serde_json::json!({"max_attempts": 0}), "test nothing"),
             (serde_json::json!({"max_attempts": 11}), "out of range"),
             (serde_json::json!({"max_attempts": -1}), "out of range"),
-            (serde_json::json!({"max_attempts": 2.5}), "expected an integer"),
+            (
+                serde_json::json!({"max_attempts": 2.5}),
+                "expected an integer",
+            ),
             (serde_json::json!({"max_attempts": "5"}), "found a string"),
-            (serde_json::json!({"max_attempt": 5}), "did you mean `max_attempts`"),
+            (
+                serde_json::json!({"max_attempt": 5}),
+                "did you mean `max_attempts`",
+            ),
         ] {
             let err = validate(&specs, &params(value.clone())).expect_err("rejected");
             assert!(err.message.contains(wanted), "{value}: {err}");

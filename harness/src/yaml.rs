@@ -261,6 +261,9 @@ mod tests {
         );
         assert_eq!(locate_field(text, "checks[2]"), Some((7, 5)));
         let nested = "checks:\n- check: a\n  params:\n    cycles: 0\n";
-        assert_eq!(locate_field(nested, "checks[0].params.cycles"), Some((4, 5)));
+        assert_eq!(
+            locate_field(nested, "checks[0].params.cycles"),
+            Some((4, 5))
+        );
     }
 }

@@ -6,12 +6,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
-use hilt_harness::runner::{self, RunConfig};
+use hilt_harness::runner::{self, Restore, RunConfig};
+use hilt_harness::stop::Interruption;
 use hilt_harness::suite::Suite;
 use hilt_harness::transport::serial::{self, LoginOutcome};
 use hilt_harness::{Capability, Check, CheckError, CheckMeta, Finding, Verdict};
@@ -139,7 +141,26 @@ fn suite_file(dir: &Path, checks: &[(&str, u64)]) -> PathBuf {
 }
 
 fn run(dir: &Path, boards: &[PathBuf], checks: &[(&str, u64)]) -> (i32, RunRecord) {
-    let registry = registry();
+    run_with(dir, boards, checks, Extra::default())
+}
+
+/// What a test adds to the plain run: its own checks, a restore strategy,
+/// an interruption it raises itself.
+#[derive(Default)]
+struct Extra {
+    checks: Vec<Arc<dyn Check>>,
+    restore: Option<Arc<dyn Restore>>,
+    interruption: Interruption,
+}
+
+fn run_with(
+    dir: &Path,
+    boards: &[PathBuf],
+    checks: &[(&str, u64)],
+    extra: Extra,
+) -> (i32, RunRecord) {
+    let mut registry = registry();
+    registry.extend(extra.checks);
     let ids: Vec<String> = registry.iter().map(|c| c.meta().id()).collect();
     let suite = Suite::load(&suite_file(dir, checks), &ids).expect("suite loads");
     let boards = boards
@@ -158,8 +179,8 @@ fn run(dir: &Path, boards: &[PathBuf], checks: &[(&str, u64)]) -> (i32, RunRecor
         out_root: dir.join("out"),
         test_args: args,
         command: vec!["test".into()],
-        interrupted: hilt_harness::stop::Interruption::new(),
-        restore: None,
+        interrupted: extra.interruption,
+        restore: extra.restore,
         print_trials: false,
     })
     .expect("run completes");
@@ -353,4 +374,363 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// What a destructive test check does after registering its undo step.
+#[derive(Clone, Copy)]
+enum Then {
+    Pass,
+    Hang,
+    Fail,
+    Panic,
+}
+
+/// How its undo step goes.
+#[derive(Clone, Copy)]
+enum Undo {
+    /// Logs in and reads the console back (`id`): the real path.
+    ReadsBack,
+    Fails,
+    Panics,
+}
+
+/// "Changes a setting" (registers its undo first, as real checks do),
+/// then passes, hangs, fails or panics. Counts how often its undo ran.
+struct ChangesThen {
+    meta: CheckMeta,
+    then: Then,
+    undo: Undo,
+    undone: Arc<AtomicUsize>,
+}
+
+fn changes_then(
+    name: &'static str,
+    then: Then,
+    undo: Undo,
+) -> (Arc<ChangesThen>, Arc<AtomicUsize>) {
+    let undone = Arc::new(AtomicUsize::new(0));
+    let mut meta = meta(name);
+    meta.destructive = true;
+    let check = ChangesThen {
+        meta,
+        then,
+        undo,
+        undone: undone.clone(),
+    };
+    (Arc::new(check), undone)
+}
+
+impl Check for ChangesThen {
+    fn meta(&self) -> &CheckMeta {
+        &self.meta
+    }
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (undo, undone) = (self.undo, self.undone.clone());
+        ctx.on_undo("setting:test", "test setting back to \"off\"", move |ctx| {
+            undone.fetch_add(1, Ordering::SeqCst);
+            match undo {
+                Undo::ReadsBack => {
+                    let decl = ctx.console_decl()?;
+                    let password = ctx.password("admin")?;
+                    let console = ctx.console()?;
+                    serial::login(console, &decl, "admin", &password, Duration::from_secs(5))?;
+                    let id = console.command("id", &decl.prompt, Duration::from_secs(5))?;
+                    console.send_line("logout")?;
+                    if id.contains("device_id") {
+                        Ok(())
+                    } else {
+                        Err(CheckError::Board(format!("read back {id:?}")))
+                    }
+                }
+                Undo::Fails => Err(CheckError::Board("the setting still reads \"on\"".into())),
+                Undo::Panics => panic!("simulated bug in an undo step"),
+            }
+        });
+        match self.then {
+            Then::Pass => Ok(Finding::pass("changed and observed", "")),
+            Then::Fail => Err(CheckError::Board("the device stopped answering".into())),
+            Then::Panic => panic!("simulated bug after a change"),
+            Then::Hang => {
+                let console = ctx.console()?;
+                console.expect("a prompt that never comes", Duration::from_secs(3600))?;
+                Ok(Finding::pass("impossible", ""))
+            }
+        }
+    }
+}
+
+/// A board restore strategy with a bug.
+struct PanickingRestore;
+impl Restore for PanickingRestore {
+    fn restore(&self, _ctx: &mut CheckContext) -> Result<(), CheckError> {
+        panic!("simulated bug in the restore strategy")
+    }
+}
+
+fn left(trial: &hilt_reports::TrialRecord) -> &hilt_reports::BoardLeft {
+    trial
+        .board_left
+        .as_ref()
+        .unwrap_or_else(|| panic!("no board_left in {trial:?}"))
+}
+
+#[test]
+fn undo_steps_run_after_a_timeout_an_error_and_a_panic() {
+    let dir = setup();
+    let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
+    let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
+    let (hang, hang_undone) = changes_then("changes_then_hangs", Then::Hang, Undo::ReadsBack);
+    let (fail, fail_undone) = changes_then("changes_then_fails", Then::Fail, Undo::ReadsBack);
+    let (panic, panic_undone) = changes_then("changes_then_panics", Then::Panic, Undo::ReadsBack);
+    let extra = Extra {
+        checks: vec![hang, fail, panic],
+        ..Extra::default()
+    };
+    let (_, record) = run_with(
+        dir.path(),
+        &[board],
+        &[
+            ("changes_then_hangs", 2),
+            ("changes_then_fails", 10),
+            ("changes_then_panics", 10),
+            ("login", 10),
+        ],
+        extra,
+    );
+    let timed_out = trial(&record, "dev::logical_access::changes_then_hangs");
+    assert_eq!(timed_out.verdict, Verdict::Inconclusive);
+    assert!(
+        timed_out.reason.contains("timeout of 2 s") && timed_out.reason.contains("waiting for"),
+        "the reason says what was waited for: {}",
+        timed_out.reason
+    );
+    for (name, undone, verdict) in [
+        ("changes_then_hangs", &hang_undone, Verdict::Inconclusive),
+        ("changes_then_fails", &fail_undone, Verdict::Inconclusive),
+        ("changes_then_panics", &panic_undone, Verdict::Error),
+    ] {
+        let t = trial(&record, &format!("dev::logical_access::{name}"));
+        assert_eq!(t.verdict, verdict, "{t:?}");
+        assert_eq!(undone.load(Ordering::SeqCst), 1, "{name}: undo ran once");
+        assert!(left(t).restored, "{name}: {:?}", t.board_left);
+        assert!(
+            left(t).note.contains("test setting back"),
+            "{:?}",
+            t.board_left
+        );
+    }
+    // The board was left as found, so it takes more checks.
+    assert_eq!(
+        trial(&record, "dev::logical_access::login").verdict,
+        Verdict::Pass
+    );
+    assert!(trial(&record, "dev::logical_access::login")
+        .board_left
+        .is_none());
+}
+
+#[test]
+fn an_interrupted_destructive_check_is_undone_and_the_record_names_the_signal() {
+    let dir = setup();
+    let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
+    let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
+    let (hang, undone) = changes_then("changes_then_hangs", Then::Hang, Undo::ReadsBack);
+    let interruption = Interruption::new();
+    let raiser = interruption.clone();
+    // What the SIGTERM handler does, a moment into the check.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        raiser.raise(15);
+    });
+    let started = std::time::Instant::now();
+    let (code, record) = run_with(
+        dir.path(),
+        &[board],
+        &[("changes_then_hangs", 60), ("login", 10)],
+        Extra {
+            checks: vec![hang],
+            interruption,
+            ..Extra::default()
+        },
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped promptly"
+    );
+    assert_eq!(code, 143, "128 + SIGTERM");
+    assert!(!record.complete);
+    let why = record.interrupted.clone().unwrap_or_default();
+    assert!(
+        why.contains("SIGTERM") && why.contains("changes_then_hangs"),
+        "{why}"
+    );
+    let stopped = trial(&record, "dev::logical_access::changes_then_hangs");
+    assert_eq!(stopped.verdict, Verdict::Inconclusive);
+    assert_eq!(
+        undone.load(Ordering::SeqCst),
+        1,
+        "the undo ran despite the interruption"
+    );
+    assert!(left(stopped).restored, "{:?}", stopped.board_left);
+    assert!(
+        record.trials.iter().all(|t| !t.name.ends_with("::login")),
+        "nothing started after"
+    );
+}
+
+#[test]
+fn a_panicking_undo_or_restore_is_an_error_and_the_run_goes_on() {
+    let dir = setup();
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let b = PtyDevice::start(dir.path(), "b", Behaviour::default());
+    let boards = [
+        board_file(dir.path(), "a", &a, PASSWORD_ENV),
+        board_file(dir.path(), "b", &b, PASSWORD_ENV),
+    ];
+    let (buggy, _) = changes_then("buggy_undo", Then::Pass, Undo::Panics);
+    let (code, record) = run_with(
+        dir.path(),
+        &boards,
+        &[("buggy_undo", 10), ("login", 10)],
+        Extra {
+            checks: vec![buggy],
+            ..Extra::default()
+        },
+    );
+    assert_eq!(code, 2);
+    assert!(record.complete, "every trial recorded");
+    for board in ["a", "b"] {
+        let died = trial(&record, &format!("{board}::logical_access::buggy_undo"));
+        assert_eq!(died.verdict, Verdict::Error, "{died:?}");
+        assert!(
+            died.reason.contains("simulated bug in an undo step"),
+            "{}",
+            died.reason
+        );
+        assert!(!left(died).restored);
+        let next = trial(&record, &format!("{board}::logical_access::login"));
+        assert_eq!(
+            next.verdict,
+            Verdict::Inconclusive,
+            "an unknown board is not PASS"
+        );
+        assert!(next.reason.contains("buggy_undo"), "{}", next.reason);
+    }
+
+    let dir = setup();
+    let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
+    let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
+    let (changes, undone) = changes_then("changes", Then::Pass, Undo::ReadsBack);
+    let (_, record) = run_with(
+        dir.path(),
+        &[board],
+        &[("changes", 10), ("login", 10)],
+        Extra {
+            checks: vec![changes],
+            restore: Some(Arc::new(PanickingRestore)),
+            ..Extra::default()
+        },
+    );
+    let died = trial(&record, "dev::logical_access::changes");
+    assert_eq!(died.verdict, Verdict::Error, "{died:?}");
+    assert!(
+        died.reason
+            .contains("simulated bug in the restore strategy"),
+        "{}",
+        died.reason
+    );
+    assert_eq!(
+        undone.load(Ordering::SeqCst),
+        1,
+        "the undo ran before the restore"
+    );
+    assert!(!left(died).restored);
+    assert!(
+        left(died).note.contains("put back: test setting back"),
+        "{:?}",
+        died.board_left
+    );
+    assert!(record.complete);
+}
+
+#[test]
+fn an_undo_that_cannot_put_back_leaves_the_board_unusable() {
+    let dir = setup();
+    let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
+    let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
+    let (stuck, _) = changes_then("stuck_setting", Then::Pass, Undo::Fails);
+    let (_, record) = run_with(
+        dir.path(),
+        &[board],
+        &[("stuck_setting", 10), ("login", 10)],
+        Extra {
+            checks: vec![stuck],
+            ..Extra::default()
+        },
+    );
+    let stuck = trial(&record, "dev::logical_access::stuck_setting");
+    assert_eq!(stuck.verdict, Verdict::Inconclusive, "{stuck:?}");
+    assert!(!left(stuck).restored);
+    assert!(
+        left(stuck).note.contains("still reads"),
+        "{:?}",
+        stuck.board_left
+    );
+    let next = trial(&record, "dev::logical_access::login");
+    assert_eq!(next.verdict, Verdict::Inconclusive);
+    assert!(
+        next.reason.contains("left the board changed"),
+        "{}",
+        next.reason
+    );
+}
+
+#[test]
+fn an_overflowing_timeout_is_refused_before_anything_runs() {
+    let dir = setup();
+    let ids: Vec<String> = registry().iter().map(|c| c.meta().id()).collect();
+    let path = dir.path().join("huge.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "suite: huge\ntitle: t\nchecks:\n  - check: logical_access::login\n  - check: logical_access::panics\n    timeout_s: {}\n",
+            u64::MAX
+        ),
+    )
+    .expect("write");
+    let err = Suite::load(&path, &ids)
+        .expect_err("refused at load")
+        .to_string();
+    assert!(
+        err.contains("huge.yaml:6:5: field `checks[1].timeout_s`") && err.contains("86400"),
+        "{err}"
+    );
+    // A suite built in code, past the loader, is refused by the plan and
+    // never reaches a worker.
+    let mut suite = Suite::load(&suite_file(dir.path(), &[("login", 10)]), &ids).expect("loads");
+    suite.spec.checks[0].timeout_s = Some(u64::MAX);
+    let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
+    let board = Board::load(&board_file(dir.path(), "dev", &device, PASSWORD_ENV)).expect("board");
+    let started = std::time::Instant::now();
+    let outcome = runner::run(RunConfig {
+        boards: vec![board],
+        suite,
+        checks: registry(),
+        rack_checks: Vec::new(),
+        out_root: dir.path().join("out"),
+        test_args: libtest_mimic::Arguments {
+            quiet: true,
+            ..Default::default()
+        },
+        command: vec!["test".into()],
+        interrupted: Interruption::new(),
+        restore: None,
+        print_trials: false,
+    });
+    let err = outcome.expect_err("refused by the plan").to_string();
+    assert!(err.contains("above the limit"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Deadlines never overflow, whatever a caller asks for.
+    let stop = hilt_harness::stop::StopSignal::after(Duration::MAX);
+    assert!(stop.bound(Duration::MAX) <= stop.deadline());
 }

@@ -21,6 +21,10 @@ use crate::software_update::{computed_hash, golden, reboot, running, smp_fault};
 pub struct GoldenImage;
 
 impl Restore for GoldenImage {
+    fn describe(&self) -> &str {
+        "the golden firmware image runs confirmed (read back)"
+    }
+
     fn restore(&self, ctx: &mut CheckContext) -> Result<(), CheckError> {
         let Some(update) = ctx.board().spec.declares.update.clone() else {
             return Ok(());

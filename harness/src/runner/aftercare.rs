@@ -46,7 +46,9 @@ pub(super) fn leave_as_found(
     let mut done = Vec::new();
     let mut failed = Vec::new();
     let mut panicked = false;
-    let mut attempt = |what: String, step: &mut dyn FnMut(&mut CheckContext) -> Result<(), crate::CheckError>, ctx: &mut CheckContext| {
+    let mut attempt = |what: String,
+                       step: &mut dyn FnMut(&mut CheckContext) -> Result<(), crate::CheckError>,
+                       ctx: &mut CheckContext| {
         match panic::catch_unwind(AssertUnwindSafe(|| step(ctx))) {
             Ok(Ok(())) => done.push(what),
             Ok(Err(e)) => failed.push(format!("{what}: {e}")),
@@ -70,7 +72,7 @@ pub(super) fn leave_as_found(
     }
     if let Some(restore) = strategy {
         attempt(
-            "the board's restore strategy".into(),
+            restore.describe().to_string(),
             &mut |ctx| restore.restore(ctx),
             ctx,
         );

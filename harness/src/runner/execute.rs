@@ -422,17 +422,17 @@ impl BoardWorker {
             (Applicability::NotApplicable(why), _) => {
                 Outcome::without_run(Err(CheckError::NotApplicable(why.clone())))
             }
-            (_, BoardHealth::Unusable(why)) => Outcome::without_run(Err(CheckError::Board(
-                format!("board unavailable: {why}"),
-            ))),
+            (_, BoardHealth::Unusable(why)) => {
+                Outcome::without_run(Err(CheckError::Board(format!("board unavailable: {why}"))))
+            }
             _ => self.execute(trial),
         };
         if let Some(h) = outcome.health.clone() {
             *health = h;
         }
         let identity = std::mem::take(&mut outcome.identity);
-        let interrupted_mid_check = self.interrupted.is_raised()
-            && matches!(outcome.result, Err(CheckError::Stopped(_)));
+        let interrupted_mid_check =
+            self.interrupted.is_raised() && matches!(outcome.result, Err(CheckError::Stopped(_)));
         let mut record = self.trial_record(trial, outcome, started_at, start);
         if interrupted_mid_check {
             // Not a finished trial, but the record keeps what happened to
@@ -614,7 +614,10 @@ impl BoardWorker {
                 };
                 (done, late)
             }
-            Err(_) => (Err(format!("nor stopped {} s after it", GRACE.as_secs())), true),
+            Err(_) => (
+                Err(format!("nor stopped {} s after it", GRACE.as_secs())),
+                true,
+            ),
         };
         let returned = match returned {
             Ok(returned) => returned,

@@ -27,6 +27,11 @@ use crate::suite::Suite;
 /// Restores a board after a destructive check (golden image, power cycle).
 /// Written once per kind of board, not per check (labgrid's strategies).
 pub trait Restore: Send + Sync {
+    /// What the strategy does, for the record (`golden image ...`).
+    fn describe(&self) -> &str {
+        "the board's restore strategy"
+    }
+
     fn restore(
         &self,
         ctx: &mut crate::context::CheckContext,
