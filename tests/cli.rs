@@ -503,3 +503,144 @@ fn the_debug_port_check_through_a_missing_probe_is_inconclusive() {
         "{trial}"
     );
 }
+
+/// A suite whose second entry carries `entry` (its lines after `- check:`).
+fn suite_with(dir: &Path, check: &str, entry: &str) -> PathBuf {
+    let text = format!(
+        "suite: bad\ntitle: bad parameters\nchecks:\n  - check: device_identification::logical_identifier\n  - check: {check}\n{entry}"
+    );
+    let path = dir.join("bad.yaml");
+    std::fs::write(&path, text).expect("write suite");
+    path
+}
+
+#[test]
+fn bad_suite_parameters_name_file_line_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let au01 = "logical_access::console_default_credentials";
+    let cases = [
+        (au01, "    params: { max_attempts: 0 }\n", "bad.yaml:6:15: field `checks[1].params.max_attempts`: 0 would let the check test nothing"),
+        (au01, "    params: { max_attempt: 5 }\n", "bad.yaml:6:15: field `checks[1].params.max_attempt`: unknown parameter; did you mean `max_attempts`?"),
+        (au01, "    params: { max_attempts: five }\n", "bad.yaml:6:15: field `checks[1].params.max_attempts`: expected an integer 1..=10, found a string"),
+        (au01, "    params: { max_attempts: 2.5 }\n", "field `checks[1].params.max_attempts`: expected an integer"),
+        (au01, "    params: { max_attempts: 11 }\n", "field `checks[1].params.max_attempts`: 11 is out of range 1..=10"),
+        (au01, "    params: { colour: blue }\n", "field `checks[1].params.colour`: unknown parameter (it takes max_attempts)"),
+        ("device_identification::identifier_immutable", "    params:\n      cycles: 0\n", "bad.yaml:7:7: field `checks[1].params.cycles`: 0 would let the check test nothing"),
+        ("data_protection::passive_traffic", "    params: { window_s: 0 }\n", "field `checks[1].params.window_s`: 0 would let the check test nothing"),
+        ("logical_access::debug_port_locked", "    params: { addresses: [] }\n", "field `checks[1].params.addresses`: an empty list would let the check test nothing"),
+        ("logical_access::debug_port_locked", "    params: { addresses: [\"0xZZ\"] }\n", "field `checks[1].params.addresses`: item 0: \"0xZZ\" is not a hex address"),
+        ("logical_access::open_ports", "    params: { window_s: 5 }\n", "unknown parameter (this check takes no parameters)"),
+        (au01, "    timeout_s: 18446744073709551615\n", "bad.yaml:6:5: field `checks[1].timeout_s`: 18446744073709551615 s is out of range: a timeout is 1 to 86400 seconds"),
+        (au01, "    timeout_s: 0\n", "field `checks[1].timeout_s`: 0 s is out of range"),
+    ];
+    for (check, entry, wanted) in cases {
+        let path = suite_with(dir.path(), check, entry);
+        let out = hilt(
+            &["list", "--suite", &path.display().to_string()],
+            dir.path(),
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{entry}: {stderr}");
+        assert!(
+            stderr.contains(wanted),
+            "{entry}\nwanted: {wanted}\ngot: {stderr}"
+        );
+    }
+    // `hilt run` refuses the same suite before touching any board.
+    let path = suite_with(dir.path(), au01, "    params: { max_attempts: 0 }\n");
+    let out = hilt(
+        &[
+            "run",
+            "-b",
+            "no-such-board.yaml",
+            "--suite",
+            &path.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("checks[1].params.max_attempts"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("hilt-out").exists(), "nothing ran");
+    // A good value passes, and `hilt list --params` documents the parameter.
+    let path = suite_with(dir.path(), au01, "    params: { max_attempts: 3 }\n");
+    let out = hilt(
+        &["list", "--params", "--suite", &path.display().to_string()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("max_attempts: integer 1..=10 (default 10)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn sigterm_ends_a_run_like_ctrl_c() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slow = Behaviour {
+        answer_delay: Duration::from_millis(300),
+        ..Behaviour::default()
+    };
+    let a = PtyDevice::start(dir.path(), "a", slow);
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(
+        dir.path(),
+        &[
+            "non_technical::support_period",
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+            "device_identification::logical_identifier",
+        ],
+    );
+    let child = Command::new(HILT)
+        .args([
+            "run",
+            "-b",
+            &board.display().to_string(),
+            "--suite",
+            &suite.display().to_string(),
+        ])
+        .current_dir(dir.path())
+        .env(PASSWORD_ENV, PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        let trials = std::fs::read_dir(dir.path().join("hilt-out"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .and_then(|run| std::fs::read(run.path().join("record.json")).ok())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .map_or(0, |rec| rec["trials"].as_array().map_or(0, Vec::len));
+        if trials >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let rec = record(dir.path());
+    assert_eq!(rec["complete"], false);
+    let why = rec["interrupted"].as_str().unwrap_or("");
+    assert!(why.contains("SIGTERM"), "{rec}");
+    let trials = rec["trials"].as_array().expect("trials");
+    assert!(trials.len() >= 2 && trials.len() < 4, "{trials:?}");
+    assert!(rec["finished_at"].is_string());
+    assert!(
+        text(&out.stdout).contains("record INCOMPLETE"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -55,7 +55,8 @@ impl StopSignal {
         Self {
             deadline: instant_after(budget),
             interrupted: Arc::new(AtomicBool::new(false)),
-            waiting: self.waiting.clone(),
+            // The check's last wait stays on record for its timeout reason.
+            waiting: Arc::new(Mutex::new(None)),
         }
     }
 

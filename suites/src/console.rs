@@ -248,7 +248,13 @@ fn remember_setting(
         setting_key(param, &original),
         format!("{param} back to {original:?}"),
         move |ctx| {
-            open_shell(ctx)?;
+            let user = account(ctx)?;
+            let password = ctx.password(&user)?;
+            if let Err(text) = login_patiently(ctx, &decl, &[(&user, &password)])? {
+                return Err(CheckError::Board(format!(
+                    "the declared account {user:?} could not log in to put {name} back: {text:?}"
+                )));
+            }
             config_set_verified(ctx, &decl, &name, &value)?;
             close_shell(ctx, &decl)
         },
@@ -266,28 +272,60 @@ pub fn undo_password_change(ctx: &mut CheckContext, user: &str, original: &Secre
         format!("the password of {user:?} back to the declared one (logged in with it)"),
         move |ctx| {
             let decl = ctx.console_decl()?;
-            if login_fresh(ctx, &decl, &user, &original)? == LoginOutcome::LoggedIn {
-                return close_shell(ctx, &decl);
-            }
-            match login_fresh(ctx, &decl, &user, &new)? {
-                LoginOutcome::LoggedIn => {
+            let (user, original, new) = (&user, &original, &new);
+            match login_patiently(ctx, &decl, &[(user, original), (user, new)])? {
+                Ok(0) => {}
+                Ok(_) => {
+                    // In with the check's password: set the declared one back.
                     run(ctx, &decl, &format!("passwd {}", original.expose()))?;
                     close_shell(ctx, &decl)?;
+                    let again = login_fresh(ctx, &decl, user, original)?;
+                    if again != LoginOutcome::LoggedIn {
+                        return Err(CheckError::Board(format!(
+                            "after setting it back the declared password does not log in ({again:?})"
+                        )));
+                    }
                 }
-                other => {
+                Err(text) => {
                     return Err(CheckError::Board(format!(
-                        "neither the declared password nor the check's new one logs in ({other:?})"
+                        "neither the declared password nor the check's new one logs in: {text:?}"
                     )))
                 }
             }
-            match login_fresh(ctx, &decl, &user, &original)? {
-                LoginOutcome::LoggedIn => close_shell(ctx, &decl),
-                other => Err(CheckError::Board(format!(
-                    "after setting it back the declared password does not log in ({other:?})"
-                ))),
-            }
+            close_shell(ctx, &decl)
         },
     );
+}
+
+/// Logs in for an undo step with the first of `credentials` that works,
+/// and says which one. A lockout the check provoked may still hold, so when
+/// every one is refused it waits (3 s, then the declared lockout delay)
+/// and tries again; after that, the last refusal.
+fn login_patiently(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    credentials: &[(&str, &Secret)],
+) -> Result<Result<usize, String>, CheckError> {
+    let declared_delay = ctx
+        .board()
+        .spec
+        .declares
+        .lockout
+        .as_ref()
+        .and_then(|l| l.delay_s)
+        .unwrap_or(0);
+    let pauses = [0, 3, u64::from(declared_delay) + 1];
+    let mut refused = String::new();
+    for pause in pauses {
+        ctx.sleep(Duration::from_secs(pause))?;
+        for (index, (user, secret)) in credentials.iter().enumerate() {
+            match login_fresh(ctx, decl, user, secret)? {
+                LoginOutcome::Rejected(text) => refused = text,
+                _ => return Ok(Ok(index)),
+            }
+        }
+    }
+    Ok(Err(refused))
 }
 
 /// A login attempt from wherever the console is: a shell left open by
