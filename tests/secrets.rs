@@ -9,7 +9,6 @@ mod pty_device;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -517,7 +516,7 @@ fn run_quoting_checks(dir: &Path) {
             ..Default::default()
         },
         command: vec!["test".into()],
-        interrupted: Arc::new(AtomicBool::new(false)),
+        interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,
         print_trials: true,
     })
