@@ -93,22 +93,43 @@ fn validate(
     spec: &SuiteFile,
     known: &[String],
 ) -> Result<(), DefinitionError> {
+    let entry_keys = check_key_positions(text, spec.checks.len());
+    let at_entry = |index: usize, message: String| {
+        let (line, column) = entry_keys.get(index).copied().unzip();
+        DefinitionError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field: Some(format!("checks[{index}].check")),
+            message,
+        }
+    };
+    let mut first_listed = std::collections::BTreeMap::new();
+    for (index, entry) in spec.checks.iter().enumerate() {
+        if let Some(&first) = first_listed.get(entry.check.as_str()) {
+            let where_first = match entry_keys.get(first) {
+                Some((line, _)) => format!("line {line} (checks[{first}])"),
+                None => format!("checks[{first}]"),
+            };
+            return Err(at_entry(
+                index,
+                format!(
+                    "check {:?} is already listed at {where_first}; list each check once",
+                    entry.check
+                ),
+            ));
+        }
+        first_listed.insert(entry.check.as_str(), index);
+    }
     for (index, entry) in spec.checks.iter().enumerate() {
         if !known.contains(&entry.check) {
-            let line = text
-                .lines()
-                .position(|l| l.contains(entry.check.as_str()))
-                .map(|i| i + 1);
-            return Err(DefinitionError {
-                file: file.to_path_buf(),
-                line,
-                column: None,
-                field: Some(format!("checks[{index}].check")),
-                message: format!(
+            return Err(at_entry(
+                index,
+                format!(
                     "unknown check {:?}; `hilt list` prints the known ones",
                     entry.check
                 ),
-            });
+            ));
         }
         if let Some(timeout) = entry.timeout_s {
             check_timeout(file, text, &format!("checks[{index}].timeout_s"), timeout)?;
@@ -143,4 +164,27 @@ fn check_timeout(
         ));
     }
     Ok(())
+}
+
+/// Line and column of each entry's `check:` key, in order, when the suite
+/// lists its checks in block style (one `- check: id` per entry); empty
+/// when the count does not match `entries` (flow style), so no location is
+/// better than a wrong one.
+fn check_key_positions(text: &str, entries: usize) -> Vec<(usize, usize)> {
+    let positions: Vec<(usize, usize)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let key = line.trim_start_matches([' ', '-']);
+            let is_entry = key
+                .strip_prefix("check")
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            is_entry.then(|| (index + 1, line.len() - key.len() + 1))
+        })
+        .collect();
+    if positions.len() == entries {
+        positions
+    } else {
+        Vec::new()
+    }
 }

@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 /// Definition files larger than this are refused before parsing.
-const MAX_DEFINITION_BYTES: u64 = 1 << 20;
+pub const MAX_DEFINITION_BYTES: u64 = 1 << 20;
+
+/// Deepest nesting of mappings and lists a definition may use (board
+/// files need about 6). Checked before parsing, so a hostile file of
+/// `[[[[...` costs one pass over its text, not a parser run to the
+/// YAML crate's own recursion limit.
+pub const MAX_NESTING: usize = 32;
 
 /// An error in a definition file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,21 +74,128 @@ impl DefinitionError {
 
 /// Reads and parses a definition file.
 pub fn load<T: DeserializeOwned>(file: &Path) -> Result<(T, String), DefinitionError> {
-    let meta = std::fs::metadata(file)
-        .map_err(|e| DefinitionError::whole_file(file, format!("cannot read: {e}")))?;
-    if meta.len() > MAX_DEFINITION_BYTES {
-        return Err(DefinitionError::whole_file(
-            file,
-            format!(
-                "file is {} bytes; definitions are limited to {MAX_DEFINITION_BYTES}",
-                meta.len()
-            ),
-        ));
-    }
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| DefinitionError::whole_file(file, format!("cannot read: {e}")))?;
+    let text = read_bounded(file)?;
+    check_nesting(file, &text)?;
     let value = parse(file, &text)?;
     Ok((value, text))
+}
+
+/// Reads a definition file of at most `MAX_DEFINITION_BYTES`, counting what
+/// is read rather than trusting the length the filesystem reports (`/proc`
+/// files report 0, a device or FIFO reports nothing useful).
+pub fn read_bounded(file: &Path) -> Result<String, DefinitionError> {
+    let bytes = read_regular_file(file, MAX_DEFINITION_BYTES)
+        .map_err(|message| DefinitionError::whole_file(file, message))?;
+    String::from_utf8(bytes).map_err(|e| {
+        DefinitionError::whole_file(
+            file,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Reads at most `limit` bytes of a regular file; anything else (a FIFO,
+/// a device such as `/dev/zero`, a folder) is refused before it is opened,
+/// and the file is opened non-blocking so one swapped in meanwhile cannot
+/// stall the open either. The error says what is wrong, without the path.
+pub fn read_regular_file(file: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let kind = |meta: &std::fs::Metadata| {
+        let kind = meta.file_type();
+        if kind.is_file() {
+            return Ok(());
+        }
+        let what = if kind.is_dir() {
+            "a folder"
+        } else {
+            use std::os::unix::fs::FileTypeExt;
+            if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            }
+        };
+        Err(format!("cannot read: {what}, expected a regular file"))
+    };
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    kind(&meta)?;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    kind(&opened.metadata().map_err(|e| format!("cannot read: {e}"))?)?;
+    let mut bytes = Vec::new();
+    opened
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "larger than {limit} bytes, the limit for this file"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Refuses text nested deeper than `MAX_NESTING`, counting block levels
+/// (indentation, `- ` items) and flow brackets outside quotes and comments.
+/// An estimate on the safe side: it may count a level too many, never too few.
+pub fn check_nesting(file: &Path, text: &str) -> Result<(), DefinitionError> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    for (index, line) in text.lines().enumerate() {
+        let body = line.trim_start_matches(' ');
+        if flow == 0 && !body.is_empty() && !body.starts_with('#') {
+            let indent = line.len() - body.len();
+            while indents.last().is_some_and(|&top| top >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+        }
+        let mut depth = indents.len();
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        let mut at_item_start = true;
+        for (column, c) in line.char_indices() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if previous == ' ' || previous == '\t' => break,
+                    '"' | '\'' => quote = Some(c),
+                    '[' | '{' => flow += 1,
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    // `- - - x` opens one block list per dash.
+                    '-' if at_item_start && flow == 0 => depth += 1,
+                    _ => {}
+                },
+            }
+            at_item_start = quote.is_none() && (c == ' ' || (c == '-' && at_item_start));
+            previous = c;
+            if depth + flow > MAX_NESTING {
+                return Err(DefinitionError {
+                    file: file.to_path_buf(),
+                    line: Some(index + 1),
+                    column: Some(column + 1),
+                    field: None,
+                    message: format!(
+                        "nested deeper than {MAX_NESTING} levels of mappings and lists"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses definition text that came from `file`.
@@ -107,12 +220,13 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Definiti
                 });
             }
             let location = inner.location();
+            let field_reported = field.clone();
             DefinitionError {
                 file: file.to_path_buf(),
                 line: location.as_ref().map(|l| l.line()),
                 column: location.as_ref().map(|l| l.column()),
                 field,
-                message: strip_location(&inner.to_string()),
+                message: strip_location(&message, field_reported.as_deref()),
             }
         },
     )
@@ -120,14 +234,21 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Definiti
 
 /// yaml_serde appends " at line L column C" (and may prefix the path); we
 /// report both separately, so drop them from the message.
-fn strip_location(message: &str) -> String {
+fn strip_location(message: &str, field: Option<&str>) -> String {
     let message = match message.find(" at line ") {
         Some(at) => &message[..at],
         None => message,
     };
     // A leading "path: " duplicates the field we report.
     let message = match message.split_once(": ") {
-        Some((head, tail)) if !head.contains(' ') && head.contains('.') => tail,
+        Some((head, tail))
+            if !head.contains(' ')
+                && (head.contains('.')
+                    || head.contains('[')
+                    || field.is_some_and(|f| f.split(['.', '[']).next() == Some(head))) =>
+        {
+            tail
+        }
         _ => message,
     };
     message.trim().to_string()
@@ -265,5 +386,46 @@ mod tests {
             locate_field(nested, "checks[0].params.cycles"),
             Some((4, 5))
         );
+    }
+}
+
+#[cfg(test)]
+mod nesting {
+    use super::*;
+
+    fn nesting_error(text: &str) -> Option<DefinitionError> {
+        check_nesting(Path::new("deep.yaml"), text).err()
+    }
+
+    #[test]
+    fn deep_flow_and_block_nesting_are_refused_before_parsing() {
+        let flow = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = nesting_error(&flow).expect("flow too deep");
+        // The top level counts as one.
+        assert_eq!((e.line, e.column), (Some(1), Some(MAX_NESTING)));
+        let maps = format!("a: {}1{}", "{a: ".repeat(50_000), "}".repeat(50_000));
+        assert!(nesting_error(&maps).is_some());
+        let block: String = (0..2000)
+            .map(|d| format!("{}a:\n", " ".repeat(d)))
+            .collect();
+        let e = nesting_error(&block).expect("block too deep");
+        assert_eq!(e.line, Some(MAX_NESTING + 1));
+        let dashes = format!("{}x\n", "- ".repeat(100));
+        assert!(nesting_error(&dashes).is_some());
+    }
+
+    #[test]
+    fn ordinary_definitions_pass() {
+        let text = "a:\n  b: [1, {c: \"[[[[\"}]\n  d:\n    - e: 1 # [[[[[\n      f: '{{{{'\n";
+        assert!(nesting_error(text).is_none());
+        let shipped = ["../boards", "../suites"]
+            .into_iter()
+            .flat_map(|dir| std::fs::read_dir(dir).expect("shipped folder"))
+            .map(|entry| entry.expect("folder entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "yaml"));
+        for file in shipped {
+            let text = std::fs::read_to_string(&file).expect("shipped definition");
+            assert!(nesting_error(&text).is_none(), "{}", file.display());
+        }
     }
 }
