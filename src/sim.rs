@@ -37,18 +37,15 @@ pub fn passthrough(args: &[String]) -> i32 {
     }
 }
 
-/// Starts `count` boards in a runtime folder of this run's own.
+/// Starts `count` boards in a runtime folder of this run's own, on board
+/// indices hilt-sim finds free (it stops the ones it started if one fails).
 pub fn up(count: u32, flaw: Option<&str>) -> Result<SimUp, String> {
     let runtime_dir = std::env::temp_dir().join(format!("hilt-run-{}", std::process::id()));
-    // 10..99: the simulator's own tests use 100 and up.
-    let base_index = 10 + (std::process::id() % 90);
     let mut command = Command::new(sim_binary());
     command
         .arg("up")
         .arg("--count")
         .arg(count.to_string())
-        .arg("--base-index")
-        .arg(base_index.to_string())
         .arg("--runtime-dir")
         .arg(&runtime_dir);
     if let Some(flaw) = flaw {
@@ -58,6 +55,11 @@ pub fn up(count: u32, flaw: Option<&str>) -> Result<SimUp, String> {
         .output()
         .map_err(|e| format!("cannot run {}: {e}", sim_binary().display()))?;
     if !output.status.success() {
+        // hilt-sim stopped what it started; `down` makes sure of it.
+        let _ = down(&SimUp {
+            board_files: Vec::new(),
+            runtime_dir,
+        });
         return Err(format!(
             "hilt-sim up failed ({}): {}",
             output.status,

@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod bootloader;
+pub mod claim;
 pub mod console;
 pub mod device;
 pub mod device_api;

@@ -9,12 +9,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
+use crate::claim::{self, Claim};
 use crate::firmware;
 use crate::netglue;
 
+/// Names the environment variable that tells a board which descriptor
+/// holds its index lock (so it can keep the lock from its own children).
+pub const LOCK_FD_ENV: &str = "HILT_SIM_LOCK_FD";
+
 pub struct UpOptions {
     pub count: u32,
-    pub base_index: u32,
+    /// First of `count` consecutive indices; `None` picks free ones.
+    pub base_index: Option<u32>,
     pub runtime_dir: PathBuf,
     pub flaws: Vec<String>,
     pub loopback: bool,
@@ -49,118 +55,196 @@ pub fn live_pid(dir: &Path) -> Option<i32> {
 
 pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
     firmware::split_flaws(&o.flaws).map_err(anyhow::Error::msg)?;
-    if o.count == 0 || o.base_index + o.count > 254 {
-        bail!("indices must lie in 0..=253");
-    }
+    let mut out = Vec::new();
+    let claims = match o.base_index {
+        Some(base) => {
+            if o.count == 0 || base + o.count > claim::MAX_INDEX + 1 {
+                bail!("indices must lie in 0..={}", claim::MAX_INDEX);
+            }
+            let mut claims = Vec::new();
+            for index in base..base + o.count {
+                let dir = board_dir(&o.runtime_dir, index);
+                // Already running from this runtime folder: reuse it.
+                if live_pid(&dir).is_some() {
+                    out.push((index, dir.join("board.yaml")));
+                } else {
+                    claims.extend(claim::claim_range(index, 1)?);
+                }
+            }
+            claims
+        }
+        None => {
+            if o.count == 0 || o.count > claim::MAX_INDEX + 1 {
+                bail!("--count must lie in 1..={}", claim::MAX_INDEX + 1);
+            }
+            claim::claim_free(o.count)?
+        }
+    };
     let loopback = o.loopback || !is_root();
     let exe = std::env::current_exe().context("cannot find the hilt-sim executable")?;
     let mut flaws = o.flaws.clone();
     flaws.sort();
     flaws.dedup();
-    let recipe = serde_json::json!({ "flaws": flaws }).to_string();
+    // Until every board reported ready, a failure stops the ones started.
+    let mut started = Started {
+        runtime_dir: o.runtime_dir.clone(),
+        indices: Vec::new(),
+    };
     let mut waiting = Vec::new();
-    let mut out = Vec::new();
-    for index in o.base_index..o.base_index + o.count {
-        let dir = board_dir(&o.runtime_dir, index);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let board_file = dir.join("board.yaml");
-        if live_pid(&dir).is_some() {
-            out.push((index, board_file));
-            continue;
-        }
-        let old = std::fs::read_to_string(dir.join("provision.json")).unwrap_or_default();
-        if o.fresh || old != recipe {
-            let _ = std::fs::remove_file(dir.join("flash.bin"));
-        }
-        std::fs::write(dir.join("provision.json"), &recipe)?;
-        std::fs::write(dir.join("trusted-key.pem"), firmware::TEST_PUB_ED25519_PEM)?;
-        // The golden image is the one the factory programmed: the board's
-        // own firmware, flaws included (a lab restores a board to what it
-        // shipped with, not to another product's firmware).
-        let golden = firmware::build_for_board(
-            &flaws,
-            firmware::REFERENCE_VERSION,
-            firmware::REFERENCE_SECURITY_COUNTER,
-        )
-        .map_err(anyhow::Error::msg)?;
-        std::fs::write(dir.join("golden.bin"), golden)?;
-        // What a manufacturer hands a lab besides the shipped image: a
-        // genuine newer release (same security counter, so a test boot of
-        // it can be reverted) and an archived older one with a lower
-        // counter (the rollback test).
-        let candidate = firmware::build_for_board(
-            &flaws,
-            firmware::CANDIDATE_VERSION,
-            firmware::REFERENCE_SECURITY_COUNTER,
-        )
-        .map_err(anyhow::Error::msg)?;
-        std::fs::write(dir.join("candidate.bin"), candidate)?;
-        let older = firmware::build_for_board(
-            &flaws,
-            firmware::OLDER_VERSION,
-            firmware::REFERENCE_SECURITY_COUNTER.saturating_sub(1),
-        )
-        .map_err(anyhow::Error::msg)?;
-        std::fs::write(dir.join("older.bin"), older)?;
-        // The test PKI for the telemetry client (CA certificate and its
-        // TEST-ONLY key), there even for a board started without network.
-        netglue::publish_test_pki(&dir).map_err(anyhow::Error::msg)?;
-        std::fs::write(&board_file, board_yaml(index, &dir, loopback))?;
-        let log = std::fs::File::create(dir.join("board.log"))?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("board")
-            .arg("--index")
-            .arg(index.to_string())
-            .arg("--runtime-dir")
-            .arg(&o.runtime_dir);
-        for f in &flaws {
-            cmd.arg("--flaw").arg(f);
-        }
-        if loopback {
-            cmd.arg("--loopback");
-        }
-        if o.no_net {
-            cmd.arg("--no-net");
-        }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
-        // SAFETY: setsid is async-signal-safe; the board leaves our session
-        // so it outlives this command and the terminal it ran in.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().context("cannot start a board process")?;
-        let pid = child.id();
-        std::fs::write(dir.join("pid"), format!("{pid}\n"))?;
-        let stdout = child.stdout.take();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            if let Some(s) = stdout {
-                let _ = BufReader::new(s).read_line(&mut line);
-            }
-            let _ = tx.send(line);
-            // Reap the child if it dies while we still wait (no zombie).
-            let _ = child.try_wait();
-        });
-        waiting.push((index, dir, board_file, rx));
+    for claim in &claims {
+        let (rx, board_file) = start(o, &exe, &flaws, loopback, claim)?;
+        started.indices.push(claim.index);
+        waiting.push((claim.index, board_file, rx));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (index, dir, board_file, rx) in waiting {
+    for (index, board_file, rx) in waiting {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) if l.starts_with("ready") => out.push((index, board_file)),
             _ => {
+                let dir = board_dir(&o.runtime_dir, index);
                 let log = std::fs::read_to_string(dir.join("board.log")).unwrap_or_default();
                 bail!("sim-{index} did not come up:\n{log}");
             }
         }
     }
+    started.indices.clear();
     out.sort();
     Ok(out)
+}
+
+/// Boards this `up` started; dropped before they all came up, it stops
+/// them, so a failed `up` leaves nothing running.
+struct Started {
+    runtime_dir: PathBuf,
+    indices: Vec<u32>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        for &index in &self.indices {
+            if let Err(e) = down(&self.runtime_dir, Some(index)) {
+                eprintln!("hilt-sim: stopping sim-{index}: {e:#}");
+            }
+        }
+    }
+}
+
+/// Provisions the runtime folder of `claim`'s board and starts it; the
+/// receiver gets the board's first line ("ready" once at its login prompt).
+fn start(
+    o: &UpOptions,
+    exe: &Path,
+    flaws: &[String],
+    loopback: bool,
+    claim: &Claim,
+) -> anyhow::Result<(std::sync::mpsc::Receiver<String>, PathBuf)> {
+    let index = claim.index;
+    let recipe = serde_json::json!({ "flaws": flaws }).to_string();
+    let dir = board_dir(&o.runtime_dir, index);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let board_file = dir.join("board.yaml");
+    let old = std::fs::read_to_string(dir.join("provision.json")).unwrap_or_default();
+    if o.fresh || old != recipe {
+        let _ = std::fs::remove_file(dir.join("flash.bin"));
+    }
+    std::fs::write(dir.join("provision.json"), &recipe)?;
+    std::fs::write(dir.join("trusted-key.pem"), firmware::TEST_PUB_ED25519_PEM)?;
+    // The golden image is the one the factory programmed: the board's
+    // own firmware, flaws included (a lab restores a board to what it
+    // shipped with, not to another product's firmware).
+    let golden = firmware::build_for_board(
+        flaws,
+        firmware::REFERENCE_VERSION,
+        firmware::REFERENCE_SECURITY_COUNTER,
+    )
+    .map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("golden.bin"), golden)?;
+    // What a manufacturer hands a lab besides the shipped image: a
+    // genuine newer release (same security counter, so a test boot of
+    // it can be reverted) and an archived older one with a lower
+    // counter (the rollback test).
+    let candidate = firmware::build_for_board(
+        flaws,
+        firmware::CANDIDATE_VERSION,
+        firmware::REFERENCE_SECURITY_COUNTER,
+    )
+    .map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("candidate.bin"), candidate)?;
+    let older = firmware::build_for_board(
+        flaws,
+        firmware::OLDER_VERSION,
+        firmware::REFERENCE_SECURITY_COUNTER.saturating_sub(1),
+    )
+    .map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("older.bin"), older)?;
+    // The test PKI for the telemetry client (CA certificate and its
+    // TEST-ONLY key), there even for a board started without network.
+    netglue::publish_test_pki(&dir).map_err(anyhow::Error::msg)?;
+    std::fs::write(&board_file, board_yaml(index, &dir, loopback))?;
+    let log = std::fs::File::create(dir.join("board.log"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("board")
+        .arg("--index")
+        .arg(index.to_string())
+        .arg("--runtime-dir")
+        .arg(&o.runtime_dir);
+    for f in flaws {
+        cmd.arg("--flaw").arg(f);
+    }
+    if loopback {
+        cmd.arg("--loopback");
+    }
+    if o.no_net {
+        cmd.arg("--no-net");
+    }
+    let lock_fd = claim.raw_fd();
+    cmd.env(LOCK_FD_ENV, lock_fd.to_string());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // SAFETY: setsid and fcntl are async-signal-safe. The board leaves our
+    // session so it outlives this command and the terminal it ran in, and
+    // keeps the index lock open across exec (it holds it while it runs).
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            if libc::fcntl(lock_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("cannot start a board process")?;
+    let pid = child.id();
+    claim.record_holder(pid, &o.runtime_dir);
+    std::fs::write(dir.join("pid"), format!("{pid}\n"))?;
+    let stdout = child.stdout.take();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if let Some(s) = stdout {
+            let _ = BufReader::new(s).read_line(&mut line);
+        }
+        let _ = tx.send(line);
+        // Reap the child if it dies while we still wait (no zombie).
+        let _ = child.try_wait();
+    });
+    Ok((rx, board_file))
+}
+
+/// In a board process: keeps the inherited index lock from the board's
+/// own children (so the lock ends with the board, not with a child).
+pub fn keep_lock_private() {
+    let Some(fd) = std::env::var(LOCK_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    else {
+        return;
+    };
+    // SAFETY: fcntl on a descriptor number; a wrong one fails harmlessly.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    std::env::remove_var(LOCK_FD_ENV);
 }
 
 pub fn down(runtime: &Path, index: Option<u32>) -> anyhow::Result<Vec<u32>> {

@@ -25,8 +25,10 @@ enum Cmd {
     Up {
         #[arg(long, default_value_t = 1)]
         count: u32,
-        #[arg(long, default_value_t = 0)]
-        base_index: u32,
+        /// Use indices BASE..BASE+COUNT (an index a running board holds is
+        /// an error); without it, free indices are picked, lowest first.
+        #[arg(long)]
+        base_index: Option<u32>,
         #[arg(long, default_value = "/run/hilt")]
         runtime_dir: PathBuf,
         /// Provision with this flaw (repeatable; see `firmware --list-flaws`).
@@ -197,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             loopback,
             no_net,
         } => {
+            lifecycle::keep_lock_private();
             let dir = lifecycle::board_dir(&runtime_dir, index);
             board::run(
                 board::BoardOptions {
