@@ -379,7 +379,18 @@ fn board_check(files: &[PathBuf]) -> i32 {
     let mut code = 0;
     for file in files {
         match Board::load(file) {
-            Ok(board) => println!("ok    {} (board {})", file.display(), board.name()),
+            Ok(board) => {
+                // The files and secrets it names must load too, as a run needs them.
+                let problems = board.preflight();
+                for problem in &problems {
+                    println!("error {problem}");
+                }
+                if problems.is_empty() {
+                    println!("ok    {} (board {})", file.display(), board.name());
+                } else {
+                    code = 2;
+                }
+            }
             Err(e) => {
                 println!("error {e}");
                 code = 2;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hilt_reports::{References, Verdict};
 
-use crate::board::Board;
+use crate::board::{Board, Reference};
 use crate::context::CheckContext;
 use crate::params::ParamSpec;
 
@@ -226,6 +226,14 @@ pub trait Check: Send + Sync + 'static {
     /// Decided from the board file alone; the default applies everywhere.
     fn applicability(&self, _board: &Board) -> Applicability {
         Applicability::Applicable
+    }
+
+    /// Files of the board file this check reads (besides the secrets and
+    /// device CA every check may use, and the golden image a destructive
+    /// check is restored from). When one is missing or does not load, the
+    /// trial is ERROR before anything is sent to the device.
+    fn uses(&self) -> &'static [Reference] {
+        &[]
     }
 
     /// Runs against the board. Returns a finding only if the behaviour was

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hilt_harness::board::{Board, IdentitySource};
 use hilt_harness::context::CheckContext;
+use hilt_harness::board::Reference;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -153,6 +154,10 @@ impl Check for PhysicalMatchesLogical {
         &PHYSICAL_MATCHES_LOGICAL
     }
 
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::Label]
+    }
+
     fn applicability(&self, board: &Board) -> Applicability {
         let physical = board
             .spec
@@ -184,11 +189,9 @@ impl Check for PhysicalMatchesLogical {
             .map(|p| ctx.board().resolve_path(&p))
             .ok_or_else(|| CheckError::Harness("no label declared".into()))?;
         // The label as an operator would transcribe it (bounded: a label is short).
-        let label = std::fs::read(&label_path).map_err(|e| {
-            CheckError::Board(format!(
-                "cannot read the label {}: {e}",
-                label_path.display()
-            ))
+        // A missing label is a setup fault (the preflight finds it first).
+        let label = hilt_harness::yaml::read_regular_file(&label_path, 1 << 20).map_err(|e| {
+            CheckError::Harness(format!("the label {}: {e}", label_path.display()))
         })?;
         let label = String::from_utf8_lossy(&label[..label.len().min(4096)]).into_owned();
         ctx.evidence().text(

@@ -14,6 +14,7 @@ use hilt_harness::board::{Board, UpdateMechanism};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial;
 use hilt_harness::transport::smp::{SlotState, Smp, SmpError, GROUP_IMAGE};
+use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::{forge, sign, ForgeKeys, Forgery, Image, SignOptions, SigningKey};
 use sha2::{Digest, Sha256};
@@ -504,6 +505,10 @@ impl Check for Forged {
         &self.0.meta
     }
 
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey]
+    }
+
     fn applicability(&self, board: &Board) -> Applicability {
         smp_applicable(board)
     }
@@ -587,6 +592,10 @@ static GENUINE_UPDATE: CheckMeta = CheckMeta {
 impl Check for GenuineUpdate {
     fn meta(&self) -> &CheckMeta {
         &GENUINE_UPDATE
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey, Reference::CandidateImage]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
@@ -695,6 +704,10 @@ impl Check for Rollback {
         &ROLLBACK
     }
 
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey, Reference::OlderImage]
+    }
+
     fn applicability(&self, board: &Board) -> Applicability {
         match smp_applicable(board) {
             Applicability::Applicable => {}
@@ -754,6 +767,10 @@ static UNAUTHENTICATED_UPDATE: CheckMeta = CheckMeta {
 impl Check for UnauthenticatedUpdate {
     fn meta(&self) -> &CheckMeta {
         &UNAUTHENTICATED_UPDATE
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial::LoginOutcome;
+use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
@@ -157,6 +158,10 @@ impl Check for DegradedStateReported {
         &DEGRADED_STATE
     }
 
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage]
+    }
+
     fn applicability(&self, board: &Board) -> Applicability {
         if state_command(board).is_none() {
             return Applicability::NotApplicable(
@@ -224,6 +229,10 @@ static REPORTED_IMAGE: CheckMeta = CheckMeta {
 impl Check for ReportedImageMatches {
     fn meta(&self) -> &CheckMeta {
         &REPORTED_IMAGE
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

@@ -12,6 +12,7 @@ pub mod downgrade;
 pub mod error;
 pub mod greeting;
 pub mod http;
+pub mod pem;
 mod recorder;
 pub mod rogue;
 pub mod scan;

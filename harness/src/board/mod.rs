@@ -1,9 +1,11 @@
 //! Board files: resources (how a device is wired) and its declaration.
 
 mod model;
+mod preflight;
 mod secret;
 
 pub use model::*;
+pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};
 
 use std::path::{Path, PathBuf};
@@ -208,23 +210,6 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 format!(
                     "port {}/{:?} is declared twice",
                     interface.port, interface.protocol
-                ),
-            ));
-        }
-    }
-    if let Some(update) = &decl.update {
-        let key = file
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(&update.trusted_key);
-        if !key.is_file() {
-            return Err(DefinitionError::at_field(
-                file,
-                text,
-                "declares.update.trusted_key",
-                format!(
-                    "expected a PEM public key file; {} does not exist",
-                    key.display()
                 ),
             ));
         }

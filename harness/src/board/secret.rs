@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Secret files longer than this are refused (a password is short).
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
 /// Where a secret lives. The value is fetched only when a check needs it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -80,11 +83,8 @@ impl fmt::Display for Secret {
 pub enum SecretError {
     #[error("environment variable {0} is not set")]
     MissingEnv(String),
-    #[error("cannot read secret file {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("secret file {path}: {message}")]
+    File { path: PathBuf, message: String },
 }
 
 impl SecretRef {
@@ -117,10 +117,15 @@ impl SecretRef {
                 .map_err(|_| SecretError::MissingEnv(name.clone())),
             Self::File(path) => {
                 let full = base.join(path);
-                let text = std::fs::read_to_string(&full).map_err(|source| SecretError::File {
+                let file_error = |message: String| SecretError::File {
                     path: full.clone(),
-                    source,
-                })?;
+                    message,
+                };
+                // Bounded, and a FIFO or device is refused rather than waited on.
+                let bytes = crate::yaml::read_regular_file(&full, MAX_SECRET_BYTES)
+                    .map_err(file_error)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| file_error("not UTF-8 text".to_string()))?;
                 let text = text.strip_suffix('\n').unwrap_or(&text);
                 let text = text.strip_suffix('\r').unwrap_or(text);
                 Ok(Secret(text.to_string()))

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::board::Board;
+use crate::board::{Board, Reference, ReferenceProblem};
 use crate::check::{Applicability, Check};
 use crate::context::Params;
 use crate::suite::{Suite, MAX_TIMEOUT_S};
@@ -20,6 +20,10 @@ pub struct PlannedTrial {
     pub timeout: Duration,
     pub params: Params,
     pub applicability: Applicability,
+    /// Broken references of the board file this trial needs (missing label,
+    /// unreadable golden image, unresolvable secret ...): the trial is
+    /// ERROR without anything being sent to the device.
+    pub setup_fault: Option<String>,
     /// Chosen by the filter arguments.
     pub selected: bool,
 }
@@ -70,6 +74,7 @@ impl Plan {
         let boards: Vec<Arc<Board>> = boards.iter().cloned().map(Arc::new).collect();
         let mut per_board = Vec::new();
         for (index, board) in boards.iter().enumerate() {
+            let problems = board.preflight();
             let mut trials = Vec::new();
             for entry in &suite.spec.checks {
                 if rack_checks.iter().any(|c| c.meta().id() == entry.check) {
@@ -94,6 +99,9 @@ impl Plan {
                     ));
                 }
                 let applicability = check.applicability(board);
+                let setup_fault = (applicability == Applicability::Applicable)
+                    .then(|| setup_fault(check.as_ref(), &problems))
+                    .flatten();
                 let name = trial_name(board.name(), &entry.check);
                 let mut trial = PlannedTrial {
                     name,
@@ -102,6 +110,7 @@ impl Plan {
                     timeout,
                     params: entry.params.clone(),
                     applicability,
+                    setup_fault,
                     selected: false,
                 };
                 trial.selected = !args.is_filtered_out(&trial.to_mimic_stub());
@@ -148,6 +157,22 @@ impl Plan {
             .count()
             + self.rack.iter().filter(|t| t.selected).count()
     }
+}
+
+/// The broken references `check` needs, as one reason, if any.
+fn setup_fault(check: &dyn Check, problems: &[ReferenceProblem]) -> Option<String> {
+    let needs = |reference: Reference| {
+        reference.needed_by_every_check()
+            || check.uses().contains(&reference)
+            // The restore after a destructive check installs the golden image.
+            || (reference == Reference::GoldenImage && check.meta().destructive)
+    };
+    let reasons: Vec<String> = problems
+        .iter()
+        .filter(|p| needs(p.reference))
+        .map(ToString::to_string)
+        .collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 impl PlannedTrial {

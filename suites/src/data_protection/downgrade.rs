@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::board::Reference;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::downgrade::{
@@ -76,6 +77,10 @@ fn describe(c: &DowngradeConnection) -> String {
 impl Check for TlsDowngrade {
     fn meta(&self) -> &CheckMeta {
         &TLS_DOWNGRADE
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::TestCa]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hilt_harness::board::{Board, TlsClientDecl};
 use hilt_harness::context::CheckContext;
+use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
 
@@ -141,6 +142,10 @@ pub(crate) fn test_ca(
 impl Check for TlsClientMitm {
     fn meta(&self) -> &CheckMeta {
         &self.0.meta
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::TestCa]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

@@ -9,6 +9,7 @@ use hilt_harness::board::{Board, FlashRegion};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::power::PowerAction;
 use hilt_harness::transport::serial::{self, SerialError};
+use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
@@ -108,6 +109,10 @@ fn restore_slot(
 impl Check for PrimarySlotTamper {
     fn meta(&self) -> &CheckMeta {
         &PRIMARY_SLOT_TAMPER
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey, Reference::FlashFile]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

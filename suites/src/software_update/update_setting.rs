@@ -7,6 +7,7 @@ use ciborium::Value;
 use hilt_harness::board::{Board, UpdateSettingDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::smp::{Smp, GROUP_IMAGE};
+use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use super::{attempt_update, computed_hash, declared_image, smp_applicable, smp_fault, version_of};
@@ -36,6 +37,10 @@ fn setting(board: &Board) -> Option<UpdateSettingDecl> {
 impl Check for UpdateSettingEnforced {
     fn meta(&self) -> &CheckMeta {
         &UPDATE_SETTING
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey, Reference::CandidateImage]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
