@@ -81,7 +81,12 @@ fn run(dir: &Path, board: &Path, suite: &Path) -> Vec<(String, String, String)> 
         dir,
     );
     let run_dir = std::fs::read_dir(&out_dir)
-        .unwrap_or_else(|e| panic!("no run folder ({e}): {}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "no run folder ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
         .flatten()
         .next()
         .expect("a run folder")
@@ -124,16 +129,31 @@ fn broken_references_are_error_before_any_device_traffic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = PtyDevice::start(dir.path(), "pre", Behaviour::default());
     std::fs::write(dir.path().join("golden.bin"), b"not an image at all").expect("golden");
-    std::fs::write(dir.path().join("key.pem"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
-        .expect("key");
-    let board = board_file(dir.path(), &device, &format!("env:{PASSWORD_ENV}"), BROKEN_FILES);
+    std::fs::write(
+        dir.path().join("key.pem"),
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("key");
+    let board = board_file(
+        dir.path(),
+        &device,
+        &format!("env:{PASSWORD_ENV}"),
+        BROKEN_FILES,
+    );
     let shown = board.display().to_string();
 
-    let trials = run(dir.path(), &board, &suite(dir.path(), &[PHYSICAL, UNSIGNED, CHAIN, SUPPORT]));
+    let trials = run(
+        dir.path(),
+        &board,
+        &suite(dir.path(), &[PHYSICAL, UNSIGNED, CHAIN, SUPPORT]),
+    );
     let expect_error = |check: &str, fields: &[&str]| {
         let (_, verdict, reason) = trial(&trials, check);
         assert_eq!(verdict, "ERROR", "{check}: {reason}");
-        assert!(reason.contains("nothing was sent to the device"), "{reason}");
+        assert!(
+            reason.contains("nothing was sent to the device"),
+            "{reason}"
+        );
         for field in fields {
             assert!(
                 reason.contains(&format!("{shown}: field `{field}`")),
@@ -142,16 +162,29 @@ fn broken_references_are_error_before_any_device_traffic() {
         }
     };
     expect_error(PHYSICAL, &["declares.identity.physical"]);
-    expect_error(UNSIGNED, &["declares.update.golden", "declares.update.trusted_key"]);
+    expect_error(
+        UNSIGNED,
+        &["declares.update.golden", "declares.update.trusted_key"],
+    );
     expect_error(
         CHAIN,
-        &["declares.tls_clients[0].test_ca.cert", "declares.tls_clients[0].test_ca.key"],
+        &[
+            "declares.tls_clients[0].test_ca.cert",
+            "declares.tls_clients[0].test_ca.key",
+        ],
     );
     let (_, verdict, reason) = trial(&trials, UNSIGNED);
-    assert!(reason.contains("not an MCUboot image"), "{verdict}: {reason}");
+    assert!(
+        reason.contains("not an MCUboot image"),
+        "{verdict}: {reason}"
+    );
     // A check that needs none of them is judged as usual.
     assert_eq!(trial(&trials, SUPPORT).1, "DECLARED");
-    assert_eq!(device.lines_seen.load(Ordering::SeqCst), 0, "the device received input");
+    assert_eq!(
+        device.lines_seen.load(Ordering::SeqCst),
+        0,
+        "the device received input"
+    );
 
     let out = hilt(&["board", "check", &shown], dir.path());
     assert_eq!(out.status.code(), Some(2));
@@ -188,18 +221,26 @@ fn an_unresolved_secret_or_device_ca_stops_every_trial_up_front() {
         let (_, verdict, reason) = trial(&trials, check);
         assert_eq!(verdict, "ERROR", "{check}: {reason}");
         assert!(
-            reason.contains(&format!("{shown}: field `declares.accounts.admin.password`"))
-                && reason.contains(&format!("environment variable {UNSET_ENV} is not set")),
+            reason.contains(&format!(
+                "{shown}: field `declares.accounts.admin.password`"
+            )) && reason.contains(&format!("environment variable {UNSET_ENV} is not set")),
             "{reason}"
         );
         assert!(reason.contains("field `declares.device_ca`"), "{reason}");
     }
-    assert_eq!(device.lines_seen.load(Ordering::SeqCst), 0, "the device received input");
+    assert_eq!(
+        device.lines_seen.load(Ordering::SeqCst),
+        0,
+        "the device received input"
+    );
 
     let out = hilt(&["board", "check", &shown], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("field `declares.accounts.admin.password`"), "{stdout}");
+    assert!(
+        stdout.contains("field `declares.accounts.admin.password`"),
+        "{stdout}"
+    );
     assert!(stdout.contains("field `declares.device_ca`"), "{stdout}");
 }
 
@@ -215,10 +256,19 @@ fn a_fifo_as_secret_or_label_is_refused_without_blocking() {
     }
     let board = board_file(dir.path(), &device, "file:password", "");
     let started = std::time::Instant::now();
-    let out = hilt(&["board", "check", &board.display().to_string()], dir.path());
+    let out = hilt(
+        &["board", "check", &board.display().to_string()],
+        dir.path(),
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(stdout.contains("field `declares.identity.physical`") && stdout.contains("a FIFO"), "{stdout}");
-    assert!(stdout.contains("field `declares.accounts.admin.password`"), "{stdout}");
+    assert!(
+        stdout.contains("field `declares.identity.physical`") && stdout.contains("a FIFO"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("field `declares.accounts.admin.password`"),
+        "{stdout}"
+    );
 }

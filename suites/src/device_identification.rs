@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hilt_harness::board::{Board, IdentitySource};
+use hilt_harness::board::{Board, IdentitySource, Reference};
 use hilt_harness::context::CheckContext;
-use hilt_harness::board::Reference;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -190,9 +189,8 @@ impl Check for PhysicalMatchesLogical {
             .ok_or_else(|| CheckError::Harness("no label declared".into()))?;
         // The label as an operator would transcribe it (bounded: a label is short).
         // A missing label is a setup fault (the preflight finds it first).
-        let label = hilt_harness::yaml::read_regular_file(&label_path, 1 << 20).map_err(|e| {
-            CheckError::Harness(format!("the label {}: {e}", label_path.display()))
-        })?;
+        let label = hilt_harness::yaml::read_regular_file(&label_path, 1 << 20)
+            .map_err(|e| CheckError::Harness(format!("the label {}: {e}", label_path.display())))?;
         let label = String::from_utf8_lossy(&label[..label.len().min(4096)]).into_owned();
         ctx.evidence().text(
             "label.txt",

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ciborium::Value;
-use hilt_harness::board::{Board, UpdateMechanism};
+use hilt_harness::board::{Board, Reference, UpdateMechanism};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial;
 use hilt_harness::transport::smp::{SlotState, Smp, SmpError, GROUP_IMAGE};
-use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::{forge, sign, ForgeKeys, Forgery, Image, SignOptions, SigningKey};
 use sha2::{Digest, Sha256};
@@ -595,7 +594,11 @@ impl Check for GenuineUpdate {
     }
 
     fn uses(&self) -> &'static [Reference] {
-        &[Reference::GoldenImage, Reference::TrustedKey, Reference::CandidateImage]
+        &[
+            Reference::GoldenImage,
+            Reference::TrustedKey,
+            Reference::CandidateImage,
+        ]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
@@ -705,7 +708,11 @@ impl Check for Rollback {
     }
 
     fn uses(&self) -> &'static [Reference] {
-        &[Reference::GoldenImage, Reference::TrustedKey, Reference::OlderImage]
+        &[
+            Reference::GoldenImage,
+            Reference::TrustedKey,
+            Reference::OlderImage,
+        ]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

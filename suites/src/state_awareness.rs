@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hilt_harness::board::Board;
+use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::serial::LoginOutcome;
-use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 

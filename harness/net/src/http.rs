@@ -302,8 +302,31 @@ fn valid_token(s: &str) -> bool {
     !s.is_empty() && !s.bytes().any(|b| b.is_ascii_control() || b == b' ')
 }
 
-/// Sends one request and reads the response.
+/// Sends one request and reads the response. When the request's own
+/// timeout (not the caller's deadline) runs out, the error says what was
+/// waited for, from where and for how long.
 pub fn request(
+    target: &HttpTarget,
+    req: &HttpRequest,
+    opts: &HttpOptions,
+    stop: &Stop,
+) -> Result<HttpResponse, NetError> {
+    match request_within_timeout(target, req, opts, stop) {
+        Err(NetError::Stopped(_)) if stop.reason().is_none() => Err(NetError::io(
+            format!(
+                "no complete HTTP response to {} {} from {} within {:.1} s",
+                req.method.as_str(),
+                req.path,
+                target.addr,
+                opts.timeout.as_secs_f64()
+            ),
+            io::Error::from(io::ErrorKind::TimedOut),
+        )),
+        other => other,
+    }
+}
+
+fn request_within_timeout(
     target: &HttpTarget,
     req: &HttpRequest,
     opts: &HttpOptions,

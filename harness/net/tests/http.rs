@@ -272,7 +272,9 @@ fn post_and_delete_and_a_silent_server() {
         &stop(),
     )
     .expect_err("silent");
-    assert!(matches!(e, NetError::Stopped(_)), "{e}");
+    // The device's silence, not the caller's deadline: a peer fault.
+    assert!(e.is_peer_fault(), "{e}");
+    assert!(e.to_string().contains("within 0.7 s"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(3));
     drop(l);
 }
@@ -352,4 +354,39 @@ fn https_get_matches_curl() {
         .expect("curl");
     assert!(curl.status.success(), "curl failed");
     assert_eq!(r.body, curl.stdout, "hilt and curl read the same body");
+}
+
+#[test]
+fn a_silent_server_times_out_with_a_reason_naming_what_and_how_long() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Accepts and reads, never answers.
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 1024];
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(3)));
+        let _ = conn.read(&mut buf);
+        std::thread::sleep(Duration::from_millis(800));
+    });
+    let opts = HttpOptions {
+        timeout: Duration::from_millis(400),
+        ..HttpOptions::default()
+    };
+    let started = Instant::now();
+    let err = request(
+        &HttpTarget::http(addr),
+        &HttpRequest::get("/api/v1/status"),
+        &opts,
+        &stop(),
+    )
+    .expect_err("no answer");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(err.is_peer_fault(), "{err:?}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "no complete HTTP response to GET /api/v1/status from {addr} within 0.4 s"
+        )),
+        "{err}"
+    );
+    let _ = server.join();
 }

@@ -122,8 +122,8 @@ impl SecretRef {
                     message,
                 };
                 // Bounded, and a FIFO or device is refused rather than waited on.
-                let bytes = crate::yaml::read_regular_file(&full, MAX_SECRET_BYTES)
-                    .map_err(file_error)?;
+                let bytes =
+                    crate::yaml::read_regular_file(&full, MAX_SECRET_BYTES).map_err(file_error)?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| file_error("not UTF-8 text".to_string()))?;
                 let text = text.strip_suffix('\n').unwrap_or(&text);

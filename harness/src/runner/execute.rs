@@ -422,12 +422,12 @@ impl BoardWorker {
             (Applicability::NotApplicable(why), _) => {
                 Outcome::without_run(Err(CheckError::NotApplicable(why.clone())))
             }
-            (_, _) if trial.setup_fault.is_some() => Outcome::without_run(Err(
-                CheckError::Harness(format!(
+            (_, _) if trial.setup_fault.is_some() => {
+                Outcome::without_run(Err(CheckError::Harness(format!(
                     "board file reference broken, nothing was sent to the device: {}",
                     trial.setup_fault.as_deref().unwrap_or_default()
-                )),
-            )),
+                ))))
+            }
             (_, BoardHealth::Unusable(why)) => {
                 Outcome::without_run(Err(CheckError::Board(format!("board unavailable: {why}"))))
             }

@@ -72,20 +72,31 @@ fn shell(line: &str) -> Result<(), CheckError> {
     }
 }
 
+/// How long the power socket may take to confirm a switch.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
+
 fn sim_socket(path: &Path, action: PowerAction) -> Result<(), CheckError> {
     let fault =
         |e: std::io::Error| CheckError::Board(format!("power socket {}: {e}", path.display()));
     let mut stream = UnixStream::connect(path).map_err(fault)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(fault)?;
+    stream.set_read_timeout(Some(REPLY_WAIT)).map_err(fault)?;
     stream
         .write_all(format!("{}\n", action.word()).as_bytes())
         .map_err(fault)?;
     let mut reply = String::new();
     BufReader::new(stream.take_bounded())
         .read_line(&mut reply)
-        .map_err(fault)?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                CheckError::Board(format!(
+                    "no answer to `{}` from power socket {} within {:.1} s",
+                    action.word(),
+                    path.display(),
+                    REPLY_WAIT.as_secs_f64()
+                ))
+            }
+            _ => fault(e),
+        })?;
     if reply.starts_with("ok") {
         Ok(())
     } else {

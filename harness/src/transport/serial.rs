@@ -32,16 +32,70 @@ pub enum SerialError {
     Open { what: String, source: io::Error },
     #[error("serial console lost: {0}")]
     Lost(String),
-    #[error("timed out after {waited_ms} ms waiting for {pattern:?}; last output: {tail:?}")]
+    #[error(
+        "no {pattern} from {console} within {} ({})",
+        seconds(.waited_ms),
+        shown_tail(.tail)
+    )]
     Timeout {
+        /// What was waited for, as a reader should see it.
         pattern: String,
+        /// Which console (its device path or `host:port`).
+        console: String,
         waited_ms: u128,
+        /// The end of what the device printed (raw text, for callers to inspect).
         tail: String,
     },
     #[error("{0}")]
     Stopped(String),
     #[error("unsupported serial wiring: {0}")]
     Unsupported(String),
+}
+
+/// How much of the device's last output a timeout reason quotes.
+const TAIL_SHOWN: usize = 80;
+
+fn seconds(ms: &u128) -> String {
+    format!("{:.1} s", *ms as f64 / 1000.0)
+}
+
+/// The end of the device's output for a reason: control characters
+/// escaped (they would drive the reader's terminal), or a note that
+/// nothing came at all.
+fn shown_tail(tail: &str) -> String {
+    if tail.is_empty() {
+        return "nothing received".to_string();
+    }
+    let chars: Vec<char> = tail.chars().collect();
+    let last = &chars[chars.len().saturating_sub(TAIL_SHOWN)..];
+    let text: String = last.iter().collect();
+    format!(
+        "last {} characters: \"{}\"",
+        last.len(),
+        escape_controls(&text)
+    )
+}
+
+/// Escapes control characters (C0, DEL, C1) and leaves the rest as is.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\r' => "\\r".to_string(),
+            '\n' => "\\n".to_string(),
+            '\t' => "\\t".to_string(),
+            c if c.is_control() => format!("\\x{{{:02x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Patterns as a reason names them: `a` or `b`.
+fn shown_patterns(patterns: &[&str]) -> String {
+    patterns
+        .iter()
+        .map(|p| format!("`{}`", escape_controls(p)))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 impl From<SerialError> for CheckError {
@@ -83,6 +137,8 @@ pub struct Console {
     received: u64,
     stop: StopSignal,
     lost: Option<String>,
+    /// The device path or `host:port`, named in timeout reasons.
+    name: String,
 }
 
 impl std::fmt::Debug for Console {
@@ -100,9 +156,11 @@ impl Console {
         base_dir: &Path,
         stop: StopSignal,
     ) -> Result<Self, SerialError> {
+        let name: String;
         let link: Box<dyn Link> = if let Some(port) = &wiring.port {
             let path = base_dir.join(port);
             let what = path.display().to_string();
+            name = what.clone();
             let tty = serialport::new(what.clone(), wiring.baud)
                 .timeout(POLL)
                 .open_native()
@@ -113,6 +171,7 @@ impl Console {
             Box::new(tty)
         } else if let Some(tcp) = &wiring.tcp {
             let what = tcp.to_string();
+            name = what.clone();
             let stream = TcpStream::connect((tcp.host.as_str(), tcp.port)).map_err(|source| {
                 SerialError::Open {
                     what: what.clone(),
@@ -137,7 +196,7 @@ impl Console {
                 "serial wiring names no port".into(),
             ));
         };
-        Ok(Self::from_link(link, wiring.line_ending, stop))
+        Ok(Self::from_link(link, wiring.line_ending, stop, name))
     }
 
     /// A console over any byte stream: a socket another transport opened,
@@ -147,10 +206,20 @@ impl Console {
         line_ending: LineEnding,
         stop: StopSignal,
     ) -> Self {
-        Self::from_link(Box::new(stream), line_ending, stop)
+        Self::from_link(
+            Box::new(stream),
+            line_ending,
+            stop,
+            "the console stream".into(),
+        )
     }
 
-    fn from_link(link: Box<dyn Link>, line_ending: LineEnding, stop: StopSignal) -> Self {
+    fn from_link(
+        link: Box<dyn Link>,
+        line_ending: LineEnding,
+        stop: StopSignal,
+        name: String,
+    ) -> Self {
         Self {
             link,
             line_ending,
@@ -160,6 +229,7 @@ impl Console {
             received: 0,
             stop,
             lost: None,
+            name,
         }
     }
 
@@ -245,12 +315,15 @@ impl Console {
             if Instant::now() >= until {
                 if self.stop.remaining().is_zero() {
                     return Err(SerialError::Stopped(format!(
-                        "check deadline passed while waiting for {:?}",
-                        patterns.join(" | ")
+                        "check deadline passed after {} waiting for {} from {}",
+                        seconds(&started.elapsed().as_millis()),
+                        shown_patterns(patterns),
+                        self.name
                     )));
                 }
                 return Err(SerialError::Timeout {
-                    pattern: patterns.join(" | "),
+                    pattern: shown_patterns(patterns),
+                    console: self.name.clone(),
                     waited_ms: started.elapsed().as_millis(),
                     tail: self.tail(200),
                 });
@@ -287,8 +360,18 @@ impl Console {
             }
             let spoke = len > first_len;
             if (spoke && now - last_change >= quiet) || now - started >= timeout {
+                let pattern = if spoke && now - started < timeout {
+                    format!(
+                        "{} before the console fell silent for {}",
+                        shown_patterns(patterns),
+                        seconds(&quiet.as_millis())
+                    )
+                } else {
+                    shown_patterns(patterns)
+                };
                 return Err(SerialError::Timeout {
-                    pattern: patterns.join(" | "),
+                    pattern,
+                    console: self.name.clone(),
                     waited_ms: started.elapsed().as_millis(),
                     tail: self.tail(200),
                 });
@@ -638,7 +721,8 @@ fn settle_at_prompt(
         }
     }
     Err(SerialError::Timeout {
-        pattern: "a login or shell prompt".into(),
+        pattern: "login or shell prompt".into(),
+        console: console.name.clone(),
         waited_ms: timeout.as_millis(),
         tail: last_bytes(&console.scrubber.scrub_text(&shown), 200),
     })
@@ -691,9 +775,10 @@ impl Console {
                 break;
             }
             if self.stop.remaining().is_zero() {
-                return Err(SerialError::Stopped(
-                    "check deadline passed while reading the console".into(),
-                ));
+                return Err(SerialError::Stopped(format!(
+                    "check deadline passed while reading {}",
+                    self.name
+                )));
             }
             self.read_some()?;
             if self.buffer.len() != last_len {
@@ -805,6 +890,7 @@ mod tests {
             Box::new(link),
             LineEnding::Cr,
             StopSignal::after(Duration::from_secs(5)),
+            "/dev/pts/99".into(),
         )
     }
 
@@ -822,6 +908,36 @@ mod tests {
             Err(SerialError::Timeout { tail, .. }) => assert_eq!(tail, "nothing useful"),
             other => panic!("expected timeout, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn timeout_reason_names_pattern_console_wait_and_escaped_tail() {
+        let mut c = console(&[b"boot\r\n\x1b]0;title\x07\x9b", "\u{9b}x".as_bytes()]);
+        let err = c
+            .expect_any(&["login: ", "sim> "], Duration::from_millis(300))
+            .expect_err("no prompt");
+        let reason = err.to_string();
+        assert!(
+            reason.starts_with("no `login: ` or `sim> ` from /dev/pts/99 within 0."),
+            "{reason}"
+        );
+        assert!(reason.contains(" s (last "), "{reason}");
+        // Control characters are escaped (C0, BEL, C1), never passed through.
+        assert!(!reason.chars().any(char::is_control), "{reason:?}");
+        assert!(
+            reason.contains("\\r\\n") && reason.contains("\\x{9b}x"),
+            "{reason}"
+        );
+
+        let mut silent = console(&[]);
+        let reason = silent
+            .expect("login: ", Duration::from_millis(100))
+            .expect_err("silent")
+            .to_string();
+        assert!(
+            reason.starts_with("no `login: ` from /dev/pts/99 within 0.1 s (nothing received)"),
+            "{reason}"
+        );
     }
 
     #[test]

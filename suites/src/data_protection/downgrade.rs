@@ -7,9 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hilt_harness::board::Board;
+use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
-use hilt_harness::board::Reference;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::downgrade::{

@@ -6,9 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hilt_harness::board::{Board, TlsClientDecl};
+use hilt_harness::board::{Board, Reference, TlsClientDecl};
 use hilt_harness::context::CheckContext;
-use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
 

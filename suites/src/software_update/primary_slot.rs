@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use hilt_harness::board::{Board, FlashRegion};
+use hilt_harness::board::{Board, FlashRegion, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::power::PowerAction;
 use hilt_harness::transport::serial::{self, SerialError};
-use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
@@ -112,7 +111,11 @@ impl Check for PrimarySlotTamper {
     }
 
     fn uses(&self) -> &'static [Reference] {
-        &[Reference::GoldenImage, Reference::TrustedKey, Reference::FlashFile]
+        &[
+            Reference::GoldenImage,
+            Reference::TrustedKey,
+            Reference::FlashFile,
+        ]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use ciborium::Value;
-use hilt_harness::board::{Board, UpdateSettingDecl};
+use hilt_harness::board::{Board, Reference, UpdateSettingDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::smp::{Smp, GROUP_IMAGE};
-use hilt_harness::board::Reference;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use super::{attempt_update, computed_hash, declared_image, smp_applicable, smp_fault, version_of};
@@ -40,7 +39,11 @@ impl Check for UpdateSettingEnforced {
     }
 
     fn uses(&self) -> &'static [Reference] {
-        &[Reference::GoldenImage, Reference::TrustedKey, Reference::CandidateImage]
+        &[
+            Reference::GoldenImage,
+            Reference::TrustedKey,
+            Reference::CandidateImage,
+        ]
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
