@@ -312,7 +312,7 @@ pub fn request(
     stop: &Stop,
 ) -> Result<HttpResponse, NetError> {
     match request_within_timeout(target, req, opts, stop) {
-        Err(NetError::Stopped(_)) if stop.reason().is_none() => Err(NetError::io(
+        Err(NetError::Stopped(why)) if why == crate::stop::TIMED_OUT => Err(NetError::io(
             format!(
                 "no complete HTTP response to {} {} from {} within {:.1} s",
                 req.method.as_str(),
