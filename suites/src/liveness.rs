@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hilt_harness::board::{Board, InterfaceDecl, Transport};
+use hilt_harness::board::{Board, InterfaceDecl, Reference, Transport};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Check, CheckError, CheckMeta, Finding, Verdict};
 use hilt_net::http::{self, HttpOptions, HttpRequest, HttpTarget};
@@ -234,6 +234,10 @@ impl Check for AliveAfter {
 
     fn applicability(&self, board: &Board) -> Applicability {
         self.0.applicability(board)
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        self.0.uses()
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
