@@ -57,12 +57,46 @@ pub fn switch(
     }
 }
 
+/// How long a power command (a relay tool, uhubctl, a PDU's CLI) may run
+/// before it is killed: a hung switch must not hang the check.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
 fn shell(line: &str) -> Result<(), CheckError> {
-    let status = Command::new("/bin/sh")
+    shell_within(line, COMMAND_LIMIT)
+}
+
+fn shell_within(line: &str, limit: Duration) -> Result<(), CheckError> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(line)
-        .status()
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
+        .spawn()
         .map_err(|e| CheckError::Board(format!("power command {line:?} could not start: {e}")))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= limit => {
+                // SAFETY: kill(2) on the child's own process group id.
+                unsafe {
+                    libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                return Err(CheckError::Board(format!(
+                    "power command {line:?} did not finish within {:.1} s and was killed",
+                    limit.as_secs_f64()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(CheckError::Board(format!(
+                    "power command {line:?}: cannot wait for it: {e}"
+                )))
+            }
+        }
+    };
     if status.success() {
         Ok(())
     } else {
@@ -116,5 +150,32 @@ trait TakeBounded {
 impl TakeBounded for UnixStream {
     fn take_bounded(self) -> std::io::Take<UnixStream> {
         std::io::Read::take(self, 256)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_power_command_is_killed_with_what_it_started() {
+        let started = std::time::Instant::now();
+        let err = shell_within("sleep 30 & sleep 30", Duration::from_millis(200))
+            .expect_err("a hung command must fail");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            matches!(&err, CheckError::Board(why) if why.contains("was killed")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_failing_power_command_is_a_board_fault() {
+        let err = shell("exit 3").expect_err("exit 3 fails");
+        assert!(
+            matches!(&err, CheckError::Board(why) if why.contains("failed")),
+            "{err}"
+        );
+        assert!(shell("true").is_ok());
     }
 }
