@@ -177,7 +177,13 @@ fn run_boards(
     let mut boards = Vec::new();
     for file in files {
         match Board::load(file) {
-            Ok(b) => boards.push(b),
+            Ok(b) => {
+                let network = b.spec.hardware.network.as_ref();
+                if let Some(warning) = network.and_then(|n| n.unbound_warning()) {
+                    eprintln!("warning: {}: {warning}", file.display());
+                }
+                boards.push(b)
+            }
             Err(e) => return fail(e),
         }
     }
@@ -389,6 +395,10 @@ fn board_check(files: &[PathBuf]) -> i32 {
                     println!("ok    {} (board {})", file.display(), board.name());
                 } else {
                     code = 2;
+                }
+                let network = board.spec.hardware.network.as_ref();
+                if let Some(warning) = network.and_then(|n| n.unbound_warning()) {
+                    println!("warn  {}: {warning}", file.display());
                 }
             }
             Err(e) => {

@@ -1,6 +1,9 @@
-//! Reaching the device's declared HTTPS API: the target (its address, the
-//! declared port, the manufacturer CA as the only trust anchor), requests
-//! with and without credentials, and every exchange kept as evidence.
+//! Reaching the device over the network: the board's [`Link`] (the one
+//! place checks get the board's address, the host-side interface and the
+//! host address; every socket for the board is made through it), and the
+//! declared HTTPS API: the target (the declared port, the manufacturer CA
+//! as the only trust anchor), requests with and without credentials, and
+//! every exchange kept as evidence.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +13,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, CheckError};
 use hilt_net::http::{self, HttpOptions, HttpRequest, HttpResponse, HttpTarget};
 use hilt_net::tls::{TlsClientConfig, Trust};
-use hilt_net::{NetError, Stop};
+use hilt_net::{Link, NetError, Stop};
 
 /// The declared HTTPS service: (address, port).
 pub fn https_endpoint(board: &Board) -> Option<SocketAddr> {
@@ -45,15 +48,35 @@ pub fn needs_api(board: &Board) -> Applicability {
     Applicability::Applicable
 }
 
-/// The board's network address (applicability has checked it is wired).
-pub fn address(ctx: &CheckContext) -> Result<std::net::IpAddr, CheckError> {
-    ctx.board()
+/// The board's link as its board file wires it: every connection, scan,
+/// probe and listener a check makes for the board goes through it, bound
+/// to the link's interface and host address (see `hilt_net::link`).
+pub fn link(ctx: &CheckContext) -> Result<Link, CheckError> {
+    let network = ctx
+        .board()
         .spec
         .hardware
         .network
         .as_ref()
-        .map(|n| n.address)
-        .ok_or_else(|| CheckError::Harness("no network wired (hardware.network)".into()))
+        .ok_or_else(|| CheckError::Harness("no network wired (hardware.network)".into()))?;
+    Link::new(
+        network.address,
+        network.interface.clone(),
+        network.host_address,
+    )
+    .map_err(|e| CheckError::Harness(format!("hardware.network: {e}")))
+}
+
+/// The board's link for a server the device connects to (rogue TLS and
+/// downgrade servers, collectors): it needs the host's address on the link.
+pub fn listening_link(ctx: &CheckContext) -> Result<Link, CheckError> {
+    let link = link(ctx)?;
+    if link.host().is_none() {
+        return Err(CheckError::Harness(
+            "no host address declared (hardware.network.host_address)".into(),
+        ));
+    }
+    Ok(link)
 }
 
 pub fn stop(ctx: &CheckContext) -> Stop {
@@ -79,7 +102,8 @@ pub fn target(ctx: &CheckContext) -> Result<HttpTarget, CheckError> {
         None => Trust::InspectOnly,
     };
     Ok(HttpTarget::https(
-        endpoint,
+        &link(ctx)?,
+        endpoint.port(),
         TlsClientConfig::new(endpoint.ip().to_string(), trust),
     ))
 }

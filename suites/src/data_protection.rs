@@ -63,6 +63,7 @@ impl Check for TlsServer {
         let endpoint = api::https_endpoint(ctx.board())
             .ok_or_else(|| CheckError::Harness("no endpoint".into()))?;
         let name = endpoint.ip().to_string();
+        let link = api::link(ctx)?;
         let stop = api::stop(ctx);
         let mut problems = Vec::new();
         let mut notes = Vec::new();
@@ -71,8 +72,13 @@ impl Check for TlsServer {
             Some(ca) => Trust::Anchors(ctx.board().resolve_path(ca)),
             None => Trust::InspectOnly,
         };
-        let verified = tls::connect(endpoint, &TlsClientConfig::new(name.clone(), trust), &stop)
-            .map_err(net_fault)?;
+        let verified = tls::connect(
+            &link,
+            endpoint.port(),
+            &TlsClientConfig::new(name.clone(), trust),
+            &stop,
+        )
+        .map_err(net_fault)?;
         let record = verified.record;
         ctx.evidence().text(
             "tls-handshake.json",
@@ -121,7 +127,8 @@ impl Check for TlsServer {
         }
         // Legacy protocol: a hand-built TLS 1.0 hello must be refused.
         let legacy = tls::probe_legacy_hello(
-            endpoint,
+            &link,
+            endpoint.port(),
             &name,
             tls::LegacyVersion::Tls10,
             Duration::from_secs(5),
@@ -183,11 +190,11 @@ impl Check for CleartextCredentials {
             .hardware
             .network
             .as_ref()
-            .and_then(|n| n.capture.as_ref())
+            .and_then(|n| n.capture_interface())
             .is_none()
         {
             return Applicability::NotApplicable(
-                "no capture interface wired (hardware.network.capture)".into(),
+                "no capture interface wired (hardware.network.interface or capture)".into(),
             );
         }
         api::needs_api(board)
@@ -206,8 +213,9 @@ impl Check for CleartextCredentials {
             .ok_or_else(|| CheckError::Harness("no network".into()))?;
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
+        let link = api::link(ctx)?;
         let stop = api::stop(ctx);
-        let open = scan_tcp(network.address, &TcpScanOptions::default(), &stop)
+        let open = scan_tcp(&link, &TcpScanOptions::default(), &stop)
             .map_err(net_fault)?
             .open;
         let capture = passive::BoardCapture::start(ctx, "logins")?;
@@ -219,11 +227,11 @@ impl Check for CleartextCredentials {
         let mut tried = Vec::new();
         let mut unfinished = Vec::new();
         for port in open {
-            let addr = std::net::SocketAddr::new(network.address, port);
+            let addr = link.to(port);
             let tls = TlsClientConfig::new(network.address.to_string(), Trust::InspectOnly);
             // Only HTTP services get credentials: probe without them first.
-            let https = HttpTarget::https(addr, tls);
-            let plain = HttpTarget::http(addr);
+            let https = HttpTarget::https(&link, port, tls);
+            let plain = HttpTarget::http(&link, port);
             let target = if http::request(&https, &HttpRequest::get("/"), &options, &stop).is_ok() {
                 Some((https, "https"))
             } else if http::request(&plain, &HttpRequest::get("/"), &options, &stop).is_ok() {

@@ -14,7 +14,7 @@
 //! it), so a bare connect proves little. The strongest exchange a declared
 //! service allows is used: a TLS handshake, an HTTP response, a banner.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Check, CheckError, CheckMeta, Finding, Verdict};
 use hilt_net::http::{self, HttpOptions, HttpRequest, HttpTarget};
 use hilt_net::tls::{self, TlsClientConfig, Trust};
+use hilt_net::Link;
 
 /// Bound on one control exchange. A live board answers in milliseconds;
 /// a frozen one never does.
@@ -91,14 +92,13 @@ fn console_control_possible(board: &Board) -> bool {
 pub fn control(ctx: &mut CheckContext, moment: &str) -> Result<String, CheckError> {
     match control_service(ctx.board()) {
         Some((address, interface, exchange)) => {
-            network_control(ctx, SocketAddr::new(address, interface.port), exchange).map_err(
-                |why| {
-                    CheckError::Board(format!(
-                "the board was not shown alive {moment}: {} on port {} did not answer ({why})",
-                interface.service, interface.port
-            ))
-                },
-            )
+            let link = crate::api::link(ctx)?.with_board(address);
+            network_control(ctx, &link, interface.port, exchange).map_err(|why| {
+                CheckError::Board(format!(
+                    "the board was not shown alive {moment}: {} on port {} did not answer ({why})",
+                    interface.service, interface.port
+                ))
+            })
         }
         None if console_control_possible(ctx.board()) => console_control(ctx).map_err(|why| {
             CheckError::Board(format!(
@@ -117,12 +117,13 @@ pub fn control(ctx: &mut CheckContext, moment: &str) -> Result<String, CheckErro
 /// console prompt.
 fn network_control(
     ctx: &CheckContext,
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     exchange: Exchange,
 ) -> Result<String, String> {
     let until = Instant::now() + CONTROL_TIMEOUT;
     loop {
-        match exchange_once(ctx, addr, exchange) {
+        match exchange_once(ctx, link, port, exchange) {
             Ok(seen) => return Ok(seen),
             Err(why) if Instant::now() >= until || ctx.stop().check().is_err() => return Err(why),
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
@@ -132,9 +133,11 @@ fn network_control(
 
 fn exchange_once(
     ctx: &CheckContext,
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     exchange: Exchange,
 ) -> Result<String, String> {
+    let addr = link.to(port);
     let stop = crate::api::stop(ctx);
     let started = Instant::now();
     match exchange {
@@ -148,7 +151,7 @@ fn exchange_once(
             };
             let mut cfg = TlsClientConfig::new(addr.ip().to_string(), trust);
             cfg.timeout = CONTROL_TIMEOUT;
-            let conn = tls::connect(addr, &cfg, &stop).map_err(|e| e.to_string())?;
+            let conn = tls::connect(link, port, &cfg, &stop).map_err(|e| e.to_string())?;
             let record = conn.record.clone();
             if let Some(stream) = conn.stream {
                 stream.close();
@@ -170,7 +173,7 @@ fn exchange_once(
                 max_body: 4096,
             };
             let response = http::request(
-                &HttpTarget::http(addr),
+                &HttpTarget::http(link, port),
                 &HttpRequest::get("/"),
                 &options,
                 &stop,
@@ -183,7 +186,7 @@ fn exchange_once(
             ))
         }
         Exchange::Banner => {
-            let bytes = hilt_net::greeting::read_greeting(addr, CONTROL_TIMEOUT, &stop)
+            let bytes = hilt_net::greeting::read_greeting(link, port, CONTROL_TIMEOUT, &stop)
                 .map_err(|e| e.to_string())?;
             if bytes == 0 {
                 return Err("connected, but the service sent no greeting".into());

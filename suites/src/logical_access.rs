@@ -643,12 +643,13 @@ impl Check for OpenPorts {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         use hilt_harness::board::Transport;
         use hilt_net::scan::{scan_tcp, TcpScanOptions};
-        let address = crate::api::address(ctx)?;
+        let link = crate::api::link(ctx)?;
+        let address = link.board();
         let stop = crate::api::stop(ctx);
         // A dead or cut-off board shows no open port either: the scan
         // counts only between two controls that show the board alive.
         let (scan, alive) = crate::liveness::around(ctx, |_| {
-            scan_tcp(address, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)
+            scan_tcp(&link, &TcpScanOptions::default(), &stop).map_err(crate::api::net_fault)
         })?;
         ctx.evidence().text(
             "tcp-scan.json",
@@ -662,7 +663,7 @@ impl Check for OpenPorts {
         if address.is_loopback() {
             let control = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 254, 254, 254));
             if control != address {
-                host_wide = scan_tcp(control, &TcpScanOptions::default(), &stop)
+                host_wide = scan_tcp(&link.with_board(control), &TcpScanOptions::default(), &stop)
                     .map_err(crate::api::net_fault)?
                     .open;
             }

@@ -556,20 +556,12 @@ impl Check for RemoteLogging {
             .as_ref()
             .and_then(|l| l.syslog.clone())
             .ok_or_else(|| CheckError::Harness("no syslog".into()))?;
-        let host = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
-        let bind = std::net::SocketAddr::new(host, 0);
+        let link = crate::api::listening_link(ctx)?;
         let (udp, tcp) = match syslog.protocol {
-            hilt_harness::board::Transport::Udp => (Some(bind), None),
-            hilt_harness::board::Transport::Tcp => (None, Some(bind)),
+            hilt_harness::board::Transport::Udp => (Some(0), None),
+            hilt_harness::board::Transport::Tcp => (None, Some(0)),
         };
-        let collector = SyslogCollector::start(udp, tcp, SyslogOptions::default())
+        let collector = SyslogCollector::start(&link, udp, tcp, SyslogOptions::default())
             .map_err(crate::api::net_fault)?;
         let address = collector
             .udp_addr()

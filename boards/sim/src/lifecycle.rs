@@ -328,7 +328,7 @@ pub fn board_yaml(index: u32, dir: &Path, loopback: bool) -> String {
 
 pub fn board_yaml_with(index: u32, dir: &Path, loopback: bool, trusted_key: &str) -> String {
     let d = dir.display();
-    let (addr, host, capture) = netglue::addresses(index, loopback);
+    let (addr, host, interface) = netglue::addresses(index, loopback);
     let https = netglue::port(443, loopback);
     let telnet = netglue::port(23, loopback);
     let slot0_offset = crate::flash::SLOT0_OFF;
@@ -347,7 +347,7 @@ hardware:
     line_ending: cr
   network:
     address: {addr}
-    capture: {capture}
+    interface: {interface}
     host_address: {host}
   debug:
     gdb: "127.0.0.1:{gdb}"

@@ -37,18 +37,18 @@ pub fn teardown(index: u32) {
     }
 }
 
-/// The board's address, the host's address on its link, and the host
-/// interface on which its traffic can be captured.
+/// The board's address, the host's address on its link, and the host-side
+/// interface of that link (where the harness binds its sockets and captures).
 pub fn addresses(index: u32, loopback: bool) -> (String, String, String) {
     let m = mode(loopback);
-    let capture = match m {
+    let interface = match m {
         NetMode::Loopback => "lo".to_string(),
         NetMode::Netns => net::host_ifname(index),
     };
     (
         net::board_addr(index, m).to_string(),
         net::host_addr(index, m).to_string(),
-        capture,
+        interface,
     )
 }
 

@@ -39,6 +39,7 @@ use crate::clienthello::{
     MAX_FRAGMENT, PLAINTEXT_KEEP,
 };
 use crate::error::NetError;
+use crate::link::Link;
 use crate::recorder::{Accepted, Limits, RecordingServer};
 use crate::stop::Stop;
 use crate::suites::{
@@ -551,8 +552,9 @@ impl std::fmt::Debug for DowngradeServer {
 }
 
 impl DowngradeServer {
-    /// Binds `bind` (port 0 picks one) and serves until shut down.
-    pub fn start(bind: SocketAddr, cfg: DowngradeConfig) -> Result<Self, NetError> {
+    /// Listens on the link's host address and `port` (0 picks one), only
+    /// through the link, and serves until shut down.
+    pub fn start(link: &Link, port: u16, cfg: DowngradeConfig) -> Result<Self, NetError> {
         let prepared = Prepared::new(&cfg)?;
         let offer = cfg.offer;
         let limits = Limits {
@@ -562,7 +564,7 @@ impl DowngradeServer {
             thread_name: "hilt-downgrade",
             conn_thread_name: "hilt-downgrade-conn",
         };
-        let server = RecordingServer::start(bind, limits, move |c: Accepted<'_>| {
+        let server = RecordingServer::start(link, port, limits, move |c: Accepted<'_>| {
             serve(c.sock, c.peer, c.seq, &prepared, &cfg, c.stopping)
         })?;
         Ok(Self { offer, server })

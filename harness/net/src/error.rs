@@ -18,6 +18,10 @@ pub enum NetError {
     /// malformed, wrong protocol).
     #[error("peer protocol error: {0}")]
     Protocol(String),
+    /// The board's link (its host-side interface) is down or gone: nothing
+    /// was sent.
+    #[error("{0}")]
+    LinkDown(String),
     /// The TLS handshake or session failed.
     #[error("TLS: {0}")]
     Tls(String),
@@ -39,7 +43,7 @@ impl NetError {
     pub fn is_peer_fault(&self) -> bool {
         matches!(
             self,
-            NetError::Io { .. } | NetError::Protocol(_) | NetError::Tls(_)
+            NetError::Io { .. } | NetError::LinkDown(_) | NetError::Protocol(_) | NetError::Tls(_)
         ) || matches!(self, NetError::Stopped(why) if *why == crate::stop::TIMED_OUT)
     }
 }

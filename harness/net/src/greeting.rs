@@ -4,17 +4,24 @@
 //! a TCP handshake even for a frozen one.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
-/// Connects to `addr` and returns how many bytes the service sent within
-/// `timeout` (at most 4 KiB are read; 0 means it stayed silent).
-pub fn read_greeting(addr: SocketAddr, timeout: Duration, stop: &Stop) -> Result<usize, NetError> {
+/// Connects to the board's `port` through its link and returns how many
+/// bytes the service sent within `timeout` (at most 4 KiB are read; 0
+/// means it stayed silent).
+pub fn read_greeting(
+    link: &Link,
+    port: u16,
+    timeout: Duration,
+    stop: &Stop,
+) -> Result<usize, NetError> {
     let stop = stop.within(timeout);
-    let mut sock = crate::tls::tcp_connect(addr, &stop)?;
+    let addr = link.to(port);
+    let mut sock = crate::tls::tcp_connect(link, port, &stop)?;
     let mut buf = [0u8; 4096];
     loop {
         if stop.is_interrupted() {

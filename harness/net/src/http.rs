@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 use crate::tls::{self, HandshakeOutcome, TlsClientConfig, TlsRecord, TlsStream};
 
@@ -143,10 +144,11 @@ impl HttpRequest {
     }
 }
 
-/// Where requests go.
+/// Where requests go: a port of the board, through its link.
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
-    pub addr: SocketAddr,
+    pub link: Link,
+    pub port: u16,
     /// Host header value (defaults to the address).
     pub host: String,
     /// `Some` for HTTPS.
@@ -154,24 +156,31 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
-    pub fn http(addr: SocketAddr) -> Self {
+    pub fn http(link: &Link, port: u16) -> Self {
         Self {
-            addr,
-            host: addr.to_string(),
+            link: link.clone(),
+            port,
+            host: link.to(port).to_string(),
             tls: None,
         }
     }
-    pub fn https(addr: SocketAddr, tls: TlsClientConfig) -> Self {
-        let host = if addr.port() == 443 {
+    pub fn https(link: &Link, port: u16, tls: TlsClientConfig) -> Self {
+        let host = if port == 443 {
             tls.server_name.clone()
         } else {
-            format!("{}:{}", tls.server_name, addr.port())
+            format!("{}:{port}", tls.server_name)
         };
         Self {
-            addr,
+            link: link.clone(),
+            port,
             host,
             tls: Some(tls),
         }
+    }
+
+    /// The board's address and port.
+    pub fn addr(&self) -> SocketAddr {
+        self.link.to(self.port)
     }
 }
 
@@ -317,7 +326,7 @@ pub fn request(
                 "no complete HTTP response to {} {} from {} within {:.1} s",
                 req.method.as_str(),
                 req.path,
-                target.addr,
+                target.addr(),
                 opts.timeout.as_secs_f64()
             ),
             io::Error::from(io::ErrorKind::TimedOut),
@@ -392,11 +401,11 @@ fn request_within_timeout(
 
     let (mut conn, tls_record, scheme) = match &target.tls {
         None => {
-            let sock = tls::tcp_connect(target.addr, &stop)?;
+            let sock = tls::tcp_connect(&target.link, target.port, &stop)?;
             (Conn::Plain(sock), None, "http")
         }
         Some(cfg) => {
-            let c = tls::connect(target.addr, cfg, &stop)?;
+            let c = tls::connect(&target.link, target.port, cfg, &stop)?;
             match (c.stream, &c.record.outcome) {
                 (Some(s), HandshakeOutcome::Completed) => {
                     (Conn::Tls(Box::new(s)), Some(c.record), "https")
@@ -404,7 +413,7 @@ fn request_within_timeout(
                 (_, outcome) => {
                     return Err(NetError::Tls(format!(
                         "handshake with {} failed: {outcome:?}",
-                        target.addr
+                        target.addr()
                     )))
                 }
             }
@@ -490,7 +499,7 @@ fn request_within_timeout(
         headers,
         body,
         exchange: Exchange {
-            target: target.addr.to_string(),
+            target: target.addr().to_string(),
             scheme,
             started_unix_ms,
             elapsed_ms: started.elapsed().as_millis(),

@@ -12,6 +12,7 @@ pub mod downgrade;
 pub mod error;
 pub mod greeting;
 pub mod http;
+pub mod link;
 pub mod pem;
 mod recorder;
 pub mod rogue;
@@ -23,4 +24,5 @@ pub mod tls;
 pub mod udp;
 
 pub use error::NetError;
+pub use link::Link;
 pub use stop::Stop;

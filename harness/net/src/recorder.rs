@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
 /// Bounds and names for a [`RecordingServer`].
@@ -47,6 +48,7 @@ pub(crate) struct Accepted<'a> {
 /// [`RecordingServer::shutdown`] or on drop.
 pub(crate) struct RecordingServer<R> {
     addr: SocketAddr,
+    link: Link,
     poll: Duration,
     records: Arc<Mutex<Vec<R>>>,
     total: Arc<AtomicUsize>,
@@ -55,14 +57,14 @@ pub(crate) struct RecordingServer<R> {
 }
 
 impl<R: Clone + Send + 'static> RecordingServer<R> {
-    /// Binds `bind` (port 0 picks one) and serves each connection with
+    /// Listens on the link's host address and `port` (0 picks one),
+    /// taking connections only through the link, and serves each with
     /// `handler` until shut down.
-    pub fn start<F>(bind: SocketAddr, limits: Limits, handler: F) -> Result<Self, NetError>
+    pub fn start<F>(link: &Link, port: u16, limits: Limits, handler: F) -> Result<Self, NetError>
     where
         F: Fn(Accepted<'_>) -> R + Send + Sync + 'static,
     {
-        let listener =
-            TcpListener::bind(bind).map_err(|e| NetError::io(format!("bind {bind}"), e))?;
+        let listener = link.tcp_listener(port)?;
         listener
             .set_nonblocking(true)
             .map_err(|e| NetError::io("listener", e))?;
@@ -87,6 +89,7 @@ impl<R: Clone + Send + 'static> RecordingServer<R> {
         };
         Ok(Self {
             addr,
+            link: link.clone(),
             poll: limits.poll,
             records,
             total,
@@ -112,7 +115,8 @@ impl<R: Clone + Send + 'static> RecordingServer<R> {
         self.total.load(Ordering::SeqCst)
     }
 
-    /// Waits until `n` connections have finished (or the stop fires).
+    /// Waits until `n` connections have finished (or the stop fires; a
+    /// board that never came because its link is down is told apart).
     pub fn wait_for(&self, n: usize, stop: &Stop) -> Result<Vec<R>, NetError> {
         loop {
             let got = self.connections();
@@ -120,6 +124,7 @@ impl<R: Clone + Send + 'static> RecordingServer<R> {
                 return Ok(got);
             }
             if let Some(why) = stop.reason() {
+                self.link.ensure_up()?;
                 return Err(NetError::Stopped(why));
             }
             std::thread::sleep(self.poll);

@@ -22,6 +22,7 @@ use rustls::{ServerConfig, ServerConnection};
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::recorder::{Accepted, Limits, RecordingServer};
 use crate::stop::Stop;
 use crate::tls::{certs_from_pem, Alert, POLL};
@@ -264,8 +265,9 @@ impl std::fmt::Debug for RogueServer {
 }
 
 impl RogueServer {
-    /// Binds `bind` (port 0 picks one) and serves until shut down.
-    pub fn start(bind: SocketAddr, cfg: RogueConfig) -> Result<Self, NetError> {
+    /// Listens on the link's host address and `port` (0 picks one), only
+    /// through the link, and serves until shut down.
+    pub fn start(link: &Link, port: u16, cfg: RogueConfig) -> Result<Self, NetError> {
         let presented = make_presented(&cfg.cert, &cfg.hostname)?;
         let key = PrivateKeyDer::try_from(presented.key_der.clone())
             .map_err(|e| NetError::Setup(format!("server key: {e}")))?;
@@ -279,7 +281,7 @@ impl RogueServer {
         config.alpn_protocols = cfg.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let config = Arc::new(config);
         let mode = cfg.cert.mode_name();
-        let server = RecordingServer::start(bind, LIMITS, move |c: Accepted<'_>| {
+        let server = RecordingServer::start(link, port, LIMITS, move |c: Accepted<'_>| {
             serve(c.sock, c.peer, config.clone(), &cfg, c.stopping)
         })?;
         Ok(Self {

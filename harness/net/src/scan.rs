@@ -10,6 +10,11 @@
 //! outcomes of `-sT`). Attempts that fail for local reasons (out of file
 //! descriptors or ephemeral ports) are retried; ports that still cannot be
 //! decided are listed in `undetermined` so a caller can stay fail-closed.
+//!
+//! Every probe socket is bound to the board's [`Link`] before it connects,
+//! and the link is checked before and after the scan: a scan through a link
+//! that is down, or went down while it ran, is an error, not a list of
+//! filtered ports.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +25,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
 /// Most attempts in flight, whatever the file descriptor limit allows.
@@ -76,6 +82,8 @@ enum PortState {
     Filtered,
     /// A local failure: try again.
     Local,
+    /// The bound link refused to route (down or gone): stop the scan.
+    LinkLost,
 }
 
 /// The concurrency the scanner uses when asked for 0.
@@ -97,18 +105,20 @@ fn nofile_soft_limit() -> Option<usize> {
     usize::try_from(lim.rlim_cur).ok()
 }
 
-/// Scans `opts.ports` of `address` with full TCP connects.
+/// Scans `opts.ports` of the link's board with full TCP connects.
 pub fn scan_tcp(
-    address: IpAddr,
+    link: &Link,
     opts: &TcpScanOptions,
     stop: &Stop,
 ) -> Result<TcpScanResult, NetError> {
+    let address = link.board();
     let (first, last) = opts.ports;
     if first == 0 || first > last {
         return Err(NetError::Setup(format!(
             "bad port range {first}-{last} (ports are 1-65535)"
         )));
     }
+    link.ensure_up()?;
     let limit = nofile_soft_limit()
         .unwrap_or(1024)
         .saturating_sub(FD_RESERVE)
@@ -144,7 +154,7 @@ pub fn scan_tcp(
             .map(|&(lo, hi)| {
                 let mut o = opts.clone();
                 o.ports = (lo, hi);
-                scope.spawn(move || run_scan(address, &o, per_thread, stop))
+                scope.spawn(move || run_scan(link, &o, per_thread, stop))
             })
             .collect();
         handles
@@ -176,6 +186,8 @@ pub fn scan_tcp(
     result.open.sort_unstable();
     result.undetermined.sort_unstable();
     result.elapsed_ms = started.elapsed().as_millis();
+    // A link that dropped during the scan made its late ports look filtered.
+    link.ensure_up()?;
     Ok(result)
 }
 
@@ -187,9 +199,9 @@ struct Slot {
     started: Instant,
 }
 
-/// A non-blocking socket connecting to `target`, or the state when the
-/// connect already finished.
-fn start_connect(target: &SocketAddr) -> Result<OwnedFd, PortState> {
+/// A non-blocking socket bound to `link` connecting to `target`, or the
+/// state when the connect already finished.
+fn start_connect(link: &Link, target: &SocketAddr) -> Result<OwnedFd, PortState> {
     let family = match target {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -207,6 +219,11 @@ fn start_connect(target: &SocketAddr) -> Result<OwnedFd, PortState> {
     }
     // SAFETY: `raw` is a fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = match link.bind_connecting(fd) {
+        Ok(fd) => fd,
+        Err(NetError::LinkDown(_)) => return Err(PortState::LinkLost),
+        Err(_) => return Err(PortState::Local),
+    };
     let (storage, len) = sockaddr(target);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
     let rc = unsafe { libc::connect(fd.as_raw_fd(), std::ptr::addr_of!(storage).cast(), len) };
@@ -214,10 +231,13 @@ fn start_connect(target: &SocketAddr) -> Result<OwnedFd, PortState> {
         return Err(connected_state(&fd, target));
     }
     let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EINPROGRESS) {
-        Ok(fd)
-    } else {
-        Err(classify(&err))
+    match err.raw_os_error() {
+        Some(libc::EINPROGRESS) => Ok(fd),
+        // Refused before sending: no route through the bound interface.
+        Some(libc::ENETUNREACH | libc::ENETDOWN | libc::ENODEV) if link.interface().is_some() => {
+            Err(PortState::LinkLost)
+        }
+        _ => Err(classify(&err)),
     }
 }
 
@@ -337,16 +357,19 @@ impl Tally<'_> {
                 self.retry.push((port, tries + 1))
             }
             PortState::Local => self.result.undetermined.push(port),
+            // run_scan ends the scan before recording this.
+            PortState::LinkLost => self.result.undetermined.push(port),
         }
     }
 }
 
 fn run_scan(
-    address: IpAddr,
+    link: &Link,
     opts: &TcpScanOptions,
     concurrency: usize,
     stop: &Stop,
 ) -> Result<TcpScanResult, NetError> {
+    let address = link.board();
     let (first, last) = opts.ports;
     let timeout = opts.connect_timeout;
     let mut tally = Tally {
@@ -397,7 +420,7 @@ fn run_scan(
                 break;
             };
             let target = SocketAddr::new(address, port);
-            match start_connect(&target) {
+            match start_connect(link, &target) {
                 Ok(fd) => {
                     let mut ev = libc::epoll_event {
                         events: (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) as u32,
@@ -425,6 +448,7 @@ fn run_scan(
                         });
                     }
                 }
+                Err(PortState::LinkLost) => return Err(link_lost(link, &target)),
                 Err(state) => {
                     local_failure |= state == PortState::Local;
                     tally.record(port, tries, state);
@@ -495,6 +519,17 @@ fn run_scan(
     Ok(result)
 }
 
+/// The error for a connect the bound link refused to route.
+fn link_lost(link: &Link, target: &SocketAddr) -> NetError {
+    match link.ensure_up() {
+        Err(e) => e,
+        Ok(()) => NetError::LinkDown(format!(
+            "no route to {target} through the board's link {}",
+            link.interface().unwrap_or("-")
+        )),
+    }
+}
+
 fn classify(e: &io::Error) -> PortState {
     match e.raw_os_error() {
         Some(libc::ECONNREFUSED) => PortState::Closed,
@@ -526,7 +561,7 @@ mod tests {
             ..Default::default()
         };
         let r = scan_tcp(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            &Link::unbound(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             &opts,
             &Stop::after(Duration::from_secs(20)),
         )
@@ -534,6 +569,33 @@ mod tests {
         assert!(r.open.contains(&port), "{r:?}");
         let total = r.open.len() as u32 + r.closed + r.filtered + r.undetermined.len() as u32;
         assert_eq!(total, u32::from(hi - lo) + 1);
+    }
+
+    #[test]
+    fn bound_to_the_loopback_interface_it_finds_a_listener() {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let link = Link::new(lo, Some("lo".into()), Some(lo)).expect("link");
+        let opts = TcpScanOptions {
+            ports: (port.saturating_sub(5).max(1), port.saturating_add(5)),
+            ..Default::default()
+        };
+        let r = scan_tcp(&link, &opts, &Stop::after(Duration::from_secs(20))).expect("scan");
+        assert!(r.open.contains(&port), "{r:?}");
+        assert!(r.undetermined.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn a_missing_interface_stops_the_scan_before_it_starts() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let link = Link::new(lo, Some("hilt-nosuch1".into()), Some(lo)).expect("link");
+        let r = scan_tcp(
+            &link,
+            &TcpScanOptions::default(),
+            &Stop::after(Duration::from_secs(5)),
+        );
+        assert!(matches!(r, Err(NetError::LinkDown(_))), "{r:?}");
     }
 
     #[test]
@@ -547,7 +609,7 @@ mod tests {
             ..Default::default()
         };
         let r = scan_tcp(
-            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            &Link::unbound(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
             &opts,
             &Stop::after(Duration::from_secs(20)),
         )
@@ -562,7 +624,7 @@ mod tests {
             ..Default::default()
         };
         assert!(scan_tcp(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            &Link::unbound(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             &opts,
             &Stop::after(Duration::from_secs(1))
         )
@@ -573,7 +635,7 @@ mod tests {
     fn a_passed_deadline_stops_the_scan() {
         let stop = Stop::after(Duration::from_secs(0));
         let r = scan_tcp(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            &Link::unbound(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             &TcpScanOptions::default(),
             &stop,
         );

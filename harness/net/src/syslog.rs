@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -322,6 +323,7 @@ impl Shared {
 
 /// A running collector; stopped by [`SyslogCollector::shutdown`] or on drop.
 pub struct SyslogCollector {
+    link: Link,
     udp_addr: Option<SocketAddr>,
     tcp_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -338,10 +340,12 @@ impl std::fmt::Debug for SyslogCollector {
 }
 
 impl SyslogCollector {
-    /// Listens on `udp` and/or `tcp` (port 0 picks one).
+    /// Listens on the link's host address, UDP and/or TCP port (0 picks
+    /// one), taking messages only through the link.
     pub fn start(
-        udp: Option<SocketAddr>,
-        tcp: Option<SocketAddr>,
+        link: &Link,
+        udp: Option<u16>,
+        tcp: Option<u16>,
         opts: SyslogOptions,
     ) -> Result<Self, NetError> {
         if udp.is_none() && tcp.is_none() {
@@ -356,14 +360,14 @@ impl SyslogCollector {
             stopping: AtomicBool::new(false),
         });
         let mut me = Self {
+            link: link.clone(),
             udp_addr: None,
             tcp_addr: None,
             shared: shared.clone(),
             threads: Vec::new(),
         };
-        if let Some(addr) = udp {
-            let sock =
-                UdpSocket::bind(addr).map_err(|e| NetError::io(format!("bind udp {addr}"), e))?;
+        if let Some(port) = udp {
+            let sock = link.udp_listener(port)?;
             sock.set_read_timeout(Some(POLL))
                 .map_err(|e| NetError::io("udp socket", e))?;
             me.udp_addr = Some(
@@ -374,9 +378,8 @@ impl SyslogCollector {
             me.threads
                 .push(spawn("hilt-syslog-udp", move || udp_loop(sock, sh))?);
         }
-        if let Some(addr) = tcp {
-            let l =
-                TcpListener::bind(addr).map_err(|e| NetError::io(format!("bind tcp {addr}"), e))?;
+        if let Some(port) = tcp {
+            let l = link.tcp_listener(port)?;
             l.set_nonblocking(true)
                 .map_err(|e| NetError::io("tcp listener", e))?;
             me.tcp_addr = Some(
@@ -424,6 +427,8 @@ impl SyslogCollector {
                 return Ok(m);
             }
             if let Some(why) = stop.reason() {
+                // Silence means nothing if the link is down.
+                self.link.ensure_up()?;
                 return Err(NetError::Stopped(why));
             }
             std::thread::sleep(POLL);

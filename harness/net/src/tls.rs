@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::certinfo::CertInfo;
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
 /// How long one socket read waits before re-checking the stop signal.
@@ -432,11 +433,13 @@ fn describe(cfg: &TlsClientConfig) -> String {
     }
 }
 
-/// Connects to `addr`, runs the handshake and records it. A failed
-/// handshake is an `Ok` with `outcome: Failed`; `Err` means no TLS
-/// exchange happened (TCP connect failed, bad local configuration, stop).
+/// Connects to the board's `port` through its link, runs the handshake
+/// and records it. A failed handshake is an `Ok` with `outcome: Failed`;
+/// `Err` means no TLS exchange happened (TCP connect failed, the link is
+/// down, bad local configuration, stop).
 pub fn connect(
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     cfg: &TlsClientConfig,
     stop: &Stop,
 ) -> Result<TlsConnection, NetError> {
@@ -448,7 +451,8 @@ pub fn connect(
     let mut conn = ClientConnection::new(Arc::new(config), name)
         .map_err(|e| NetError::Setup(format!("TLS client: {e}")))?;
     let stop = stop.within(cfg.timeout);
-    let mut sock = tcp_connect(addr, &stop)?;
+    let addr = link.to(port);
+    let mut sock = tcp_connect(link, port, &stop)?;
     let mut outcome = HandshakeOutcome::Completed;
     while conn.is_handshaking() {
         if let Some(why) = stop.reason() {
@@ -499,13 +503,12 @@ pub fn connect(
     Ok(TlsConnection { record, stream })
 }
 
-pub(crate) fn tcp_connect(addr: SocketAddr, stop: &Stop) -> Result<TcpStream, NetError> {
+/// A TCP connection to the board's `port`, bound to its link.
+pub(crate) fn tcp_connect(link: &Link, port: u16, stop: &Stop) -> Result<TcpStream, NetError> {
     if let Some(why) = stop.reason() {
         return Err(NetError::Stopped(why));
     }
-    let remaining = stop.remaining().max(Duration::from_millis(1));
-    let sock = TcpStream::connect_timeout(&addr, remaining)
-        .map_err(|e| NetError::io(format!("TCP connect to {addr}"), e))?;
+    let sock = link.tcp_connect(port, stop.remaining())?;
     sock.set_read_timeout(Some(POLL))
         .and_then(|_| sock.set_write_timeout(Some(POLL)))
         .and_then(|_| sock.set_nodelay(true))
@@ -548,21 +551,23 @@ pub struct VersionProbe {
 /// Offers TLS 1.3 only, then TLS 1.2 only (inspect-only trust: the point
 /// is what the server accepts, not whom it is).
 pub fn probe_versions(
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     server_name: &str,
     stop: &Stop,
 ) -> Result<VersionProbe, NetError> {
     let mut cfg = TlsClientConfig::new(server_name, Trust::InspectOnly);
     cfg.versions = Versions::Tls13Only;
-    let tls13 = connect(addr, &cfg, stop)?.record;
+    let tls13 = connect(link, port, &cfg, stop)?.record;
     cfg.versions = Versions::Tls12Only;
-    let tls12 = connect(addr, &cfg, stop)?.record;
+    let tls12 = connect(link, port, &cfg, stop)?.record;
     Ok(VersionProbe { tls13, tls12 })
 }
 
 /// Offers each rustls suite alone; returns (suite, accepted) pairs.
 pub fn probe_cipher_suites(
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     server_name: &str,
     stop: &Stop,
 ) -> Result<Vec<(String, bool)>, NetError> {
@@ -575,7 +580,7 @@ pub fn probe_cipher_suites(
             rustls::SupportedCipherSuite::Tls13(_) => Versions::Tls13Only,
             rustls::SupportedCipherSuite::Tls12(_) => Versions::Tls12Only,
         };
-        let rec = connect(addr, &cfg, stop)?.record;
+        let rec = connect(link, port, &cfg, stop)?.record;
         out.push((name, rec.completed()));
     }
     Ok(out)
@@ -681,14 +686,15 @@ fn pseudo_random_32() -> [u8; 32] {
 
 /// Sends a legacy ClientHello and reads the first record of the answer.
 pub fn probe_legacy_hello(
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     server_name: &str,
     version: LegacyVersion,
     timeout: Duration,
     stop: &Stop,
 ) -> Result<LegacyProbe, NetError> {
     let stop = stop.within(timeout);
-    let mut sock = tcp_connect(addr, &stop)?;
+    let mut sock = tcp_connect(link, port, &stop)?;
     let hello = legacy_client_hello(version, server_name);
     sock.write_all(&hello)
         .map_err(|e| NetError::io("sending ClientHello", e))?;

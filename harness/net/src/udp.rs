@@ -15,12 +15,13 @@
 //! unreachable came back instead (the port is closed).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::error::NetError;
+use crate::link::Link;
 use crate::stop::Stop;
 
 /// Answer bytes kept per probe.
@@ -82,7 +83,7 @@ pub struct UdpProbeResult {
 /// Probes each service on `target`, all at once, waiting up to `wait` for
 /// answers (the datagram is sent twice, at 0 and wait/2).
 pub fn probe_udp(
-    target: IpAddr,
+    link: &Link,
     services: &[UdpService],
     wait: Duration,
     stop: &Stop,
@@ -90,7 +91,7 @@ pub fn probe_udp(
     std::thread::scope(|scope| {
         let handles: Vec<_> = services
             .iter()
-            .map(|s| scope.spawn(move || probe_one(target, *s, wait, stop)))
+            .map(|s| scope.spawn(move || probe_one(link, *s, wait, stop)))
             .collect();
         handles
             .into_iter()
@@ -103,18 +104,15 @@ pub fn probe_udp(
 }
 
 fn probe_one(
-    target: IpAddr,
+    link: &Link,
     service: UdpService,
     wait: Duration,
     stop: &Stop,
 ) -> Result<UdpProbeResult, NetError> {
     let started = Instant::now();
-    let bind: SocketAddr = match target {
-        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let dest = SocketAddr::new(target, service.port());
-    let sock = UdpSocket::bind(bind).map_err(|e| NetError::io("UDP bind", e))?;
+    let target = link.board();
+    let dest = link.to(service.port());
+    let sock = link.udp_socket()?;
     sock.set_read_timeout(Some(POLL))
         .map_err(|e| NetError::io("UDP socket", e))?;
     // SSDP devices often answer from another port: take anything from the
@@ -185,6 +183,10 @@ fn probe_one(
                 ) => {}
             Err(e) => return Err(NetError::io(format!("UDP receive from {dest}"), e)),
         }
+    }
+    if !result.answered {
+        // Silence means nothing if the link dropped while we listened.
+        link.ensure_up()?;
     }
     result.elapsed_ms = started.elapsed().as_millis();
     Ok(result)

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use hilt_net::downgrade::{
     DowngradeServer, ServerAnswer,
 };
 use hilt_net::tls::{connect, HandshakeOutcome, TlsClientConfig, Trust, Versions};
-use hilt_net::Stop;
+use hilt_net::{Link, Stop};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 const NAME: &str = "telemetry.hilt.test";
@@ -98,7 +98,7 @@ fn start_with(offer: DowngradeOffer, tweak: impl FnOnce(&mut DowngradeConfig)) -
     cfg.key_pem = Some(p.key_pem.clone());
     cfg.reaction_timeout = Duration::from_secs(3);
     tweak(&mut cfg);
-    DowngradeServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cfg).expect("start")
+    DowngradeServer::start(&Link::loopback(), 0, cfg).expect("start")
 }
 
 fn wait(server: &DowngradeServer, n: usize) -> Vec<DowngradeConnection> {
@@ -121,7 +121,8 @@ fn rustls_try(server: &DowngradeServer, versions: Versions) -> HandshakeOutcome 
     cfg.versions = versions;
     cfg.timeout = Duration::from_secs(5);
     let c = connect(
-        server.local_addr(),
+        &Link::loopback(),
+        server.local_addr().port(),
         &cfg,
         &Stop::after(Duration::from_secs(10)),
     )

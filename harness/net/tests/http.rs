@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::require_tool;
 use hilt_net::http::{request, HttpOptions, HttpRequest, HttpTarget};
 use hilt_net::tls::{TlsClientConfig, Trust};
-use hilt_net::{NetError, Stop};
+use hilt_net::{Link, NetError, Stop};
 
 struct Proc(Child);
 impl Drop for Proc {
@@ -93,7 +93,7 @@ fn get_from_python_http_server() {
     );
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     wait_port(addr);
-    let t = HttpTarget::http(addr);
+    let t = HttpTarget::http(&Link::loopback(), addr.port());
     let r = request(
         &t,
         &HttpRequest::get("/id.json"),
@@ -181,7 +181,7 @@ fn basic_auth_is_sent_and_never_recorded() {
         .basic_auth("admin", "s3cret!PW")
         .json(&serde_json::json!({"ntp": "pool.example", "interval": 60}));
     let r = request(
-        &HttpTarget::http(addr),
+        &HttpTarget::http(&Link::loopback(), addr.port()),
         &req,
         &HttpOptions::default(),
         &stop(),
@@ -237,7 +237,7 @@ fn basic_auth_is_sent_and_never_recorded() {
 fn post_and_delete_and_a_silent_server() {
     let (addr, h) = capture_once(b"HTTP/1.1 204 No Content\r\n\r\n");
     let r = request(
-        &HttpTarget::http(addr),
+        &HttpTarget::http(&Link::loopback(), addr.port()),
         &HttpRequest::delete("/api/v1/users/bob"),
         &HttpOptions::default(),
         &stop(),
@@ -248,7 +248,7 @@ fn post_and_delete_and_a_silent_server() {
         .starts_with("DELETE /api/v1/users/bob HTTP/1.1\r\n"));
     let (addr, h) = capture_once(b"HTTP/1.0 200 OK\r\n\r\nplain body until close");
     let r = request(
-        &HttpTarget::http(addr),
+        &HttpTarget::http(&Link::loopback(), addr.port()),
         &HttpRequest::post("/login")
             .body(b"user=a".to_vec())
             .header("Content-Type", "application/x-www-form-urlencoded"),
@@ -266,7 +266,7 @@ fn post_and_delete_and_a_silent_server() {
     };
     let started = Instant::now();
     let e = request(
-        &HttpTarget::http(l.local_addr().expect("a")),
+        &HttpTarget::http(&Link::loopback(), l.local_addr().expect("a").port()),
         &HttpRequest::get("/"),
         &opts,
         &stop(),
@@ -335,7 +335,7 @@ fn https_get_matches_curl() {
     wait_port(addr);
     let cfg = TlsClientConfig::new("device.hilt.test", Trust::Anchors(dir.join("cert.pem")));
     let r = request(
-        &HttpTarget::https(addr, cfg),
+        &HttpTarget::https(&Link::loopback(), addr.port(), cfg),
         &HttpRequest::get("/status.json"),
         &HttpOptions::default(),
         &stop(),
@@ -374,7 +374,7 @@ fn a_silent_server_times_out_with_a_reason_naming_what_and_how_long() {
     };
     let started = Instant::now();
     let err = request(
-        &HttpTarget::http(addr),
+        &HttpTarget::http(&Link::loopback(), addr.port()),
         &HttpRequest::get("/api/v1/status"),
         &opts,
         &stop(),

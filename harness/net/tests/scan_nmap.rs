@@ -42,7 +42,7 @@ fn open_ports_equal_nmap_connect_scan() {
     let expected = start_services(&mut ns);
     let (nmap, _) = nmap_open_ports(&ns.addr.to_string());
     let r = scan_tcp(
-        IpAddr::V4(ns.addr),
+        &ns.link(),
         &TcpScanOptions::default(),
         &Stop::after(Duration::from_secs(120)),
     )
@@ -67,7 +67,7 @@ fn silent_host_is_filtered_not_open() {
         ..Default::default()
     };
     let r = scan_tcp(
-        IpAddr::V4(ns.vacant),
+        &ns.link().with_board(IpAddr::V4(ns.vacant)),
         &opts,
         &Stop::after(Duration::from_secs(30)),
     )

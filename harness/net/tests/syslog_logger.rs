@@ -2,13 +2,12 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::require_tool;
 use hilt_net::syslog::{SyslogCollector, SyslogOptions};
-use hilt_net::Stop;
+use hilt_net::{Link, Stop};
 
 fn logger(args: &[&str]) {
     require_tool("logger");
@@ -20,14 +19,19 @@ fn logger(args: &[&str]) {
     );
 }
 
-fn any() -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+fn any() -> u16 {
+    0
 }
 
 #[test]
 fn udp_and_tcp_messages_from_logger() {
-    let c =
-        SyslogCollector::start(Some(any()), Some(any()), SyslogOptions::default()).expect("start");
+    let c = SyslogCollector::start(
+        &Link::loopback(),
+        Some(any()),
+        Some(any()),
+        SyslogOptions::default(),
+    )
+    .expect("start");
     let udp = c.udp_addr().expect("udp").port().to_string();
     let tcp = c.tcp_addr().expect("tcp").port().to_string();
     let before = SystemTime::now()
@@ -146,7 +150,13 @@ fn udp_and_tcp_messages_from_logger() {
 
 #[test]
 fn bsd_syslog_is_kept_raw_with_the_reason() {
-    let c = SyslogCollector::start(Some(any()), None, SyslogOptions::default()).expect("start");
+    let c = SyslogCollector::start(
+        &Link::loopback(),
+        Some(any()),
+        None,
+        SyslogOptions::default(),
+    )
+    .expect("start");
     let udp = c.udp_addr().expect("udp").port().to_string();
     logger(&[
         "--rfc3164",
@@ -175,9 +185,9 @@ fn message_cap_counts_the_rest_as_dropped() {
         max_messages: 2,
         ..Default::default()
     };
-    let c = SyslogCollector::start(Some(any()), None, opts).expect("start");
+    let c = SyslogCollector::start(&Link::loopback(), Some(any()), None, opts).expect("start");
     let udp = c.udp_addr().expect("udp");
-    let s = std::net::UdpSocket::bind(any()).expect("bind");
+    let s = std::net::UdpSocket::bind(("127.0.0.1", 0)).expect("bind");
     for i in 0..5 {
         s.send_to(format!("<13>1 - - - - - - m{i}").as_bytes(), udp)
             .expect("send");

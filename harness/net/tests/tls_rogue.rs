@@ -14,7 +14,7 @@ use hilt_net::tls::{
     connect, probe_cipher_suites, probe_legacy_hello, probe_versions, HandshakeOutcome,
     LegacyVersion, TlsClientConfig, Trust, Versions,
 };
-use hilt_net::Stop;
+use hilt_net::{Link, Stop};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 const NAME: &str = "telemetry.hilt.test";
@@ -108,7 +108,7 @@ fn modes(g: &Genuine) -> Vec<(RogueCert, Option<u8>)> {
 fn start(cert: RogueCert) -> RogueServer {
     let mut cfg = RogueConfig::new(cert, NAME);
     cfg.idle_timeout = Duration::from_secs(3);
-    RogueServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cfg).expect("rogue server")
+    RogueServer::start(&Link::loopback(), 0, cfg).expect("rogue server")
 }
 
 fn one_connection(server: RogueServer) -> RogueConnection {
@@ -127,7 +127,8 @@ fn rustls_client_against_each_rogue_mode() {
         let server = start(cert);
         let cfg = TlsClientConfig::new(NAME, Trust::Anchors(g.ca_file()));
         let stop = Stop::after(Duration::from_secs(15));
-        let mut c = connect(server.local_addr(), &cfg, &stop).expect("connect");
+        let mut c =
+            connect(&Link::loopback(), server.local_addr().port(), &cfg, &stop).expect("connect");
         assert!(
             !c.record.chain.is_empty(),
             "{mode}: chain recorded even on failure"
@@ -349,7 +350,13 @@ fn client_records_openssl_server_rsa_chain_and_alpn() {
     let (_, cert) = rsa_cert(&g.dir);
     let mut cfg = TlsClientConfig::new(NAME, Trust::Anchors(cert));
     cfg.alpn = vec!["h2".into(), "http/1.1".into()];
-    let c = connect(srv.addr, &cfg, &Stop::after(Duration::from_secs(15))).expect("connect");
+    let c = connect(
+        &Link::loopback(),
+        srv.addr.port(),
+        &cfg,
+        &Stop::after(Duration::from_secs(15)),
+    )
+    .expect("connect");
     assert!(c.record.completed(), "{:?}", c.record.outcome);
     assert_eq!(c.record.alpn.as_deref(), Some("http/1.1"));
     let leaf = &c.record.chain[0];
@@ -368,7 +375,13 @@ fn client_records_openssl_server_rsa_chain_and_alpn() {
 
     // The same server is not trusted by the genuine CA: unknown_ca, chain still recorded.
     let cfg = TlsClientConfig::new(NAME, Trust::Anchors(g.ca_file()));
-    let c = connect(srv.addr, &cfg, &Stop::after(Duration::from_secs(15))).expect("connect");
+    let c = connect(
+        &Link::loopback(),
+        srv.addr.port(),
+        &cfg,
+        &Stop::after(Duration::from_secs(15)),
+    )
+    .expect("connect");
     match &c.record.outcome {
         HandshakeOutcome::Failed { alert_sent, .. } => {
             assert_eq!(alert_sent.map(|a| a.code), Some(48))
@@ -383,10 +396,11 @@ fn version_and_suite_probes_against_openssl() {
     let g = genuine();
     let only12 = s_server(&g.dir, &["-tls1_2"]);
     let stop = Stop::after(Duration::from_secs(60));
-    let v = probe_versions(only12.addr, NAME, &stop).expect("probe");
+    let v = probe_versions(&Link::loopback(), only12.addr.port(), NAME, &stop).expect("probe");
     assert!(!v.tls13.completed() && v.tls12.completed(), "{v:?}");
     assert_eq!(v.tls12.offered_versions, Versions::Tls12Only);
-    let suites = probe_cipher_suites(only12.addr, NAME, &stop).expect("suites");
+    let suites =
+        probe_cipher_suites(&Link::loopback(), only12.addr.port(), NAME, &stop).expect("suites");
     // RSA certificate, TLS 1.2 only: the ECDHE-RSA suites, no ECDSA, no TLS 1.3.
     for (name, ok) in &suites {
         let want = name.starts_with("TLS_ECDHE_RSA");
@@ -394,7 +408,7 @@ fn version_and_suite_probes_against_openssl() {
     }
     drop(only12);
     let only13 = s_server(&g.dir, &["-tls1_3"]);
-    let v = probe_versions(only13.addr, NAME, &stop).expect("probe");
+    let v = probe_versions(&Link::loopback(), only13.addr.port(), NAME, &stop).expect("probe");
     assert!(v.tls13.completed() && !v.tls12.completed(), "{v:?}");
     match &v.tls12.outcome {
         HandshakeOutcome::Failed { alert_received, .. } => {
@@ -410,7 +424,8 @@ fn legacy_hello_finds_tls10_acceptance() {
     let stop = Stop::after(Duration::from_secs(30));
     let legacy = s_server(&g.dir, &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]);
     let p = probe_legacy_hello(
-        legacy.addr,
+        &Link::loopback(),
+        legacy.addr.port(),
         NAME,
         LegacyVersion::Tls10,
         Duration::from_secs(5),
@@ -423,7 +438,8 @@ fn legacy_hello_finds_tls10_acceptance() {
     drop(legacy);
     let modern = s_server(&g.dir, &[]);
     let p = probe_legacy_hello(
-        modern.addr,
+        &Link::loopback(),
+        modern.addr.port(),
         NAME,
         LegacyVersion::Tls10,
         Duration::from_secs(5),
@@ -437,7 +453,8 @@ fn legacy_hello_finds_tls10_acceptance() {
     // rustls (the rogue server) refuses TLS 1.1 as well.
     let server = start(RogueCert::SelfSigned);
     let p = probe_legacy_hello(
-        server.local_addr(),
+        &Link::loopback(),
+        server.local_addr().port(),
         NAME,
         LegacyVersion::Tls11,
         Duration::from_secs(5),
@@ -453,7 +470,8 @@ fn inspect_only_records_an_untrusted_chain_and_completes() {
     let server = start(RogueCert::SelfSigned);
     let cfg = TlsClientConfig::new(NAME, Trust::InspectOnly);
     let c = connect(
-        server.local_addr(),
+        &Link::loopback(),
+        server.local_addr().port(),
         &cfg,
         &Stop::after(Duration::from_secs(10)),
     )
@@ -487,7 +505,8 @@ fn silent_server_ends_at_the_timeout() {
     cfg.timeout = Duration::from_millis(600);
     let started = Instant::now();
     let r = connect(
-        l.local_addr().expect("addr"),
+        &Link::loopback(),
+        l.local_addr().expect("addr").port(),
         &cfg,
         &Stop::after(Duration::from_secs(30)),
     );
@@ -506,7 +525,13 @@ fn plain_http_server_is_a_failed_handshake_not_a_panic() {
         }
     });
     let cfg = TlsClientConfig::new(NAME, Trust::InspectOnly);
-    let c = connect(addr, &cfg, &Stop::after(Duration::from_secs(10))).expect("connect");
+    let c = connect(
+        &Link::loopback(),
+        addr.port(),
+        &cfg,
+        &Stop::after(Duration::from_secs(10)),
+    )
+    .expect("connect");
     assert!(
         matches!(c.record.outcome, HandshakeOutcome::Failed { .. }),
         "{:?}",

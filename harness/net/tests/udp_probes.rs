@@ -83,7 +83,7 @@ fn probes_find_real_services() {
     let mut results = Vec::new();
     for _ in 0..10 {
         results = probe_udp(
-            IpAddr::V4(ns.addr),
+            &ns.link(),
             &UdpService::ALL,
             Duration::from_millis(1500),
             &stop,
@@ -152,7 +152,7 @@ fn ssdp_unicast_answer_is_recorded() {
     let mut r = Vec::new();
     for _ in 0..10 {
         r = probe_udp(
-            IpAddr::V4(ns.addr),
+            &ns.link(),
             &[UdpService::Ssdp],
             Duration::from_millis(800),
             &stop,
@@ -177,7 +177,7 @@ fn ssdp_unicast_answer_is_recorded() {
 fn closed_ports_report_unreachable() {
     let ns = Netns::new();
     let r = probe_udp(
-        IpAddr::V4(ns.addr),
+        &ns.link(),
         &UdpService::ALL,
         Duration::from_millis(800),
         &Stop::after(Duration::from_secs(10)),
@@ -216,7 +216,7 @@ fn tshark_dissects_the_probes() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let _ = probe_udp(
-        IpAddr::V4(ns.addr),
+        &ns.link(),
         &UdpService::ALL,
         Duration::from_millis(600),
         &Stop::after(Duration::from_secs(10)),

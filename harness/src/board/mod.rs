@@ -103,6 +103,29 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
             ));
         }
     }
+    if let Some(network) = &hw.network {
+        for (field, name) in [
+            ("hardware.network.interface", &network.interface),
+            ("hardware.network.capture", &network.capture),
+        ] {
+            if let Some(why) = name.as_deref().and_then(bad_interface_name) {
+                return Err(DefinitionError::at_field(file, text, field, why));
+            }
+        }
+        if let Some(host) = network.host_address {
+            if host.is_ipv4() != network.address.is_ipv4() {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    "hardware.network.host_address",
+                    format!(
+                        "{host} and the board's address {} are of different IP versions",
+                        network.address
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(debug) = &hw.debug {
         if debug.gdb.is_none() == debug.probe.is_none() {
             return Err(DefinitionError::at_field(
@@ -215,6 +238,18 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     Ok(())
+}
+
+/// Why `name` cannot be a Linux interface name, if so.
+fn bad_interface_name(name: &str) -> Option<String> {
+    let bad = name.is_empty()
+        || name.len() > 15
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    bad.then(|| format!("{name:?} is not an interface name (1 to 15 bytes, no '/', ':' or spaces)"))
 }
 
 fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {

@@ -110,19 +110,54 @@ impl LineEnding {
     }
 }
 
-/// The board's network attachment.
+/// The board's network attachment: the board's address and the host side
+/// of the link that reaches it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkWiring {
     /// The board's own address. The harness only ever sends traffic here.
     pub address: IpAddr,
-    /// Host interface on which the board's traffic can be captured (pcap).
+    /// Host-side interface of the board's link (e.g. `hsim0`, `enp3s0`).
+    /// Every socket hilt opens for the board (connects, the port scan, UDP
+    /// probes, rogue servers and collectors) is bound to it
+    /// (SO_BINDTODEVICE), so nothing for the board leaves by another
+    /// interface or a default route; with the link down, checks end
+    /// INCONCLUSIVE. Without it the routing table decides (as before) and
+    /// `hilt board check` warns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Host interface on which the board's traffic is captured (pcap).
+    /// Defaults to `interface`; name it only when the board's traffic is
+    /// seen elsewhere (a mirror port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<String>,
-    /// Address of this host as the board sees it (where rogue servers and
-    /// collectors listen). Defaults to the address the OS routes from.
+    /// Address of this host on the board's link (the source address of
+    /// every connection, where rogue servers and collectors listen).
+    /// Defaults to the address the OS chooses on `interface`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_address: Option<IpAddr>,
+}
+
+impl NetworkWiring {
+    /// The interface to capture on: `capture`, else the link's `interface`.
+    pub fn capture_interface(&self) -> Option<&str> {
+        self.capture.as_deref().or(self.interface.as_deref())
+    }
+
+    /// Why the board's traffic is not confined to its link, if it is not.
+    pub fn unbound_warning(&self) -> Option<String> {
+        if self.interface.is_some() {
+            return None;
+        }
+        let hint = match &self.capture {
+            Some(c) => format!(" (`interface: {c}` if the capture interface is the board's link)"),
+            None => String::new(),
+        };
+        Some(format!(
+            "hardware.network names no `interface`: connections to {} are not bound to the board's link and follow the routing table (a link that is down can send them out by the default route); add `interface:`{hint}",
+            self.address
+        ))
+    }
 }
 
 /// The debug port: a GDB remote endpoint or a probe-rs probe.

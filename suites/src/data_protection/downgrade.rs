@@ -4,7 +4,6 @@
 //! (so only the version or the suite can make it refuse), and watches for
 //! a client that retries with a legacy-only hello (version fallback).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hilt_harness::board::{Board, Reference};
@@ -90,14 +89,7 @@ impl Check for TlsDowngrade {
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let host = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
+        let link = api::listening_link(ctx)?;
         let ca = test_ca(ctx, &client)?
             .ok_or_else(|| CheckError::Harness("no test CA declared".into()))?;
         // A certificate the client trusts, for the right name.
@@ -117,7 +109,7 @@ impl Check for TlsDowngrade {
         for offer in [DowngradeOffer::Tls10, DowngradeOffer::WeakCipher] {
             let mut config = DowngradeConfig::new(offer, presented.chain_pem.clone());
             config.key_pem = Some(presented.key_pem());
-            let server = match DowngradeServer::start(SocketAddr::new(host, 0), config) {
+            let server = match DowngradeServer::start(&link, 0, config) {
                 Ok(s) => s,
                 Err(e) => {
                     outcome = Err(net_fault(e));
@@ -169,7 +161,7 @@ impl Check for TlsDowngrade {
         let mut control = None;
         if outcome.is_ok() && !unclear.is_empty() {
             match test_ca(ctx, &client)? {
-                Some(ca) => match control_meeting(ctx, &redirect, host, &client, ca) {
+                Some(ca) => match control_meeting(ctx, &redirect, &link, &client, ca) {
                     Ok(seen) => control = Some(seen),
                     Err(e) => outcome = Err(e),
                 },

@@ -3,13 +3,13 @@
 //! servers, one per kind of bad certificate, and records whether the
 //! handshake completed or any data was sent.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hilt_harness::board::{Board, Reference, TlsClientDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
+use hilt_net::Link;
 
 use crate::api::{self, net_fault};
 use crate::console;
@@ -177,14 +177,7 @@ impl Check for TlsClientMitm {
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let host = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .ok_or_else(|| CheckError::Harness("no host address".into()))?;
+        let link = api::listening_link(ctx)?;
         let meetings = (self.0.meetings)(&client, test_ca(ctx, &client)?);
         if meetings.is_empty() {
             return Err(CheckError::Harness("no rogue server to run".into()));
@@ -194,7 +187,8 @@ impl Check for TlsClientMitm {
         let mut outcome = Ok(());
         for meeting in meetings {
             let server = RogueServer::start(
-                SocketAddr::new(host, 0),
+                &link,
+                0,
                 RogueConfig::new(meeting.cert, client.server_name.clone()),
             )
             .map_err(net_fault)?;
@@ -235,12 +229,13 @@ impl Check for TlsClientMitm {
 pub(crate) fn control_meeting(
     ctx: &mut CheckContext,
     redirect: &Redirect,
-    host: std::net::IpAddr,
+    link: &Link,
     client: &TlsClientDecl,
     ca: CaMaterial,
 ) -> Result<String, CheckError> {
     let server = RogueServer::start(
-        SocketAddr::new(host, 0),
+        link,
+        0,
         RogueConfig::new(
             RogueCert::WrongHostname {
                 ca,

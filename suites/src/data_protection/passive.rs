@@ -25,6 +25,9 @@ pub(crate) struct BoardCapture {
     savefile: PathBuf,
     pub(crate) address: IpAddr,
     pub(crate) interface: String,
+    /// The capture interface as a link, to tell a silent board from a
+    /// link that is down.
+    link: hilt_net::Link,
 }
 
 impl BoardCapture {
@@ -37,9 +40,12 @@ impl BoardCapture {
             .clone()
             .ok_or_else(|| CheckError::Harness("no network".into()))?;
         let interface = network
-            .capture
-            .clone()
+            .capture_interface()
+            .map(str::to_string)
             .ok_or_else(|| CheckError::Harness("no capture interface".into()))?;
+        let link = hilt_net::Link::new(network.address, Some(interface.clone()), None)
+            .map_err(|e| CheckError::Harness(format!("hardware.network: {e}")))?;
+        link.ensure_up().map_err(api::net_fault)?;
         let dir = std::env::temp_dir().join(format!(
             "hilt-capture-{}-{}-{purpose}",
             std::process::id(),
@@ -61,6 +67,7 @@ impl BoardCapture {
             savefile,
             address: network.address,
             interface,
+            link,
         })
     }
 
@@ -77,6 +84,8 @@ impl BoardCapture {
             .capture
             .stop()
             .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
+        // What a link that went down did not carry proves nothing.
+        self.link.ensure_up().map_err(api::net_fault)?;
         let report = classify_file(
             &self.savefile,
             &ClassifyOptions {
@@ -139,11 +148,11 @@ impl Check for PassiveTraffic {
             .hardware
             .network
             .as_ref()
-            .and_then(|n| n.capture.as_ref())
+            .and_then(|n| n.capture_interface())
             .is_none()
         {
             return Applicability::NotApplicable(
-                "no capture interface wired (hardware.network.capture)".into(),
+                "no capture interface wired (hardware.network.interface or capture)".into(),
             );
         }
         if board.spec.hardware.power.is_none() {

@@ -2,7 +2,6 @@
 //! metadata in banners and discovery answers (AU-08), and interfaces that
 //! come back after being turned off (AU-13).
 
-use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use hilt_harness::board::{Board, InterfaceDecl, Transport};
@@ -11,6 +10,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 use hilt_net::http::{self, HttpOptions, HttpRequest, HttpResponse, HttpTarget};
 use hilt_net::tls::{TlsClientConfig, Trust};
 use hilt_net::udp::{probe_udp, UdpService};
+use hilt_net::{Link, NetError};
 
 use crate::api::{self, net_fault};
 use crate::console;
@@ -130,7 +130,8 @@ impl Check for MetadataLeakage {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let address = api::address(ctx)?;
+        let link = api::link(ctx)?;
+        let address = link.board();
         let version = firmware_version(ctx);
         let version_re = match &version {
             Some(v) => Some(
@@ -164,14 +165,14 @@ impl Check for MetadataLeakage {
         let mut answered = Vec::new();
         let mut transcript = String::new();
         for interface in http_interfaces(ctx.board()) {
-            let addr = SocketAddr::new(address, interface.port);
             let target = if interface.service == "https" {
                 HttpTarget::https(
-                    addr,
+                    &link,
+                    interface.port,
                     TlsClientConfig::new(address.to_string(), Trust::InspectOnly),
                 )
             } else {
-                HttpTarget::http(addr)
+                HttpTarget::http(&link, interface.port)
             };
             let mut paths = vec!["/".to_string(), "/hilt-no-such-resource".to_string()];
             paths.extend(identity_paths.iter().cloned());
@@ -196,7 +197,7 @@ impl Check for MetadataLeakage {
         }
         // Discovery and management protocols answer anyone on the network.
         let udp = probe_udp(
-            address,
+            &link,
             &[UdpService::Snmp, UdpService::Mdns, UdpService::Ssdp],
             Duration::from_millis(1500),
             &stop,
@@ -302,10 +303,16 @@ enum PortState {
     Silent,
 }
 
-fn port_state(addr: SocketAddr) -> PortState {
-    match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+/// The state of the board's `port`, reached through its link (a link that
+/// is down reads as silent, never as closed).
+fn port_state(link: &Link, port: u16) -> PortState {
+    match link.tcp_connect(port, Duration::from_secs(1)) {
         Ok(_) => PortState::Open,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => PortState::Closed,
+        Err(NetError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            PortState::Closed
+        }
         Err(_) => PortState::Silent,
     }
 }
@@ -313,13 +320,14 @@ fn port_state(addr: SocketAddr) -> PortState {
 /// Polls until the port reaches `wanted` or `within` passes; the last state.
 fn await_port(
     ctx: &CheckContext,
-    addr: SocketAddr,
+    link: &Link,
+    port: u16,
     wanted: PortState,
     within: Duration,
 ) -> PortState {
     let until = Instant::now() + within;
     loop {
-        let state = port_state(addr);
+        let state = port_state(link, port);
         if state == wanted || Instant::now() >= until || ctx.stop().is_interrupted() {
             return state;
         }
@@ -355,17 +363,17 @@ impl Check for DisabledInterfaceStaysDisabled {
             .toggle
             .clone()
             .ok_or_else(|| CheckError::Harness("no toggle".into()))?;
-        let address: IpAddr = api::address(ctx)?;
-        let port = SocketAddr::new(address, interface.port);
+        let link = api::link(ctx)?;
+        let port = interface.port;
         let name = format!("{} tcp/{}", interface.service, interface.port);
         let decl = console::open_shell(ctx)?;
         let original = console::config_get(ctx, &decl, &toggle.parameter)?;
         // Control: turning the interface on opens its port, so "closed"
         // later means the setting worked, not that the port never existed.
         console::config_set_verified(ctx, &decl, &toggle.parameter, &toggle.on)?;
-        let on_state = await_port(ctx, port, PortState::Open, Duration::from_secs(3));
+        let on_state = await_port(ctx, &link, port, PortState::Open, Duration::from_secs(3));
         console::config_set_verified(ctx, &decl, &toggle.parameter, &toggle.off)?;
-        let off_state = await_port(ctx, port, PortState::Closed, Duration::from_secs(3));
+        let off_state = await_port(ctx, &link, port, PortState::Closed, Duration::from_secs(3));
         console::close_shell(ctx, &decl)?;
         if on_state != PortState::Open {
             console::open_shell(ctx)?;
@@ -377,7 +385,7 @@ impl Check for DisabledInterfaceStaysDisabled {
             )));
         }
         console::restart(ctx, &decl, "reboot")?;
-        let after_state = port_state(port);
+        let after_state = port_state(&link, port);
         // Control: an interface that is on by default answers, so the board
         // is up and reachable when the toggled port reads closed.
         let control = ctx
@@ -387,9 +395,9 @@ impl Check for DisabledInterfaceStaysDisabled {
             .interfaces
             .iter()
             .find(|i| i.protocol == Transport::Tcp && i.enabled_by_default && i.toggle.is_none())
-            .map(|i| SocketAddr::new(address, i.port));
+            .map(|i| i.port);
         let control_state =
-            control.map(|c| await_port(ctx, c, PortState::Open, Duration::from_secs(5)));
+            control.map(|c| await_port(ctx, &link, c, PortState::Open, Duration::from_secs(5)));
         console::open_shell(ctx)?;
         let setting_after = console::config_get(ctx, &decl, &toggle.parameter)?;
         console::config_set_verified(ctx, &decl, &toggle.parameter, &original)?;
@@ -398,7 +406,7 @@ impl Check for DisabledInterfaceStaysDisabled {
             "{name}: on -> {on_state:?}; off -> {off_state:?}; after a power cycle: {after_state:?}, {} reads {setting_after:?}; control port: {}; setting put back to {original:?}",
             toggle.parameter,
             match (control, control_state) {
-                (Some(c), Some(s)) => format!("{c} {s:?}"),
+                (Some(c), Some(s)) => format!("{} {s:?}", link.to(c)),
                 _ => "none declared".into(),
             }
         );

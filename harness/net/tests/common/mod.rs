@@ -2,7 +2,7 @@
 //! services started inside them, and external tools that must be present.
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -137,6 +137,17 @@ impl Netns {
             self.name,
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The link to the namespace's address, bound to this side of the veth
+    /// and its host address (as hilt reaches a board).
+    pub fn link(&self) -> hilt_net::Link {
+        hilt_net::Link::new(
+            IpAddr::V4(self.addr),
+            Some(self.host_if.clone()),
+            Some(IpAddr::V4(self.host_addr)),
+        )
+        .expect("link")
     }
 
     /// Starts a long-running process inside the namespace; killed on drop.
