@@ -382,3 +382,40 @@ fn a_board_link_that_is_down_sends_nothing_by_the_default_route() {
         capture.packets()
     );
 }
+
+#[test]
+fn board_check_warns_about_a_board_file_without_interface() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("old.yaml");
+    std::fs::write(
+        &old,
+        "board: old\nmodel: m\nhardware:\n  network: { address: 198.18.50.2, capture: hb0 }\n",
+    )
+    .expect("write");
+    let out = Command::new(HILT)
+        .args(["board", "check"])
+        .arg(&old)
+        .output()
+        .expect("hilt runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "still valid: {stdout}");
+    assert!(
+        stdout.contains("warn") && stdout.contains("names no `interface`"),
+        "{stdout}"
+    );
+    // The shipped board files (hilt-sim's) name their link.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped: Vec<PathBuf> = std::fs::read_dir(root.join("boards"))
+        .expect("boards/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    let out = Command::new(HILT)
+        .args(["board", "check"])
+        .args(&shipped)
+        .output()
+        .expect("hilt runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !stdout.contains("warn"), "{stdout}");
+}

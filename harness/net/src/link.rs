@@ -240,6 +240,36 @@ impl Link {
             .map_err(|e| self.io_error(format!("bind source {local}"), e))
     }
 
+    /// The same link for many connects (the scan): without the explicit
+    /// source bind when the kernel picks the host address through the
+    /// interface anyway, which saves two system calls per connect and
+    /// changes no packet. The interface binding always stays.
+    pub(crate) fn for_bulk_connects(&self) -> Link {
+        let (Some(_), Some(host)) = (&self.interface, self.host) else {
+            return self.clone();
+        };
+        match self.implied_source() {
+            Ok(source) if source == host => Link {
+                host: None,
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// The source address the kernel chooses towards the board through
+    /// the interface (a UDP connect: a route lookup, nothing sent).
+    fn implied_source(&self) -> Result<IpAddr, NetError> {
+        let sock = self.socket(Type::DGRAM, Protocol::UDP)?;
+        sock.connect(&SockAddr::from(self.to(9)))
+            .map_err(|e| self.io_error("route lookup", e))?;
+        sock.local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.ip())
+            .ok_or_else(|| NetError::Setup("no local address after a route lookup".into()))
+    }
+
     /// Binds a raw non-blocking socket the scanner made (same rules as
     /// every other connecting socket).
     pub(crate) fn bind_connecting(&self, fd: OwnedFd) -> Result<OwnedFd, NetError> {
@@ -350,6 +380,17 @@ mod tests {
             .tcp_connect(9, Duration::from_millis(200))
             .expect_err("no such interface");
         assert!(matches!(e, NetError::LinkDown(_)), "{e}");
+    }
+
+    #[test]
+    fn bulk_connects_skip_only_a_source_bind_the_kernel_implies() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let implied = Link::new(lo, Some("lo".into()), Some(lo)).expect("link");
+        let bulk = implied.for_bulk_connects();
+        assert_eq!((bulk.interface(), bulk.host()), (Some("lo"), None));
+        let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+        let explicit = Link::new(lo, Some("lo".into()), Some(other)).expect("link");
+        assert_eq!(explicit.for_bulk_connects(), explicit);
     }
 
     #[test]

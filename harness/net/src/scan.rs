@@ -82,8 +82,6 @@ enum PortState {
     Filtered,
     /// A local failure: try again.
     Local,
-    /// The bound link refused to route (down or gone): stop the scan.
-    LinkLost,
 }
 
 /// The concurrency the scanner uses when asked for 0.
@@ -148,13 +146,15 @@ pub fn scan_tcp(
         })
         .collect();
     let per_thread = (concurrency / threads).max(1);
+    let bulk = link.for_bulk_connects();
+    let bulk = &bulk;
     let parts: Vec<Result<TcpScanResult, NetError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
             .map(|&(lo, hi)| {
                 let mut o = opts.clone();
                 o.ports = (lo, hi);
-                scope.spawn(move || run_scan(link, &o, per_thread, stop))
+                scope.spawn(move || run_scan(bulk, &o, per_thread, stop))
             })
             .collect();
         handles
@@ -200,8 +200,9 @@ struct Slot {
 }
 
 /// A non-blocking socket bound to `link` connecting to `target`, or the
-/// state when the connect already finished.
-fn start_connect(link: &Link, target: &SocketAddr) -> Result<OwnedFd, PortState> {
+/// state when the connect already finished; `Err` when the link cannot
+/// carry the attempt (down, gone, host address missing), which ends the scan.
+fn start_connect(link: &Link, target: &SocketAddr) -> Result<Result<OwnedFd, PortState>, NetError> {
     let family = match target {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -215,29 +216,25 @@ fn start_connect(link: &Link, target: &SocketAddr) -> Result<OwnedFd, PortState>
         )
     };
     if raw < 0 {
-        return Err(PortState::Local);
+        return Ok(Err(PortState::Local));
     }
     // SAFETY: `raw` is a fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let fd = match link.bind_connecting(fd) {
-        Ok(fd) => fd,
-        Err(NetError::LinkDown(_)) => return Err(PortState::LinkLost),
-        Err(_) => return Err(PortState::Local),
-    };
+    let fd = link.bind_connecting(fd)?;
     let (storage, len) = sockaddr(target);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
     let rc = unsafe { libc::connect(fd.as_raw_fd(), std::ptr::addr_of!(storage).cast(), len) };
     if rc == 0 {
-        return Err(connected_state(&fd, target));
+        return Ok(Err(connected_state(&fd, target)));
     }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EINPROGRESS) => Ok(fd),
+        Some(libc::EINPROGRESS) => Ok(Ok(fd)),
         // Refused before sending: no route through the bound interface.
         Some(libc::ENETUNREACH | libc::ENETDOWN | libc::ENODEV) if link.interface().is_some() => {
-            Err(PortState::LinkLost)
+            Err(link_lost(link, target))
         }
-        _ => Err(classify(&err)),
+        _ => Ok(Err(classify(&err))),
     }
 }
 
@@ -357,8 +354,6 @@ impl Tally<'_> {
                 self.retry.push((port, tries + 1))
             }
             PortState::Local => self.result.undetermined.push(port),
-            // run_scan ends the scan before recording this.
-            PortState::LinkLost => self.result.undetermined.push(port),
         }
     }
 }
@@ -420,7 +415,7 @@ fn run_scan(
                 break;
             };
             let target = SocketAddr::new(address, port);
-            match start_connect(link, &target) {
+            match start_connect(link, &target)? {
                 Ok(fd) => {
                     let mut ev = libc::epoll_event {
                         events: (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) as u32,
@@ -448,7 +443,6 @@ fn run_scan(
                         });
                     }
                 }
-                Err(PortState::LinkLost) => return Err(link_lost(link, &target)),
                 Err(state) => {
                     local_failure |= state == PortState::Local;
                     tally.record(port, tries, state);
