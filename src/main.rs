@@ -107,7 +107,7 @@ struct RunArgs {
     /// Firmware flaw for the simulated boards (see `hilt sim firmware --list-flaws`).
     #[arg(long)]
     sim_flaw: Option<String>,
-    /// cargo-test style selection after `--`: FILTER, --exact, --skip PATTERN,
+    /// cargo-test style selection after `--`: FILTER... (any of them), --exact, --skip PATTERN,
     /// --list, --test-threads N (boards run at once), --ignored (only
     /// NOT_APPLICABLE trials), --format terse|json, --quiet.
     #[arg(last = true)]
@@ -135,9 +135,7 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let mut test_args = vec!["hilt".to_string()];
-    test_args.extend(args.test_args.iter().cloned());
-    let test_args = match libtest_args(&test_args) {
+    let (test_args, filters) = match libtest_args(&args.test_args) {
         Ok(a) => a,
         Err(e) => return fail(e),
     };
@@ -159,7 +157,7 @@ fn run(args: RunArgs) -> i32 {
     } else {
         args.boards.clone()
     };
-    let code = run_boards(&board_files, suite, &args, test_args);
+    let code = run_boards(&board_files, suite, &args, test_args, filters);
     if let Some(up) = started_sim {
         if let Err(e) = sim::down(&up) {
             eprintln!("warning: stopping the simulated board: {e}");
@@ -173,6 +171,7 @@ fn run_boards(
     suite: Suite,
     args: &RunArgs,
     test_args: libtest_mimic::Arguments,
+    filters: Vec<String>,
 ) -> i32 {
     let mut boards = Vec::new();
     for file in files {
@@ -200,6 +199,7 @@ fn run_boards(
         rack_checks: hilt_suites::rack(),
         out_root: args.out.clone(),
         test_args,
+        filters,
         command: std::env::args().collect(),
         interrupted,
         restore: Some(Arc::new(hilt_suites::restore::GoldenImage)),
@@ -260,9 +260,38 @@ fn print_summary(dir: &Path) {
     let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
 }
 
-fn libtest_args(args: &[String]) -> Result<libtest_mimic::Arguments, String> {
+/// libtest-mimic's arguments, and the filters when there are several
+/// (libtest-mimic takes one; `cargo test` takes any number, and so do we).
+fn libtest_args(args: &[String]) -> Result<(libtest_mimic::Arguments, Vec<String>), String> {
     use clap::Parser as _;
-    libtest_mimic::Arguments::try_parse_from(args).map_err(|e| e.to_string())
+    // libtest's options that take a value as the next argument.
+    const WITH_VALUE: &[&str] = &[
+        "--test-threads",
+        "--skip",
+        "--logfile",
+        "--color",
+        "--format",
+        "-Z",
+    ];
+    let mut options = vec!["hilt".to_string()];
+    let mut filters = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg.starts_with('-') {
+            options.push(arg.clone());
+            if WITH_VALUE.contains(&arg.as_str()) {
+                options.extend(iter.next().cloned());
+            }
+        } else {
+            filters.push(arg.clone());
+        }
+    }
+    let mut parsed =
+        libtest_mimic::Arguments::try_parse_from(&options).map_err(|e| e.to_string())?;
+    if filters.len() <= 1 {
+        parsed.filter = filters.pop();
+    }
+    Ok((parsed, filters))
 }
 
 /// A suite by path, or by name from `./suites/` or hilt's own suites folder.

@@ -163,6 +163,38 @@ fn filters_select_what_cargo_test_would() {
         listed(&["identifier", "--skip", "sim-a"], d, &boards, &suite),
         all(&["sim-b::device_identification::logical_identifier"])
     );
+    // Several filters: a trial runs when any matches (so each board of a
+    // rack can run a check of its own); --exact and --skip apply to each.
+    assert_eq!(
+        listed(
+            &[
+                "--exact",
+                "sim-a::logical_access::serial_login_required",
+                "--test-threads",
+                "2",
+                "sim-b::device_identification::logical_identifier",
+            ],
+            d,
+            &boards,
+            &suite
+        ),
+        all(&[
+            "sim-a::logical_access::serial_login_required",
+            "sim-b::device_identification::logical_identifier",
+        ])
+    );
+    assert_eq!(
+        listed(
+            &["default_credentials", "identifier", "--skip", "sim-b"],
+            d,
+            &boards,
+            &suite
+        ),
+        all(&[
+            "sim-a::device_identification::logical_identifier",
+            "sim-a::logical_access::console_default_credentials",
+        ])
+    );
 }
 
 #[test]

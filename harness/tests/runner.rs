@@ -178,6 +178,7 @@ fn run_with(
         rack_checks: Vec::new(),
         out_root: dir.join("out"),
         test_args: args,
+        filters: Vec::new(),
         command: vec!["test".into()],
         interrupted: extra.interruption,
         restore: extra.restore,

@@ -46,6 +46,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         &config.checks,
         &config.rack_checks,
         &config.test_args,
+        &config.filters,
     )
     .map_err(RunError::Plan)?;
 
@@ -207,9 +208,13 @@ fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic:
             }
         }
     };
+    // libtest-mimic applies its own (single) filter; with several, it is
+    // shown only what the plan selected.
+    let shown = |selected: bool| selected || !plan.several_filters;
     let mut trials: Vec<libtest_mimic::Trial> = plan
         .interleaved()
         .into_iter()
+        .filter(|planned| shown(planned.selected))
         .map(|planned| {
             let body = waiter(planned.name.clone(), planned.board, state.clone());
             libtest_mimic::Trial::test(planned.name.clone(), body)
@@ -217,7 +222,7 @@ fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic:
         })
         .collect();
     let rack_slot = plan.boards.len();
-    trials.extend(plan.rack.iter().map(|rack| {
+    trials.extend(plan.rack.iter().filter(|r| shown(r.selected)).map(|rack| {
         let body = waiter(rack.name.clone(), rack_slot, state.clone());
         libtest_mimic::Trial::test(rack.name.clone(), body)
     }));

@@ -50,6 +50,9 @@ pub struct RunConfig {
     /// cargo-test style arguments (filter, `--exact`, `--skip`, `--list`,
     /// `--test-threads`, ...).
     pub test_args: libtest_mimic::Arguments,
+    /// Every FILTER given, when there are several (a trial runs when any
+    /// matches, as with `cargo test`); empty: `test_args.filter` alone.
+    pub filters: Vec<String>,
     /// The command line, for the record.
     pub command: Vec<String>,
     /// Raised by the SIGINT/SIGTERM handler; the run stops starting

@@ -30,6 +30,9 @@ pub struct PlannedTrial {
 
 pub struct Plan {
     pub boards: Vec<Arc<Board>>,
+    /// Set when more than one filter was given: libtest-mimic, which takes
+    /// one, is then shown only the selected trials.
+    pub several_filters: bool,
     /// Per board, trials in suite order.
     pub per_board: Vec<Vec<PlannedTrial>>,
     /// Rack-wide trials, run once every board has finished.
@@ -53,7 +56,9 @@ impl Plan {
         checks: &[Arc<dyn Check>],
         rack_checks: &[Arc<dyn crate::check::RackCheck>],
         args: &libtest_mimic::Arguments,
+        filters: &[String],
     ) -> Result<Self, String> {
+        let selection = Selection::new(args, filters);
         let mut seen = std::collections::BTreeSet::new();
         for board in boards {
             if !seen.insert(board.name().to_string()) {
@@ -113,7 +118,7 @@ impl Plan {
                     setup_fault,
                     selected: false,
                 };
-                trial.selected = !args.is_filtered_out(&trial.to_mimic_stub());
+                trial.selected = selection.selects(&trial.to_mimic_stub());
                 trials.push(trial);
             }
             per_board.push(trials);
@@ -127,7 +132,7 @@ impl Plan {
                 let name = trial_name(RACK, &check.meta().id());
                 let stub = libtest_mimic::Trial::test(name.clone(), || Ok(()));
                 RackTrial {
-                    selected: !args.is_filtered_out(&stub),
+                    selected: selection.selects(&stub),
                     name,
                     check: check.clone(),
                 }
@@ -135,6 +140,7 @@ impl Plan {
             .collect();
         Ok(Self {
             boards,
+            several_filters: filters.len() > 1,
             per_board,
             rack,
         })
@@ -186,5 +192,35 @@ impl PlannedTrial {
     pub fn to_mimic_stub(&self) -> libtest_mimic::Trial {
         libtest_mimic::Trial::test(self.name.clone(), || Ok(()))
             .with_ignored_flag(self.is_not_applicable())
+    }
+}
+
+/// Which trials the filter arguments choose, by cargo test's rules: with
+/// several filters a trial is chosen when any of them matches it (`--exact`
+/// and `--skip` apply to each), so one run can pick a different check on
+/// every board of a rack.
+struct Selection<'a> {
+    args: &'a libtest_mimic::Arguments,
+    /// One copy of the arguments per filter; empty: `args` as given.
+    per_filter: Vec<libtest_mimic::Arguments>,
+}
+
+impl<'a> Selection<'a> {
+    fn new(args: &'a libtest_mimic::Arguments, filters: &[String]) -> Self {
+        let per_filter = filters
+            .iter()
+            .map(|filter| libtest_mimic::Arguments {
+                filter: Some(filter.clone()),
+                ..args.clone()
+            })
+            .collect();
+        Self { args, per_filter }
+    }
+
+    fn selects(&self, stub: &libtest_mimic::Trial) -> bool {
+        if self.per_filter.is_empty() {
+            return !self.args.is_filtered_out(stub);
+        }
+        self.per_filter.iter().any(|a| !a.is_filtered_out(stub))
     }
 }
