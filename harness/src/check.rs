@@ -108,7 +108,59 @@ impl CheckMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applicability {
     Applicable,
-    NotApplicable(String),
+    NotApplicable(NotApplicable),
+}
+
+impl Applicability {
+    /// Not applicable because the board file lacks what the check acts on;
+    /// `enabled_by` names the board-file field(s), as dotted paths, any one
+    /// of which would make it run (`hardware.debug.gdb`). Empty: nothing
+    /// the board file could add makes it run (the device declares it
+    /// cannot be updated, say).
+    pub fn not_applicable(reason: impl Into<String>, enabled_by: &[&str]) -> Self {
+        Self::NotApplicable(NotApplicable {
+            reason: reason.into(),
+            enabled_by: enabled_by.iter().map(|f| f.to_string()).collect(),
+        })
+    }
+}
+
+/// Why a check will not run on a board, and what would make it run: the
+/// coverage `hilt board check` previews.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotApplicable {
+    /// One sentence, as it appears in the trial's verdict.
+    pub reason: String,
+    /// Board-file fields (dotted paths) any one of which would make the
+    /// check run; empty when none would.
+    pub enabled_by: Vec<String>,
+}
+
+/// A reason alone, naming no field: a check's own sentence already says
+/// what is missing (kept so a bare `"...".into()` still reads as before).
+impl From<String> for NotApplicable {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            enabled_by: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for NotApplicable {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
+}
+
+impl fmt::Display for NotApplicable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)?;
+        if !self.enabled_by.is_empty() {
+            write!(f, "; set {}", self.enabled_by.join(" or "))?;
+        }
+        Ok(())
+    }
 }
 
 /// What a check established about the device.

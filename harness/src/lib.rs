@@ -13,5 +13,7 @@ pub mod suite;
 pub mod transport;
 pub mod yaml;
 
-pub use check::{Applicability, Capability, Check, CheckError, CheckMeta, Finding, RackCheck};
+pub use check::{
+    Applicability, Capability, Check, CheckError, CheckMeta, Finding, NotApplicable, RackCheck,
+};
 pub use hilt_reports::Verdict;

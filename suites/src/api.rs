@@ -35,15 +35,22 @@ pub fn https_endpoint(board: &Board) -> Option<SocketAddr> {
 /// Applicable when the board declares an authenticated HTTPS API.
 pub fn needs_api(board: &Board) -> Applicability {
     if board.spec.hardware.network.is_none() {
-        return Applicability::NotApplicable("no network wired (hardware.network)".into());
+        return Applicability::not_applicable(
+            "no network wired (hardware.network)",
+            &["hardware.network.address"],
+        );
     }
     if https_endpoint(board).is_none() {
-        return Applicability::NotApplicable(
-            "no authenticated HTTPS service declared (declares.interfaces)".into(),
+        return Applicability::not_applicable(
+            "no authenticated HTTPS service declared (declares.interfaces)",
+            &["declares.interfaces[]"],
         );
     }
     if board.spec.declares.accounts.is_empty() {
-        return Applicability::NotApplicable("no account declared to authenticate with".into());
+        return Applicability::not_applicable(
+            "no account declared to authenticate with",
+            &["declares.accounts"],
+        );
     }
     Applicability::Applicable
 }

@@ -50,8 +50,9 @@ pub fn needs_config_commands(board: &hilt_harness::board::Board) -> hilt_harness
         .and_then(|c| c.console.as_ref())
         .is_none()
     {
-        return hilt_harness::Applicability::NotApplicable(
-            "no console configuration commands declared (declares.configuration.console)".into(),
+        return hilt_harness::Applicability::not_applicable(
+            "no console configuration commands declared (declares.configuration.console)",
+            &["declares.configuration.console"],
         );
     }
     hilt_harness::Applicability::Applicable

@@ -193,8 +193,9 @@ impl Check for CleartextCredentials {
             .and_then(|n| n.capture_interface())
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no capture interface wired (hardware.network.interface or capture)".into(),
+            return Applicability::not_applicable(
+                "no capture interface wired (hardware.network.interface or capture)",
+                &["hardware.network.interface", "hardware.network.capture"],
             );
         }
         api::needs_api(board)
@@ -343,13 +344,15 @@ impl Check for UnauthenticatedErase {
             .as_ref()
             .and_then(|c| c.http.as_ref());
         if reset.is_none() {
-            return Applicability::NotApplicable(
-                "no network factory reset declared (declares.factory_reset.http)".into(),
+            return Applicability::not_applicable(
+                "no network factory reset declared (declares.factory_reset.http)",
+                &["declares.factory_reset.http"],
             );
         }
         if config.is_none() {
-            return Applicability::NotApplicable(
-                "no HTTP configuration declared to mark the device with".into(),
+            return Applicability::not_applicable(
+                "no HTTP configuration declared to mark the device with",
+                &["declares.configuration.http"],
             );
         }
         api::needs_api(board)

@@ -26,12 +26,13 @@ fn console_config(board: &Board) -> Applicability {
         .as_ref()
         .is_some_and(|c| c.console.is_some());
     if !has {
-        return Applicability::NotApplicable(
-            "no console configuration commands declared (declares.configuration.console)".into(),
+        return Applicability::not_applicable(
+            "no console configuration commands declared (declares.configuration.console)",
+            &["declares.configuration.console"],
         );
     }
     if board.spec.declares.console.is_none() {
-        return Applicability::NotApplicable("no console declared".into());
+        return Applicability::not_applicable("no console declared", &["declares.console"]);
     }
     Applicability::Applicable
 }
@@ -153,8 +154,9 @@ impl Check for FactoryResetDefaults {
         }
         match &board.spec.declares.factory_reset {
             Some(f) if f.console.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable(
-                "no console factory reset declared (declares.factory_reset.console)".into(),
+            _ => Applicability::not_applicable(
+                "no console factory reset declared (declares.factory_reset.console)",
+                &["declares.factory_reset.console"],
             ),
         }
     }
@@ -281,8 +283,9 @@ impl Check for UnauthenticatedWrite {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if http_config_path(board).is_none() {
-            return Applicability::NotApplicable(
-                "no HTTP configuration resource declared (declares.configuration.http)".into(),
+            return Applicability::not_applicable(
+                "no HTTP configuration resource declared (declares.configuration.http)",
+                &["declares.configuration.http"],
             );
         }
         crate::api::needs_api(board)

@@ -91,11 +91,15 @@ impl Check for IdentifierImmutable {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if console_source(board).is_none() {
-            return Applicability::NotApplicable("no console identity source declared".into());
+            return Applicability::not_applicable(
+                "no console identity source declared",
+                &["declares.identity.logical[].console"],
+            );
         }
         if board.spec.hardware.power.is_none() {
-            return Applicability::NotApplicable(
-                "no power control wired (hardware.power) to cycle the board".into(),
+            return Applicability::not_applicable(
+                "no power control wired (hardware.power) to cycle the board",
+                &["hardware.power"],
             );
         }
         Applicability::Applicable
@@ -165,12 +169,16 @@ impl Check for PhysicalMatchesLogical {
             .as_ref()
             .and_then(|i| i.physical.as_ref());
         if physical.is_none() {
-            return Applicability::NotApplicable(
-                "no physical identifier declared (declares.identity.physical)".into(),
+            return Applicability::not_applicable(
+                "no physical identifier declared (declares.identity.physical)",
+                &["declares.identity.physical"],
             );
         }
         if console_source(board).is_none() {
-            return Applicability::NotApplicable("no console identity source declared".into());
+            return Applicability::not_applicable(
+                "no console identity source declared",
+                &["declares.identity.logical[].console"],
+            );
         }
         Applicability::Applicable
     }
@@ -251,9 +259,9 @@ impl Check for LogicalIdentifier {
     fn applicability(&self, board: &Board) -> Applicability {
         match &board.spec.declares.identity {
             Some(identity) if !identity.logical.is_empty() => Applicability::Applicable,
-            _ => Applicability::NotApplicable(
-                "the declaration names no logical identity source (declares.identity.logical)"
-                    .into(),
+            _ => Applicability::not_applicable(
+                "the declaration names no logical identity source (declares.identity.logical)",
+                &["declares.identity.logical"],
             ),
         }
     }
@@ -495,8 +503,12 @@ impl Check for IdentifierWriteRefused {
             na => return na,
         }
         if identity_write_targets(board).is_empty() {
-            return Applicability::NotApplicable(
-                "no HTTP resource reports or configures the identifier".into(),
+            return Applicability::not_applicable(
+                "no HTTP resource reports or configures the identifier",
+                &[
+                    "declares.identity.logical[].http",
+                    "declares.configuration.http",
+                ],
             );
         }
         LogicalIdentifier.applicability(board)

@@ -31,12 +31,14 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
 
 fn needs_console(board: &Board) -> Applicability {
     if board.spec.hardware.serial.is_none() {
-        Applicability::NotApplicable(
-            "the board has no serial console wired (hardware.serial)".into(),
+        Applicability::not_applicable(
+            "the board has no serial console wired (hardware.serial)",
+            &["hardware.serial.port", "hardware.serial.tcp"],
         )
     } else if board.spec.declares.console.is_none() {
-        Applicability::NotApplicable(
-            "the declaration describes no console (declares.console)".into(),
+        Applicability::not_applicable(
+            "the declaration describes no console (declares.console)",
+            &["declares.console"],
         )
     } else {
         Applicability::Applicable
@@ -205,8 +207,9 @@ impl Check for ConsoleDefaultCredentials {
         }
         match &board.spec.declares.console {
             Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable(
-                "the console declares no login; AU-09 covers an open console".into(),
+            _ => Applicability::not_applicable(
+                "the console declares no login; AU-09 covers an open console",
+                &["declares.console.login"],
             ),
         }
     }
@@ -373,7 +376,10 @@ impl Check for PasswordChange {
         }
         match &board.spec.declares.console {
             Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable("the console declares no login".into()),
+            _ => Applicability::not_applicable(
+                "the console declares no login",
+                &["declares.console.login"],
+            ),
         }
     }
 
@@ -461,7 +467,10 @@ impl Check for BruteForceLockout {
             na => return na,
         }
         if board.spec.declares.lockout.is_none() {
-            return Applicability::NotApplicable("no lockout declared (declares.lockout)".into());
+            return Applicability::not_applicable(
+                "no lockout declared (declares.lockout)",
+                &["declares.lockout"],
+            );
         }
         Applicability::Applicable
     }
@@ -635,7 +644,10 @@ impl Check for OpenPorts {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if board.spec.hardware.network.is_none() {
-            return Applicability::NotApplicable("no network wired (hardware.network)".into());
+            return Applicability::not_applicable(
+                "no network wired (hardware.network)",
+                &["hardware.network.address"],
+            );
         }
         Applicability::Applicable
     }

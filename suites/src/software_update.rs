@@ -208,28 +208,40 @@ fn edited_counter(golden: &[u8]) -> Result<Vec<u8>, String> {
 
 pub(crate) fn smp_applicable(board: &Board) -> Applicability {
     let Some(update) = &board.spec.declares.update else {
-        return Applicability::NotApplicable(
-            "the declaration names no update mechanism (declares.update)".into(),
+        return Applicability::not_applicable(
+            "the declaration names no update mechanism (declares.update)",
+            &["declares.update"],
         );
     };
     if update.mechanism == UpdateMechanism::None {
-        return Applicability::NotApplicable("the device declares it cannot be updated".into());
+        return Applicability::not_applicable("the device declares it cannot be updated", &[]);
     }
     if update.mechanism != UpdateMechanism::SmpSerial {
-        return Applicability::NotApplicable(format!(
-            "update mechanism {:?} is not driven by hilt yet (SMP over serial is)",
-            update.mechanism
-        ));
+        // No field makes hilt drive a mechanism it has no driver for.
+        return Applicability::not_applicable(
+            format!(
+                "update mechanism {:?} is not driven by hilt yet (SMP over serial is)",
+                update.mechanism
+            ),
+            &[],
+        );
     }
     if update.golden.is_none() {
-        return Applicability::NotApplicable(
-            "no golden image declared (declares.update.golden) to derive test images from".into(),
+        return Applicability::not_applicable(
+            "no golden image declared (declares.update.golden) to derive test images from",
+            &["declares.update.golden"],
         );
     }
-    if board.spec.declares.console.is_none() || board.spec.hardware.serial.is_none() {
-        return Applicability::NotApplicable(
-            "SMP over serial needs the console (hardware.serial, declares.console)".into(),
+    // One missing field at a time, so the preview names what to add.
+    let needs_console = "SMP over serial needs the console (hardware.serial, declares.console)";
+    if board.spec.hardware.serial.is_none() {
+        return Applicability::not_applicable(
+            needs_console,
+            &["hardware.serial.port", "hardware.serial.tcp"],
         );
+    }
+    if board.spec.declares.console.is_none() {
+        return Applicability::not_applicable(needs_console, &["declares.console"]);
     }
     Applicability::Applicable
 }
@@ -614,8 +626,9 @@ impl Check for GenuineUpdate {
             .and_then(|u| u.candidate.as_ref())
         {
             Some(_) => Applicability::Applicable,
-            None => Applicability::NotApplicable(
-                "no genuine newer image declared (declares.update.candidate)".into(),
+            None => Applicability::not_applicable(
+                "no genuine newer image declared (declares.update.candidate)",
+                &["declares.update.candidate"],
             ),
         }
     }
@@ -722,15 +735,16 @@ impl Check for Rollback {
         }
         let update = board.spec.declares.update.as_ref();
         if update.is_some_and(|u| !u.rollback_protection) {
-            return Applicability::NotApplicable(
-                "the declaration says rollback is an authorized path (rollback_protection: false)"
-                    .into(),
+            return Applicability::not_applicable(
+                "the declaration says rollback is an authorized path (rollback_protection: false)",
+                &["declares.update.rollback_protection"],
             );
         }
         match update.and_then(|u| u.older.as_ref()) {
             Some(_) => Applicability::Applicable,
-            None => Applicability::NotApplicable(
-                "no older genuine image declared (declares.update.older)".into(),
+            None => Applicability::not_applicable(
+                "no older genuine image declared (declares.update.older)",
+                &["declares.update.older"],
             ),
         }
     }

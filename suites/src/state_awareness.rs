@@ -60,13 +60,17 @@ impl Check for FailedLoginLogged {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if log_command(board).is_none() {
-            return Applicability::NotApplicable(
-                "no console event log declared (declares.logging.event_log.console)".into(),
+            return Applicability::not_applicable(
+                "no console event log declared (declares.logging.event_log.console)",
+                &["declares.logging.event_log.console"],
             );
         }
         match &board.spec.declares.console {
             Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable("the console declares no login to fail".into()),
+            _ => Applicability::not_applicable(
+                "the console declares no login to fail",
+                &["declares.console.login"],
+            ),
         }
     }
 
@@ -163,8 +167,9 @@ impl Check for DegradedStateReported {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if state_command(board).is_none() {
-            return Applicability::NotApplicable(
-                "no console state command declared (declares.state.console)".into(),
+            return Applicability::not_applicable(
+                "no console state command declared (declares.state.console)",
+                &["declares.state.console"],
             );
         }
         smp_applicable(board)
@@ -243,8 +248,9 @@ impl Check for ReportedImageMatches {
             .and_then(|s| s.version_console.as_ref())
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no console version command declared (declares.state.version_console)".into(),
+            return Applicability::not_applicable(
+                "no console version command declared (declares.state.version_console)",
+                &["declares.state.version_console"],
             );
         }
         smp_applicable(board)
@@ -344,7 +350,10 @@ impl Check for StateReadRequiresAuth {
                 .and_then(|s| s.http.as_ref())
                 .is_none()
         {
-            return Applicability::NotApplicable("no HTTP event log or status declared".into());
+            return Applicability::not_applicable(
+                "no HTTP event log or status declared",
+                &["declares.logging.event_log.http", "declares.state.http"],
+            );
         }
         crate::api::needs_api(board)
     }
@@ -434,8 +443,9 @@ impl Check for LogTamperRefused {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if events_path(board).is_none() {
-            return Applicability::NotApplicable(
-                "no HTTP event log declared (declares.logging.event_log.http)".into(),
+            return Applicability::not_applicable(
+                "no HTTP event log declared (declares.logging.event_log.http)",
+                &["declares.logging.event_log.http"],
             );
         }
         crate::api::needs_api(board)
@@ -524,8 +534,9 @@ impl Check for RemoteLogging {
             .and_then(|l| l.syslog.as_ref())
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no syslog export declared (declares.logging.syslog)".into(),
+            return Applicability::not_applicable(
+                "no syslog export declared (declares.logging.syslog)",
+                &["declares.logging.syslog"],
             );
         }
         if board
@@ -536,13 +547,17 @@ impl Check for RemoteLogging {
             .and_then(|n| n.host_address)
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no host address declared for the collector (hardware.network.host_address)".into(),
+            return Applicability::not_applicable(
+                "no host address declared for the collector (hardware.network.host_address)",
+                &["hardware.network.host_address"],
             );
         }
         match &board.spec.declares.console {
             Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::NotApplicable("no console login to produce an event with".into()),
+            _ => Applicability::not_applicable(
+                "no console login to produce an event with",
+                &["declares.console.login"],
+            ),
         }
     }
 

@@ -425,7 +425,7 @@ impl BoardWorker {
         let start = Instant::now();
         let mut outcome = match (&trial.applicability, &*health) {
             (Applicability::NotApplicable(why), _) => {
-                Outcome::without_run(Err(CheckError::NotApplicable(why.clone())))
+                Outcome::without_run(Err(CheckError::NotApplicable(why.reason.clone())))
             }
             (_, _) if trial.setup_fault.is_some() => {
                 Outcome::without_run(Err(CheckError::Harness(format!(

@@ -149,15 +149,14 @@ impl Check for TlsClientMitm {
 
     fn applicability(&self, board: &Board) -> Applicability {
         let Some(client) = board.spec.declares.tls_clients.first() else {
-            return Applicability::NotApplicable(
-                "the device declares no outgoing TLS connections (declares.tls_clients)".into(),
+            return Applicability::not_applicable(
+                "the device declares no outgoing TLS connections (declares.tls_clients)",
+                &["declares.tls_clients"],
             );
         };
         if self.0.needs_test_ca && client.test_ca.is_none() {
-            return Applicability::NotApplicable(
-                "no test CA the client trusts is declared (declares.tls_clients[].test_ca): host name and expiry checks need one"
-                    .into(),
-            );
+            return Applicability::not_applicable(
+"no test CA the client trusts is declared (declares.tls_clients[].test_ca): host name and expiry checks need one", &["declares.tls_clients[].test_ca"]);
         }
         if board
             .spec
@@ -167,8 +166,9 @@ impl Check for TlsClientMitm {
             .and_then(|n| n.host_address)
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no host address declared for rogue servers (hardware.network.host_address)".into(),
+            return Applicability::not_applicable(
+                "no host address declared for rogue servers (hardware.network.host_address)",
+                &["hardware.network.host_address"],
             );
         }
         // The client is pointed at rogue servers through console settings.

@@ -151,19 +151,28 @@ impl Check for PassiveTraffic {
             .and_then(|n| n.capture_interface())
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no capture interface wired (hardware.network.interface or capture)".into(),
+            return Applicability::not_applicable(
+                "no capture interface wired (hardware.network.interface or capture)",
+                &["hardware.network.interface", "hardware.network.capture"],
             );
         }
         if board.spec.hardware.power.is_none() {
-            return Applicability::NotApplicable(
-                "capturing a boot needs power control (hardware.power)".into(),
+            return Applicability::not_applicable(
+                "capturing a boot needs power control (hardware.power)",
+                &["hardware.power"],
             );
         }
-        if board.spec.declares.console.is_none() || board.spec.hardware.serial.is_none() {
-            return Applicability::NotApplicable(
-                "the boot is followed on the console (hardware.serial, declares.console)".into(),
+        // One missing field at a time, so the preview names what to add.
+        let needs_console =
+            "the boot is followed on the console (hardware.serial, declares.console)";
+        if board.spec.hardware.serial.is_none() {
+            return Applicability::not_applicable(
+                needs_console,
+                &["hardware.serial.port", "hardware.serial.tcp"],
             );
+        }
+        if board.spec.declares.console.is_none() {
+            return Applicability::not_applicable(needs_console, &["declares.console"]);
         }
         Applicability::Applicable
     }

@@ -51,7 +51,10 @@ impl Check for DebugPortLocked {
 
     fn applicability(&self, board: &Board) -> Applicability {
         match &board.spec.hardware.debug {
-            None => Applicability::NotApplicable("no debug port wired (hardware.debug)".into()),
+            None => Applicability::not_applicable(
+                "no debug port wired (hardware.debug)",
+                &["hardware.debug.gdb", "hardware.debug.probe"],
+            ),
             Some(_) => Applicability::Applicable,
         }
     }

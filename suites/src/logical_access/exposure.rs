@@ -124,7 +124,10 @@ impl Check for MetadataLeakage {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if board.spec.hardware.network.is_none() {
-            return Applicability::NotApplicable("no network wired (hardware.network)".into());
+            return Applicability::not_applicable(
+                "no network wired (hardware.network)",
+                &["hardware.network.address"],
+            );
         }
         Applicability::Applicable
     }
@@ -342,13 +345,14 @@ impl Check for DisabledInterfaceStaysDisabled {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if board.spec.hardware.network.is_none() {
-            return Applicability::NotApplicable("no network wired (hardware.network)".into());
+            return Applicability::not_applicable(
+                "no network wired (hardware.network)",
+                &["hardware.network.address"],
+            );
         }
         if toggled_interface(board).is_none() {
-            return Applicability::NotApplicable(
-                "no TCP interface declares a setting that turns it off (declares.interfaces[].toggle)"
-                    .into(),
-            );
+            return Applicability::not_applicable(
+"no TCP interface declares a setting that turns it off (declares.interfaces[].toggle)", &["declares.interfaces[].toggle"]);
         }
         match console::needs_config_commands(board) {
             Applicability::Applicable => super::needs_console(board),

@@ -120,19 +120,21 @@ impl Check for PrimarySlotTamper {
 
     fn applicability(&self, board: &Board) -> Applicability {
         if board.spec.hardware.flash.is_none() {
-            return Applicability::NotApplicable(
-                "no offline flash access wired (hardware.flash)".into(),
+            return Applicability::not_applicable(
+                "no offline flash access wired (hardware.flash)",
+                &["hardware.flash.file"],
             );
         }
         if primary_slot(board).is_none() {
-            return Applicability::NotApplicable(
-                "the primary slot's place in flash is not declared (declares.update.primary_slot)"
-                    .into(),
+            return Applicability::not_applicable(
+                "the primary slot's place in flash is not declared (declares.update.primary_slot)",
+                &["declares.update.primary_slot"],
             );
         }
         if board.spec.hardware.power.is_none() {
-            return Applicability::NotApplicable(
-                "flash is written at rest: power control is needed (hardware.power)".into(),
+            return Applicability::not_applicable(
+                "flash is written at rest: power control is needed (hardware.power)",
+                &["hardware.power"],
             );
         }
         smp_applicable(board)

@@ -52,8 +52,9 @@ impl Check for UpdateSettingEnforced {
             na => return na,
         }
         if setting(board).is_none() {
-            return Applicability::NotApplicable(
-                "no setting that disables updating is declared (declares.update.setting)".into(),
+            return Applicability::not_applicable(
+                "no setting that disables updating is declared (declares.update.setting)",
+                &["declares.update.setting"],
             );
         }
         if board
@@ -64,8 +65,9 @@ impl Check for UpdateSettingEnforced {
             .and_then(|u| u.candidate.as_ref())
             .is_none()
         {
-            return Applicability::NotApplicable(
-                "no genuine newer image declared (declares.update.candidate)".into(),
+            return Applicability::not_applicable(
+                "no genuine newer image declared (declares.update.candidate)",
+                &["declares.update.candidate"],
             );
         }
         console::needs_config_commands(board)
