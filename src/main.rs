@@ -1,6 +1,7 @@
 //! `hilt`: the command line. It parses arguments, loads definitions and
 //! hands them to the harness; it holds no test logic of its own.
 
+mod board_check;
 mod image_cmd;
 mod signals;
 mod sim;
@@ -42,7 +43,7 @@ enum Command {
     /// Run a suite against boards (default: the simulated board).
     #[command(after_help = EXIT_HELP)]
     Run(RunArgs),
-    /// List every check with its references.
+    /// List every check with its catalogue id and references.
     List {
         /// Only the checks of this suite, in its order.
         #[arg(long)]
@@ -50,6 +51,12 @@ enum Command {
         /// Also print each check's suite parameters: type, range, default, meaning.
         #[arg(long)]
         params: bool,
+        /// FILTER must be the whole check id (`capability::name`).
+        #[arg(long)]
+        exact: bool,
+        /// Only checks whose id (`capability::name`) contains a FILTER, or
+        /// whose catalogue id is one (`AU-07`, any case).
+        filters: Vec<String>,
     },
     /// Validate board files.
     Board {
@@ -76,10 +83,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BoardCommand {
-    /// Check that board files are valid; prints one line per file.
+    /// Check that board files are valid, and preview which checks of a
+    /// suite will run on each board and what would make the others run.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Suite whose coverage is previewed (name from suites/ or path).
+        #[arg(long, default_value = "nistir-8259a")]
+        suite: String,
+        /// `text` for a terminal, `json` for tools.
+        #[arg(long, value_enum, default_value = "text")]
+        format: board_check::Format,
     },
 }
 
@@ -107,7 +121,8 @@ struct RunArgs {
     /// Firmware flaw for the simulated boards (see `hilt sim firmware --list-flaws`).
     #[arg(long)]
     sim_flaw: Option<String>,
-    /// cargo-test style selection after `--`: FILTER... (any of them), --exact, --skip PATTERN,
+    /// cargo-test style selection after `--`: FILTER... (any of them; a trial-name
+    /// substring or a catalogue id such as AU-07), --exact, --skip PATTERN,
     /// --list, --test-threads N (boards run at once), --ignored (only
     /// NOT_APPLICABLE trials), --format terse|json, --quiet.
     #[arg(last = true)]
@@ -118,10 +133,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run(args),
-        Command::List { suite, params } => list(suite.as_deref(), params),
+        Command::List {
+            suite,
+            params,
+            exact,
+            filters,
+        } => list(suite.as_deref(), params, exact, &filters),
         Command::Board {
-            command: BoardCommand::Check { files },
-        } => board_check(&files),
+            command:
+                BoardCommand::Check {
+                    files,
+                    suite,
+                    format,
+                },
+        } => match find_suite(&suite) {
+            Ok(suite) => board_check::run(&files, &suite, format),
+            Err(e) => fail(e),
+        },
         Command::Schema { kind } => schema(kind),
         Command::Image { command } => image_cmd::run(command).unwrap_or_else(fail),
         Command::Sim { args } => sim::passthrough(&args),
@@ -260,8 +288,8 @@ fn print_summary(dir: &Path) {
     let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
 }
 
-/// libtest-mimic's arguments, and the filters when there are several
-/// (libtest-mimic takes one; `cargo test` takes any number, and so do we).
+/// libtest-mimic's arguments, and the filters apart (libtest-mimic takes
+/// one; `cargo test` takes any number, and so do we, catalogue ids too).
 fn libtest_args(args: &[String]) -> Result<(libtest_mimic::Arguments, Vec<String>), String> {
     use clap::Parser as _;
     // libtest's options that take a value as the next argument.
@@ -286,11 +314,7 @@ fn libtest_args(args: &[String]) -> Result<(libtest_mimic::Arguments, Vec<String
             filters.push(arg.clone());
         }
     }
-    let mut parsed =
-        libtest_mimic::Arguments::try_parse_from(&options).map_err(|e| e.to_string())?;
-    if filters.len() <= 1 {
-        parsed.filter = filters.pop();
-    }
+    let parsed = libtest_mimic::Arguments::try_parse_from(&options).map_err(|e| e.to_string())?;
     Ok((parsed, filters))
 }
 
@@ -323,25 +347,41 @@ fn find_suite(name: &str) -> Result<Suite, String> {
     ))
 }
 
-fn list(suite: Option<&str>, params: bool) -> i32 {
+fn list(suite: Option<&str>, params: bool, exact: bool, filters: &[String]) -> i32 {
+    // Board checks and rack-wide ones alike, by their metadata.
     let checks = hilt_suites::all();
-    let selected: Vec<_> = match suite {
-        None => checks.iter().collect(),
+    let rack = hilt_suites::rack();
+    let metas: Vec<&hilt_harness::CheckMeta> = checks
+        .iter()
+        .map(|c| c.meta())
+        .chain(rack.iter().map(|c| c.meta()))
+        .collect();
+    let in_order: Vec<&hilt_harness::CheckMeta> = match suite {
+        None => metas,
         Some(name) => match find_suite(name) {
             Ok(suite) => suite
                 .spec
                 .checks
                 .iter()
-                .filter_map(|e| checks.iter().find(|c| c.meta().id() == e.check))
+                .filter_map(|e| metas.iter().copied().find(|m| m.id() == e.check))
                 .collect(),
             Err(e) => return fail(e),
         },
     };
+    // The same selection as `hilt run -- FILTER...`, on check ids.
+    let args = libtest_mimic::Arguments {
+        exact,
+        ..Default::default()
+    };
+    let selection = runner::Selection::new(&args, filters);
     // Columns as wide as their widest entry, so long names stay aligned.
+    let selected: Vec<&hilt_harness::CheckMeta> = in_order
+        .into_iter()
+        .filter(|m| selection.selects(&m.id(), m.catalogue_id, false))
+        .collect();
     let rows: Vec<[String; 5]> = selected
         .iter()
-        .map(|check| {
-            let m = check.meta();
+        .map(|m| {
             [
                 m.catalogue_id.to_string(),
                 m.id(),
@@ -381,13 +421,12 @@ fn list(suite: Option<&str>, params: bool) -> i32 {
 }
 
 /// The suite parameters each check declares, as `hilt list --params` shows them.
-fn print_params(out: &mut impl Write, checks: &[&std::sync::Arc<dyn hilt_harness::Check>]) {
+fn print_params(out: &mut impl Write, checks: &[&hilt_harness::CheckMeta]) {
     let _ = writeln!(
         out,
         "\nPARAMETERS (suite `params:`; anything else is an error)"
     );
-    for check in checks {
-        let meta = check.meta();
+    for meta in checks {
         for spec in meta.params {
             let _ = writeln!(
                 out,
@@ -408,35 +447,6 @@ fn dash(items: &[&str]) -> String {
     } else {
         items.join(",")
     }
-}
-
-fn board_check(files: &[PathBuf]) -> i32 {
-    let mut code = 0;
-    for file in files {
-        match Board::load(file) {
-            Ok(board) => {
-                // The files and secrets it names must load too, as a run needs them.
-                let problems = board.preflight();
-                for problem in &problems {
-                    println!("error {problem}");
-                }
-                if problems.is_empty() {
-                    println!("ok    {} (board {})", file.display(), board.name());
-                } else {
-                    code = 2;
-                }
-                let network = board.spec.hardware.network.as_ref();
-                if let Some(warning) = network.and_then(|n| n.unbound_warning()) {
-                    println!("warn  {}: {warning}", file.display());
-                }
-            }
-            Err(e) => {
-                println!("error {e}");
-                code = 2;
-            }
-        }
-    }
-    code
 }
 
 /// Adds every check's declared parameters to the description of a suite

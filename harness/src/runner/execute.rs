@@ -55,8 +55,12 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         .test_threads
         .unwrap_or(plan.boards.len())
         .max(1);
-    // libtest-mimic only reports; our workers decide concurrency.
+    // libtest-mimic only reports; our workers decide concurrency, and the
+    // plan decides selection (several filters, catalogue ids), so it is
+    // shown only the selected trials and filters nothing itself.
     config.test_args.test_threads = Some(1);
+    config.test_args.filter = None;
+    config.test_args.skip.clear();
 
     if config.test_args.list {
         let trials = mimic_trials(&plan, None);
@@ -208,13 +212,10 @@ fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic:
             }
         }
     };
-    // libtest-mimic applies its own (single) filter; with several, it is
-    // shown only what the plan selected.
-    let shown = |selected: bool| selected || !plan.several_filters;
     let mut trials: Vec<libtest_mimic::Trial> = plan
         .interleaved()
         .into_iter()
-        .filter(|planned| shown(planned.selected))
+        .filter(|planned| planned.selected)
         .map(|planned| {
             let body = waiter(planned.name.clone(), planned.board, state.clone());
             libtest_mimic::Trial::test(planned.name.clone(), body)
@@ -222,7 +223,7 @@ fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic:
         })
         .collect();
     let rack_slot = plan.boards.len();
-    trials.extend(plan.rack.iter().filter(|r| shown(r.selected)).map(|rack| {
+    trials.extend(plan.rack.iter().filter(|r| r.selected).map(|rack| {
         let body = waiter(rack.name.clone(), rack_slot, state.clone());
         libtest_mimic::Trial::test(rack.name.clone(), body)
     }));

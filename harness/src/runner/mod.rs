@@ -1,6 +1,7 @@
 //! The runner: turns (boards × suite) into trials named like
 //! `sim-0::software_update::unsigned_image`, selects them with cargo-test
-//! semantics (libtest-mimic does the selection and the plain output), runs
+//! semantics plus catalogue ids (`select`; libtest-mimic does the plain
+//! output), runs
 //! each board's trials one at a time on that board's own worker, boards in
 //! parallel, and keeps the run record current after every trial.
 //!
@@ -8,14 +9,18 @@
 //! `hilt-reports` turn it into JSON and JUnit.
 
 mod aftercare;
+mod coverage;
 mod execute;
 mod plan;
 mod progress;
+mod select;
 mod state;
 
 pub use aftercare::RESTORE_BUDGET;
+pub use coverage::{coverage, CheckCoverage, CoverageStatus};
 pub use execute::INTERRUPTED_EXIT;
 pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
+pub use select::Selection;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,8 +55,8 @@ pub struct RunConfig {
     /// cargo-test style arguments (filter, `--exact`, `--skip`, `--list`,
     /// `--test-threads`, ...).
     pub test_args: libtest_mimic::Arguments,
-    /// Every FILTER given, when there are several (a trial runs when any
-    /// matches, as with `cargo test`); empty: `test_args.filter` alone.
+    /// Every FILTER given (a trial runs when any matches, as with `cargo
+    /// test`; a filter may be a catalogue id); empty: `test_args.filter`.
     pub filters: Vec<String>,
     /// The command line, for the record.
     pub command: Vec<String>,

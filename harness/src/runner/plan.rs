@@ -30,9 +30,6 @@ pub struct PlannedTrial {
 
 pub struct Plan {
     pub boards: Vec<Arc<Board>>,
-    /// Set when more than one filter was given: libtest-mimic, which takes
-    /// one, is then shown only the selected trials.
-    pub several_filters: bool,
     /// Per board, trials in suite order.
     pub per_board: Vec<Vec<PlannedTrial>>,
     /// Rack-wide trials, run once every board has finished.
@@ -58,7 +55,7 @@ impl Plan {
         args: &libtest_mimic::Arguments,
         filters: &[String],
     ) -> Result<Self, String> {
-        let selection = Selection::new(args, filters);
+        let selection = super::select::Selection::new(args, filters);
         let mut seen = std::collections::BTreeSet::new();
         for board in boards {
             if !seen.insert(board.name().to_string()) {
@@ -118,7 +115,11 @@ impl Plan {
                     setup_fault,
                     selected: false,
                 };
-                trial.selected = selection.selects(&trial.to_mimic_stub());
+                trial.selected = selection.selects(
+                    &trial.name,
+                    trial.check.meta().catalogue_id,
+                    trial.is_not_applicable(),
+                );
                 trials.push(trial);
             }
             per_board.push(trials);
@@ -130,9 +131,8 @@ impl Plan {
             .filter_map(|entry| rack_checks.iter().find(|c| c.meta().id() == entry.check))
             .map(|check| {
                 let name = trial_name(RACK, &check.meta().id());
-                let stub = libtest_mimic::Trial::test(name.clone(), || Ok(()));
                 RackTrial {
-                    selected: selection.selects(&stub),
+                    selected: selection.selects(&name, check.meta().catalogue_id, false),
                     name,
                     check: check.clone(),
                 }
@@ -140,7 +140,6 @@ impl Plan {
             .collect();
         Ok(Self {
             boards,
-            several_filters: filters.len() > 1,
             per_board,
             rack,
         })
@@ -184,43 +183,5 @@ fn setup_fault(check: &dyn Check, problems: &[ReferenceProblem]) -> Option<Strin
 impl PlannedTrial {
     pub fn is_not_applicable(&self) -> bool {
         matches!(self.applicability, Applicability::NotApplicable(_))
-    }
-
-    /// The libtest-mimic view of this trial without its body, used to ask
-    /// libtest-mimic's own filter whether it is selected, so selection is
-    /// exactly cargo test's.
-    pub fn to_mimic_stub(&self) -> libtest_mimic::Trial {
-        libtest_mimic::Trial::test(self.name.clone(), || Ok(()))
-            .with_ignored_flag(self.is_not_applicable())
-    }
-}
-
-/// Which trials the filter arguments choose, by cargo test's rules: with
-/// several filters a trial is chosen when any of them matches it (`--exact`
-/// and `--skip` apply to each), so one run can pick a different check on
-/// every board of a rack.
-struct Selection<'a> {
-    args: &'a libtest_mimic::Arguments,
-    /// One copy of the arguments per filter; empty: `args` as given.
-    per_filter: Vec<libtest_mimic::Arguments>,
-}
-
-impl<'a> Selection<'a> {
-    fn new(args: &'a libtest_mimic::Arguments, filters: &[String]) -> Self {
-        let per_filter = filters
-            .iter()
-            .map(|filter| libtest_mimic::Arguments {
-                filter: Some(filter.clone()),
-                ..args.clone()
-            })
-            .collect();
-        Self { args, per_filter }
-    }
-
-    fn selects(&self, stub: &libtest_mimic::Trial) -> bool {
-        if self.per_filter.is_empty() {
-            return !self.args.is_filtered_out(stub);
-        }
-        self.per_filter.iter().any(|a| !a.is_filtered_out(stub))
     }
 }
