@@ -683,3 +683,207 @@ fn sigterm_ends_a_run_like_ctrl_c() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn catalogue_ids_select_trials_as_names_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let b = PtyDevice::start(dir.path(), "b", Behaviour::default());
+    let boards = [
+        board_file(dir.path(), "sim-a", &a, PASSWORD_ENV),
+        board_file(dir.path(), "sim-b", &b, PASSWORD_ENV),
+    ];
+    let suite = suite(
+        dir.path(),
+        &[
+            "device_identification::logical_identifier",
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+        ],
+    );
+    let d = dir.path();
+    let sorted = |names: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let au09 = sorted(&[
+        "sim-a::logical_access::serial_login_required",
+        "sim-b::logical_access::serial_login_required",
+    ]);
+    // Whole id, any case; trial names keep `capability::name`.
+    assert_eq!(listed(&["AU-09"], d, &boards, &suite), au09);
+    assert_eq!(listed(&["au-09"], d, &boards, &suite), au09);
+    assert_eq!(listed(&["--exact", "AU-09"], d, &boards, &suite), au09);
+    // A part of an id is no id (and no trial name contains it).
+    assert!(listed(&["AU-0"], d, &boards, &suite).is_empty());
+    // Ids and name filters mix, any of them chooses; --skip takes ids too.
+    assert_eq!(
+        listed(
+            &["ID-01", "default_credentials", "--skip", "sim-b"],
+            d,
+            &boards,
+            &suite
+        ),
+        sorted(&[
+            "sim-a::device_identification::logical_identifier",
+            "sim-a::logical_access::console_default_credentials",
+        ])
+    );
+    assert_eq!(
+        listed(&["--skip", "au-01", "--skip", "ID-01"], d, &boards, &suite),
+        au09
+    );
+}
+
+/// The rows of `hilt list` (header dropped), as (catalogue id, check id).
+fn list_rows(args: &[&str]) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut all = vec!["list"];
+    all.extend(args);
+    let out = hilt(&all, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(
+        header.starts_with("ID ") && header.contains("CHECK"),
+        "{stdout}"
+    );
+    lines
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            let id = cells.next().unwrap_or_default().to_string();
+            (id, cells.next().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn list_selects_by_catalogue_id_and_shows_it() {
+    let pair = |id: &str, check: &str| (id.to_string(), check.to_string());
+    assert_eq!(
+        list_rows(&["AU-07"]),
+        [pair("AU-07", "logical_access::open_ports")]
+    );
+    assert_eq!(
+        list_rows(&["au-07", "physical_identifier"]),
+        [
+            pair("ID-04", "device_identification::physical_identifier"),
+            pair("AU-07", "logical_access::open_ports"),
+        ]
+    );
+    // Rack-wide checks are listed too.
+    assert_eq!(
+        list_rows(&["ID-03"]),
+        [pair("ID-03", "device_identification::distinct_identifiers")]
+    );
+    assert!(list_rows(&["--exact", "open_ports"]).is_empty());
+    assert_eq!(
+        list_rows(&["--exact", "logical_access::open_ports"]).len(),
+        1
+    );
+    // Every listed check has its catalogue id in the first column.
+    let every = list_rows(&[]);
+    assert!(every.len() > 40, "{every:?}");
+    for (id, check) in &every {
+        let (prefix, number) = id.split_once('-').unwrap_or_default();
+        assert!(
+            prefix.len() == 2 && number.parse::<u32>().is_ok() && check.contains("::"),
+            "{id} {check}"
+        );
+    }
+}
+
+/// `hilt board check --format json` on one board file.
+fn coverage(dir: &Path, yaml: &str) -> serde_json::Value {
+    let file = dir.join("board.yaml");
+    std::fs::write(&file, yaml).expect("write board");
+    let out = hilt(
+        &[
+            "board",
+            "check",
+            "--format",
+            "json",
+            &file.display().to_string(),
+        ],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    report["boards"][0].clone()
+}
+
+fn check_entry<'a>(board: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    board["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["catalogue_id"] == id))
+        .unwrap_or_else(|| panic!("{id} in {board}"))
+}
+
+#[test]
+fn board_check_names_each_check_that_will_not_run_and_the_field_that_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = "board: bench-1\nmodel: m\nhardware: {}\n";
+
+    // In the terminal: the check, its id, the reason and the field.
+    let file = dir.path().join("bare.yaml");
+    std::fs::write(&file, bare).expect("write board");
+    let out = hilt(&["board", "check", &file.display().to_string()], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let au10 = stdout
+        .lines()
+        .find(|l| l.contains("AU-10"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        au10.contains("logical_access::debug_port_locked")
+            && au10.contains("not applicable")
+            && au10.contains("no debug port wired")
+            && au10.contains("set hardware.debug.gdb or hardware.debug.probe"),
+        "{au10}"
+    );
+    assert!(stdout.contains("run  NT-01"), "{stdout}");
+
+    // As JSON: every check that will not run on a bare board names the
+    // field(s) that would make it run.
+    let board = coverage(dir.path(), bare);
+    assert_eq!(board["board"], "bench-1");
+    let checks = board["checks"].as_array().expect("checks");
+    let not_applicable: Vec<&serde_json::Value> = checks
+        .iter()
+        .filter(|c| c["status"] == "not_applicable")
+        .collect();
+    assert!(not_applicable.len() > 30, "{board}");
+    for check in &not_applicable {
+        let fields = check["enabled_by"].as_array().expect("enabled_by");
+        assert!(
+            !fields.is_empty() && check["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{check}"
+        );
+    }
+    let au10 = check_entry(&board, "AU-10");
+    assert_eq!(au10["check"], "logical_access::debug_port_locked");
+    assert_eq!(
+        au10["enabled_by"],
+        serde_json::json!(["hardware.debug.gdb", "hardware.debug.probe"])
+    );
+
+    // Setting the named field makes the check run.
+    let wired = format!("{bare}  debug: {{ gdb: \"127.0.0.1:3333\" }}\n")
+        .replace("hardware: {}\n", "hardware:\n");
+    let board = coverage(dir.path(), &wired);
+    assert_eq!(check_entry(&board, "AU-10")["status"], "runs", "{board}");
+    // One missing field at a time: with the serial line wired, the boot
+    // capture names the console declaration that is still missing.
+    let serial = format!(
+        "{bare}  serial: {{ port: /dev/null, baud: 115200 }}\n  power: none\n  network: {{ address: 198.18.110.2, capture: hilt-cap0 }}\n"
+    )
+    .replace("hardware: {}\n", "hardware:\n");
+    let board = coverage(dir.path(), &serial);
+    assert_eq!(
+        check_entry(&board, "DP-01")["enabled_by"],
+        serde_json::json!(["declares.console"]),
+        "{board}"
+    );
+}
