@@ -515,6 +515,7 @@ fn run_quoting_checks(dir: &Path) {
             test_threads: Some(1),
             ..Default::default()
         },
+        filters: Vec::new(),
         command: vec!["test".into()],
         interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,

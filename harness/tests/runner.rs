@@ -723,6 +723,7 @@ fn an_overflowing_timeout_is_refused_before_anything_runs() {
             quiet: true,
             ..Default::default()
         },
+        filters: Vec::new(),
         command: vec!["test".into()],
         interrupted: Interruption::new(),
         restore: None,
