@@ -886,4 +886,33 @@ fn board_check_names_each_check_that_will_not_run_and_the_field_that_would() {
         serde_json::json!(["declares.console"]),
         "{board}"
     );
+
+    // A declared label that is missing: the file is refused (exit 2) and
+    // the check that reads it shows as ERROR, naming the field.
+    let file = dir.path().join("label.yaml");
+    std::fs::write(
+        &file,
+        format!("{bare}declares:\n  identity: {{ physical: no-label.txt, logical: [ {{ console: {{ command: id, pattern: \"(x)\" }} }} ] }}\n"),
+    )
+    .expect("write board");
+    let out = hilt(
+        &[
+            "board",
+            "check",
+            "--format",
+            "json",
+            &file.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let id04 = check_entry(&report["boards"][0], "ID-04");
+    assert_eq!(id04["status"], "setup_fault", "{id04}");
+    assert!(
+        id04["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("declares.identity.physical")),
+        "{id04}"
+    );
 }
