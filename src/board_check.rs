@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use hilt_harness::board::Board;
 use hilt_harness::runner::{self, CheckCoverage, CoverageStatus, Plan};
 use hilt_harness::suite::Suite;
+use hilt_harness::Registry;
 use serde::Serialize;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -38,7 +39,11 @@ struct Report<'a> {
 /// Exit status 0 when every file is valid, 2 otherwise; checks that will
 /// not run are a preview, not an error.
 pub fn run(files: &[PathBuf], suite: &Suite, format: Format) -> i32 {
-    let boards: Vec<FileReport> = files.iter().map(|f| check_file(f, suite)).collect();
+    let registry = hilt_suites::registry();
+    let boards: Vec<FileReport> = files
+        .iter()
+        .map(|f| check_file(f, suite, &registry))
+        .collect();
     let code = if boards.iter().all(|b| b.errors.is_empty()) {
         0
     } else {
@@ -64,7 +69,7 @@ pub fn run(files: &[PathBuf], suite: &Suite, format: Format) -> i32 {
     }
 }
 
-fn check_file(file: &Path, suite: &Suite) -> FileReport {
+fn check_file(file: &Path, suite: &Suite, registry: &Registry) -> FileReport {
     let mut report = FileReport {
         file: file.to_path_buf(),
         board: None,
@@ -93,8 +98,7 @@ fn check_file(file: &Path, suite: &Suite) -> FileReport {
     let plan = Plan::build(
         std::slice::from_ref(&board),
         suite,
-        &hilt_suites::all(),
-        &hilt_suites::rack(),
+        registry,
         &libtest_mimic::Arguments::default(),
         &[],
     );

@@ -349,21 +349,15 @@ fn find_suite(name: &str) -> Result<Suite, String> {
 
 fn list(suite: Option<&str>, params: bool, exact: bool, filters: &[String]) -> i32 {
     // Board checks and rack-wide ones alike, by their metadata.
-    let checks = hilt_suites::all();
-    let rack = hilt_suites::rack();
-    let metas: Vec<&hilt_harness::CheckMeta> = checks
-        .iter()
-        .map(|c| c.meta())
-        .chain(rack.iter().map(|c| c.meta()))
-        .collect();
+    let registry = hilt_suites::registry();
     let in_order: Vec<&hilt_harness::CheckMeta> = match suite {
-        None => metas,
+        None => registry.metas().collect(),
         Some(name) => match find_suite(name) {
             Ok(suite) => suite
                 .spec
                 .checks
                 .iter()
-                .filter_map(|e| metas.iter().copied().find(|m| m.id() == e.check))
+                .filter_map(|e| registry.meta(&e.check))
                 .collect(),
             Err(e) => return fail(e),
         },

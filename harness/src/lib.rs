@@ -6,6 +6,7 @@ pub mod check;
 pub mod context;
 pub mod evidence;
 pub mod params;
+pub mod registry;
 pub mod runner;
 pub mod scrub;
 pub mod stop;
@@ -17,3 +18,4 @@ pub use check::{
     Applicability, Capability, Check, CheckError, CheckMeta, Finding, NotApplicable, RackCheck,
 };
 pub use hilt_reports::Verdict;
+pub use registry::Registry;

@@ -1,11 +1,12 @@
 //! hilt's checks, one module per NIST IR 8259A capability. Each check is
 //! data (`CheckMeta`: id, catalogue id, references, pass criterion) plus a
 //! `run` that attacks the device and verifies the outcome by authorized
-//! read-back. `all()` is the registry the runner and `hilt list` use.
+//! read-back. `registry()` finds them by check id or catalogue id; the
+//! planner, `hilt list` and `hilt board check` use it.
 
 use std::sync::Arc;
 
-use hilt_harness::Check;
+use hilt_harness::{Check, Registry};
 
 mod api;
 mod console;
@@ -41,9 +42,33 @@ pub fn rack() -> Vec<Arc<dyn hilt_harness::RackCheck>> {
     vec![Arc::new(device_identification::DistinctIdentifiers)]
 }
 
+/// Every check, board and rack-wide, found by check id or catalogue id:
+/// what the planner, `hilt list` and `hilt board check` look checks up in.
+pub fn registry() -> Registry {
+    match Registry::new(all(), rack()) {
+        Ok(registry) => registry,
+        // hilt's own check list, not input: the test below keeps it unique.
+        Err(e) => panic!("hilt's checks: {e}"),
+    }
+}
+
 /// Ids of every check, for validating suite files.
 pub fn ids() -> Vec<String> {
-    let mut ids: Vec<String> = all().iter().map(|c| c.meta().id()).collect();
-    ids.extend(rack().iter().map(|c| c.meta().id()));
-    ids
+    registry().ids()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_check_id_and_catalogue_id_is_unique() {
+        let checks = super::all();
+        let rack = super::rack();
+        let registry = hilt_harness::Registry::new(checks, rack).expect("unique ids");
+        let open_ports = registry.by_catalogue_id("au-07").expect("AU-07");
+        assert_eq!(open_ports.id(), "logical_access::open_ports");
+        assert!(registry.check("logical_access::open_ports").is_some());
+        let rack_wide = registry.by_catalogue_id("ID-03").expect("ID-03");
+        assert!(registry.rack_check(&rack_wide.id()).is_some());
+        assert!(registry.check(&rack_wide.id()).is_none());
+    }
 }

@@ -22,6 +22,7 @@ use crate::board::Board;
 use crate::check::{Applicability, CheckError, Finding};
 use crate::context::CheckContext;
 use crate::evidence::EvidenceSink;
+use crate::registry::Registry;
 use crate::stop::{instant_after, Interruption, StopSignal};
 
 /// How long a check may overrun its deadline while its transports notice
@@ -40,11 +41,12 @@ enum BoardHealth {
 }
 
 pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
+    let registry =
+        Registry::new(config.checks.clone(), config.rack_checks.clone()).map_err(RunError::Plan)?;
     let plan = Plan::build(
         &config.boards,
         &config.suite,
-        &config.checks,
-        &config.rack_checks,
+        &registry,
         &config.test_args,
         &config.filters,
     )

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::board::{Board, Reference, ReferenceProblem};
 use crate::check::{Applicability, Check};
 use crate::context::Params;
+use crate::registry::Registry;
 use crate::suite::{Suite, MAX_TIMEOUT_S};
 
 pub fn trial_name(board: &str, check_id: &str) -> String {
@@ -50,8 +51,7 @@ impl Plan {
     pub fn build(
         boards: &[Board],
         suite: &Suite,
-        checks: &[Arc<dyn Check>],
-        rack_checks: &[Arc<dyn crate::check::RackCheck>],
+        registry: &Registry,
         args: &libtest_mimic::Arguments,
         filters: &[String],
     ) -> Result<Self, String> {
@@ -66,11 +66,7 @@ impl Plan {
                 ));
             }
         }
-        let metas: Vec<&crate::check::CheckMeta> = checks
-            .iter()
-            .map(|c| c.meta())
-            .chain(rack_checks.iter().map(|c| c.meta()))
-            .collect();
+        let metas: Vec<&crate::check::CheckMeta> = registry.metas().collect();
         suite.validate_params(&metas).map_err(|e| e.to_string())?;
         let default_timeout = suite.spec.default_timeout_s.map(Duration::from_secs);
         let boards: Vec<Arc<Board>> = boards.iter().cloned().map(Arc::new).collect();
@@ -79,12 +75,11 @@ impl Plan {
             let problems = board.preflight();
             let mut trials = Vec::new();
             for entry in &suite.spec.checks {
-                if rack_checks.iter().any(|c| c.meta().id() == entry.check) {
+                if registry.rack_check(&entry.check).is_some() {
                     continue;
                 }
-                let check = checks
-                    .iter()
-                    .find(|c| c.meta().id() == entry.check)
+                let check = registry
+                    .check(&entry.check)
                     .ok_or_else(|| format!("suite names unknown check {:?}", entry.check))?
                     .clone();
                 // The entry's own timeout wins; otherwise the check's
@@ -128,7 +123,7 @@ impl Plan {
             .spec
             .checks
             .iter()
-            .filter_map(|entry| rack_checks.iter().find(|c| c.meta().id() == entry.check))
+            .filter_map(|entry| registry.rack_check(&entry.check))
             .map(|check| {
                 let name = trial_name(RACK, &check.meta().id());
                 RackTrial {
