@@ -63,7 +63,16 @@ mod tests {
     fn every_check_id_and_catalogue_id_is_unique() {
         let checks = super::all();
         let rack = super::rack();
-        let registry = hilt_harness::Registry::new(checks, rack).expect("unique ids");
+        let mut catalogue_ids: Vec<&str> = checks
+            .iter()
+            .map(|c| c.meta().catalogue_id)
+            .chain(rack.iter().map(|c| c.meta().catalogue_id))
+            .collect();
+        let count = catalogue_ids.len();
+        catalogue_ids.sort_unstable();
+        catalogue_ids.dedup();
+        assert_eq!(catalogue_ids.len(), count, "a catalogue id used twice");
+        let registry = hilt_harness::Registry::new(checks, rack).expect("unique check ids");
         let open_ports = registry.by_catalogue_id("au-07").expect("AU-07");
         assert_eq!(open_ports.id(), "logical_access::open_ports");
         assert!(registry.check("logical_access::open_ports").is_some());
