@@ -17,7 +17,7 @@ use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::runner::{self, RunConfig};
 use hilt_harness::suite::Suite;
-use hilt_harness::transport::serial;
+use hilt_harness::driver::console as dialogue;
 use hilt_harness::{Check, CheckError, CheckMeta, Finding};
 use pty_device::{board_file, Behaviour, Echo, PtyDevice};
 
@@ -376,8 +376,8 @@ impl Check for Quotes {
         let password = ctx.password("admin")?;
         let console = ctx.console()?;
         let step = Duration::from_secs(5);
-        serial::login(console, &decl, "admin", &password, step)?;
-        let said = console.command("dump", &decl.prompt, step)?;
+        dialogue::login(console, &decl, "admin", &password, step)?;
+        let said = dialogue::command(console, &decl, "dump", step)?;
         console.send_line("logout")?;
         ctx.evidence()
             .text("dump.txt", "text/plain", "what the device printed", &said)?;

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod check;
 pub mod context;
+pub mod driver;
 pub mod evidence;
 pub mod params;
 pub mod registry;

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use hilt_harness::board::{ConsoleDecl, HostPort, LineEnding, Secret, SerialWiring};
 use hilt_harness::stop::StopSignal;
-use hilt_harness::transport::serial::{self, Console, LoginOutcome};
+use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
+use hilt_harness::transport::serial::Console;
 use support::pty_device::{Behaviour, PtyDevice};
 
 struct Link(String);
@@ -59,6 +60,8 @@ fn decl() -> ConsoleDecl {
         account: None,
         logout: "logout".into(),
         settle_ms: 250,
+        failure: None,
+        wake: Default::default(),
     }
 }
 
@@ -70,7 +73,7 @@ fn login_and_read_id(wiring: &SerialWiring) -> String {
     )
     .expect("console opens");
     let secret = Secret::from_guess("correct-horse-7");
-    let outcome = serial::login(
+    let outcome = dialogue::login(
         &mut console,
         &decl(),
         "admin",
@@ -79,9 +82,7 @@ fn login_and_read_id(wiring: &SerialWiring) -> String {
     )
     .expect("dialogue");
     assert_eq!(outcome, LoginOutcome::LoggedIn, "{}", console.transcript());
-    let id = console
-        .command("id", "dev> ", Duration::from_secs(5))
-        .expect("id");
+    let id = dialogue::command(&mut console, &decl(), "id", Duration::from_secs(5)).expect("id");
     console.send_line("logout").expect("logout");
     id
 }

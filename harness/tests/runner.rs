@@ -15,7 +15,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::runner::{self, Restore, RunConfig};
 use hilt_harness::stop::Interruption;
 use hilt_harness::suite::Suite;
-use hilt_harness::transport::serial::{self, LoginOutcome};
+use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
 use hilt_harness::{Capability, Check, CheckError, CheckMeta, Finding, Verdict};
 use hilt_reports::RunRecord;
 use support::pty_device::{board_file, Behaviour, PtyDevice};
@@ -47,11 +47,11 @@ impl Check for Login {
         let decl = ctx.console_decl()?;
         let password = ctx.password("admin")?;
         let console = ctx.console()?;
-        match serial::login(console, &decl, "admin", &password, Duration::from_secs(5))? {
+        match dialogue::login(console, &decl, "admin", &password, Duration::from_secs(5))? {
             LoginOutcome::LoggedIn => {}
             other => return Ok(Finding::fail("login refused", format!("{other:?}"))),
         }
-        let id = console.command("id", &decl.prompt, Duration::from_secs(5))?;
+        let id = dialogue::command(console, &decl, "id", Duration::from_secs(5))?;
         console.send_line("logout")?;
         Ok(Finding::pass("logged in", id))
     }

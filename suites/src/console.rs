@@ -1,11 +1,13 @@
 //! Console steps several checks share: reach a shell with the declared
-//! account, run a command, leave the console at its login prompt.
+//! account, run a command, leave the console at its login prompt. The
+//! dialogue itself is the console driver's (`hilt_harness::driver::console`).
 
 use std::time::Duration;
 
 use hilt_harness::board::{ConsoleDecl, Secret};
 use hilt_harness::context::CheckContext;
-use hilt_harness::transport::serial::{self, LoginOutcome};
+use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
+use hilt_harness::transport::serial;
 use hilt_harness::CheckError;
 
 pub const STEP: Duration = Duration::from_secs(5);
@@ -24,14 +26,24 @@ pub fn account(ctx: &CheckContext) -> Result<String, CheckError> {
     })
 }
 
-/// Logs in with the declared credentials. A console that will not let the
-/// genuine account in cannot show that it refuses others: board fault.
+/// Logs in with the declared credentials (a console declared without
+/// login is only woken). A console that will not let the genuine account
+/// in cannot show that it refuses others: board fault.
 pub fn open_shell(ctx: &mut CheckContext) -> Result<ConsoleDecl, CheckError> {
     let decl = ctx.console_decl()?;
+    if decl.login.is_none() {
+        let console = ctx.console()?;
+        if dialogue::wake(console, &decl, STEP)? != dialogue::AT_SHELL {
+            return Err(CheckError::Board(
+                "the console declares no login but did not show its shell prompt".into(),
+            ));
+        }
+        return Ok(decl);
+    }
     let user = account(ctx)?;
     let password = ctx.password(&user)?;
     let console = ctx.console()?;
-    match serial::login(console, &decl, &user, &password, STEP)? {
+    match dialogue::login(console, &decl, &user, &password, STEP)? {
         LoginOutcome::LoggedIn | LoginOutcome::NoLoginRequired => Ok(decl),
         LoginOutcome::Rejected(text) => Err(CheckError::Board(format!(
             "the declared account {user:?} could not log in on the console: {text:?}"
@@ -65,16 +77,13 @@ pub fn run(
     command: &str,
 ) -> Result<String, CheckError> {
     let console = ctx.console()?;
-    Ok(console.command(command, &decl.prompt, STEP)?)
+    Ok(dialogue::command(console, decl, command, STEP)?)
 }
 
 /// Ends the session so the next check meets the login prompt.
 pub fn close_shell(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<(), CheckError> {
-    let logout = decl.logout.clone();
     let console = ctx.console()?;
-    console.send_line(&logout)?;
-    let _ = console.drain(Duration::from_millis(100))?;
-    Ok(())
+    Ok(dialogue::logout(console, decl, Duration::from_secs(3))?)
 }
 
 /// Reads a configuration parameter with the declared console command.
@@ -154,13 +163,13 @@ pub fn config_set_verified(
 
 /// Waits at the console for the login prompt after a reboot or reset.
 pub fn await_boot(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<String, CheckError> {
-    let wanted = decl.login.clone().unwrap_or_else(|| decl.prompt.clone());
+    let wanted = decl.login_pattern().unwrap_or_else(|| decl.prompt_pattern());
     let console = ctx.console()?;
-    match console.expect(&regex::escape(&wanted), Duration::from_secs(5)) {
+    match console.expect(&wanted, Duration::from_secs(5)) {
         Ok(found) => Ok(found.before),
         // The prompt came before the console was reopened: ask for it.
         Err(serial::SerialError::Timeout { tail, .. }) => {
-            serial::wake(console, decl, Duration::from_secs(30))?;
+            dialogue::wake(console, decl, Duration::from_secs(30))?;
             Ok(tail)
         }
         Err(e) => Err(e.into()),
@@ -175,7 +184,7 @@ pub fn try_login(
     password: &hilt_harness::board::Secret,
 ) -> Result<LoginOutcome, CheckError> {
     let console = ctx.console()?;
-    Ok(serial::login(console, decl, user, password, STEP)?)
+    Ok(dialogue::login(console, decl, user, password, STEP)?)
 }
 
 /// Power-cycles the board (or reboots it from the console when no power

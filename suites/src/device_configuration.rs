@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
-use hilt_harness::transport::serial::LoginOutcome;
+use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console;

@@ -203,7 +203,7 @@ fn exchange_once(
 fn console_control(ctx: &mut CheckContext) -> Result<String, String> {
     let decl = ctx.console_decl().map_err(|e| e.to_string())?;
     let console = ctx.console().map_err(|e| e.to_string())?;
-    let state = hilt_harness::transport::serial::wake(console, &decl, CONTROL_TIMEOUT)
+    let state = hilt_harness::driver::console::wake(console, &decl, CONTROL_TIMEOUT)
         .map_err(|e| e.to_string())?;
     Ok(format!(
         "the console rests at its {} prompt",

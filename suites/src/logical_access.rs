@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console::{self as dialogue, LoginOutcome, Rest};
 use hilt_harness::params::{ParamKind, ParamSpec};
-use hilt_harness::transport::serial::{self, LoginOutcome};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console::{self, STEP};
@@ -82,63 +82,69 @@ impl Check for SerialLoginRequired {
         }
         let console = ctx.console()?;
         let state = if fresh_boot {
-            serial::look(console, &decl, Duration::from_secs(30))?
+            dialogue::look(console, &decl, Duration::from_secs(30))?
         } else {
-            serial::wake(console, &decl, STEP)?
+            dialogue::wake(console, &decl, STEP)?
         };
-        if state == 1 || decl.login.is_none() {
+        if state == dialogue::AT_SHELL || decl.login.is_none() {
             return Ok(Finding::fail(
                 "a shell prompt was reachable without any credentials",
                 format!(
-                    "{}the console showed the shell prompt {:?}",
+                    "{}the console showed the shell prompt {:?}{}",
                     if fresh_boot {
                         "after a power cycle "
                     } else {
                         ""
                     },
-                    decl.prompt
+                    decl.prompt,
+                    if decl.login.is_none() {
+                        " (the board file declares no login)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
         // At the login prompt: a shell command typed as the user name must
         // lead to the password prompt, not run.
         let probe = "id";
-        console.send_line(probe)?;
-        let password_prompt = decl.password.clone().unwrap_or_default();
-        let found = console.expect_any(
-            &[
-                &regex::escape(&password_prompt),
-                &regex::escape(&decl.prompt),
-            ],
-            STEP,
-        )?;
-        if found.index == 1 {
-            return Ok(Finding::fail(
-                "the console ran a shell after a user name alone",
-                format!("after sending {probe:?} at the login prompt the shell prompt appeared"),
-            ));
+        match dialogue::answer(console, &decl, probe, STEP)? {
+            Some(Rest::Password) => {}
+            Some(Rest::Shell) => {
+                return Ok(Finding::fail(
+                    "the console ran a shell after a user name alone",
+                    format!(
+                        "after sending {probe:?} at the login prompt the shell prompt appeared"
+                    ),
+                ))
+            }
+            other => {
+                return Err(CheckError::Board(format!(
+                    "after a user name the console showed no password prompt ({other:?})"
+                )))
+            }
         }
         // Answer the password prompt with nothing; expect to be sent back.
-        console.send_line("")?;
-        let back = console.expect_any(
-            &[
-                &regex::escape(decl.login.as_deref().unwrap_or_default()),
-                &regex::escape(&decl.prompt),
-            ],
-            STEP,
-        )?;
-        if back.index == 1 {
-            return Ok(Finding::fail(
-                "an empty password opened a shell",
-                "shell prompt after an empty password",
-            ));
+        match dialogue::answer(console, &decl, "", STEP)? {
+            Some(Rest::Login) => {}
+            Some(Rest::Shell) => {
+                return Ok(Finding::fail(
+                    "an empty password opened a shell",
+                    "shell prompt after an empty password",
+                ))
+            }
+            other => {
+                return Err(CheckError::Board(format!(
+                    "after an empty password the console showed no login prompt ({other:?})"
+                )))
+            }
         }
         // Positive control: the genuine account gets in, so the refusals
         // above were the device's decision, not a broken console.
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let console = ctx.console()?;
-        match serial::login(console, &decl, &user, &password, STEP)? {
+        match dialogue::login(console, &decl, &user, &password, STEP)? {
             LoginOutcome::LoggedIn => {}
             other => {
                 return Err(CheckError::Board(format!(
@@ -265,7 +271,7 @@ impl Check for ConsoleDefaultCredentials {
             }
             let secret = hilt_harness::board::Secret::from_guess(password);
             let console = ctx.console()?;
-            let outcome = serial::login(console, &decl, user, &secret, STEP)?;
+            let outcome = dialogue::login(console, &decl, user, &secret, STEP)?;
             // Composed from the dictionary entry, never from device output:
             // the phrase may pass scrubbing (see `credential_finding`).
             let credential = format!(
@@ -310,7 +316,7 @@ impl Check for ConsoleDefaultCredentials {
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let console = ctx.console()?;
-        match serial::login(console, &decl, &user, &password, STEP)? {
+        match dialogue::login(console, &decl, &user, &password, STEP)? {
             LoginOutcome::LoggedIn => {
                 if let Some((_, saved)) = saved {
                     console::restore_lockout(ctx, &decl, saved)?;

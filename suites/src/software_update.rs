@@ -12,6 +12,7 @@ use std::time::Duration;
 use ciborium::Value;
 use hilt_harness::board::{Board, Reference, UpdateMechanism};
 use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console as dialogue;
 use hilt_harness::transport::serial;
 use hilt_harness::transport::smp::{SlotState, Smp, SmpError, GROUP_IMAGE};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
@@ -325,8 +326,8 @@ fn reset_and_wait(ctx: &mut CheckContext) -> Result<Result<String, String>, Chec
     let decl = ctx.console_decl()?;
     // The boot ends at the login prompt, or at the shell on a console that
     // asks for none (which AU-09 reports; here it only ends the wait).
-    let mut ends = vec![regex::escape(&decl.prompt)];
-    ends.extend(decl.login.as_deref().map(regex::escape));
+    let mut ends = vec![decl.prompt_pattern()];
+    ends.extend(decl.login_pattern());
     let ends: Vec<&str> = ends.iter().map(String::as_str).collect();
     let console = ctx.console()?;
     match console.expect_any(&ends, BOOT) {
@@ -823,7 +824,7 @@ impl Check for UnauthenticatedUpdate {
         }
         console::close_shell(ctx, &decl)?;
         let console = ctx.console()?;
-        if serial::wake(console, &decl, STEP)? != 0 {
+        if dialogue::wake(console, &decl, STEP)? != dialogue::AT_LOGIN {
             return Err(CheckError::Board(
                 "the console is at a shell without login; cannot test an unauthenticated update"
                     .into(),

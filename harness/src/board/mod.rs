@@ -1,9 +1,11 @@
 //! Board files: resources (how a device is wired) and its declaration.
 
+mod dialogue;
 mod model;
 mod preflight;
 mod secret;
 
+pub use dialogue::{at_line_start, declared_text, resting_prompt};
 pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};
@@ -190,6 +192,22 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 text,
                 "declares.console.settle_ms",
                 "expected milliseconds from 1 to 5000",
+            ));
+        }
+        if let Some((field, why)) = console.pattern_error() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                &format!("declares.console.{field}"),
+                why,
+            ));
+        }
+        if console.wake == Wake::Enter && console.login.is_some() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.console.wake",
+                "`wake: enter` is for consoles without login: at a login prompt an empty line is an empty user name (a failed login); use `ctrl-c` or `none`",
             ));
         }
         if console.login.is_some() != console.password.is_some() {

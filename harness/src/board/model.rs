@@ -347,17 +347,32 @@ pub enum Role {
     User,
 }
 
+/// The console's dialogue. `login`, `password`, `prompt` and `failure`
+/// are regular expressions (Rust `regex` syntax) anchored to a line start:
+/// they match only where a line begins, so `login: ` never matches inside
+/// `Last login: Sun Dec  6 ...`. Text without special characters matches
+/// literally (`login: `, `sim> `); escape `$ . [ ] ( ) * + ? { } | ^ \`
+/// with a backslash to match them literally (`prompt: '\$ '`). The three
+/// prompts must also be the last thing the console printed (only spaces or
+/// tabs after them): a prompt is where the device waits for input.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleDecl {
-    /// Text the console shows when it wants a user name; absent if the
-    /// console declares no login (which AU-09 then reports).
+    /// Where the console asks for a user name (a pattern, see above).
+    /// Absent, with `password`, for a console that opens without
+    /// credentials: the checks judge it (AU-09 fails it) and use its shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+    /// Where the console asks for the password (a pattern).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// The shell prompt after a successful login.
+    /// The shell prompt after a successful login (a pattern).
     pub prompt: String,
+    /// What the console prints when it refuses a login (a pattern, e.g.
+    /// `Login incorrect`); without it a refusal is recognised by the login
+    /// prompt coming back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// Account used on the console (a key of `accounts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -369,6 +384,42 @@ pub struct ConsoleDecl {
     /// consoles need more; a fast one (the simulated board) can use less.
     #[serde(default = "default_settle_ms")]
     pub settle_ms: u64,
+    /// What hilt sends to a console that shows no prompt, so it prints one.
+    #[serde(default)]
+    pub wake: Wake,
+}
+
+/// How a silent console is asked for its prompt. hilt first looks (the
+/// console's `settle_ms`, then up to two seconds more) and sends this only
+/// when nothing it recognises was shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wake {
+    /// Ctrl-C (0x03): drops a half-typed line and makes most shells,
+    /// bootloaders and embedded consoles print their prompt again; at a
+    /// Linux getty it ends `login`, which starts over without counting a
+    /// failed login. A console that ignores it stays silent, and the check
+    /// is INCONCLUSIVE.
+    #[default]
+    CtrlC,
+    /// The line ending alone. Allowed only for a console without login: at
+    /// a login prompt an empty line is an empty user name, which a real
+    /// `/bin/login` counts as a failed login (towards lockout).
+    Enter,
+    /// Nothing: hilt only waits for the console to speak (a device whose
+    /// console reacts badly to any key; power control helps here).
+    None,
+}
+
+impl Wake {
+    /// The bytes to send, given the board's line ending.
+    pub fn bytes(self, line_ending: LineEnding) -> Option<Vec<u8>> {
+        match self {
+            Wake::CtrlC => Some(vec![0x03]),
+            Wake::Enter => Some(line_ending.as_bytes().to_vec()),
+            Wake::None => None,
+        }
+    }
 }
 
 fn default_logout() -> String {

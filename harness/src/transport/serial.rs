@@ -1,6 +1,7 @@
-//! The serial console: a tty (local device or PTY) or a raw TCP export,
-//! an expect engine over a bounded rolling buffer, a login helper, and a
-//! timestamped transcript of every byte in both directions.
+//! The serial console transport: a tty (local device or PTY) or a raw TCP
+//! export, an expect engine over a bounded rolling buffer, and a
+//! timestamped transcript of every byte in both directions. The dialogue
+//! (login, prompts, logout) is the console driver's, in `driver::console`.
 
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 
-use crate::board::{ConsoleDecl, LineEnding, Secret, SerialWiring};
+use crate::board::{LineEnding, Secret, SerialWiring};
 use crate::check::CheckError;
 use crate::scrub::Scrubber;
 use crate::stop::StopSignal;
@@ -93,7 +94,7 @@ fn escape_controls(text: &str) -> String {
 fn shown_patterns(patterns: &[&str]) -> String {
     patterns
         .iter()
-        .map(|p| format!("`{}`", escape_controls(p)))
+        .map(|p| format!("`{}`", escape_controls(crate::board::declared_text(p))))
         .collect::<Vec<_>>()
         .join(" or ")
 }
@@ -129,7 +130,14 @@ pub struct Match {
 pub struct Console {
     link: Box<dyn Link>,
     line_ending: LineEnding,
+    /// Output not yet consumed, after `context` bytes already consumed:
+    /// the last consumed byte is kept so a pattern anchored to a line
+    /// start (`(?m)^`) knows whether the unconsumed text begins a line.
     buffer: Vec<u8>,
+    context: usize,
+    /// What the layer above noted the console rests at (a prompt it
+    /// consumed); cleared by any new output.
+    rest_mark: Option<u8>,
     transcript: Transcript,
     /// Secrets hidden from the transcript and from error messages.
     scrubber: Scrubber,
@@ -144,7 +152,7 @@ pub struct Console {
 impl std::fmt::Debug for Console {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Console")
-            .field("buffered", &self.buffer.len())
+            .field("buffered", &self.pending().len())
             .finish()
     }
 }
@@ -224,6 +232,8 @@ impl Console {
             link,
             line_ending,
             buffer: Vec::new(),
+            context: 0,
+            rest_mark: None,
             transcript: Transcript::new(),
             scrubber: Scrubber::default(),
             received: 0,
@@ -244,6 +254,27 @@ impl Console {
         self.stop = stop;
     }
 
+    /// The device path or `host:port`, as timeout reasons name it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The board's line ending.
+    pub fn line_ending(&self) -> LineEnding {
+        self.line_ending
+    }
+
+    /// Records which prompt the console rests at (the driver's own tag),
+    /// until new output arrives.
+    pub fn mark_rest(&mut self, mark: Option<u8>) {
+        self.rest_mark = mark;
+    }
+
+    /// The tag given to [`Console::mark_rest`], if nothing arrived since.
+    pub fn rest_mark(&self) -> Option<u8> {
+        self.rest_mark
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), SerialError> {
         self.transcript.sent(bytes);
         self.write_all(bytes)
@@ -258,8 +289,11 @@ impl Console {
 
     /// Sends a secret line; the transcript shows `<redacted>`.
     pub fn send_secret_line(&mut self, secret: &Secret) -> Result<(), SerialError> {
-        self.transcript.sent(b"<redacted>");
-        self.transcript.sent(self.line_ending.as_bytes());
+        // One transcript line, so a bare line ending in the transcript
+        // always means an empty line was sent.
+        let mut shown = b"<redacted>".to_vec();
+        shown.extend_from_slice(self.line_ending.as_bytes());
+        self.transcript.sent(&shown);
         let mut bytes = secret.expose().as_bytes().to_vec();
         bytes.extend_from_slice(self.line_ending.as_bytes());
         self.write_all(&bytes)
@@ -389,22 +423,37 @@ impl Console {
             }
             self.read_some()?;
         }
-        let text = String::from_utf8_lossy(&self.buffer).into_owned();
-        self.buffer.clear();
-        Ok(text)
+        Ok(self.take_pending())
     }
 
-    /// Runs one shell command at `prompt` and returns its output (the echo
-    /// of the command and the next prompt removed).
+    /// Consumes what has already arrived (one short read past it), so
+    /// the next answer is not confused with older output.
+    pub fn discard_pending(&mut self) -> Result<(), SerialError> {
+        // Bounded: a console that never stops talking is read for at most
+        // this long.
+        let until = self.stop.bound(Duration::from_millis(500));
+        while Instant::now() < until {
+            let before = self.received;
+            self.read_some()?;
+            if self.received == before {
+                break;
+            }
+        }
+        self.take_pending();
+        Ok(())
+    }
+
+    /// Runs one command and returns its output (the echo of the command
+    /// and the next prompt removed); `prompt` is a pattern.
     pub fn command(
         &mut self,
         line: &str,
         prompt: &str,
         timeout: Duration,
     ) -> Result<String, SerialError> {
-        self.buffer.clear();
+        self.discard_pending()?;
         self.send_line(line)?;
-        let found = self.expect(&regex::escape(prompt), timeout)?;
+        let found = self.expect(prompt, timeout)?;
         let out = found.before.replace('\r', "");
         let out = out
             .strip_prefix(line)
@@ -413,17 +462,39 @@ impl Console {
         Ok(out.trim_end().to_string())
     }
 
+    /// Output not yet consumed.
+    fn pending(&self) -> &[u8] {
+        &self.buffer[self.context..]
+    }
+
+    /// Consumes `len` bytes of pending output, keeping the last as context.
+    fn consume(&mut self, len: usize) {
+        let end = (self.context + len).min(self.buffer.len());
+        if end > 0 {
+            self.buffer.drain(..end - 1);
+            self.context = 1;
+        }
+    }
+
+    /// Consumes all pending output and returns it (lossy UTF-8).
+    fn take_pending(&mut self) -> String {
+        let text = String::from_utf8_lossy(self.pending()).into_owned();
+        self.consume(self.pending().len());
+        text
+    }
+
     fn read_some(&mut self) -> Result<(), SerialError> {
         let mut chunk = [0u8; 4096];
         match self.link.read(&mut chunk) {
             Ok(0) => Err(self.mark_lost("end of stream (device closed the console)".into())),
             Ok(n) => {
                 self.received += n as u64;
+                self.rest_mark = None;
                 self.transcript.received(&chunk[..n]);
                 strip_ansi_into(&chunk[..n], &mut self.buffer);
-                if self.buffer.len() > MATCH_BUFFER {
-                    let excess = self.buffer.len() - MATCH_BUFFER;
-                    self.buffer.drain(..excess);
+                let pending = self.pending().len();
+                if pending > MATCH_BUFFER {
+                    self.consume(pending - MATCH_BUFFER);
                 }
                 Ok(())
             }
@@ -444,24 +515,26 @@ impl Console {
 
     fn find(&mut self, patterns: &[Regex]) -> Option<Match> {
         // Earliest match wins, so a prompt is not skipped for a later one.
+        // Searching from `context` lets `^` see the byte before.
+        let from = self.context;
         let (index, captures) = patterns
             .iter()
             .enumerate()
-            .filter_map(|(i, re)| re.captures(&self.buffer).map(|c| (i, c)))
+            .filter_map(|(i, re)| re.captures_at(&self.buffer, from).map(|c| (i, c)))
             .min_by_key(|(_, c)| c.get(0).map_or(usize::MAX, |m| m.start()))?;
         let whole = captures.get(0)?;
         let (start, end) = (whole.start(), whole.end());
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let found = Match {
             index,
-            before: lossy(&self.buffer[..start]),
+            before: lossy(&self.buffer[from..start]),
             matched: lossy(&self.buffer[start..end]),
             captures: captures
                 .iter()
                 .map(|c| c.map(|m| lossy(m.as_bytes())))
                 .collect(),
         };
-        self.buffer.drain(..end);
+        self.consume(end - from);
         Some(found)
     }
 
@@ -472,7 +545,7 @@ impl Console {
     fn tail(&self, max: usize) -> String {
         let text = self
             .scrubber
-            .scrub_text(&String::from_utf8_lossy(&self.buffer));
+            .scrub_text(&String::from_utf8_lossy(self.pending()));
         last_bytes(&text, max)
     }
 
@@ -646,90 +719,8 @@ fn escape_into(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Result of a login attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginOutcome {
-    /// The shell prompt appeared after the credentials.
-    LoggedIn,
-    /// The console asked again or said no; the text it showed.
-    Rejected(String),
-    /// A shell prompt was showing before any credentials were given.
-    NoLoginRequired,
-}
-
-/// Brings the console to a known state: looks at what it shows, pokes it
-/// only when needed, and returns which prompt it rests at (0 = login,
-/// 1 = shell). Looking first matters: on a real `/bin/login` a stray CR at
-/// `login:` is an empty user name, costing a failed login and a 3 s delay.
-pub fn wake(
-    console: &mut Console,
-    decl: &ConsoleDecl,
-    timeout: Duration,
-) -> Result<usize, SerialError> {
-    settle_at_prompt(console, decl, timeout, true)
-}
-
-/// Like `wake`, but never ends an open session: reports the shell prompt
-/// as it is (used right after a power cycle, when no session can be open
-/// unless the console gives one away).
-pub fn look(
-    console: &mut Console,
-    decl: &ConsoleDecl,
-    timeout: Duration,
-) -> Result<usize, SerialError> {
-    settle_at_prompt(console, decl, timeout, false)
-}
-
-fn settle_at_prompt(
-    console: &mut Console,
-    decl: &ConsoleDecl,
-    timeout: Duration,
-    end_open_session: bool,
-) -> Result<usize, SerialError> {
-    let until = crate::stop::instant_after(timeout);
-    let mut logged_out = !end_open_session;
-    let mut shown = console.settle(
-        Duration::from_millis(decl.settle_ms),
-        Duration::from_secs(2),
-    )?;
-    for _ in 0..20 {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match resting_prompt(&shown, decl) {
-            Some(Prompt::Login) => return Ok(0),
-            Some(Prompt::Shell) if decl.login.is_some() && !logged_out => {
-                // A session left open (by an earlier check or a person):
-                // end it once, so only a console that shows a shell again
-                // without credentials counts as open.
-                logged_out = true;
-                console.send_line(&decl.logout)?;
-                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(5)))?;
-            }
-            Some(Prompt::Shell) => return Ok(1),
-            Some(Prompt::Password) => {
-                // Answer a stale password prompt with nothing; a real login
-                // may then pause (Debian: 3 s) before asking again.
-                console.send(console.line_ending.as_bytes())?;
-                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(6)))?;
-            }
-            None => {
-                console.send(console.line_ending.as_bytes())?;
-                shown = console.wait_for_prompt(decl, left.min(Duration::from_secs(2)))?;
-            }
-        }
-    }
-    Err(SerialError::Timeout {
-        pattern: "login or shell prompt".into(),
-        console: console.name.clone(),
-        waited_ms: timeout.as_millis(),
-        tail: last_bytes(&console.scrubber.scrub_text(&shown), 200),
-    })
-}
-
 /// The end of `text`, at most `max` bytes, starting on a character.
-fn last_bytes(text: &str, max: usize) -> String {
+pub fn last_bytes(text: &str, max: usize) -> String {
     let mut from = text.len().saturating_sub(max);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -737,34 +728,12 @@ fn last_bytes(text: &str, max: usize) -> String {
     text[from..].to_string()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prompt {
-    Login,
-    Password,
-    Shell,
-}
-
-/// The prompt `text` ends with, if any.
-fn resting_prompt(text: &str, decl: &ConsoleDecl) -> Option<Prompt> {
-    let text = text.trim_end();
-    let ends = |prompt: &str| !prompt.trim().is_empty() && text.ends_with(prompt.trim_end());
-    if decl.password.as_deref().is_some_and(ends) {
-        Some(Prompt::Password)
-    } else if decl.login.as_deref().is_some_and(ends) {
-        Some(Prompt::Login)
-    } else if ends(&decl.prompt) {
-        Some(Prompt::Shell)
-    } else {
-        None
-    }
-}
-
 impl Console {
     /// Reads until the console has been quiet for `quiet` (or `max` passed)
     /// and returns what it showed, consuming it.
-    fn settle(&mut self, quiet: Duration, max: Duration) -> Result<String, SerialError> {
+    pub fn settle(&mut self, quiet: Duration, max: Duration) -> Result<String, SerialError> {
         let start = Instant::now();
-        let mut last_len = self.buffer.len();
+        let mut last_received = self.received;
         let mut last_change = Instant::now();
         loop {
             if self.stop.is_interrupted() {
@@ -781,68 +750,23 @@ impl Console {
                 )));
             }
             self.read_some()?;
-            if self.buffer.len() != last_len {
-                last_len = self.buffer.len();
+            if self.received != last_received {
+                last_received = self.received;
                 last_change = Instant::now();
             }
         }
-        let text = String::from_utf8_lossy(&self.buffer).into_owned();
-        self.buffer.clear();
-        Ok(text)
+        Ok(self.take_pending())
     }
 
-    /// Waits for any prompt of `decl` to appear, then for the console to go
-    /// quiet; returns everything shown (empty if no prompt came in time).
-    fn wait_for_prompt(
-        &mut self,
-        decl: &ConsoleDecl,
-        timeout: Duration,
-    ) -> Result<String, SerialError> {
-        let mut patterns: Vec<String> = vec![regex::escape(&decl.prompt)];
-        patterns.extend(decl.login.as_deref().map(regex::escape));
-        patterns.extend(decl.password.as_deref().map(regex::escape));
-        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
-        match self.expect_any(&refs, timeout) {
-            Ok(found) => {
-                // Less than the first look: the prompt is already here, this
-                // only catches trailing output.
-                let quiet = Duration::from_millis(decl.settle_ms * 3 / 5);
-                let rest = self.settle(quiet, Duration::from_secs(2))?;
-                Ok(format!("{}{}{}", found.before, found.matched, rest))
-            }
-            Err(SerialError::Timeout { tail, .. }) => {
-                self.buffer.clear();
-                Ok(tail)
-            }
-            Err(e) => Err(e),
-        }
+    /// The last output (scrubbed), for an error message.
+    pub fn last_output(&self, max: usize) -> String {
+        self.tail(max)
     }
-}
 
-/// Logs in as `user` with `password` following the board's console
-/// declaration. Expects the console at its login prompt (see `wake`).
-pub fn login(
-    console: &mut Console,
-    decl: &ConsoleDecl,
-    user: &str,
-    password: &Secret,
-    timeout: Duration,
-) -> Result<LoginOutcome, SerialError> {
-    let (Some(login_prompt), Some(password_prompt)) = (&decl.login, &decl.password) else {
-        return Ok(LoginOutcome::NoLoginRequired);
-    };
-    if wake(console, decl, timeout)? == 1 {
-        return Ok(LoginOutcome::NoLoginRequired);
-    }
-    console.send_line(user)?;
-    console.expect(&regex::escape(password_prompt), timeout)?;
-    console.send_secret_line(password)?;
-    let patterns = [regex::escape(&decl.prompt), regex::escape(login_prompt)];
-    let found = console.expect_any(&[&patterns[0], &patterns[1]], timeout)?;
-    if found.index == 0 {
-        Ok(LoginOutcome::LoggedIn)
-    } else {
-        Ok(LoginOutcome::Rejected(found.before.trim().to_string()))
+    /// Secrets hidden from the transcript, for the layer above to scrub
+    /// text it quotes.
+    pub fn scrub(&self, text: &str) -> String {
+        self.scrubber.scrub_text(text)
     }
 }
 
@@ -899,6 +823,29 @@ mod tests {
         let mut c = console(&[b"boot...\r\nlog", b"\x1b[1;32min\x1b[0m: "]);
         let m = c.expect("login: ", Duration::from_secs(1)).expect("match");
         assert_eq!(m.before, "boot...\r\n");
+    }
+
+    #[test]
+    fn a_line_start_anchor_sees_what_was_consumed_before() {
+        let login = crate::board::resting_prompt("login: ");
+        // `Last ` consumed by an earlier match: the rest of the line does
+        // not begin one, so `login: ` after it is no prompt.
+        let mut c = console(&[b"Last ", b"login: "]);
+        c.expect("Last ", Duration::from_secs(1)).expect("first part");
+        assert!(c.expect(&login, Duration::from_millis(200)).is_err());
+        // After a line break it is one.
+        let mut c = console(&[b"boot\r\n", b"login: "]);
+        c.expect("boot", Duration::from_secs(1)).expect("boot");
+        assert!(c.expect(&login, Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn new_output_clears_the_rest_mark() {
+        let mut c = console(&[b"login: "]);
+        c.mark_rest(Some(7));
+        assert_eq!(c.rest_mark(), Some(7));
+        let _ = c.settle(Duration::from_millis(50), Duration::from_millis(200));
+        assert_eq!(c.rest_mark(), None);
     }
 
     #[test]
@@ -1001,7 +948,7 @@ mod tests {
         let chunks: Vec<&[u8]> = std::iter::repeat_n(flood.as_slice(), 64).collect();
         let mut c = console(&chunks);
         let _ = c.expect("never", Duration::from_millis(300));
-        assert!(c.buffer.len() <= MATCH_BUFFER);
+        assert!(c.pending().len() <= MATCH_BUFFER);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub struct Behaviour {
     pub password: String,
     /// Also accept admin/admin (a universal default password).
     pub default_admin: bool,
+    /// Also accept root/root.
+    pub default_root: bool,
+    /// After a successful login, print a `Last login: ...` line and a
+    /// message of the day before the prompt, as Debian's /bin/login does.
+    pub last_login_motd: bool,
     pub id: String,
     /// Never answer anything (a hung device).
     pub silent: bool,
@@ -56,6 +61,8 @@ impl Default for Behaviour {
             user: "admin".into(),
             password: "correct-horse-7".into(),
             default_admin: false,
+            default_root: false,
+            last_login_motd: false,
             id: "DEV-0001".into(),
             silent: false,
             die_after_lines: None,
@@ -74,6 +81,9 @@ pub struct PtyDevice {
     pub pts: PathBuf,
     stop: Arc<AtomicBool>,
     pub lines_seen: Arc<AtomicUsize>,
+    /// Empty user names received at the login prompt (each a failed
+    /// login, as on a real /bin/login).
+    pub empty_logins: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -87,13 +97,19 @@ impl PtyDevice {
         let pts = pts.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let lines_seen = Arc::new(AtomicUsize::new(0));
-        let (s, l) = (stop.clone(), lines_seen.clone());
-        let thread = std::thread::spawn(move || serve(master, slave, behaviour, s, l));
+        let empty_logins = Arc::new(AtomicUsize::new(0));
+        let counters = Counters {
+            lines_seen: lines_seen.clone(),
+            empty_logins: empty_logins.clone(),
+        };
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || serve(master, slave, behaviour, s, counters));
         Self {
             path,
             pts,
             stop,
             lines_seen,
+            empty_logins,
             thread: Some(thread),
         }
     }
@@ -170,13 +186,24 @@ enum State {
     Shell,
 }
 
-fn serve(
-    master: OwnedFd,
-    slave: OwnedFd,
-    b: Behaviour,
-    stop: Arc<AtomicBool>,
+/// What the device counts, for the test to read.
+struct Counters {
     lines_seen: Arc<AtomicUsize>,
-) {
+    empty_logins: Arc<AtomicUsize>,
+}
+
+/// Printed after a successful login when `last_login_motd` is set: a
+/// Debian-style last-login line (whose `login: ` must not read as a login
+/// prompt) and a message of the day.
+const LAST_LOGIN: &str = "Last login: Sun Dec  6 18:01:02 UTC 2026 on pts/3\r\n";
+const MOTD: &str = "\r\nThe programs included with the PTY test device are free software.\r\n\
+login: is not a prompt in a message of the day\r\n\r\n";
+
+fn serve(master: OwnedFd, slave: OwnedFd, b: Behaviour, stop: Arc<AtomicBool>, counters: Counters) {
+    let Counters {
+        lines_seen,
+        empty_logins,
+    } = counters;
     let say = |text: &str| {
         if !b.silent {
             std::thread::sleep(b.answer_delay);
@@ -216,6 +243,13 @@ fn serve(
             continue;
         }
         for &byte in &buf[..n as usize] {
+            if byte == 0x03 {
+                // Ctrl-C: drop the line and ask again.
+                line.clear();
+                say("^C\r\n");
+                say(prompt_for(&state));
+                continue;
+            }
             if byte != b'\r' && byte != b'\n' {
                 if line.len() < 4096 {
                     line.push(byte);
@@ -243,12 +277,28 @@ fn serve(
             }
             say("\r\n");
             state = match state {
-                State::User if text.is_empty() => State::User,
+                State::User if text.is_empty() => {
+                    // As /bin/login: an empty user name is a failed login.
+                    empty_logins.fetch_add(1, Ordering::SeqCst);
+                    say("Login incorrect\r\n");
+                    State::User
+                }
                 State::User => State::Password(text),
                 State::Password(user) => {
                     let genuine = user == b.user && text == password;
-                    let default = b.default_admin && user == "admin" && text == "admin";
+                    let default = (b.default_admin && user == "admin" && text == "admin")
+                        || (b.default_root && user == "root" && text == "root");
                     if genuine || default {
+                        if b.last_login_motd {
+                            // Written in pieces, as a slow UART delivers it:
+                            // `Last login: ` may arrive on its own.
+                            say("Last ");
+                            std::thread::sleep(Duration::from_millis(30));
+                            say("login: ");
+                            std::thread::sleep(Duration::from_millis(30));
+                            say(&LAST_LOGIN["Last login: ".len()..]);
+                            say(MOTD);
+                        }
                         State::Shell
                     } else {
                         say("Login incorrect\r\n");
@@ -285,8 +335,24 @@ fn serve(
     }
 }
 
+/// The console declaration `board_file` writes.
+pub const CONSOLE_WITH_LOGIN: &str =
+    r#"{ login: "login: ", password: "Password: ", prompt: "dev> ", account: admin }"#;
+
 /// A board file for a PTY device, written into `dir`.
 pub fn board_file(dir: &Path, name: &str, device: &PtyDevice, password_env: &str) -> PathBuf {
+    board_file_with_console(dir, name, device, password_env, CONSOLE_WITH_LOGIN)
+}
+
+/// A board file for a PTY device with the given `declares.console` value
+/// (YAML flow mapping).
+pub fn board_file_with_console(
+    dir: &Path,
+    name: &str,
+    device: &PtyDevice,
+    password_env: &str,
+    console: &str,
+) -> PathBuf {
     let text = format!(
         r#"board: {name}
 model: PTY test device
@@ -298,7 +364,7 @@ declares:
       - console: {{ command: id, pattern: "device_id: (\\S+)" }}
   accounts:
     admin: {{ password: "env:{password_env}" }}
-  console: {{ login: "login: ", password: "Password: ", prompt: "dev> ", account: admin }}
+  console: {console}
   support: {{ end_of_support: 2031-12-31, vulnerability_contact: security@example.com }}
 "#,
         tty = device.path.display()
@@ -306,4 +372,37 @@ declares:
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).expect("write board file");
     path
+}
+
+/// Empty lines a console transcript (as hilt saves it: `+S.mmm < text`
+/// from the device, `> text` to it, `\r` `\n` escaped) shows being sent
+/// while the device's current output line ended with `login:`: each is an
+/// empty user name. Returns the offending transcript lines.
+pub fn empty_logins_in(transcript: &str) -> Vec<String> {
+    let mut current_line = String::new();
+    let mut found = Vec::new();
+    for line in transcript.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(_at), Some(direction)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let body = parts.next().unwrap_or("");
+        match direction {
+            "<" => {
+                let text = body.replace("\\r", "\r").replace("\\n", "\n");
+                match text.rfind(['\r', '\n']) {
+                    Some(at) => current_line = text[at + 1..].to_string(),
+                    None => current_line.push_str(&text),
+                }
+            }
+            ">" => {
+                let empty = matches!(body, "\\r" | "\\n" | "\\r\\n" | "");
+                if empty && current_line.trim_end().ends_with("login:") {
+                    found.push(line.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }

@@ -9,7 +9,6 @@ use hilt_debug::probe::{self, AttachOptions, ProbeError, ProbeSelector};
 use hilt_harness::board::{Board, ProbeWiring};
 use hilt_harness::context::CheckContext;
 use hilt_harness::params::{parse_hex_address, ItemRule, ParamKind, ParamSpec};
-use hilt_harness::transport::serial;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console::STEP;
@@ -81,7 +80,7 @@ impl Check for DebugPortLocked {
         let alive = |ctx: &mut CheckContext| -> Result<(), CheckError> {
             if let Ok(decl) = ctx.console_decl() {
                 let console = ctx.console()?;
-                serial::wake(console, &decl, STEP).map_err(|e| {
+                hilt_harness::driver::console::wake(console, &decl, STEP).map_err(|e| {
                     CheckError::Board(format!("the device does not answer on its console: {e}"))
                 })?;
             }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use hilt_harness::board::{Board, FlashRegion, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::power::PowerAction;
-use hilt_harness::transport::serial::{self, SerialError};
+use hilt_harness::driver::console as dialogue;
+use hilt_harness::transport::serial::SerialError;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
@@ -52,8 +53,8 @@ enum PowerOn {
 fn power_on_and_watch(ctx: &mut CheckContext) -> Result<PowerOn, CheckError> {
     ctx.power_watching_console(PowerAction::On)?;
     let decl = ctx.console_decl()?;
-    let mut ends = vec![regex::escape(&decl.prompt)];
-    ends.extend(decl.login.as_deref().map(regex::escape));
+    let mut ends = vec![decl.prompt_pattern()];
+    ends.extend(decl.login_pattern());
     let ends: Vec<&str> = ends.iter().map(String::as_str).collect();
     let console = ctx.console()?;
     // A halted board prints its boot log and falls silent: 3 s of silence
@@ -64,7 +65,7 @@ fn power_on_and_watch(ctx: &mut CheckContext) -> Result<PowerOn, CheckError> {
             // Silence is not yet a refusal: a board that pauses mid-boot
             // (longer than QUIET) would otherwise pass. Poke the console
             // as an operator would; a prompt now means it did boot.
-            match serial::look(console, &decl, QUIET) {
+            match dialogue::look(console, &decl, QUIET) {
                 Ok(_) => Ok(PowerOn::Prompt(tail)),
                 Err(SerialError::Timeout { .. }) => Ok(PowerOn::NoPrompt(tail)),
                 Err(e) => Err(e.into()),

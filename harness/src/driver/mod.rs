@@ -1,0 +1,4 @@
+//! Drivers: the protocols a device speaks, above the transports that
+//! carry its bytes. Checks use drivers; the board file says how they talk.
+
+pub mod console;
