@@ -15,9 +15,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console as dialogue;
 use hilt_harness::runner::{self, RunConfig};
 use hilt_harness::suite::Suite;
-use hilt_harness::driver::console as dialogue;
 use hilt_harness::{Check, CheckError, CheckMeta, Finding};
 use pty_device::{board_file, Behaviour, Echo, PtyDevice};
 

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hilt_harness::board::{ConsoleDecl, HostPort, LineEnding, Secret, SerialWiring};
-use hilt_harness::stop::StopSignal;
 use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
+use hilt_harness::stop::StopSignal;
 use hilt_harness::transport::serial::Console;
 use support::pty_device::{Behaviour, PtyDevice};
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
 use hilt_harness::runner::{self, Restore, RunConfig};
 use hilt_harness::stop::Interruption;
 use hilt_harness::suite::Suite;
-use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
 use hilt_harness::{Capability, Check, CheckError, CheckMeta, Finding, Verdict};
 use hilt_reports::RunRecord;
 use support::pty_device::{board_file, Behaviour, PtyDevice};
@@ -434,7 +434,7 @@ impl Check for ChangesThen {
                     let decl = ctx.console_decl()?;
                     let password = ctx.password("admin")?;
                     let console = ctx.console()?;
-                    serial::login(console, &decl, "admin", &password, Duration::from_secs(5))?;
+                    dialogue::login(console, &decl, "admin", &password, Duration::from_secs(5))?;
                     let id = console.command("id", &decl.prompt, Duration::from_secs(5))?;
                     console.send_line("logout")?;
                     if id.contains("device_id") {

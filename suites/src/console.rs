@@ -163,7 +163,9 @@ pub fn config_set_verified(
 
 /// Waits at the console for the login prompt after a reboot or reset.
 pub fn await_boot(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<String, CheckError> {
-    let wanted = decl.login_pattern().unwrap_or_else(|| decl.prompt_pattern());
+    let wanted = decl
+        .login_pattern()
+        .unwrap_or_else(|| decl.prompt_pattern());
     let console = ctx.console()?;
     match console.expect(&wanted, Duration::from_secs(5)) {
         Ok(found) => Ok(found.before),

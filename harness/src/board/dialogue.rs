@@ -62,7 +62,10 @@ impl ConsoleDecl {
         ];
         fields.into_iter().find_map(|(field, text)| {
             let text = text?;
-            let why = match (regex::Regex::new(text), regex::Regex::new(&at_line_start(text))) {
+            let why = match (
+                regex::Regex::new(text),
+                regex::Regex::new(&at_line_start(text)),
+            ) {
                 (Err(e), _) | (_, Err(e)) => format!("invalid regular expression: {e}"),
                 (Ok(alone), Ok(_)) if alone.is_match("") => {
                     format!("{text:?} matches empty text, so it would match anywhere")
@@ -95,7 +98,10 @@ mod tests {
         assert!(matches(&login, "login: "));
         // A host-name prefix is no line start either: declare it.
         assert!(!matches(&login, "debian login: "));
-        assert!(matches(&resting_prompt("debian login: "), "\r\ndebian login: "));
+        assert!(matches(
+            &resting_prompt("debian login: "),
+            "\r\ndebian login: "
+        ));
     }
 
     #[test]

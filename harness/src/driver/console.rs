@@ -233,7 +233,8 @@ pub fn login(
     password: &Secret,
     timeout: Duration,
 ) -> Result<LoginOutcome, SerialError> {
-    let (Some(login_prompt), Some(password_prompt)) = (decl.login_pattern(), decl.password_pattern())
+    let (Some(login_prompt), Some(password_prompt)) =
+        (decl.login_pattern(), decl.password_pattern())
     else {
         // An open console: reach its shell all the same.
         wake(console, decl, timeout)?;
@@ -248,7 +249,11 @@ pub fn login(
     let shell = decl.prompt_pattern();
     let failure = decl.failure_pattern();
     console.send_line(user)?;
-    let mut after_user = vec![password_prompt.as_str(), shell.as_str(), login_prompt.as_str()];
+    let mut after_user = vec![
+        password_prompt.as_str(),
+        shell.as_str(),
+        login_prompt.as_str(),
+    ];
     after_user.extend(failure.as_deref());
     let found = console.expect_any(&after_user, timeout)?;
     match found.index {

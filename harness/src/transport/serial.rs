@@ -831,7 +831,8 @@ mod tests {
         // `Last ` consumed by an earlier match: the rest of the line does
         // not begin one, so `login: ` after it is no prompt.
         let mut c = console(&[b"Last ", b"login: "]);
-        c.expect("Last ", Duration::from_secs(1)).expect("first part");
+        c.expect("Last ", Duration::from_secs(1))
+            .expect("first part");
         assert!(c.expect(&login, Duration::from_millis(200)).is_err());
         // After a line break it is one.
         let mut c = console(&[b"boot\r\n", b"login: "]);

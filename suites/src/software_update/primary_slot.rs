@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hilt_harness::board::{Board, FlashRegion, Reference};
 use hilt_harness::context::CheckContext;
-use hilt_harness::transport::power::PowerAction;
 use hilt_harness::driver::console as dialogue;
+use hilt_harness::transport::power::PowerAction;
 use hilt_harness::transport::serial::SerialError;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
