@@ -9,8 +9,9 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use hilt_harness::board::{ConsoleDecl, LineEnding, Secret};
+use hilt_harness::driver::console as dialogue;
 use hilt_harness::stop::StopSignal;
-use hilt_harness::transport::serial::{self, Console};
+use hilt_harness::transport::serial::Console;
 use libfuzzer_sys::fuzz_target;
 
 /// Replays the fuzzer's bytes as device output, then hangs up (so each
@@ -58,7 +59,9 @@ fuzz_target!(|data: &[u8]| {
         account: None,
         logout: "logout".into(),
         settle_ms: 5,
+        failure: Some("Login incorrect".into()),
+        wake: Default::default(),
     };
     let mut console = Console::from_stream(Replay(chunks), LineEnding::Cr, stop);
-    let _ = serial::login(&mut console, &decl, "admin", &Secret::from_guess("x"), Duration::from_millis(5));
+    let _ = dialogue::login(&mut console, &decl, "admin", &Secret::from_guess("x"), Duration::from_millis(5));
 });
