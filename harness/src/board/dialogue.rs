@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn messages_show_the_declared_text() {
         assert_eq!(declared_text(&resting_prompt("dev> ")), "dev> ");
-        assert_eq!(declared_text(&at_line_start("Login incorrect")), "Login incorrect");
+        assert_eq!(
+            declared_text(&at_line_start("Login incorrect")),
+            "Login incorrect"
+        );
         assert_eq!(declared_text("device_id: (\\S+)"), "device_id: (\\S+)");
     }
 
