@@ -1,0 +1,65 @@
+//! The faults, injected from outside as a lab's would be: a power cut
+//! (SIGKILL of the board's process), a hang (SIGSTOP) and a pulled cable
+//! (the host side of the board's link set down). Nothing inside hilt knows.
+
+use std::process::Command;
+
+use super::sim::SimBoard;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    Killed,
+    Frozen,
+    CutOff,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Killed => "killed",
+            Fault::Frozen => "frozen",
+            Fault::CutOff => "cut off",
+        }
+    }
+
+    pub fn inject(self, board: &SimBoard) {
+        match self {
+            Fault::Killed => signal(board, libc::SIGKILL),
+            Fault::Frozen => signal(board, libc::SIGSTOP),
+            Fault::CutOff => set_link(board, "down"),
+        }
+    }
+
+    /// Undoes what can be undone without the run's help: a frozen board
+    /// runs on, a cable goes back in. A killed board is started again by
+    /// the caller (`hilt-sim up` without `--fresh` keeps its flash).
+    pub fn heal(self, board: &SimBoard) {
+        match self {
+            Fault::Killed => {}
+            Fault::Frozen => signal(board, libc::SIGCONT),
+            Fault::CutOff => set_link(board, "up"),
+        }
+    }
+}
+
+fn signal(board: &SimBoard, signal: i32) {
+    let Some(pid) = board.pid() else {
+        panic!("{}: no pid file", board.name);
+    };
+    // SAFETY: kill(2) on the pid hilt-sim recorded for this board.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert!(
+        rc == 0 || signal == libc::SIGCONT,
+        "{}: kill({pid}, {signal}) failed",
+        board.name
+    );
+}
+
+fn set_link(board: &SimBoard, state: &str) {
+    let link = board.host_link();
+    let status = Command::new("ip")
+        .args(["link", "set", "dev", &link, state])
+        .status()
+        .expect("ip runs");
+    assert!(status.success(), "ip link set {link} {state} failed");
+}
