@@ -54,6 +54,11 @@ const POINTS: [Point; 4] = [
 /// over its network link: with the cable pulled they may still conclude.
 const LINK_FREE: &[&str] = &[];
 
+/// (check, fault) pairs known to break the rules until their check is
+/// fixed: reported as KNOWN, not failing the test. Each entry names why;
+/// remove it when the check holds.
+const KNOWN: &[(&str, Fault, &str)] = &[];
+
 /// Checks that, once the fault is undone, show the board as found: the
 /// declared account logs in on the console and the reported image is the
 /// installed one (with the flash's primary slot holding the golden image).
@@ -254,9 +259,18 @@ fn run_cell(
                     problems,
                 };
             };
-            let landing = Landing::of(run.landed_ms[i], t.start_offset_ms, t.end_offset_ms);
+            let control_ms = t
+                .measurements
+                .get("alive_after_check_ms")
+                .and_then(|v| v.parse().ok());
+            let landing = Landing::of(
+                run.landed_ms[i],
+                t.start_offset_ms,
+                t.end_offset_ms,
+                control_ms,
+            );
             let verdict = t.verdict.as_str().to_string();
-            let disturbed = !matches!(landing, Landing::After);
+            let disturbed = !landing.undisturbed();
             let allowed = if !disturbed
                 || matches!(r.verdict.as_str(), "NOT_APPLICABLE" | "DECLARED")
                 || (cell.fault == Fault::CutOff && LINK_FREE.contains(&a.check))
@@ -403,11 +417,20 @@ fn no_fault_ever_passes_or_fails() {
     });
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|p| p.into_inner()));
     let table = table::markdown(&outcomes, &POINTS);
-    let bad: Vec<String> = outcomes
-        .iter()
-        .filter(|o| !o.problems.is_empty())
-        .map(|o| format!("{}: {}", o.summary(), o.problems.join("; ")))
-        .collect();
+    let known = |o: &Outcome| {
+        KNOWN
+            .iter()
+            .find(|(check, fault, _)| *check == o.check && *fault == o.fault)
+            .map(|(_, _, why)| *why)
+    };
+    let mut bad = Vec::new();
+    for o in outcomes.iter().filter(|o| !o.problems.is_empty()) {
+        let line = format!("{}: {}", o.summary(), o.problems.join("; "));
+        match known(o) {
+            Some(why) => println!("KNOWN ({why}) {line}"),
+            None => bad.push(line),
+        }
+    }
     println!(
         "fault matrix: {} checks, {} trials, {} blocks of boards, {:.0} s\n\n{table}",
         checks.len(),

@@ -32,18 +32,25 @@ pub enum Landing {
     Inside(f64),
     /// After the check had ended: the trial ran undisturbed.
     After,
+    /// After the check's last exchange with the device, the control that
+    /// showed it alive at the end (its measurement `alive_after_check_ms`):
+    /// nothing of the check was left to disturb.
+    AfterControl,
     /// No trial, or the fault never went in.
     Unknown,
 }
 
 impl Landing {
-    pub fn of(landed_ms: Option<i64>, start_ms: u64, end_ms: u64) -> Self {
+    pub fn of(landed_ms: Option<i64>, start_ms: u64, end_ms: u64, control_ms: Option<u64>) -> Self {
         let Some(at) = landed_ms else {
             return Landing::Unknown;
         };
         let (start, end) = (start_ms as i64, end_ms as i64);
+        let control_end = control_ms.map(|c| start + c as i64);
         if at <= start {
             Landing::Before
+        } else if control_end.is_some_and(|c| at >= c) && at < end {
+            Landing::AfterControl
         } else if at >= end {
             Landing::After
         } else {
@@ -51,11 +58,17 @@ impl Landing {
         }
     }
 
+    /// Whether the check ran to its end without the fault.
+    pub fn undisturbed(self) -> bool {
+        matches!(self, Landing::After | Landing::AfterControl)
+    }
+
     fn label(self) -> String {
         match self {
             Landing::Before => "before".into(),
             Landing::Inside(f) => format!("at {f:.2}"),
             Landing::After => "after the end".into(),
+            Landing::AfterControl => "after the final control".into(),
             Landing::Unknown => "?".into(),
         }
     }
