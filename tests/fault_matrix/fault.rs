@@ -26,7 +26,10 @@ impl Fault {
         match self {
             Fault::Killed => signal(board, libc::SIGKILL),
             Fault::Frozen => signal(board, libc::SIGSTOP),
-            Fault::CutOff => set_link(board, "down"),
+            Fault::CutOff => {
+                no_route_out(board, "add");
+                set_link(board, "down");
+            }
         }
     }
 
@@ -37,9 +40,23 @@ impl Fault {
         match self {
             Fault::Killed => {}
             Fault::Frozen => signal(board, libc::SIGCONT),
-            Fault::CutOff => set_link(board, "up"),
+            Fault::CutOff => {
+                set_link(board, "up");
+                no_route_out(board, "del");
+            }
         }
     }
+}
+
+/// While the link is down, the board's subnet must not fall through to
+/// the default route: nothing of a test may leave this host. A lab's
+/// host would be set up the same way; that hilt binds every socket to the
+/// board's link anyway is shown by a test of its own.
+pub fn no_route_out(board: &SimBoard, action: &str) {
+    let subnet = board.subnet();
+    let _ = Command::new("ip")
+        .args(["route", action, "unreachable", &subnet, "metric", "4000"])
+        .output();
 }
 
 fn signal(board: &SimBoard, signal: i32) {

@@ -38,6 +38,17 @@ impl SimBoard {
             .unwrap_or_else(|| panic!("no capture interface in {}", self.board_file.display()))
     }
 
+    /// The board's link subnet, from its address (`198.18.N.0/24`).
+    pub fn subnet(&self) -> String {
+        let address = self
+            .board_field("address: ")
+            .unwrap_or_else(|| panic!("no address in {}", self.board_file.display()));
+        let network = address
+            .rsplit_once('.')
+            .map_or(address.as_str(), |(n, _)| n);
+        format!("{network}.0/24")
+    }
+
     fn board_field(&self, prefix: &str) -> Option<String> {
         let text = std::fs::read_to_string(&self.board_file).ok()?;
         text.lines()
