@@ -161,18 +161,17 @@ fn as_found(suite: &Path, boards: &[SimBoard], out: &Path) -> Vec<Result<(), Str
         .collect()
 }
 
-/// Whether a trial's record says the board was left changed or unusable.
-fn reports_board_left(reason: &str) -> bool {
-    let r = reason.to_lowercase();
-    [
-        "restore",
-        "left changed",
-        "left the board",
-        "unusable",
-        "unknown state",
-    ]
-    .iter()
-    .any(|w| r.contains(w))
+/// Whether a trial's record says the board was left changed or unusable:
+/// its `board_left` when the check changed something, else its reason
+/// (a board that could not be reached to restore it).
+fn reports_board_left(trial: &hilt_reports::TrialRecord) -> bool {
+    if let Some(left) = &trial.board_left {
+        return !left.restored;
+    }
+    let reason = trial.reason.to_lowercase();
+    ["restore", "unusable", "unknown state"]
+        .iter()
+        .any(|w| reason.contains(w))
 }
 
 struct Cell {
@@ -289,7 +288,7 @@ fn run_cell(
                 ));
             }
             if let Err(why) = &found[i] {
-                if !reports_board_left(&t.reason) {
+                if !reports_board_left(t) {
                     problems.push(format!(
                         "board not as found and the record does not say so: {why}"
                     ));
