@@ -74,6 +74,12 @@ fn signal(board: &SimBoard, signal: i32) {
 
 fn set_link(board: &SimBoard, state: &str) {
     let link = board.host_link();
+    // Only ever a simulated board's own veth (never lo or the host's uplink).
+    assert!(
+        link.starts_with("hsim"),
+        "{}: link {link:?} is not a simulated board's veth",
+        board.name
+    );
     let status = Command::new("ip")
         .args(["link", "set", "dev", &link, state])
         .status()
