@@ -26,10 +26,7 @@ impl Fault {
         match self {
             Fault::Killed => signal(board, libc::SIGKILL),
             Fault::Frozen => signal(board, libc::SIGSTOP),
-            Fault::CutOff => {
-                no_route_out(board, "add");
-                set_link(board, "down");
-            }
+            Fault::CutOff => set_link(board, "down"),
         }
     }
 
@@ -74,6 +71,10 @@ fn signal(board: &SimBoard, signal: i32) {
 
 fn set_link(board: &SimBoard, state: &str) {
     let link = board.host_link();
+    if state == "down" {
+        // Never leave the safety route without the link it stands in for.
+        no_route_out(board, "add");
+    }
     // Only ever a simulated board's own veth (never lo or the host's uplink).
     assert!(
         link.starts_with("hsim"),

@@ -32,10 +32,10 @@ impl SimBoard {
             .ok()
     }
 
-    /// The host side of the board's link (`hardware.network.capture`).
+    /// The host side of the board's link (`hardware.network.interface`).
     pub fn host_link(&self) -> String {
-        self.board_field("capture: ")
-            .unwrap_or_else(|| panic!("no capture interface in {}", self.board_file.display()))
+        self.board_field("interface: ")
+            .unwrap_or_else(|| panic!("no network interface in {}", self.board_file.display()))
     }
 
     /// The board's link subnet, from its address (`198.18.N.0/24`).
