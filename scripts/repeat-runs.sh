@@ -73,7 +73,9 @@ for suite in suites:
             for v, reason in sorted(set(x for x in results if x[0] != usual)):
                 lines.append(f"    {v}: {reason}")
     trials = sum(len(r["trials"]) for r in records)
-    print(f"{suite}: {len(records)} runs, {trials} trials, {differed} verdicts differed from their check's usual verdict, {incomplete} incomplete records")
+    tally = collections.Counter(t["verdict"] for r in records for t in r["trials"])
+    print(f"{suite}: {len(records)} runs, {trials} trials ({', '.join(f'{n} {v}' for v, n in tally.most_common())}), "
+          f"{differed} verdicts differed from their check's usual verdict, {incomplete} incomplete records")
     print("\n".join(lines))
     differed_total += differed + incomplete
 sys.exit(1 if differed_total else 0)

@@ -46,10 +46,13 @@ impl Landing {
             return Landing::Unknown;
         };
         let (start, end) = (start_ms as i64, end_ms as i64);
-        // The control's time is taken when it returns, a few ms after its
-        // last exchange with the device: a fault in those ms changed nothing.
-        const RETURN_MS: i64 = 10;
-        let control_end = control_ms.map(|c| start + c as i64 - RETURN_MS);
+        // A fault takes a few ms to bite: a killed process's sockets close
+        // as it is torn down, and what the device wrote just before (a TLS
+        // server's whole flight) is still delivered. The control's time is
+        // also taken when it returns, after its last exchange. A fault less
+        // than this before the control's end could not have changed it.
+        const IN_FLIGHT_MS: i64 = 50;
+        let control_end = control_ms.map(|c| start + c as i64 - IN_FLIGHT_MS);
         if at <= start {
             Landing::Before
         } else if control_end.is_some_and(|c| at >= c) && at < end {
