@@ -309,6 +309,32 @@ pub fn undo_password_change(ctx: &mut CheckContext, user: &str, original: &Secre
     );
 }
 
+/// The undo key of a lock the guesses of a check may cause.
+pub fn lock_key(user: &str) -> String {
+    format!("lock:{user}")
+}
+
+/// Registers, before a check guesses `user`'s password, the undo step that
+/// waits out the lock the guesses may cause: done when the declared
+/// password logs in again. The check settles it when it saw that itself.
+pub fn undo_lock(ctx: &mut CheckContext, user: &str) {
+    let user = user.to_string();
+    ctx.on_undo(
+        lock_key(&user),
+        format!("the lock on {user:?} waited out (the declared password logs in)"),
+        move |ctx| {
+            let decl = ctx.console_decl()?;
+            let password = ctx.password(&user)?;
+            if let Err(text) = login_patiently(ctx, &decl, &[(&user, &password)])? {
+                return Err(CheckError::Board(format!(
+                    "the declared account {user:?} still cannot log in after the guesses: {text:?}"
+                )));
+            }
+            close_shell(ctx, &decl)
+        },
+    );
+}
+
 /// Logs in for an undo step with the first of `credentials` that works,
 /// and says which one. A lockout the check provoked may still hold, so when
 /// every one is refused it waits (3 s, then the declared lockout delay)
@@ -326,9 +352,15 @@ fn login_patiently(
         .as_ref()
         .and_then(|l| l.delay_s)
         .unwrap_or(0);
-    let pauses = [0, 3, u64::from(declared_delay) + 1];
+    // A lock the board file does not describe (AU-04 guesses anyway)
+    // gets the longer waits AU-04 itself gives it.
+    let pauses: &[u64] = if ctx.board().spec.declares.lockout.is_some() {
+        &[0, 3, u64::from(declared_delay) + 1]
+    } else {
+        &[0, 3, 10, 30]
+    };
     let mut refused = String::new();
-    for pause in pauses {
+    for &pause in pauses {
         ctx.sleep(Duration::from_secs(pause))?;
         for (index, (user, secret)) in credentials.iter().enumerate() {
             match login_fresh(ctx, decl, user, secret)? {

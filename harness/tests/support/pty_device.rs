@@ -39,6 +39,9 @@ pub struct Behaviour {
     pub banner: Vec<u8>,
     /// A shell command and the raw bytes it prints.
     pub command: Option<(String, Vec<u8>)>,
+    /// After this many wrong passwords in a row, refuse every login (the
+    /// right password too) for this long.
+    pub lockout: Option<(u32, Duration)>,
 }
 
 /// How the device echoes what it is sent.
@@ -70,6 +73,7 @@ impl Default for Behaviour {
             echo: Echo::Typed,
             banner: Vec::new(),
             command: None,
+            lockout: None,
         }
     }
 }
@@ -217,6 +221,8 @@ fn serve(master: OwnedFd, slave: OwnedFd, b: Behaviour, stop: Arc<AtomicBool>, c
     // `passwd` changes it.
     let mut password = b.password.clone();
     let mut state = if b.login { State::User } else { State::Shell };
+    let mut failures = 0u32;
+    let mut locked_until: Option<std::time::Instant> = None;
     let prompt_for = |state: &State| match state {
         State::User => "login: ",
         State::Password(_) => "Password: ",
@@ -288,7 +294,9 @@ fn serve(master: OwnedFd, slave: OwnedFd, b: Behaviour, stop: Arc<AtomicBool>, c
                     let genuine = user == b.user && text == password;
                     let default = (b.default_admin && user == "admin" && text == "admin")
                         || (b.default_root && user == "root" && text == "root");
-                    if genuine || default {
+                    let locked = locked_until.is_some_and(|t| std::time::Instant::now() < t);
+                    if (genuine || default) && !locked {
+                        failures = 0;
                         if b.last_login_motd {
                             // Written in pieces, as a slow UART delivers it:
                             // `Last login: ` may arrive on its own.
@@ -301,6 +309,15 @@ fn serve(master: OwnedFd, slave: OwnedFd, b: Behaviour, stop: Arc<AtomicBool>, c
                         }
                         State::Shell
                     } else {
+                        if !locked {
+                            failures += 1;
+                        }
+                        if let Some((limit, hold)) = b.lockout {
+                            if failures >= limit {
+                                failures = 0;
+                                locked_until = Some(std::time::Instant::now() + hold);
+                            }
+                        }
                         say("Login incorrect\r\n");
                         State::User
                     }
