@@ -101,3 +101,204 @@ fn brute_force_without_declared_lockout_passes_a_device_that_locks() {
     // The board was left as found: the lock was over when the check ended.
     assert_ne!(trial["board_left"]["restored"], false, "{trial:#}");
 }
+
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// A manufacturer CA and a P-256 server certificate for 127.0.0.1 signed
+/// by it, written into `dir` as ca.pem, server.pem and server.key.
+fn certificates(dir: &Path) {
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=hilt test CA",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        dir,
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n",
+    )
+    .expect("extensions");
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+        dir,
+    );
+}
+
+/// A real TLS server (`openssl s_server`, TLS 1.2 and 1.3 only) on
+/// 127.0.0.1; killed when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TlsServer {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-no_tls1",
+                "-no_tls1_1",
+                "-cert",
+                "server.pem",
+            ])
+            .args([
+                "-key",
+                "server.key",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < until, "s_server never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tls_server_judges_each_declared_tls_service_without_any_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    certificates(dir.path());
+    let broker = TlsServer::start(dir.path());
+    let custom = TlsServer::start(dir.path());
+    // No console, no account, no HTTPS API: an MQTT broker over TLS and a
+    // service whose name says nothing, marked as TLS.
+    let board = dir.path().join("tls-only.yaml");
+    std::fs::write(
+        &board,
+        format!(
+            "board: tls-only\nmodel: TLS services only\nhardware:\n  network: {{ address: 127.0.0.1 }}\ndeclares:\n  device_ca: ca.pem\n  interfaces:\n    - {{ port: {}, service: mqtts, auth: none }}\n    - {{ port: {}, service: telemetry, tls: true }}\n",
+            broker.port, custom.port
+        ),
+    )
+    .expect("board file");
+    let (code, trial, shown) = run_one(dir.path(), &board, "data_protection::tls_server");
+    assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{shown}");
+    assert_eq!(code, Some(0), "{shown}");
+    let observed = trial["observed"].as_str().unwrap_or("");
+    for service in [
+        format!("mqtts on port {}", broker.port),
+        format!("telemetry on port {}", custom.port),
+    ] {
+        assert!(observed.contains(&service), "{observed}");
+    }
+    assert!(observed.contains("TLS 1.0 hello"), "{observed}");
+}
+
+#[test]
+fn tls_server_fails_a_tls_service_whose_chain_is_not_the_manufacturers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    certificates(dir.path());
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=another CA",
+        ],
+        dir.path(),
+    );
+    let broker = TlsServer::start(dir.path());
+    let board = dir.path().join("tls-other-ca.yaml");
+    std::fs::write(
+        &board,
+        format!(
+            "board: tls-other-ca\nmodel: TLS services only\nhardware:\n  network: {{ address: 127.0.0.1 }}\ndeclares:\n  device_ca: other.pem\n  interfaces:\n    - {{ port: {}, service: mqtts, auth: none }}\n",
+            broker.port
+        ),
+    )
+    .expect("board file");
+    let (code, trial, shown) = run_one(dir.path(), &board, "data_protection::tls_server");
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}\n{shown}");
+    assert_eq!(code, Some(1), "{shown}");
+    let reason = trial["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("does not verify"), "{reason}");
+}

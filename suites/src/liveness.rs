@@ -29,11 +29,6 @@ use hilt_net::Link;
 /// a frozen one never does.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Services spoken over TLS from the first byte.
-const TLS_SERVICES: &[&str] = &[
-    "https", "mqtts", "ftps", "imaps", "pop3s", "smtps", "ldaps", "coaps", "amqps", "wss",
-];
-
 /// How a declared service can show that the board is alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Exchange {
@@ -50,7 +45,7 @@ fn exchange_for(interface: &InterfaceDecl) -> Option<Exchange> {
         return None;
     }
     let service = interface.service.to_ascii_lowercase();
-    if TLS_SERVICES.contains(&service.as_str()) {
+    if interface.speaks_tls() {
         Some(Exchange::TlsHandshake)
     } else if service == "http" {
         Some(Exchange::HttpResponse)

@@ -300,6 +300,26 @@ pub struct InterfaceDecl {
     /// checks that "off" holds across a reboot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toggle: Option<ToggleDecl>,
+    /// Whether the service speaks TLS from its first byte. Unset, the
+    /// service name decides (`https`, `mqtts`, ... see
+    /// `TLS_SERVICE_NAMES`); set it for a TLS service with another name,
+    /// or to `false` for one that does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+}
+
+/// Service names spoken over TLS from the first byte.
+pub const TLS_SERVICE_NAMES: &[&str] = &[
+    "https", "mqtts", "ftps", "imaps", "pop3s", "smtps", "ldaps", "coaps", "amqps", "wss",
+];
+
+impl InterfaceDecl {
+    /// Whether the service speaks TLS: its `tls` field, else its name.
+    pub fn speaks_tls(&self) -> bool {
+        self.tls.unwrap_or_else(|| {
+            TLS_SERVICE_NAMES.contains(&self.service.to_ascii_lowercase().as_str())
+        })
+    }
 }
 
 /// A configuration parameter with the values that switch something on and off.
