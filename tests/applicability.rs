@@ -182,7 +182,7 @@ fn certificates(dir: &Path) {
     );
 }
 
-/// A real TLS server (`openssl s_server`, TLS 1.2 and 1.3 only) on
+/// A real TLS server (`openssl s_server`) on
 /// 127.0.0.1; killed when dropped.
 struct TlsServer {
     child: std::process::Child,
@@ -190,20 +190,15 @@ struct TlsServer {
 }
 
 impl TlsServer {
-    fn start(dir: &Path) -> Self {
+    /// `versions`: the s_server options that choose the protocol versions.
+    fn start(dir: &Path, versions: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let child = Command::new("openssl")
-            .args([
-                "s_server",
-                "-quiet",
-                "-no_tls1",
-                "-no_tls1_1",
-                "-cert",
-                "server.pem",
-            ])
+            .args(["s_server", "-quiet", "-cert", "server.pem"])
+            .args(versions)
             .args([
                 "-key",
                 "server.key",
@@ -236,8 +231,8 @@ impl Drop for TlsServer {
 fn tls_server_judges_each_declared_tls_service_without_any_account() {
     let dir = tempfile::tempdir().expect("tempdir");
     certificates(dir.path());
-    let broker = TlsServer::start(dir.path());
-    let custom = TlsServer::start(dir.path());
+    let broker = TlsServer::start(dir.path(), &["-no_tls1", "-no_tls1_1"]);
+    let custom = TlsServer::start(dir.path(), &["-no_tls1", "-no_tls1_1"]);
     // No console, no account, no HTTPS API: an MQTT broker over TLS and a
     // service whose name says nothing, marked as TLS.
     let board = dir.path().join("tls-only.yaml");
@@ -263,42 +258,31 @@ fn tls_server_judges_each_declared_tls_service_without_any_account() {
 }
 
 #[test]
-fn tls_server_fails_a_tls_service_whose_chain_is_not_the_manufacturers() {
+fn tls_server_fails_a_tls_service_that_still_accepts_tls_1_0() {
     let dir = tempfile::tempdir().expect("tempdir");
     certificates(dir.path());
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "other.key",
-            "-out",
-            "other.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=another CA",
-        ],
+    let good = TlsServer::start(dir.path(), &["-no_tls1", "-no_tls1_1"]);
+    let legacy = TlsServer::start(
         dir.path(),
+        &["-min_protocol", "TLSv1", "-cipher", "DEFAULT@SECLEVEL=0"],
     );
-    let broker = TlsServer::start(dir.path());
-    let board = dir.path().join("tls-other-ca.yaml");
+    let board = dir.path().join("tls-legacy.yaml");
     std::fs::write(
         &board,
         format!(
-            "board: tls-other-ca\nmodel: TLS services only\nhardware:\n  network: {{ address: 127.0.0.1 }}\ndeclares:\n  device_ca: other.pem\n  interfaces:\n    - {{ port: {}, service: mqtts, auth: none }}\n",
-            broker.port
+            "board: tls-legacy\nmodel: TLS services only\nhardware:\n  network: {{ address: 127.0.0.1 }}\ndeclares:\n  device_ca: ca.pem\n  interfaces:\n    - {{ port: {}, service: https }}\n    - {{ port: {}, service: mqtts, auth: none }}\n",
+            good.port, legacy.port
         ),
     )
     .expect("board file");
     let (code, trial, shown) = run_one(dir.path(), &board, "data_protection::tls_server");
     assert_eq!(trial["verdict"], "FAIL", "{trial:#}\n{shown}");
     assert_eq!(code, Some(1), "{shown}");
+    // Only the second service is blamed.
     let reason = trial["reason"].as_str().unwrap_or("");
-    assert!(reason.contains("does not verify"), "{reason}");
+    assert_eq!(
+        reason,
+        format!("mqtts on port {}: TLS 1.0 accepted", legacy.port),
+        "{trial:#}"
+    );
 }
