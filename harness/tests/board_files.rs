@@ -189,3 +189,21 @@ fn not_yaml_at_all() {
     assert_eq!(err.file, file);
     assert!(err.line.is_some(), "{err}");
 }
+
+#[test]
+fn no_update_mechanism_and_a_bare_state_resource_need_no_other_fields() {
+    let text = format!("{VALID}  update: {{ mechanism: none }}\n  state: {{ http: /api/state }}\n");
+    let (_, result, _dir) = load(&text);
+    let board = result.expect("loads");
+    let update = board.spec.declares.update.as_ref().expect("update");
+    assert!(update.trusted_key.is_none());
+    let state = board.spec.declares.state.as_ref().expect("state");
+    assert_eq!(state.http.as_deref(), Some("/api/state"));
+    assert!(state.degraded.is_none());
+}
+
+#[test]
+fn an_update_mechanism_needs_its_trusted_key() {
+    let text = format!("{VALID}  update: {{ mechanism: smp-serial }}\n");
+    assert_error(&text, 14, "declares.update", "trusted_key");
+}

@@ -153,7 +153,7 @@ static DEGRADED_STATE: CheckMeta = CheckMeta {
 
 fn state_command(board: &Board) -> Option<(String, String)> {
     let state = board.spec.declares.state.as_ref()?;
-    Some((state.console.clone()?, state.degraded.clone()))
+    Some((state.console.clone()?, state.degraded.clone()?))
 }
 
 impl Check for DegradedStateReported {
@@ -168,8 +168,8 @@ impl Check for DegradedStateReported {
     fn applicability(&self, board: &Board) -> Applicability {
         if state_command(board).is_none() {
             return Applicability::not_applicable(
-                "no console state command declared (declares.state.console)",
-                &["declares.state.console"],
+                "no console state command with a degraded marker declared (declares.state.console, declares.state.degraded)",
+                &["declares.state.console", "declares.state.degraded"],
             );
         }
         smp_applicable(board)

@@ -151,6 +151,16 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
             }
         }
     }
+    if let Some(update) = &decl.update {
+        if update.mechanism != model::UpdateMechanism::None && update.trusted_key.is_none() {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "declares.update",
+                "expected `trusted_key` (the manufacturer's public signing key, PEM): forged images are judged against it; only `mechanism: none` needs none",
+            ));
+        }
+    }
     if let Some(slot) = decl.update.as_ref().and_then(|u| u.primary_slot) {
         if slot.size == 0 || slot.size > crate::transport::flash::MAX_REGION {
             return Err(DefinitionError::at_field(

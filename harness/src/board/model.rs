@@ -477,8 +477,9 @@ pub struct StateDecl {
     /// HTTP(S) path that returns the state (authenticated GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
-    /// Text that marks a degraded state in that output.
-    pub degraded: String,
+    /// Text that marks a degraded state in that output (CS-02 needs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
     /// Console command that prints the running version and image SHA-256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_console: Option<String>,
@@ -518,9 +519,12 @@ pub struct HttpConfig {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDecl {
     pub mechanism: UpdateMechanism,
+    #[serde(default)]
     pub format: ImageFormat,
-    /// The manufacturer's public signing key (PEM), relative to the board file.
-    pub trusted_key: PathBuf,
+    /// The manufacturer's public signing key (PEM), relative to the board
+    /// file; required unless `mechanism: none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_key: Option<PathBuf>,
     /// The genuine signed image the board shipped with; destructive checks
     /// restore it, and forged test images are derived from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -594,9 +598,10 @@ pub enum UpdateMechanism {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageFormat {
+    #[default]
     Mcuboot,
 }
 

@@ -91,12 +91,14 @@ impl Board {
             }
         }
         if let Some(update) = &decl.update {
-            if let Err(e) = self.check_file(&update.trusted_key, SMALL_FILE, check_trusted_key) {
-                report(
-                    Reference::TrustedKey,
-                    "declares.update.trusted_key".into(),
-                    e,
-                );
+            if let Some(key) = &update.trusted_key {
+                if let Err(e) = self.check_file(key, SMALL_FILE, check_trusted_key) {
+                    report(
+                        Reference::TrustedKey,
+                        "declares.update.trusted_key".into(),
+                        e,
+                    );
+                }
             }
             let images = [
                 (Reference::GoldenImage, "golden", &update.golden),
