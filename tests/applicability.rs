@@ -286,3 +286,35 @@ fn tls_server_fails_a_tls_service_that_still_accepts_tls_1_0() {
         "{trial:#}"
     );
 }
+
+#[test]
+fn event_logging_names_what_it_tested_and_fails_a_log_that_stays_silent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A console login and an event log that never changes; no API.
+    let device = PtyDevice::start(
+        dir.path(),
+        "dev",
+        Behaviour {
+            command: Some(("log".into(), b"#1 2026-01-01T00:00:00Z boot".to_vec())),
+            ..Behaviour::default()
+        },
+    );
+    let board = board_file(dir.path(), "silent-log", &device, PASSWORD_ENV);
+    let mut yaml = std::fs::read_to_string(&board).expect("board file");
+    yaml.push_str("  logging: { event_log: { console: log } }\n");
+    std::fs::write(&board, yaml).expect("board file");
+    let (code, trial, shown) = run_one(dir.path(), &board, "state_awareness::failed_login_logged");
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}\n{shown}");
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(
+        trial["reason"].as_str().unwrap_or(""),
+        "the failed login left no event in the log",
+        "{trial:#}"
+    );
+    let observed = trial["observed"].as_str().unwrap_or("");
+    assert!(observed.starts_with("tested: failed login;"), "{observed}");
+    assert!(
+        observed.contains("not tested: rejected update (no way declared to cause one); denied configuration change (no way declared to cause one)"),
+        "{observed}"
+    );
+}
