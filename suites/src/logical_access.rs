@@ -543,10 +543,10 @@ impl Check for BruteForceLockout {
         let user = console::account(ctx)?;
         let password = ctx.password(&user)?;
         let decl = ctx.console_decl()?;
-        // Two seconds: short, yet long enough that a loaded host still tries
-        // the right password while the lock holds.
-        let plan = match &lockout {
+        let (plan, saved) = match &lockout {
             Some(l) => {
+                // Two seconds: short, yet long enough that a loaded host
+                // still tries the right password while the lock holds.
                 let (delay, saved) = if l.delay_parameter.is_some() {
                     console::open_shell(ctx)?;
                     let shortened = console::shorten_lockout(ctx, &decl, 2)?;
@@ -569,7 +569,6 @@ impl Check for BruteForceLockout {
                 None,
             ),
         };
-        let (plan, saved) = plan;
         // Whatever happens next, the lock the guesses cause is waited out
         // before the board is handed on.
         console::undo_lock(ctx, &user);
