@@ -137,27 +137,24 @@ fn exchange_once(
     let started = Instant::now();
     match exchange {
         Exchange::TlsHandshake => {
-            // With the manufacturer CA declared, only the board itself can
-            // complete the handshake: whatever else answers at its address
-            // (a route gone astray) is not taken for the board.
-            let trust = match &ctx.board().spec.declares.device_ca {
-                Some(ca) => Trust::Anchors(ctx.board().resolve_path(ca)),
-                None => Trust::InspectOnly,
-            };
-            let mut cfg = TlsClientConfig::new(addr.ip().to_string(), trust);
+            // Any completed handshake shows the device's TLS stack alive.
+            // The certificate is not judged here: a chain that does not
+            // verify is DP-02's finding, and must not read as a dead board
+            // (that would discard the FAIL). That the answer comes from the
+            // board, not from something behind another route, is the
+            // link's doing: every socket is bound to the board's interface.
+            let mut cfg = TlsClientConfig::new(addr.ip().to_string(), Trust::InspectOnly);
             cfg.timeout = CONTROL_TIMEOUT;
             let conn = tls::connect(link, port, &cfg, &stop).map_err(|e| e.to_string())?;
             let record = conn.record.clone();
             if let Some(stream) = conn.stream {
                 stream.close();
             }
-            if record.completed() && (record.verified || record.trust == "inspect-only") {
+            if record.completed() {
                 Ok(format!(
                     "TLS handshake with {addr} completed in {} ms",
                     started.elapsed().as_millis()
                 ))
-            } else if record.completed() {
-                Err("the certificate presented was not issued by the manufacturer CA: something other than the board answered".into())
             } else {
                 Err(format!("TLS handshake failed: {:?}", record.outcome))
             }
