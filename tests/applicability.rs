@@ -2,6 +2,8 @@
 //! checks run, and judge, on devices whose board files leave out what the
 //! check could once only read from a declaration.
 
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
 #[path = "../harness/tests/support/pty_device.rs"]
 mod pty_device;
 
@@ -11,30 +13,16 @@ use std::time::Duration;
 
 use pty_device::{board_file, Behaviour, PtyDevice};
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+use hilt_cli::text;
 const PASSWORD_ENV: &str = "HILT_APPLIC_PASSWORD";
 const PASSWORD: &str = "correct-horse-7";
 
 fn hilt(args: &[&str], dir: &Path) -> Output {
-    Command::new(HILT)
-        .args(args)
-        .current_dir(dir)
-        .env(PASSWORD_ENV, PASSWORD)
-        .output()
-        .expect("hilt runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    hilt_cli::hilt_with(args, dir, &[(PASSWORD_ENV, PASSWORD)])
 }
 
 fn suite(dir: &Path, check: &str) -> PathBuf {
-    let s = format!(
-        "suite: applic\ntitle: applicability\ndefault_timeout_s: 150\nchecks:\n  - check: {check}\n"
-    );
-    let path = dir.join("applic-suite.yaml");
-    std::fs::write(&path, s).expect("write suite");
-    path
+    hilt_cli::write_suite(dir, "applic", Some(150), &[check])
 }
 
 /// Runs one check on one board file; the exit code and the trial's record.

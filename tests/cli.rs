@@ -1,6 +1,8 @@
 //! End-to-end tests of the `hilt` binary against PTY-backed test devices
 //! (the simulated reference board has tests of its own in tests/sim.rs).
 
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
 #[path = "../harness/tests/support/pty_device.rs"]
 mod pty_device;
 
@@ -10,43 +12,16 @@ use std::time::{Duration, Instant};
 
 use pty_device::{board_file, Behaviour, PtyDevice};
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+use hilt_cli::{record, text, HILT};
 const PASSWORD_ENV: &str = "HILT_E2E_PASSWORD";
 const PASSWORD: &str = "correct-horse-7";
 
 fn hilt(args: &[&str], dir: &Path) -> Output {
-    Command::new(HILT)
-        .args(args)
-        .current_dir(dir)
-        .env(PASSWORD_ENV, PASSWORD)
-        .output()
-        .expect("hilt runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    hilt_cli::hilt_with(args, dir, &[(PASSWORD_ENV, PASSWORD)])
 }
 
 fn suite(dir: &Path, checks: &[&str]) -> PathBuf {
-    let mut s = String::from("suite: e2e\ntitle: end-to-end\ndefault_timeout_s: 60\nchecks:\n");
-    for c in checks {
-        s.push_str(&format!("  - check: {c}\n"));
-    }
-    let path = dir.join("e2e-suite.yaml");
-    std::fs::write(&path, s).expect("write suite");
-    path
-}
-
-fn record(dir: &Path) -> serde_json::Value {
-    let out = dir.join("hilt-out");
-    let run = std::fs::read_dir(&out)
-        .expect("hilt-out exists")
-        .flatten()
-        .next()
-        .expect("one run folder")
-        .path();
-    let bytes = std::fs::read(run.join("record.json")).expect("record.json");
-    serde_json::from_slice(&bytes).expect("record is JSON")
+    hilt_cli::write_suite(dir, "e2e", Some(60), checks)
 }
 
 /// `--list` output: the trial names, in order.

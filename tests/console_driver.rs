@@ -4,30 +4,23 @@
 //! login, and a board file whose prompt is no regular expression. The
 //! saved console transcripts in the run folder are the evidence checked.
 
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
 #[path = "../harness/tests/support/pty_device.rs"]
 mod pty_device;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 
 use pty_device::{board_file, board_file_with_console, empty_logins_in, Behaviour, PtyDevice};
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+use hilt_cli::text;
 const PASSWORD_ENV: &str = "HILT_E2E_PASSWORD";
 const PASSWORD: &str = "correct-horse-7";
 
 fn hilt(args: &[&str], dir: &Path) -> Output {
-    Command::new(HILT)
-        .args(args)
-        .current_dir(dir)
-        .env(PASSWORD_ENV, PASSWORD)
-        .output()
-        .expect("hilt runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    hilt_cli::hilt_with(args, dir, &[(PASSWORD_ENV, PASSWORD)])
 }
 
 /// Runs `checks` on `board`; exit code, record and stdout.

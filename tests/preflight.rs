@@ -4,27 +4,24 @@
 //! reason naming the board file and field, and `hilt board check` names
 //! the same fields.
 
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
 #[path = "../harness/tests/support/pty_device.rs"]
 mod pty_device;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 
 use pty_device::{Behaviour, PtyDevice};
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
 const PASSWORD_ENV: &str = "HILT_PREFLIGHT_PASSWORD";
 const UNSET_ENV: &str = "HILT_PREFLIGHT_NEVER_SET";
 
 fn hilt(args: &[&str], dir: &Path) -> Output {
-    Command::new(HILT)
-        .args(args)
-        .current_dir(dir)
-        .env(PASSWORD_ENV, "correct-horse-7")
-        .env_remove(UNSET_ENV)
-        .output()
-        .expect("hilt runs")
+    // UNSET_ENV is never set here: hilt must find it missing.
+    assert!(std::env::var_os(UNSET_ENV).is_none());
+    hilt_cli::hilt_with(args, dir, &[(PASSWORD_ENV, "correct-horse-7")])
 }
 
 /// A board file for `device` whose `declares` ends with `extra` (YAML
@@ -56,13 +53,7 @@ declares:
 }
 
 fn suite(dir: &Path, checks: &[&str]) -> PathBuf {
-    let mut text = String::from("suite: preflight\ntitle: preflight\nchecks:\n");
-    for check in checks {
-        text.push_str(&format!("  - check: {check}\n"));
-    }
-    let path = dir.join("suite.yaml");
-    std::fs::write(&path, text).expect("write suite");
-    path
+    hilt_cli::write_suite(dir, "preflight", None, checks)
 }
 
 /// Runs `suite` on `board` and returns (name, verdict, reason) per trial.

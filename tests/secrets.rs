@@ -4,6 +4,8 @@
 //! with the shipped checks, and through the runner with a check that
 //! quotes hostile device output verbatim.
 
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
 #[path = "../harness/tests/support/pty_device.rs"]
 mod pty_device;
 
@@ -27,18 +29,10 @@ const PASSWORD_ENV: &str = "HILT_SECRETS_TEST_PASSWORD";
 /// escaped by some encoder a device or hilt itself might use.
 const SPECIAL: &str = "p\"a\\ss%&<w 0rd";
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use hilt_cli::text;
 
 fn suite(dir: &Path, checks: &[&str]) -> PathBuf {
-    let mut s = String::from("suite: secrets\ntitle: secrets\ndefault_timeout_s: 90\nchecks:\n");
-    for c in checks {
-        s.push_str(&format!("  - check: {c}\n"));
-    }
-    let path = dir.join("secrets-suite.yaml");
-    std::fs::write(&path, s).expect("write suite");
-    path
+    hilt_cli::write_suite(dir, "secrets", Some(90), checks)
 }
 
 fn hilt_run(dir: &Path, board: &Path, suite: &Path, password: &str) -> Output {

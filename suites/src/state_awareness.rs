@@ -278,7 +278,13 @@ impl Provocation {
                     LoginOutcome::LoggedIn => Err(CheckError::Board(
                         "a wrong password logged in; AU checks cover that".into(),
                     )),
-                    _ => Ok(Caused::Refused(format!("wrong password for {user}"))),
+                    LoginOutcome::Rejected(_) => {
+                        Ok(Caused::Refused(format!("wrong password for {user}")))
+                    }
+                    // No login was asked for, so no failed login happened.
+                    LoginOutcome::NoLoginRequired => Ok(Caused::Accepted(
+                        "the console gave a shell without asking for credentials".into(),
+                    )),
                 }
             }
             Provocation::Upload(path) => {

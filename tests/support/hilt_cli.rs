@@ -1,0 +1,55 @@
+//! What the end-to-end tests of the `hilt` binary share: running it,
+//! writing a suite file, reading the run record it wrote. Each test
+//! binary uses part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+
+/// Runs `hilt ARGS` in `dir` with `env` set.
+pub fn hilt_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(HILT);
+    command.args(args).current_dir(dir);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("hilt runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes `dir/NAME-suite.yaml` naming `checks` in order.
+pub fn write_suite(
+    dir: &Path,
+    name: &str,
+    default_timeout_s: Option<u64>,
+    checks: &[&str],
+) -> PathBuf {
+    let mut s = format!("suite: {name}\ntitle: {name}\n");
+    if let Some(t) = default_timeout_s {
+        s.push_str(&format!("default_timeout_s: {t}\n"));
+    }
+    s.push_str("checks:\n");
+    for check in checks {
+        s.push_str(&format!("  - check: {check}\n"));
+    }
+    let path = dir.join(format!("{name}-suite.yaml"));
+    std::fs::write(&path, s).expect("write suite");
+    path
+}
+
+/// The run record of the (only) run under `dir/hilt-out`.
+pub fn record(dir: &Path) -> serde_json::Value {
+    let run = std::fs::read_dir(dir.join("hilt-out"))
+        .expect("hilt-out exists")
+        .flatten()
+        .next()
+        .expect("one run folder")
+        .path();
+    let bytes = std::fs::read(run.join("record.json")).expect("record.json");
+    serde_json::from_slice(&bytes).expect("record is JSON")
+}
