@@ -180,8 +180,24 @@ impl Drop for Rack {
     }
 }
 
-/// Starts one board with `flaw` (None: reference) at `index`; returns its board file.
-fn up(rack: &Rack, index: u32, flaw: Option<&str>) -> PathBuf {
+/// Device shapes of the simulated board (`hilt-sim up --shape`), each a
+/// kind of product reached differently (its board file says how), with the
+/// checks its reference build FAILs because the shape truly lacks what they
+/// ask for (usually none), and its one-flaw builds with the checks each
+/// must FAIL. Every other verdict of a flawed build must equal the shape's
+/// reference build's; every verdict of the reference build outside its
+/// expected FAILs must be PASS or DECLARED.
+struct ShapeRows {
+    shapes: &'static [&'static str],
+    reference_fails: &'static [&'static str],
+    flaws: &'static [(&'static str, &'static [&'static str])],
+}
+
+const SHAPES: &[ShapeRows] = &[];
+
+/// Starts one board with `shapes` and `flaw` (None: the shape's reference
+/// build) at `index`; returns its board file.
+fn up(rack: &Rack, index: u32, shapes: &[&str], flaw: Option<&str>) -> PathBuf {
     let mut cmd = Command::new(sim_binary());
     cmd.args([
         "up",
@@ -195,6 +211,9 @@ fn up(rack: &Rack, index: u32, flaw: Option<&str>) -> PathBuf {
     .arg(rack.runtime.path());
     if let Some(flaw) = flaw {
         cmd.args(["--flaw", flaw]);
+    }
+    for shape in shapes {
+        cmd.args(["--shape", shape]);
     }
     let out = cmd
         .output()
@@ -212,18 +231,65 @@ fn up(rack: &Rack, index: u32, flaw: Option<&str>) -> PathBuf {
     PathBuf::from(file)
 }
 
+/// One group of boards: a shape's reference build and its flawed builds.
+struct Group {
+    /// `reference` for the plain reference board, else the shapes joined by `+`.
+    name: String,
+    shapes: Vec<&'static str>,
+    reference_fails: BTreeSet<&'static str>,
+    flaws: Vec<(&'static str, &'static [&'static str])>,
+}
+
+fn groups() -> Vec<Group> {
+    let mut groups = vec![Group {
+        name: "reference".into(),
+        shapes: Vec::new(),
+        reference_fails: BTreeSet::new(),
+        flaws: MATRIX.to_vec(),
+    }];
+    for rows in SHAPES {
+        groups.push(Group {
+            name: rows.shapes.join("+"),
+            shapes: rows.shapes.to_vec(),
+            reference_fails: rows.reference_fails.iter().copied().collect(),
+            flaws: rows.flaws.to_vec(),
+        });
+    }
+    groups
+}
+
+/// A board's label in the matrix: `reference`, `<flaw>`, `<shape>` or `<shape>/<flaw>`.
+fn label(group: &Group, flaw: Option<&str>) -> String {
+    match (group.name.as_str(), flaw) {
+        ("reference", None) => "reference".into(),
+        ("reference", Some(flaw)) => flaw.into(),
+        (shape, None) => shape.into(),
+        (shape, Some(flaw)) => format!("{shape}/{flaw}"),
+    }
+}
+
 #[test]
 fn every_check_catches_its_flaw_and_nothing_else() {
     let rack = Rack {
         runtime: tempfile::tempdir().expect("tempdir"),
     };
+    let groups = groups();
+    let count: usize = groups.iter().map(|g| 1 + g.flaws.len()).sum();
     // The board index is the third octet of its link (198.18.<index>.0/24),
-    // and the simulator takes 0..=253. Test binaries run one after another, so the
-    // simulator's own tests (indices 100-229) never run beside this one.
-    let base = 253 - MATRIX.len() as u32;
-    let mut boards = vec![(String::from("reference"), up(&rack, base, None))];
-    for (i, (flaw, _)) in MATRIX.iter().enumerate() {
-        boards.push((flaw.to_string(), up(&rack, base + 1 + i as u32, Some(flaw))));
+    // and the simulator takes 0..=253. Test binaries run one after another,
+    // so the simulator's own tests never run beside this one.
+    let base = 254 - count as u32;
+    let mut boards: Vec<(String, PathBuf)> = Vec::new();
+    for group in &groups {
+        let index = base + boards.len() as u32;
+        boards.push((label(group, None), up(&rack, index, &group.shapes, None)));
+        for (flaw, _) in &group.flaws {
+            let index = base + boards.len() as u32;
+            boards.push((
+                label(group, Some(flaw)),
+                up(&rack, index, &group.shapes, Some(flaw)),
+            ));
+        }
     }
     let out_dir = rack.runtime.path().join("out");
     let mut args: Vec<String> = vec![
@@ -298,54 +364,85 @@ fn every_check_catches_its_flaw_and_nothing_else() {
         verdicts.entry(label).or_default().insert(check, verdict);
     }
 
-    let reference = verdicts
-        .get("reference")
-        .expect("reference board results")
-        .clone();
     let mut problems = Vec::new();
-    for (check, verdict) in &reference {
-        if verdict != "PASS" && verdict != "DECLARED" {
-            problems.push(format!(
-                "reference: {check} is {verdict} ({})",
-                reasons[&("reference".to_string(), check.clone())]
-            ));
-        }
-    }
     let mut table = String::from(
-        "| flaw | checks that FAIL | other verdicts as on the reference board |\n|---|---|---|\n",
+        "| board | checks that FAIL | other verdicts as on its shape's reference board |\n|---|---|---|\n",
     );
-    for (flaw, expected) in MATRIX {
-        let expected: BTreeSet<&str> = expected.iter().copied().collect();
-        let got = verdicts.get(*flaw).cloned().unwrap_or_default();
-        let failed: BTreeSet<&str> = got
-            .iter()
-            .filter(|(_, v)| *v == "FAIL")
-            .map(|(c, _)| c.as_str())
-            .collect();
-        if failed != expected {
-            problems.push(format!(
-                "{flaw}: FAIL set {failed:?}, expected {expected:?}"
-            ));
+    for group in &groups {
+        let reference_label = label(group, None);
+        let reference = verdicts.get(&reference_label).cloned().unwrap_or_default();
+        if reference.is_empty() {
+            problems.push(format!("{reference_label}: no results"));
         }
-        let mut others_same = true;
-        for (check, verdict) in &got {
-            if expected.contains(check.as_str()) {
-                continue;
+        let mut reference_failed = BTreeSet::new();
+        for (check, verdict) in &reference {
+            let expected_fail = group.reference_fails.contains(check.as_str());
+            let ok = match verdict.as_str() {
+                "FAIL" => expected_fail,
+                "PASS" | "DECLARED" => !expected_fail,
+                _ => false,
+            };
+            if verdict == "FAIL" {
+                reference_failed.insert(check.clone());
             }
-            if reference.get(check) != Some(verdict) {
-                others_same = false;
+            if !ok {
                 problems.push(format!(
-                    "{flaw}: {check} is {verdict} (reference {:?}): {}",
-                    reference.get(check),
-                    reasons[&(flaw.to_string(), check.clone())]
+                    "{reference_label}: {check} is {verdict} ({})",
+                    reasons[&(reference_label.clone(), check.clone())]
                 ));
             }
         }
+        for check in &group.reference_fails {
+            if !reference.contains_key(*check) {
+                problems.push(format!("{reference_label}: {check} did not run"));
+            }
+        }
         table.push_str(&format!(
-            "| {flaw} | {} | {} |\n",
-            failed.iter().cloned().collect::<Vec<_>>().join(", "),
-            if others_same { "yes" } else { "NO" }
+            "| {reference_label} | {} | (reference) |\n",
+            reference_failed
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
+        for (flaw, expected) in &group.flaws {
+            let board = label(group, Some(flaw));
+            let expected: BTreeSet<&str> = expected
+                .iter()
+                .copied()
+                .chain(group.reference_fails.iter().copied())
+                .collect();
+            let got = verdicts.get(&board).cloned().unwrap_or_default();
+            let failed: BTreeSet<&str> = got
+                .iter()
+                .filter(|(_, v)| *v == "FAIL")
+                .map(|(c, _)| c.as_str())
+                .collect();
+            if failed != expected {
+                problems.push(format!(
+                    "{board}: FAIL set {failed:?}, expected {expected:?}"
+                ));
+            }
+            let mut others_same = true;
+            for (check, verdict) in &got {
+                if expected.contains(check.as_str()) {
+                    continue;
+                }
+                if reference.get(check) != Some(verdict) {
+                    others_same = false;
+                    problems.push(format!(
+                        "{board}: {check} is {verdict} (reference {:?}): {}",
+                        reference.get(check),
+                        reasons[&(board.clone(), check.clone())]
+                    ));
+                }
+            }
+            table.push_str(&format!(
+                "| {board} | {} | {} |\n",
+                failed.iter().cloned().collect::<Vec<_>>().join(", "),
+                if others_same { "yes" } else { "NO" }
+            ));
+        }
     }
     println!(
         "flaw matrix: {} boards, {} trials, {:.0} s\n{table}",

@@ -46,6 +46,8 @@ pub struct BoardOptions {
     pub dir: PathBuf,
     /// Flaws the factory provisions (firmware and bootloader).
     pub flaws: Vec<String>,
+    /// Device shapes of the firmware the factory programs.
+    pub shapes: Vec<String>,
     pub loopback: bool,
     /// Do not start the network side (tests of the core alone).
     pub no_net: bool,
@@ -55,6 +57,7 @@ pub struct Board {
     pub index: u32,
     pub dir: PathBuf,
     pub flaws: Vec<String>,
+    pub shapes: Vec<String>,
     pub loopback: bool,
     pub no_net: bool,
     flash: Mutex<Flash>,
@@ -97,7 +100,7 @@ impl Board {
 
 /// Factory provisioning of a blank chip: OTP (unique id, device secret),
 /// bootloader and its configuration, firmware in slot 0.
-pub fn provision(flash: &mut Flash, flaws: &[String]) -> Result<(), String> {
+pub fn provision(flash: &mut Flash, flaws: &[String], shapes: &[String]) -> Result<(), String> {
     let (_, bl_flaws) = firmware::split_flaws(flaws)?;
     flash.erase(0, flash::FLASH_SIZE);
     flash.provision_otp(device::random_uid(), device::random_secret());
@@ -110,6 +113,7 @@ pub fn provision(flash: &mut Flash, flaws: &[String]) -> Result<(), String> {
     // image `up` hands the lab is built the same way).
     let image = firmware::build_for_board(
         flaws,
+        shapes,
         firmware::REFERENCE_VERSION,
         firmware::REFERENCE_SECURITY_COUNTER,
     )?;
@@ -184,7 +188,7 @@ impl Loop {
             }
             if !f.otp_provisioned() || !f.boot_config_valid() {
                 // A blank chip: the simulated factory programmer provisions it.
-                if let Err(e) = provision(&mut f, &b.flaws) {
+                if let Err(e) = provision(&mut f, &b.flaws, &b.shapes) {
                     b.console
                         .println(&format!("[factory] provisioning failed: {e}"));
                 }
@@ -386,6 +390,7 @@ pub fn run(opts: BoardOptions, ready: impl FnOnce()) -> anyhow::Result<()> {
         index: opts.index,
         dir: opts.dir.clone(),
         flaws: opts.flaws,
+        shapes: opts.shapes,
         loopback: opts.loopback,
         no_net: opts.no_net,
         flash: Mutex::new(flash),

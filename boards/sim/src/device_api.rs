@@ -221,6 +221,9 @@ pub mod event_kind {
 pub struct Personality {
     /// Names of the flaws this build carries (see `hilt-sim firmware --list-flaws`).
     pub flaws: Vec<String>,
+    /// Device shapes of this build (see `hilt_sim::shapes`).
+    #[serde(default)]
+    pub shapes: Vec<String>,
     /// HTTPS API on tcp/443 (loopback: 10443). On in the reference firmware.
     pub https_api: bool,
     /// `plaintext-api`: the same API over plain HTTP on tcp/80 (loopback: 10080).

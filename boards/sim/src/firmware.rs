@@ -368,6 +368,10 @@ pub struct Manifest {
     pub version: String,
     #[serde(default)]
     pub flaws: Vec<String>,
+    /// Device shapes this firmware is built for (see `shapes`); absent in
+    /// the reference firmware, so its image is unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shapes: Vec<String>,
     #[serde(default)]
     pub services: Services,
     #[serde(default)]
@@ -395,9 +399,21 @@ impl Manifest {
             model: MODEL.into(),
             version: version.into(),
             flaws: flaws.to_vec(),
+            shapes: Vec::new(),
             services: Services::default(),
             behaviour,
         })
+    }
+
+    /// The same firmware built for device `shapes` (checked names).
+    pub fn with_shapes(mut self, shapes: &[String]) -> Result<Manifest, String> {
+        self.shapes = crate::shapes::validate(shapes)?;
+        Ok(self)
+    }
+
+    /// Whether this firmware is built for the device shape `name`.
+    pub fn has_shape(&self, name: &str) -> bool {
+        self.shapes.iter().any(|s| s == name)
     }
 
     /// The manifest at the start of a payload (JSON, ended by a NUL byte).
@@ -412,6 +428,7 @@ impl Manifest {
         let b = &self.behaviour;
         Personality {
             flaws: self.flaws.clone(),
+            shapes: self.shapes.clone(),
             https_api: self.services.https_api,
             plaintext_api: b.plaintext_api,
             telnet: b.telnet_open,
@@ -471,8 +488,19 @@ pub fn test_signing_key() -> Result<ed25519_dalek::SigningKey, String> {
 
 /// Builds a signed firmware image with the given firmware flaws.
 pub fn build(flaws: &[String], version: &str, security_counter: u32) -> Result<Vec<u8>, String> {
+    build_shaped(flaws, &[], version, security_counter)
+}
+
+/// Builds a signed firmware image with the given firmware flaws, for the
+/// device `shapes`.
+pub fn build_shaped(
+    flaws: &[String],
+    shapes: &[String],
+    version: &str,
+    security_counter: u32,
+) -> Result<Vec<u8>, String> {
     let v = Version::parse(version).ok_or_else(|| format!("bad version {version:?}"))?;
-    let m = Manifest::new(flaws, &v.to_string())?;
+    let m = Manifest::new(flaws, &v.to_string())?.with_shapes(shapes)?;
     Ok(mcuboot::build_signed(
         &m.payload(),
         v,
@@ -486,11 +514,12 @@ pub fn build(flaws: &[String], version: &str, security_counter: u32) -> Result<V
 /// the bootloader), signed as every image is (MCUboot's hash).
 pub fn build_for_board(
     flaws: &[String],
+    shapes: &[String],
     version: &str,
     security_counter: u32,
 ) -> Result<Vec<u8>, String> {
     let (fw, _) = split_flaws(flaws)?;
-    build(&fw, version, security_counter)
+    build_shaped(&fw, shapes, version, security_counter)
 }
 
 /// The bootloader's trusted keys (SPKI DER): both test manufacturer keys.

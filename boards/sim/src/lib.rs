@@ -15,4 +15,5 @@ pub mod lifecycle;
 pub mod mcuboot;
 pub mod net;
 pub mod netglue;
+pub mod shapes;
 pub mod smp;

@@ -23,6 +23,8 @@ pub struct UpOptions {
     pub base_index: Option<u32>,
     pub runtime_dir: PathBuf,
     pub flaws: Vec<String>,
+    /// Device shapes (see `crate::shapes`).
+    pub shapes: Vec<String>,
     pub loopback: bool,
     pub fresh: bool,
     pub no_net: bool,
@@ -55,6 +57,7 @@ pub fn live_pid(dir: &Path) -> Option<i32> {
 
 pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
     firmware::split_flaws(&o.flaws).map_err(anyhow::Error::msg)?;
+    let shapes = crate::shapes::validate(&o.shapes).map_err(anyhow::Error::msg)?;
     let mut out = Vec::new();
     let claims = match o.base_index {
         Some(base) => {
@@ -92,7 +95,7 @@ pub fn up(o: &UpOptions) -> anyhow::Result<Vec<(u32, PathBuf)>> {
     };
     let mut waiting = Vec::new();
     for claim in &claims {
-        let (rx, board_file) = start(o, &exe, &flaws, loopback, claim)?;
+        let (rx, board_file) = start(o, &exe, &flaws, &shapes, loopback, claim)?;
         started.indices.push(claim.index);
         waiting.push((claim.index, board_file, rx));
     }
@@ -136,11 +139,17 @@ fn start(
     o: &UpOptions,
     exe: &Path,
     flaws: &[String],
+    shapes: &[String],
     loopback: bool,
     claim: &Claim,
 ) -> anyhow::Result<(std::sync::mpsc::Receiver<String>, PathBuf)> {
     let index = claim.index;
-    let recipe = serde_json::json!({ "flaws": flaws }).to_string();
+    let recipe = if shapes.is_empty() {
+        serde_json::json!({ "flaws": flaws })
+    } else {
+        serde_json::json!({ "flaws": flaws, "shapes": shapes })
+    }
+    .to_string();
     let dir = board_dir(&o.runtime_dir, index);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let board_file = dir.join("board.yaml");
@@ -155,6 +164,7 @@ fn start(
     // shipped with, not to another product's firmware).
     let golden = firmware::build_for_board(
         flaws,
+        shapes,
         firmware::REFERENCE_VERSION,
         firmware::REFERENCE_SECURITY_COUNTER,
     )
@@ -166,6 +176,7 @@ fn start(
     // counter (the rollback test).
     let candidate = firmware::build_for_board(
         flaws,
+        shapes,
         firmware::CANDIDATE_VERSION,
         firmware::REFERENCE_SECURITY_COUNTER,
     )
@@ -173,6 +184,7 @@ fn start(
     std::fs::write(dir.join("candidate.bin"), candidate)?;
     let older = firmware::build_for_board(
         flaws,
+        shapes,
         firmware::OLDER_VERSION,
         firmware::REFERENCE_SECURITY_COUNTER.saturating_sub(1),
     )
@@ -181,7 +193,7 @@ fn start(
     // The test PKI for the telemetry client (CA certificate and its
     // TEST-ONLY key), there even for a board started without network.
     netglue::publish_test_pki(&dir).map_err(anyhow::Error::msg)?;
-    std::fs::write(&board_file, board_yaml(index, &dir, loopback))?;
+    std::fs::write(&board_file, board_yaml(index, &dir, loopback, shapes)?)?;
     let log = std::fs::File::create(dir.join("board.log"))?;
     let mut cmd = Command::new(exe);
     cmd.arg("board")
@@ -191,6 +203,9 @@ fn start(
         .arg(&o.runtime_dir);
     for f in flaws {
         cmd.arg("--flaw").arg(f);
+    }
+    for s in shapes {
+        cmd.arg("--shape").arg(s);
     }
     if loopback {
         cmd.arg("--loopback");
@@ -317,16 +332,41 @@ pub fn status(runtime: &Path) -> Vec<String> {
 /// A board file for one instance, as a manufacturer would describe the
 /// product and a lab its wiring. `dir` absolute paths are used for the
 /// instance's files; `trusted_key` and `golden` may be given relative.
-pub fn board_yaml(index: u32, dir: &Path, loopback: bool) -> String {
+/// The board file of instance `index` with device `shapes`.
+pub fn board_yaml(
+    index: u32,
+    dir: &Path,
+    loopback: bool,
+    shapes: &[String],
+) -> anyhow::Result<String> {
     board_yaml_with(
         index,
         dir,
         loopback,
         &dir.join("trusted-key.pem").display().to_string(),
+        shapes,
     )
 }
 
-pub fn board_yaml_with(index: u32, dir: &Path, loopback: bool, trusted_key: &str) -> String {
+/// Like [`board_yaml`], naming the trusted key as `trusted_key`.
+pub fn board_yaml_with(
+    index: u32,
+    dir: &Path,
+    loopback: bool,
+    trusted_key: &str,
+    shapes: &[String],
+) -> anyhow::Result<String> {
+    let reference = reference_board_yaml(index, dir, loopback, trusted_key);
+    let ctx = crate::shapes::BoardFileContext {
+        dir: dir.to_path_buf(),
+        index,
+        loopback,
+    };
+    crate::shapes::board_file(&reference, shapes, &ctx).map_err(anyhow::Error::msg)
+}
+
+/// The reference board's file (no shapes), as a lab would write it.
+fn reference_board_yaml(index: u32, dir: &Path, loopback: bool, trusted_key: &str) -> String {
     let d = dir.display();
     let (addr, host, interface) = netglue::addresses(index, loopback);
     let https = netglue::port(443, loopback);

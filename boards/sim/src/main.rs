@@ -34,6 +34,10 @@ enum Cmd {
         /// Provision with this flaw (repeatable; see `firmware --list-flaws`).
         #[arg(long)]
         flaw: Vec<String>,
+        /// Dress the board as another kind of device (repeatable; see
+        /// `firmware --list-shapes`).
+        #[arg(long)]
+        shape: Vec<String>,
         /// Use loopback addresses instead of network namespaces.
         #[arg(long)]
         loopback: bool,
@@ -60,6 +64,9 @@ enum Cmd {
     Firmware {
         #[arg(long)]
         flaw: Vec<String>,
+        /// Build for this device shape (repeatable).
+        #[arg(long)]
+        shape: Vec<String>,
         #[arg(long, default_value = firmware::REFERENCE_VERSION)]
         version: String,
         #[arg(long, default_value_t = firmware::REFERENCE_SECURITY_COUNTER)]
@@ -72,6 +79,9 @@ enum Cmd {
         /// List the flaws and where they live.
         #[arg(long)]
         list_flaws: bool,
+        /// List the device shapes.
+        #[arg(long)]
+        list_shapes: bool,
     },
     /// Print the board file of instance INDEX (for the committed
     /// boards/sim-*.yaml; `up` writes one per instance).
@@ -86,6 +96,8 @@ enum Cmd {
         trusted_key: Option<String>,
         #[arg(long)]
         loopback: bool,
+        #[arg(long)]
+        shape: Vec<String>,
     },
     /// Run one board in the foreground (what `up` starts).
     #[command(hide = true)]
@@ -96,6 +108,8 @@ enum Cmd {
         runtime_dir: PathBuf,
         #[arg(long)]
         flaw: Vec<String>,
+        #[arg(long)]
+        shape: Vec<String>,
         #[arg(long)]
         loopback: bool,
         #[arg(long)]
@@ -117,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             base_index,
             runtime_dir,
             flaw,
+            shape,
             loopback,
             fresh,
             no_net,
@@ -127,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 base_index,
                 runtime_dir,
                 flaws: flaw,
+                shapes: shape,
                 loopback,
                 fresh,
                 no_net,
@@ -147,12 +163,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Firmware {
             flaw,
+            shape,
             version,
             security_counter,
             out,
             payload_only,
             list_flaws,
+            list_shapes,
         } => {
+            if list_shapes {
+                for s in hilt_sim::shapes::SHAPES {
+                    println!("{:24} {}", s.name, s.summary);
+                }
+                return Ok(());
+            }
             if list_flaws {
                 for f in firmware::FLAWS {
                     let home = match f.home {
@@ -171,10 +195,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let bytes = if payload_only {
                 firmware::Manifest::new(&flaw, &version)
+                    .and_then(|m| m.with_shapes(&shape))
                     .map_err(anyhow::Error::msg)?
                     .payload()
             } else {
-                firmware::build(&flaw, &version, security_counter).map_err(anyhow::Error::msg)?
+                firmware::build_shaped(&flaw, &shape, &version, security_counter)
+                    .map_err(anyhow::Error::msg)?
             };
             std::fs::write(&out, bytes)?;
         }
@@ -183,19 +209,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime_dir,
             trusted_key,
             loopback,
+            shape,
         } => {
             let dir = lifecycle::board_dir(&runtime_dir, index);
             let key =
                 trusted_key.unwrap_or_else(|| dir.join("trusted-key.pem").display().to_string());
             print!(
                 "{}",
-                lifecycle::board_yaml_with(index, &dir, loopback, &key)
+                lifecycle::board_yaml_with(index, &dir, loopback, &key, &shape)?
             );
         }
         Cmd::Board {
             index,
             runtime_dir,
             flaw,
+            shape,
             loopback,
             no_net,
         } => {
@@ -206,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     index,
                     dir,
                     flaws: flaw,
+                    shapes: shape,
                     loopback,
                     no_net,
                 },

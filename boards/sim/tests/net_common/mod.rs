@@ -44,6 +44,7 @@ impl MockDevice {
         let has = |f: &str| flaws.contains(&f);
         let personality = Personality {
             flaws: flaws.iter().map(|s| s.to_string()).collect(),
+            shapes: Vec::new(),
             https_api: true,
             plaintext_api: has("plaintext-api"),
             telnet: has("telnet-open"),
