@@ -1,8 +1,12 @@
-//! hilt's checks, one module per NIST IR 8259A capability. Each check is
-//! data (`CheckMeta`: id, catalogue id, references, pass criterion) plus a
-//! `run` that attacks the device and verifies the outcome by authorized
-//! read-back. `registry()` finds them by check id or catalogue id; the
-//! planner, `hilt list` and `hilt board check` use it.
+//! hilt's checks, one folder per NIST IR 8259A capability and one file per
+//! check, named by catalogue id (`logical_access/au07_open_ports.rs`). Each
+//! check is data (`CheckMeta`: id, catalogue id, references, pass
+//! criterion) plus a `run` that attacks the device and verifies the outcome
+//! by authorized read-back. A capability's `mod.rs` lists its checks and
+//! keeps what several of them share; helpers shared by a family live in
+//! named modules beside them (`software_update/forgery.rs`).
+//! `registry()` finds checks by check id or catalogue id; the planner,
+//! `hilt list` and `hilt board check` use it.
 
 use std::sync::Arc;
 

@@ -16,7 +16,8 @@ use hilt_harness::transport::smp::Smp;
 use hilt_harness::CheckError;
 
 use crate::console::{self, STEP};
-use crate::software_update::{computed_hash, golden, reboot, running, smp_fault};
+use crate::software_update::images::{computed_hash, golden};
+use crate::software_update::update_path::{reboot, running, smp_fault};
 
 pub struct GoldenImage;
 

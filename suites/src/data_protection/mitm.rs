@@ -3,11 +3,9 @@
 //! servers, one per kind of bad certificate, and records whether the
 //! handshake completed or any data was sent.
 
-use std::time::Duration;
-
 use hilt_harness::board::{Board, Reference, TlsClientDecl};
 use hilt_harness::context::CheckContext;
-use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+use hilt_harness::{Applicability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
 use hilt_net::Link;
 
@@ -15,110 +13,22 @@ use crate::api::{self, net_fault};
 use crate::console;
 
 /// One rogue server the client meets, and what it must do.
-struct Meeting {
-    label: &'static str,
-    cert: RogueCert,
+pub(super) struct Meeting {
+    pub(super) label: &'static str,
+    pub(super) cert: RogueCert,
     /// A control: a certificate the client must accept (proves the path
     /// to the rogue server works, so refusals mean something).
-    must_accept: bool,
+    pub(super) must_accept: bool,
 }
 
 pub struct MitmSpec {
-    meta: CheckMeta,
+    pub(super) meta: CheckMeta,
     /// The meetings need the test CA the client trusts.
-    needs_test_ca: bool,
-    meetings: fn(&TlsClientDecl, Option<CaMaterial>) -> Vec<Meeting>,
+    pub(super) needs_test_ca: bool,
+    pub(super) meetings: fn(&TlsClientDecl, Option<CaMaterial>) -> Vec<Meeting>,
 }
 
 pub struct TlsClientMitm(pub &'static MitmSpec);
-
-pub static TLS_MITM_SELF_SIGNED: MitmSpec = MitmSpec {
-    meta: CheckMeta {
-        name: "tls_client_mitm",
-        capability: Capability::DataProtection,
-        catalogue_id: "DP-03",
-        title: "TLS client refuses a self-signed man in the middle",
-        expected: "the device aborts the handshake with a server presenting a self-signed certificate for the right host name, and sends it no data",
-        nistir_8259a: &["DP-1"],
-        en_303_645: &["5.5-1", "5.3-10"],
-        ts_103_701: &["5.5-1-2"],
-        cra_annex_i: &["e"],
-        destructive: true,
-        default_timeout: Duration::from_secs(60),
-        params: &[],
-    },
-    needs_test_ca: false,
-    meetings: |client, ca| {
-        let mut meetings = Vec::new();
-        // With a test CA the client trusts, a control shows the path to
-        // the rogue server works, so a silent abort still counts.
-        if let Some(ca) = ca {
-            meetings.push(Meeting {
-                label: "trusted_ca_right_name",
-                cert: RogueCert::WrongHostname {
-                    ca,
-                    wrong_name: client.server_name.clone(),
-                },
-                must_accept: true,
-            });
-        }
-        meetings.push(Meeting {
-            label: "self_signed",
-            cert: RogueCert::SelfSigned,
-            must_accept: false,
-        });
-        meetings
-    },
-};
-
-pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
-    meta: CheckMeta {
-        name: "tls_client_chain_validation",
-        capability: Capability::DataProtection,
-        catalogue_id: "DP-04",
-        title: "TLS client validates issuer, host name and validity period",
-        expected: "the device refuses a certificate from an untrusted CA, one from its trusted CA for another host name, and an expired one from its trusted CA; it accepts a valid one (control)",
-        nistir_8259a: &["DP-1"],
-        en_303_645: &["5.5-1"],
-        ts_103_701: &["5.5-1-2"],
-        cra_annex_i: &["e"],
-        destructive: true,
-        default_timeout: Duration::from_secs(90),
-        params: &[],
-    },
-    needs_test_ca: true,
-    meetings: |client, ca| {
-        let Some(ca) = ca else { return Vec::new() };
-        vec![
-            Meeting {
-                label: "trusted_ca_right_name",
-                cert: RogueCert::WrongHostname {
-                    ca: ca.clone(),
-                    wrong_name: client.server_name.clone(),
-                },
-                must_accept: true,
-            },
-            Meeting {
-                label: "untrusted_ca",
-                cert: RogueCert::UntrustedCa,
-                must_accept: false,
-            },
-            Meeting {
-                label: "wrong_hostname",
-                cert: RogueCert::WrongHostname {
-                    ca: ca.clone(),
-                    wrong_name: format!("not-{}", client.server_name),
-                },
-                must_accept: false,
-            },
-            Meeting {
-                label: "expired",
-                cert: RogueCert::Expired { ca: Some(ca) },
-                must_accept: false,
-            },
-        ]
-    },
-};
 
 pub(crate) fn test_ca(
     ctx: &CheckContext,

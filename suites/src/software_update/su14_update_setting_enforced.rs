@@ -9,7 +9,8 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::transport::smp::{Smp, GROUP_IMAGE};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::{attempt_update, computed_hash, declared_image, smp_applicable, smp_fault, version_of};
+use super::images::{computed_hash, declared_image, version_of};
+use super::update_path::{attempt_update, smp_applicable, smp_fault};
 use crate::console::{self, STEP};
 
 pub struct UpdateSettingEnforced;

@@ -16,8 +16,8 @@ use hilt_net::downgrade::{
 };
 use hilt_net::rogue::{make_presented, RogueCert};
 
-use super::mitm::{control_meeting, test_ca, Redirect, TLS_MITM_CHAIN};
-use super::TlsClientMitm;
+use super::dp04_tls_client_chain_validation::TLS_MITM_CHAIN;
+use super::mitm::{control_meeting, test_ca, Redirect, TlsClientMitm};
 use crate::api::{self, net_fault};
 
 pub struct TlsDowngrade;

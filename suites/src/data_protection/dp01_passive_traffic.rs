@@ -1,107 +1,17 @@
-//! Captures of the board's own traffic: starting and finishing one (shared
-//! with AU-05), and DP-01, which watches a boot and normal operation and
-//! flags what crossed the network in the clear.
+//! DP-01 watches a boot and normal operation and flags what crossed the
+//! network in the clear.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use hilt_capture::{
-    classify_file, host_filter, Capture, ClassifyOptions, Limits, NamedSecret, Protocol, Report,
-};
+use hilt_capture::{NamedSecret, Protocol};
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
+use super::capture::BoardCapture;
 use crate::api::{self, Auth};
 use crate::console;
-
-/// A capture of one board's traffic, written to a folder of this trial's
-/// own (boards run in parallel).
-pub(crate) struct BoardCapture {
-    capture: Capture,
-    dir: PathBuf,
-    savefile: PathBuf,
-    pub(crate) address: IpAddr,
-    pub(crate) interface: String,
-    /// The capture interface as a link, to tell a silent board from a
-    /// link that is down.
-    link: hilt_net::Link,
-}
-
-impl BoardCapture {
-    pub(crate) fn start(ctx: &CheckContext, purpose: &str) -> Result<Self, CheckError> {
-        let network = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .clone()
-            .ok_or_else(|| CheckError::Harness("no network".into()))?;
-        let interface = network
-            .capture_interface()
-            .map(str::to_string)
-            .ok_or_else(|| CheckError::Harness("no capture interface".into()))?;
-        let link = hilt_net::Link::new(network.address, Some(interface.clone()), None)
-            .map_err(|e| CheckError::Harness(format!("hardware.network: {e}")))?;
-        link.ensure_up().map_err(api::net_fault)?;
-        let dir = std::env::temp_dir().join(format!(
-            "hilt-capture-{}-{}-{purpose}",
-            std::process::id(),
-            ctx.board().name()
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| CheckError::Harness(format!("capture folder: {e}")))?;
-        let savefile = dir.join(format!("{}.pcap", ctx.board().name()));
-        let capture = Capture::start(
-            &interface,
-            &host_filter(network.address),
-            &savefile,
-            Limits::default(),
-        )
-        .map_err(|e| capture_fault(&interface, e))?;
-        Ok(BoardCapture {
-            capture,
-            dir,
-            savefile,
-            address: network.address,
-            interface,
-            link,
-        })
-    }
-
-    /// Stops the capture, classifies it (looking for `secrets`), keeps the
-    /// pcap as evidence under `name`, and removes the working folder.
-    pub(crate) fn finish(
-        self,
-        ctx: &mut CheckContext,
-        name: &str,
-        description: &str,
-        secrets: Vec<NamedSecret>,
-    ) -> Result<(u64, Report), CheckError> {
-        let stats = self
-            .capture
-            .stop()
-            .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
-        // What a link that went down did not carry proves nothing.
-        self.link.ensure_up().map_err(api::net_fault)?;
-        let report = classify_file(
-            &self.savefile,
-            &ClassifyOptions {
-                secrets,
-                ..ClassifyOptions::default()
-            },
-        )
-        .map_err(|e| CheckError::Harness(format!("classifying the capture: {e}")))?;
-        let pcap = std::fs::read(&self.savefile)
-            .map_err(|e| CheckError::Harness(format!("reading the capture: {e}")))?;
-        let _ = std::fs::remove_dir_all(&self.dir);
-        ctx.evidence()
-            .bytes(name, "application/vnd.tcpdump.pcap", description, pcap)?;
-        Ok((stats.packets, report))
-    }
-}
 
 /// DP-01: boot and normal operation, captured passively; every protocol
 /// the device speaks is classified and plaintext ones are flagged.
@@ -282,24 +192,5 @@ impl Check for PassiveTraffic {
                 observed,
             ))
         }
-    }
-}
-
-/// A capture that cannot start on the board's link because the link is
-/// down or gone is a fault of the board's wiring (INCONCLUSIVE); anything
-/// else (permissions, a bad filter) is this host's (ERROR).
-fn capture_fault(interface: &str, e: hilt_capture::CaptureError) -> CheckError {
-    let sys = std::path::Path::new("/sys/class/net").join(interface);
-    let state = std::fs::read_to_string(sys.join("operstate"))
-        .map(|s| s.trim().to_string())
-        .ok();
-    match (&e, state.as_deref()) {
-        (hilt_capture::CaptureError::Open { .. }, None) => CheckError::Board(format!(
-            "the board's link {interface} does not exist (board gone or unplugged): {e}"
-        )),
-        (hilt_capture::CaptureError::Open { .. }, Some(s)) if s != "up" && s != "unknown" => {
-            CheckError::Board(format!("the board's link {interface} is {s}: {e}"))
-        }
-        _ => CheckError::Harness(format!("capture on {interface}: {e}")),
     }
 }

@@ -13,7 +13,8 @@ use hilt_harness::transport::serial::SerialError;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
-use super::{computed_hash, golden, running, smp_applicable};
+use super::images::{computed_hash, golden};
+use super::update_path::{running, smp_applicable};
 use crate::console;
 
 /// How long the board may take to reach its login prompt after power-on.

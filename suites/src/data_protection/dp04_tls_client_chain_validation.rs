@@ -1,0 +1,55 @@
+use std::time::Duration;
+
+use hilt_harness::{Capability, CheckMeta};
+use hilt_net::rogue::RogueCert;
+
+use super::mitm::{Meeting, MitmSpec};
+
+pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
+    meta: CheckMeta {
+        name: "tls_client_chain_validation",
+        capability: Capability::DataProtection,
+        catalogue_id: "DP-04",
+        title: "TLS client validates issuer, host name and validity period",
+        expected: "the device refuses a certificate from an untrusted CA, one from its trusted CA for another host name, and an expired one from its trusted CA; it accepts a valid one (control)",
+        nistir_8259a: &["DP-1"],
+        en_303_645: &["5.5-1"],
+        ts_103_701: &["5.5-1-2"],
+        cra_annex_i: &["e"],
+        destructive: true,
+        default_timeout: Duration::from_secs(90),
+        params: &[],
+    },
+    needs_test_ca: true,
+    meetings: |client, ca| {
+        let Some(ca) = ca else { return Vec::new() };
+        vec![
+            Meeting {
+                label: "trusted_ca_right_name",
+                cert: RogueCert::WrongHostname {
+                    ca: ca.clone(),
+                    wrong_name: client.server_name.clone(),
+                },
+                must_accept: true,
+            },
+            Meeting {
+                label: "untrusted_ca",
+                cert: RogueCert::UntrustedCa,
+                must_accept: false,
+            },
+            Meeting {
+                label: "wrong_hostname",
+                cert: RogueCert::WrongHostname {
+                    ca: ca.clone(),
+                    wrong_name: format!("not-{}", client.server_name),
+                },
+                must_accept: false,
+            },
+            Meeting {
+                label: "expired",
+                cert: RogueCert::Expired { ca: Some(ca) },
+                must_accept: false,
+            },
+        ]
+    },
+};

@@ -1,0 +1,129 @@
+use std::time::Duration;
+
+use hilt_harness::board::Board;
+use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console::LoginOutcome;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+
+use super::{console_config, parameter};
+use crate::console;
+
+/// CF-05 and DP-09: factory reset restores the secure defaults and
+/// erases credentials set by the user.
+pub struct FactoryResetDefaults;
+
+static FACTORY_RESET: CheckMeta = CheckMeta {
+    name: "factory_reset",
+    capability: Capability::DeviceConfiguration,
+    catalogue_id: "CF-05",
+    title: "Factory reset restores secure defaults and erases user credentials",
+    expected: "after a reset the changed setting is back to its default, the user's password no longer works and the factory credential does",
+    nistir_8259a: &["DC-3", "DP-2"],
+    en_303_645: &["5.11-1", "5.1-1"],
+    ts_103_701: &["5.11-1-2"],
+    cra_annex_i: &["b", "m"],
+    destructive: true,
+    default_timeout: Duration::from_secs(120),
+    params: &[],
+};
+
+impl Check for FactoryResetDefaults {
+    fn meta(&self) -> &CheckMeta {
+        &FACTORY_RESET
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match console_config(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        match &board.spec.declares.factory_reset {
+            Some(f) if f.console.is_some() => Applicability::Applicable,
+            _ => Applicability::not_applicable(
+                "no console factory reset declared (declares.factory_reset.console)",
+                &["declares.factory_reset.console"],
+            ),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let (param, value) = parameter(ctx)?;
+        let reset = ctx
+            .board()
+            .spec
+            .declares
+            .factory_reset
+            .as_ref()
+            .and_then(|f| f.console.clone())
+            .ok_or_else(|| CheckError::Harness("no factory reset command".into()))?;
+        let user = console::account(ctx)?;
+        let factory = ctx.password(&user)?;
+        let changed = ctx.new_password()?;
+        let decl = console::open_shell(ctx)?;
+        let default = console::config_get(ctx, &decl, &param)?;
+        console::config_set_verified(ctx, &decl, &param, &value)?;
+        console::undo_password_change(ctx, &user, &factory, &changed);
+        let answer = console::run(ctx, &decl, &format!("passwd {}", changed.expose()))?;
+        console::close_shell(ctx, &decl)?;
+        // The user's password must now work, or the test proves nothing.
+        match console::try_login(ctx, &decl, &user, &changed)? {
+            LoginOutcome::LoggedIn => {}
+            other => {
+                return Err(CheckError::Board(format!(
+                    "changing the password as the user did not take ({answer:?}, then {other:?})"
+                )))
+            }
+        }
+        // Reset (as the logged-in user), then wait for the device to return.
+        let console_handle = ctx.console()?;
+        console_handle.send_line(&reset)?;
+        console::await_boot(ctx, &decl)?;
+
+        let old_password = console::try_login(ctx, &decl, &user, &changed)?;
+        let old_works = old_password == LoginOutcome::LoggedIn;
+        if old_works {
+            console::close_shell(ctx, &decl)?;
+        }
+        let factory_login = console::try_login(ctx, &decl, &user, &factory)?;
+        let mut after = None;
+        if factory_login == LoginOutcome::LoggedIn {
+            after = Some(console::config_get(ctx, &decl, &param)?);
+            console::close_shell(ctx, &decl)?;
+        }
+        // Leave the board with its factory credential and default setting.
+        if old_works {
+            if let LoginOutcome::LoggedIn = console::try_login(ctx, &decl, &user, &changed)? {
+                console::run(ctx, &decl, &format!("passwd {}", factory.expose()))?;
+                console::config_set(ctx, &decl, &param, &default)?;
+                console::close_shell(ctx, &decl)?;
+            }
+        }
+        let observed = format!(
+            "{param} default {default:?}, set to {value:?}, after reset {}; user-set password after reset: {}; factory password after reset: {}",
+            after.as_deref().map(|a| format!("{a:?}")).unwrap_or_else(|| "unreadable".into()),
+            if old_works { "still logs in" } else { "refused" },
+            if factory_login == LoginOutcome::LoggedIn { "logs in" } else { "refused" }
+        );
+        if old_works {
+            return Ok(Finding::fail(
+                "the password set before the reset still works",
+                observed,
+            ));
+        }
+        if factory_login != LoginOutcome::LoggedIn {
+            return Err(CheckError::Board(format!(
+                "after the reset the factory credential does not log in either; cannot read the settings back ({observed})"
+            )));
+        }
+        if after.as_deref() != Some(default.as_str()) {
+            return Ok(Finding::fail(
+                "the reset did not restore the default setting",
+                observed,
+            ));
+        }
+        Ok(Finding::pass(
+            "defaults restored and user credentials erased",
+            observed,
+        ))
+    }
+}

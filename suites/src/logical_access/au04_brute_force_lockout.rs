@@ -1,0 +1,334 @@
+use std::time::Duration;
+
+use hilt_harness::board::Board;
+use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console::LoginOutcome;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+
+use super::{needs_console, verdict_word};
+use crate::console;
+
+/// AU-04: repeated failures lock the account (or delay further attempts).
+pub struct BruteForceLockout;
+
+static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
+    name: "brute_force_lockout",
+    capability: Capability::LogicalAccess,
+    catalogue_id: "AU-04",
+    title: "Brute force is stopped by lockout or delay",
+    expected: "on the console and on the network API, after the declared number of failures (10 when none is declared) even the right password is refused until the lock passes, or the attempts are slowed",
+    nistir_8259a: &["LA-3"],
+    en_303_645: &["5.1-5"],
+    ts_103_701: &["5.1-5-2"],
+    cra_annex_i: &["d"],
+    destructive: true,
+    default_timeout: Duration::from_secs(180),
+    params: &[],
+};
+
+/// Wrong passwords tried when the board file declares no lockout
+/// threshold: the number TS 103 701's test for 5.1-5 makes, so a device
+/// that declares nothing is judged as the standard would judge it.
+pub const UNDECLARED_ATTEMPTS: u32 = 10;
+
+/// Waits, after a lock the board file does not describe, before the right
+/// password is tried again (60 s in all): a lock that lasts longer cannot
+/// be told from a broken login.
+const UNDECLARED_WAITS_S: [u64; 6] = [1, 2, 4, 8, 15, 30];
+
+/// What the board file says about the lock the guesses should cause.
+struct LockPlan {
+    attempts: u32,
+    /// The declared (or shortened) lock time; None when undeclared.
+    wait: Option<Duration>,
+}
+
+impl LockPlan {
+    /// Pauses before each retry of the right password after a lock.
+    fn waits(&self) -> Vec<Duration> {
+        match self.wait {
+            Some(wait) => vec![wait],
+            None => UNDECLARED_WAITS_S
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.wait {
+            Some(_) => format!("{} wrong attempts (the declared threshold)", self.attempts),
+            None => format!(
+                "{} wrong attempts (no lockout declared; TS 103 701's number)",
+                self.attempts
+            ),
+        }
+    }
+}
+
+/// Whether wrong attempts were slowed: every one of the last attempts took
+/// at least twice as long as the fastest first one, and a second longer.
+/// A real delay slows each later attempt; one hiccup of a loaded host
+/// slows only one, and must not read as a delay.
+fn slowed(timings_ms: &[u128]) -> bool {
+    if timings_ms.len() < 4 {
+        return false;
+    }
+    let head = timings_ms.len().min(6) / 2;
+    let first = timings_ms[..head].iter().copied().min().unwrap_or(0);
+    let last = timings_ms[timings_ms.len() - head..]
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(0);
+    last >= first.saturating_mul(2) + 1000
+}
+
+impl Check for BruteForceLockout {
+    fn meta(&self) -> &CheckMeta {
+        &BRUTE_FORCE_LOCKOUT
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        match needs_console(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        match &board.spec.declares.console {
+            Some(c) if c.login.is_some() => Applicability::Applicable,
+            _ => Applicability::not_applicable(
+                "the console asks for no password: there is nothing to guess (AU-09 judges an open console)",
+                &["declares.console.login"],
+            ),
+        }
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let lockout = ctx.board().spec.declares.lockout.clone();
+        let user = console::account(ctx)?;
+        let password = ctx.password(&user)?;
+        let decl = ctx.console_decl()?;
+        let (plan, saved) = match &lockout {
+            Some(l) => {
+                // Two seconds: short, yet long enough that a loaded host
+                // still tries the right password while the lock holds.
+                let (delay, saved) = if l.delay_parameter.is_some() {
+                    console::open_shell(ctx)?;
+                    let shortened = console::shorten_lockout(ctx, &decl, 2)?;
+                    console::close_shell(ctx, &decl)?;
+                    shortened
+                } else {
+                    (l.delay_s.unwrap_or(0), None)
+                };
+                let plan = LockPlan {
+                    attempts: l.threshold,
+                    wait: Some(Duration::from_secs(u64::from(delay) + 1)),
+                };
+                (plan, saved)
+            }
+            None => (
+                LockPlan {
+                    attempts: UNDECLARED_ATTEMPTS,
+                    wait: None,
+                },
+                None,
+            ),
+        };
+        // Whatever happens next, the lock the guesses cause is waited out
+        // before the board is handed on.
+        console::undo_lock(ctx, &user);
+        let mut observed = Vec::new();
+        let mut unstopped = Vec::new();
+
+        // The console login.
+        let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
+        let mut timings = Vec::new();
+        for _ in 0..plan.attempts {
+            let start = std::time::Instant::now();
+            let outcome = console::try_login(ctx, &decl, &user, &wrong)?;
+            timings.push(start.elapsed().as_millis());
+            if outcome == LoginOutcome::LoggedIn {
+                return Ok(Finding::fail(
+                    "a wrong password logged in on the console",
+                    "login with a wrong password succeeded",
+                ));
+            }
+        }
+        ctx.evidence().text(
+            "au04-console-timings.csv",
+            "text/csv",
+            "milliseconds each wrong console login took",
+            &timings
+                .iter()
+                .enumerate()
+                .map(|(n, ms)| format!("{},{ms}\n", n + 1))
+                .collect::<String>(),
+        )?;
+        // Now the right password, at once: a locked account refuses it.
+        let during = console::try_login(ctx, &decl, &user, &password)?;
+        let locked = during != LoginOutcome::LoggedIn;
+        let delayed = slowed(&timings);
+        let mut after = String::new();
+        if locked {
+            // It must work again once the lock passes, or the refusal
+            // proves nothing.
+            let mut waited = Duration::ZERO;
+            let mut back = false;
+            for pause in plan.waits() {
+                ctx.sleep(pause)?;
+                waited += pause;
+                if console::try_login(ctx, &decl, &user, &password)? == LoginOutcome::LoggedIn {
+                    back = true;
+                    break;
+                }
+            }
+            if !back {
+                return Err(CheckError::Board(format!(
+                    "the right password still fails on the console {} s after the guesses; cannot tell a lock from a broken login",
+                    waited.as_secs()
+                )));
+            }
+            after = format!("; after {} s: logs in", waited.as_secs());
+        }
+        console::close_shell(ctx, &decl)?;
+        if !locked && !delayed {
+            unstopped.push("console");
+        }
+        observed.push(format!(
+            "console: {} (ms each: {timings:?}{}); right password right after: {}{after}",
+            plan.describe(),
+            if delayed { ", slowed" } else { ", not slowed" },
+            verdict_word(&during),
+        ));
+
+        // The network login (HTTP basic authentication on the API), when
+        // the device has one: brute force must be stopped there too.
+        if matches!(
+            crate::api::needs_api(ctx.board()),
+            Applicability::Applicable
+        ) {
+            let (stopped, note) = brute_force_http(ctx, &plan)?;
+            observed.push(note);
+            if !stopped {
+                unstopped.push("HTTPS API");
+            }
+        }
+
+        if saved.is_some() {
+            console::open_shell(ctx)?;
+            console::restore_lockout(ctx, &decl, saved)?;
+            console::close_shell(ctx, &decl)?;
+        }
+        // The declared account logged in after the guesses: no lock left.
+        ctx.settle_undo(&console::lock_key(&user));
+        let observed = observed.join("; ");
+        if unstopped.is_empty() {
+            Ok(Finding::pass(
+                "every login locked or slowed after the failures, and let the right password in afterwards",
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!(
+                    "no lockout or delay: the right password worked at once after {} wrong ones on {} and the attempts were not slowed",
+                    plan.attempts,
+                    unstopped.join(", ")
+                ),
+                observed,
+            ))
+        }
+    }
+}
+
+/// Brute force against the API's HTTP authentication: the plan's wrong
+/// passwords, then the right one at once (must be refused, unless the
+/// wrong ones were slowed), then after the lock (must be accepted).
+/// Returns (stopped, what was seen).
+fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, String), CheckError> {
+    use crate::api::{self, Auth};
+    use hilt_net::http::HttpRequest;
+    let target = api::target(ctx)?;
+    let path = ctx
+        .board()
+        .spec
+        .declares
+        .state
+        .as_ref()
+        .and_then(|s| s.http.clone())
+        .unwrap_or_else(|| "/".into());
+    let mut statuses = Vec::new();
+    let mut timings = Vec::new();
+    for _ in 0..plan.attempts {
+        let start = std::time::Instant::now();
+        let r = api::send(
+            ctx,
+            &target,
+            HttpRequest::get(&path),
+            Auth::Wrong("Hilt-wrong-guess"),
+        )?;
+        timings.push(start.elapsed().as_millis());
+        if (200..300).contains(&r.status) {
+            return Ok((
+                false,
+                format!("HTTPS: a wrong password was accepted ({})", r.status),
+            ));
+        }
+        statuses.push(r.status);
+    }
+    let during = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
+    let locked = !(200..300).contains(&during);
+    let mut after = String::new();
+    if locked {
+        let mut waited = Duration::ZERO;
+        let mut last = during;
+        for pause in plan.waits() {
+            ctx.sleep(pause)?;
+            waited += pause;
+            last = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
+            if (200..300).contains(&last) {
+                break;
+            }
+        }
+        if !(200..300).contains(&last) {
+            return Err(CheckError::Board(format!(
+                "the right password still fails on the API {} s after the guesses (status {last}); cannot tell a lock from a broken login",
+                waited.as_secs()
+            )));
+        }
+        after = format!("; after {} s: {last}", waited.as_secs());
+    }
+    let delayed = slowed(&timings);
+    Ok((
+        locked || delayed,
+        format!(
+            "HTTPS GET {path}: {} answered {statuses:?} (ms each: {timings:?}); right password right after: {during}{after}",
+            plan.describe()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slowed;
+
+    #[test]
+    fn a_growing_delay_is_slowing() {
+        assert!(slowed(&[
+            200, 210, 190, 900, 2400, 2500, 2600, 2700, 2800, 2900
+        ]));
+    }
+
+    #[test]
+    fn one_hiccup_of_a_loaded_host_is_not_slowing() {
+        // Before: the slowest of the last attempts counted, so one 3 s
+        // stall passed a device that never delays.
+        assert!(!slowed(&[
+            200, 210, 190, 200, 220, 210, 200, 3000, 210, 200
+        ]));
+    }
+
+    #[test]
+    fn too_few_attempts_prove_nothing() {
+        assert!(!slowed(&[100, 5000, 5000]));
+    }
+}

@@ -1,0 +1,115 @@
+//! The forged images SU-02 to SU-06 and SU-09 send: each check is a
+//! `ForgedSpec` (its metadata and how to forge the image from the golden
+//! one), and `Forged` sends it and judges what runs afterwards.
+
+use std::time::Duration;
+
+use hilt_harness::board::{Board, Reference};
+use hilt_harness::context::CheckContext;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+use hilt_image::{forge, ForgeKeys, Forgery, Image, SignOptions};
+
+use super::images::golden;
+use super::update_path::{attempt_update, smp_applicable};
+
+/// A forged image and the check that sends it.
+pub(super) struct ForgedSpec {
+    pub(super) meta: CheckMeta,
+    pub(super) make: fn(&[u8]) -> Result<Vec<u8>, String>,
+}
+
+pub(super) const fn meta(
+    name: &'static str,
+    id: &'static str,
+    title: &'static str,
+    en: &'static [&'static str],
+    ts: &'static [&'static str],
+) -> CheckMeta {
+    CheckMeta {
+        name,
+        capability: Capability::SoftwareUpdate,
+        catalogue_id: id,
+        title,
+        expected: "the update is rejected and the image that ran before still runs, confirmed",
+        nistir_8259a: &["SU-2"],
+        en_303_645: en,
+        ts_103_701: ts,
+        cra_annex_i: &["f"],
+        destructive: true,
+        default_timeout: Duration::from_secs(120),
+        params: &[],
+    }
+}
+
+/// The golden payload with its last byte changed, so every image built from
+/// it differs (by hash) from the image the board runs: an image that is
+/// installed is then visible in `image state`.
+pub(super) fn distinct_payload(golden: &[u8]) -> Result<(Image, Vec<u8>), String> {
+    let image = Image::parse(golden).map_err(|e| format!("golden image: {e}"))?;
+    let mut payload = golden
+        .get(image.payload.clone())
+        .ok_or("golden image payload out of range")?
+        .to_vec();
+    if let Some(last) = payload.last_mut() {
+        *last ^= 0x5a;
+    }
+    Ok((image, payload))
+}
+
+pub(super) fn options_like(image: &Image) -> SignOptions {
+    SignOptions {
+        version: image.header.version,
+        security_counter: image.security_counter(),
+        header_size: image.header.hdr_size,
+        ..SignOptions::default()
+    }
+}
+
+pub(crate) fn tampered_payload(golden: &[u8]) -> Result<Vec<u8>, String> {
+    forge(golden, &Forgery::TamperedPayload, &ForgeKeys::default()).map_err(|e| e.to_string())
+}
+
+pub(super) struct Forged(pub(super) &'static ForgedSpec);
+
+impl Check for Forged {
+    fn meta(&self) -> &CheckMeta {
+        &self.0.meta
+    }
+
+    fn uses(&self) -> &'static [Reference] {
+        &[Reference::GoldenImage, Reference::TrustedKey]
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        smp_applicable(board)
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let forged = (self.0.make)(&golden(ctx)?)
+            .map_err(|e| CheckError::Harness(format!("forging: {e}")))?;
+        ctx.evidence().bytes(
+            "forged.bin",
+            "application/octet-stream",
+            &format!("the forged image sent ({})", self.0.meta.title),
+            forged.clone(),
+        )?;
+        let attempt = attempt_update(ctx, &forged)?;
+        if attempt.hung {
+            return Ok(Finding::fail(
+                "the device hung after the forged image and booted only after a power cycle",
+                attempt.observed(),
+            ));
+        }
+        if attempt.unchanged() {
+            Ok(Finding::pass(
+                "the forged image did not run; the previous image runs, confirmed",
+                attempt.observed(),
+            ))
+        } else {
+            Ok(Finding::fail(
+                "the device booted the forged image",
+                attempt.observed(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,311 @@
+use std::time::Duration;
+
+use hilt_harness::board::Board;
+use hilt_harness::context::CheckContext;
+use hilt_harness::driver::console::LoginOutcome;
+use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
+
+use crate::console;
+
+fn log_command(board: &Board) -> Option<String> {
+    board
+        .spec
+        .declares
+        .logging
+        .as_ref()?
+        .event_log
+        .as_ref()?
+        .console
+        .clone()
+}
+
+/// CS-01: security events appear in the device's event log, with a time:
+/// a failed login, a rejected update and a denied configuration change,
+/// each where the device gives hilt a way to cause it.
+pub struct FailedLoginLogged;
+
+static FAILED_LOGIN_LOGGED: CheckMeta = CheckMeta {
+    name: "failed_login_logged",
+    capability: Capability::StateAwareness,
+    catalogue_id: "CS-01",
+    title: "Failed logins, rejected updates and denied configuration changes are logged",
+    expected: "for each of a failed login, a rejected update and a denied configuration change that hilt can cause, a new event naming it, with a timestamp, appears in the log",
+    nistir_8259a: &["CS-1"],
+    en_303_645: &["5.7-2", "5.10-1"],
+    ts_103_701: &["5.10-1-2"],
+    cra_annex_i: &["d", "l"],
+    destructive: false,
+    default_timeout: Duration::from_secs(90),
+    params: &[],
+};
+
+/// A security event CS-01 causes, and the words that name it in a log line.
+struct SecurityEvent {
+    what: &'static str,
+    /// Any of these (the subject) ...
+    subject: &'static [&'static str],
+    /// ... together with any of these (the refusal).
+    refusal: &'static [&'static str],
+}
+
+const FAILED_LOGIN: SecurityEvent = SecurityEvent {
+    what: "failed login",
+    subject: &["login", "auth"],
+    refusal: &["fail", "incorrect", "denied", "invalid", "wrong"],
+};
+
+const REJECTED_UPDATE: SecurityEvent = SecurityEvent {
+    what: "rejected update",
+    subject: &["update", "upload", "image", "firmware"],
+    refusal: &[
+        "reject",
+        "fail",
+        "denied",
+        "invalid",
+        "refus",
+        "malformed",
+        "unauthor",
+    ],
+};
+
+const DENIED_CONFIGURATION: SecurityEvent = SecurityEvent {
+    what: "denied configuration change",
+    subject: &["config", "setting"],
+    refusal: &["denied", "reject", "fail", "refus", "unauthor"],
+};
+
+/// What the device did when asked for an event.
+enum Caused {
+    /// The device refused: its log must show it.
+    Refused(String),
+    /// The device did what was asked (another check judges that): no
+    /// refusal happened, so there is nothing to log.
+    Accepted(String),
+}
+
+/// The HTTP paths CS-01 can provoke refusals on: (update upload,
+/// configuration resource), each when declared with an HTTPS API.
+fn http_provocations(board: &Board) -> (Option<String>, Option<String>) {
+    if !matches!(crate::api::needs_api(board), Applicability::Applicable) {
+        return (None, None);
+    }
+    let decl = &board.spec.declares;
+    let upload = decl
+        .update
+        .as_ref()
+        .and_then(|u| u.http.as_ref())
+        .map(|h| h.upload.clone());
+    let config = decl
+        .configuration
+        .as_ref()
+        .and_then(|c| c.http.as_ref())
+        .map(|h| h.path.clone());
+    (upload, config)
+}
+
+fn console_login(board: &Board) -> bool {
+    matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
+}
+
+fn read_log(ctx: &mut CheckContext, command: &str) -> Result<String, CheckError> {
+    let decl = console::open_shell(ctx)?;
+    let log = console::run(ctx, &decl, command)?;
+    console::close_shell(ctx, &decl)?;
+    Ok(log)
+}
+
+/// Judges the lines `after` adds to `before` for `event`: None when it is
+/// logged with a time, else the problem.
+fn judge_logged(event: &SecurityEvent, before: &str, after: &str) -> (Option<String>, String) {
+    let old: std::collections::HashSet<&str> = before.lines().map(str::trim).collect();
+    let new: Vec<&str> = after
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !old.contains(l))
+        .collect();
+    let hit = new.iter().find(|l| {
+        let l = l.to_ascii_lowercase();
+        event.subject.iter().any(|w| l.contains(w)) && event.refusal.iter().any(|w| l.contains(w))
+    });
+    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}").ok();
+    let note = format!(
+        "{} new log line(s), {}",
+        new.len(),
+        hit.map(|h| format!("event: {h}"))
+            .unwrap_or_else(|| "none names it".into())
+    );
+    let problem = match hit {
+        Some(line) if timestamp.is_some_and(|t| t.is_match(line)) => None,
+        Some(_) => Some(format!("the {} was logged without a timestamp", event.what)),
+        None => Some(format!("the {} left no event in the log", event.what)),
+    };
+    (problem, note)
+}
+
+impl Check for FailedLoginLogged {
+    fn meta(&self) -> &CheckMeta {
+        &FAILED_LOGIN_LOGGED
+    }
+
+    fn applicability(&self, board: &Board) -> Applicability {
+        if log_command(board).is_none() {
+            return Applicability::not_applicable(
+                "no console event log declared (declares.logging.event_log.console)",
+                &["declares.logging.event_log.console"],
+            );
+        }
+        let (upload, config) = http_provocations(board);
+        if !console_login(board) && upload.is_none() && config.is_none() {
+            return Applicability::not_applicable(
+                "nothing hilt can refuse: no console login, no HTTPS update upload, no HTTPS configuration resource",
+                &[
+                    "declares.console.login",
+                    "declares.update.http",
+                    "declares.configuration.http",
+                ],
+            );
+        }
+        Applicability::Applicable
+    }
+
+    fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
+        let command =
+            log_command(ctx.board()).ok_or_else(|| CheckError::Harness("no log command".into()))?;
+        let (upload, config) = http_provocations(ctx.board());
+        let mut tested = Vec::new();
+        let mut untested = Vec::new();
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        let mut log = read_log(ctx, &command)?;
+        let mut log_text = String::new();
+
+        let provocations: [(&SecurityEvent, Option<Provocation>); 3] = [
+            (
+                &FAILED_LOGIN,
+                console_login(ctx.board()).then_some(Provocation::Login),
+            ),
+            (&REJECTED_UPDATE, upload.map(Provocation::Upload)),
+            (&DENIED_CONFIGURATION, config.map(Provocation::ConfigWrite)),
+        ];
+        for (event, provocation) in provocations {
+            let Some(provocation) = provocation else {
+                untested.push(format!("{} (no way declared to cause one)", event.what));
+                continue;
+            };
+            match provocation.cause(ctx)? {
+                Caused::Accepted(how) => {
+                    untested.push(format!(
+                        "{} ({how}: accepted, other checks judge that)",
+                        event.what
+                    ));
+                }
+                Caused::Refused(how) => {
+                    let after = read_log(ctx, &command)?;
+                    let (problem, note) = judge_logged(event, &log, &after);
+                    notes.push(format!("{} ({how}): {note}", event.what));
+                    problems.extend(problem);
+                    tested.push(event.what);
+                    log_text.push_str(&format!("--- after the {} ---\n{after}\n", event.what));
+                    log = after;
+                }
+            }
+        }
+        ctx.evidence().text(
+            "event-log.txt",
+            "text/plain",
+            "event log after each provoked security event",
+            &log_text,
+        )?;
+        if tested.is_empty() {
+            return Err(CheckError::Board(format!(
+                "no security event could be caused: {}",
+                untested.join("; ")
+            )));
+        }
+        let mut observed = format!("tested: {}; {}", tested.join(", "), notes.join("; "));
+        if !untested.is_empty() {
+            observed.push_str(&format!("; not tested: {}", untested.join("; ")));
+        }
+        if problems.is_empty() {
+            Ok(Finding::pass(
+                format!("logged with a time: {}", tested.join(", ")),
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(problems.join("; "), observed))
+        }
+    }
+}
+
+/// How CS-01 causes a security event.
+enum Provocation {
+    /// A wrong password at the console login.
+    Login,
+    /// An upload to this path without credentials, of bytes that are no
+    /// image (so even a device that took it would install nothing).
+    Upload(String),
+    /// A write of the declared test value to this configuration resource
+    /// without credentials (put back if the device took it).
+    ConfigWrite(String),
+}
+
+impl Provocation {
+    fn cause(&self, ctx: &mut CheckContext) -> Result<Caused, CheckError> {
+        use crate::api::{self, Auth};
+        use hilt_net::http::HttpRequest;
+        match self {
+            Provocation::Login => {
+                let user = console::account(ctx)?;
+                let decl = ctx.console_decl()?;
+                let wrong = hilt_harness::board::Secret::from_guess("Hilt-logged-attempt");
+                match console::try_login(ctx, &decl, &user, &wrong)? {
+                    LoginOutcome::LoggedIn => Err(CheckError::Board(
+                        "a wrong password logged in; AU checks cover that".into(),
+                    )),
+                    LoginOutcome::Rejected(_) => {
+                        Ok(Caused::Refused(format!("wrong password for {user}")))
+                    }
+                    // No login was asked for, so no failed login happened.
+                    LoginOutcome::NoLoginRequired => Ok(Caused::Accepted(
+                        "the console gave a shell without asking for credentials".into(),
+                    )),
+                }
+            }
+            Provocation::Upload(path) => {
+                let target = api::target(ctx)?;
+                let request = HttpRequest::post(path.clone())
+                    .header("Content-Type", "application/octet-stream")
+                    .body(b"hilt CS-01: not a firmware image".to_vec());
+                let status = api::send(ctx, &target, request, Auth::None)?.status;
+                let how = format!("POST {path} without credentials -> {status}");
+                Ok(if (200..300).contains(&status) {
+                    Caused::Accepted(how)
+                } else {
+                    Caused::Refused(how)
+                })
+            }
+            Provocation::ConfigWrite(path) => {
+                let (param, value) = ctx
+                    .board()
+                    .spec
+                    .declares
+                    .configuration
+                    .as_ref()
+                    .map(|c| (c.parameter.clone(), c.test_value.clone()))
+                    .ok_or_else(|| CheckError::Harness("no configuration declared".into()))?;
+                let target = api::target(ctx)?;
+                let before = api::config_value(ctx, &target, path, &param)?;
+                api::undo_config_write(ctx, &target, path, &param, &before);
+                let body = serde_json::json!({ param.clone(): value });
+                let request = HttpRequest::put(path.clone()).json(&body);
+                let status = api::send(ctx, &target, request, Auth::None)?.status;
+                let how = format!("PUT {path} {{{param}}} without credentials -> {status}");
+                Ok(if (200..300).contains(&status) {
+                    Caused::Accepted(how)
+                } else {
+                    Caused::Refused(how)
+                })
+            }
+        }
+    }
+}
