@@ -439,6 +439,44 @@ fn schema_describes_board_and_suite_files() {
 }
 
 #[test]
+fn a_filter_that_selects_nothing_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = PtyDevice::start(dir.path(), "a", Behaviour::default());
+    let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
+    let suite = suite(dir.path(), &["logical_access::serial_login_required"]);
+    let run = |filters: &[&str]| {
+        let (board, suite) = (board.display().to_string(), suite.display().to_string());
+        let mut args = vec!["run", "--board", &board, "--suite", &suite, "--"];
+        args.extend(filters);
+        hilt(&args, dir.path())
+    };
+    // No such id; an id of a check the suite does not run; a typo beside a
+    // good filter: each is named, and nothing runs.
+    for (filters, named) in [
+        (&["AU-99"][..], "\"AU-99\""),
+        (&["AU-07"][..], "\"AU-07\""),
+        (
+            &["AU-09", "serial_login_requird"][..],
+            "\"serial_login_requird\"",
+        ),
+    ] {
+        let out = run(filters);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{filters:?}: {stderr}");
+        assert!(stderr.contains("no tests to run"), "{stderr}");
+        assert!(stderr.contains(named), "{filters:?}: {stderr}");
+        assert!(!stderr.contains("\"AU-09\""), "{stderr}");
+        assert!(
+            !dir.path().join("hilt-out").exists(),
+            "{filters:?} left a run folder"
+        );
+    }
+    // The same filters that match run as before.
+    let out = run(&["AU-09"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
 fn usage_errors_exit_two() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert_eq!(

@@ -119,7 +119,7 @@ impl Plan {
             }
             per_board.push(trials);
         }
-        let rack = suite
+        let rack: Vec<RackTrial> = suite
             .spec
             .checks
             .iter()
@@ -133,6 +133,27 @@ impl Plan {
                 }
             })
             .collect();
+        let candidates: Vec<(&str, &str)> = per_board
+            .iter()
+            .flatten()
+            .map(|t| (t.name.as_str(), t.check.meta().catalogue_id))
+            .chain(
+                rack.iter()
+                    .map(|t| (t.name.as_str(), t.check.meta().catalogue_id)),
+            )
+            .collect();
+        let unmatched = selection.unmatched(&candidates);
+        if !unmatched.is_empty() && !args.list {
+            return Err(format!(
+                "no tests to run: no check of suite {:?} on these boards matches {}",
+                suite.spec.suite,
+                unmatched
+                    .iter()
+                    .map(|f| format!("{f:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         Ok(Self {
             boards,
             per_board,

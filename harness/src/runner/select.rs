@@ -63,6 +63,27 @@ impl Selection {
         let skipped = self.skip.iter().any(is_id) || !name_matches(None, self.skip.clone());
         eligible && chosen && !skipped
     }
+
+    /// The filters that match none of `trials` (trial name, catalogue id)
+    /// by name or catalogue id, before `--skip` and `--ignored`: a typo
+    /// such as `AU-99` would otherwise select nothing and pass silently.
+    pub fn unmatched(&self, trials: &[(&str, &str)]) -> Vec<&str> {
+        self.filters
+            .iter()
+            .filter(|filter| {
+                !trials.iter().any(|(name, catalogue_id)| {
+                    let stub = libtest_mimic::Trial::test(*name, || Ok(()));
+                    let args = libtest_mimic::Arguments {
+                        filter: Some((*filter).clone()),
+                        exact: self.by_name.exact,
+                        ..Default::default()
+                    };
+                    filter.eq_ignore_ascii_case(catalogue_id) || !args.is_filtered_out(&stub)
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +123,28 @@ mod tests {
         assert!(!selection(&["--skip", "au-07"], &[]).selects(NAME, "AU-07", false));
         assert!(!selection(&["--skip", "sim-0"], &["AU-07"]).selects(NAME, "AU-07", false));
         assert!(selection(&["--skip", "AU-0"], &[]).selects(NAME, "AU-07", false));
+    }
+
+    #[test]
+    fn a_filter_that_matches_no_trial_is_named() {
+        let trials = [
+            (NAME, "AU-07"),
+            ("rack::device_identification::distinct_identifiers", "ID-03"),
+        ];
+        let unmatched = |args: &[&str], filters: &[&str]| -> Vec<String> {
+            let selection = selection(args, filters);
+            selection
+                .unmatched(&trials)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        assert!(unmatched(&[], &[]).is_empty());
+        assert!(unmatched(&[], &["au-07", "brute", "sim-0", "ID-03"]).is_empty());
+        assert_eq!(unmatched(&[], &["AU-07", "AU-99"]), ["AU-99"]);
+        assert_eq!(unmatched(&["--exact"], &["brute", "AU-07"]), ["brute"]);
+        // --skip and --ignored narrow a selection; they do not unmatch a filter.
+        assert!(unmatched(&["--skip", "AU-07", "--ignored"], &["AU-07"]).is_empty());
     }
 
     #[test]
