@@ -6,14 +6,14 @@
 //! and timeouts to verdicts, so there is one place where fail-closed is
 //! enforced.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use hilt_reports::{References, Verdict};
+use hilt_reports::References;
 
 use crate::board::{Board, Reference};
 use crate::context::CheckContext;
+pub use crate::outcome::{CheckError, Finding};
 use crate::params::ParamSpec;
 
 /// The six NIST IR 8259A core capabilities.
@@ -160,114 +160,6 @@ impl fmt::Display for NotApplicable {
             write!(f, "; set {}", self.enabled_by.join(" or "))?;
         }
         Ok(())
-    }
-}
-
-/// What a check established about the device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub verdict: Verdict,
-    pub reason: String,
-    pub observed: String,
-    pub measurements: BTreeMap<String, String>,
-    /// Phrases naming entries of hilt's public default-credential
-    /// dictionary (`admin/admin`) that scrubbing leaves in place even when
-    /// a declared secret equals the entry: see `naming_public_credential`.
-    pub public_phrases: Vec<String>,
-}
-
-impl Finding {
-    /// The device held. `observed` says what was seen that proves it.
-    pub fn pass(reason: impl Into<String>, observed: impl Into<String>) -> Self {
-        Self::new(Verdict::Pass, reason, observed)
-    }
-
-    /// The device showed the flaw.
-    pub fn fail(reason: impl Into<String>, observed: impl Into<String>) -> Self {
-        Self::new(Verdict::Fail, reason, observed)
-    }
-
-    /// Not testable from a host: the declared value, for manual review.
-    pub fn declared(observed: impl Into<String>) -> Self {
-        Self::new(Verdict::Declared, "manual review required", observed)
-    }
-
-    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Self {
-        self.measurements.insert(key.to_string(), value.to_string());
-        self
-    }
-
-    /// Lets `phrase` (an entry of hilt's default-credential dictionary,
-    /// as the check wrote it into its reason or observation, e.g.
-    /// `admin/admin`) through scrubbing. Scrubbing must not hide a
-    /// finding: when a device's declared password is the dictionary word
-    /// it was found to accept, the finding still names it. Only phrases
-    /// composed from the dictionary belong here, never device output or a
-    /// declared secret read from the board file; device output around the
-    /// phrase is still scrubbed.
-    pub fn naming_public_credential(mut self, phrase: impl Into<String>) -> Self {
-        self.public_phrases.push(phrase.into());
-        self
-    }
-
-    /// Scrubs the texts of every secret `scrubber` knows, except the
-    /// public phrases.
-    pub fn scrub(&mut self, scrubber: &crate::scrub::Scrubber) {
-        let public = &self.public_phrases;
-        self.reason = scrubber.scrub_text_except(&self.reason, public);
-        self.observed = scrubber.scrub_text_except(&self.observed, public);
-        for value in self.measurements.values_mut() {
-            *value = scrubber.scrub_text_except(value, public);
-        }
-    }
-
-    fn new(verdict: Verdict, reason: impl Into<String>, observed: impl Into<String>) -> Self {
-        Self {
-            verdict,
-            reason: reason.into(),
-            observed: observed.into(),
-            measurements: BTreeMap::new(),
-            public_phrases: Vec::new(),
-        }
-    }
-}
-
-/// Why a check could not conclude.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CheckError {
-    /// The board or its wiring did not cooperate: no answer, lost
-    /// connection, unexpected state. Verdict INCONCLUSIVE.
-    #[error("board fault: {0}")]
-    Board(String),
-    /// The harness failed (bad evidence folder, internal bug). Verdict ERROR.
-    #[error("harness fault: {0}")]
-    Harness(String),
-    /// Found not applicable only while running (e.g. a service the
-    /// declaration names is absent from the firmware's own description).
-    #[error("not applicable: {0}")]
-    NotApplicable(String),
-    /// The run was interrupted or the check's deadline passed.
-    #[error("stopped: {0}")]
-    Stopped(String),
-}
-
-impl CheckError {
-    /// The same error with its text passed through `f` (scrubbing).
-    pub fn map_text(self, f: impl FnOnce(String) -> String) -> Self {
-        match self {
-            Self::Board(t) => Self::Board(f(t)),
-            Self::Harness(t) => Self::Harness(f(t)),
-            Self::NotApplicable(t) => Self::NotApplicable(f(t)),
-            Self::Stopped(t) => Self::Stopped(f(t)),
-        }
-    }
-
-    pub fn verdict(&self) -> Verdict {
-        match self {
-            Self::Board(_) | Self::Stopped(_) => Verdict::Inconclusive,
-            Self::Harness(_) => Verdict::Error,
-            Self::NotApplicable(_) => Verdict::NotApplicable,
-        }
     }
 }
 

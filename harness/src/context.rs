@@ -8,15 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::board::{Board, ConsoleDecl, Secret};
-use crate::check::{CheckError, Finding};
 use crate::evidence::EvidenceSink;
+use crate::outcome::{CheckError, Finding};
 use crate::params::ParamSpec;
 use crate::stop::StopSignal;
 use crate::transport::power::{self, PowerAction};
 use crate::transport::serial::Console;
 
-/// Parameters a suite passes to a check (`params:` in the suite file).
-pub type Params = BTreeMap<String, serde_json::Value>;
+pub use crate::params::Params;
 
 /// Puts back one change a check made to the device and verifies it by
 /// reading it back; run by the runner after the check on every exit path.
@@ -235,7 +234,8 @@ impl CheckContext {
             "text/plain",
             "serial console transcript (+seconds, < from device, > to device)",
             &console.transcript(),
-        )
+        )?;
+        Ok(())
     }
 
     /// Resolves a declared account's password.
@@ -308,7 +308,8 @@ impl CheckContext {
             self.board.spec.hardware.power.as_ref(),
             self.board.base_dir(),
             action,
-        )
+        )?;
+        Ok(())
     }
 
     /// Switches power with the console open, so the boot log is captured
@@ -320,7 +321,8 @@ impl CheckContext {
             self.board.spec.hardware.power.as_ref(),
             self.board.base_dir(),
             action,
-        )
+        )?;
+        Ok(())
     }
 
     /// Offline access to the board's flash (write only while powered off).
@@ -349,7 +351,7 @@ impl CheckContext {
             self.stop.check()?;
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.stop.check()
+        Ok(self.stop.check()?)
     }
 
     /// Ends the trial: saves open transports' transcripts and returns the

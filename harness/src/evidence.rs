@@ -10,7 +10,6 @@ use hilt_reports::EvidenceRecord;
 use sha2::{Digest, Sha256};
 
 use crate::board::Secret;
-use crate::check::CheckError;
 use crate::scrub::Scrubber;
 
 /// Replaces every form of a secret value in `text` with `<redacted>`
@@ -24,6 +23,23 @@ pub fn scrub(text: &str, secrets: &[Secret]) -> String {
 /// framing) intact.
 pub fn scrub_bytes(data: &mut [u8], secrets: &[Secret]) {
     Scrubber::new(secrets).mask_bytes(data)
+}
+
+/// Evidence that could not be written (a harness fault at the check layer).
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence name {0:?} must be a plain file name")]
+    Name(String),
+    #[error("cannot create evidence folder {}: {source}", .dir.display())]
+    Folder {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write evidence {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where one trial writes its evidence.
@@ -67,7 +83,7 @@ impl EvidenceSink {
         media_type: &str,
         description: &str,
         text: &str,
-    ) -> Result<(), CheckError> {
+    ) -> Result<(), EvidenceError> {
         let clean = self.scrubber.scrub_text(text);
         self.bytes(name, media_type, description, clean.into_bytes())
     }
@@ -79,22 +95,19 @@ impl EvidenceSink {
         media_type: &str,
         description: &str,
         mut data: Vec<u8>,
-    ) -> Result<(), CheckError> {
+    ) -> Result<(), EvidenceError> {
         if name.contains('/') || name.contains("..") || name.is_empty() {
-            return Err(CheckError::Harness(format!(
-                "evidence name {name:?} must be a plain file name"
-            )));
+            return Err(EvidenceError::Name(name.to_string()));
         }
         self.scrubber.mask_bytes(&mut data);
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            CheckError::Harness(format!(
-                "cannot create evidence folder {}: {e}",
-                self.dir.display()
-            ))
+        std::fs::create_dir_all(&self.dir).map_err(|source| EvidenceError::Folder {
+            dir: self.dir.clone(),
+            source,
         })?;
         let path = self.dir.join(name);
-        std::fs::write(&path, &data).map_err(|e| {
-            CheckError::Harness(format!("cannot write evidence {}: {e}", path.display()))
+        std::fs::write(&path, &data).map_err(|source| EvidenceError::Write {
+            path: path.clone(),
+            source,
         })?;
         let relative = path
             .strip_prefix(&self.run_dir)

@@ -6,6 +6,7 @@ pub mod check;
 pub mod context;
 pub mod driver;
 pub mod evidence;
+pub mod outcome;
 pub mod params;
 pub mod registry;
 pub mod runner;

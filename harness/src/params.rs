@@ -7,7 +7,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::context::Params;
+/// Parameters a suite passes to a check (`params:` in the suite file).
+pub type Params = std::collections::BTreeMap<String, Value>;
 
 /// One parameter a check accepts.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::check::CheckError;
+/// Why a check had to stop: the run was interrupted or its deadline passed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Stopped(pub String);
 
 #[derive(Debug, Clone)]
 pub struct StopSignal {
@@ -99,11 +102,11 @@ impl StopSignal {
     }
 
     /// Errs if the run was interrupted or the deadline passed.
-    pub fn check(&self) -> Result<(), CheckError> {
+    pub fn check(&self) -> Result<(), Stopped> {
         if self.is_interrupted() {
-            Err(CheckError::Stopped("run interrupted".into()))
+            Err(Stopped("run interrupted".into()))
         } else if Instant::now() >= self.deadline {
-            Err(CheckError::Stopped("check deadline passed".into()))
+            Err(Stopped("check deadline passed".into()))
         } else {
             Ok(())
         }

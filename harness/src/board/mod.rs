@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 
 use crate::yaml::{self, DefinitionError};
 
+/// The largest flash region hilt reads or writes: no slot of a device hilt
+/// targets is bigger, and a typo in a board file must not make hilt read
+/// gigabytes.
+pub const MAX_FLASH_REGION: u64 = 64 * 1024 * 1024;
+
 /// A board file that was read and validated, with the folder its relative
 /// paths are resolved against.
 #[derive(Debug, Clone)]
@@ -162,15 +167,12 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     if let Some(slot) = decl.update.as_ref().and_then(|u| u.primary_slot) {
-        if slot.size == 0 || slot.size > crate::transport::flash::MAX_REGION {
+        if slot.size == 0 || slot.size > MAX_FLASH_REGION {
             return Err(DefinitionError::at_field(
                 file,
                 text,
                 "declares.update.primary_slot.size",
-                format!(
-                    "expected 1 to {} bytes",
-                    crate::transport::flash::MAX_REGION
-                ),
+                format!("expected 1 to {} bytes", MAX_FLASH_REGION),
             ));
         }
         if hw.flash.is_none() {

@@ -70,7 +70,7 @@ impl fmt::Display for ReferenceProblem {
 /// Upper bounds for reading references (a label, key or certificate is
 /// small; an image is at most a flash slot).
 const SMALL_FILE: u64 = 1 << 20;
-const IMAGE_FILE: u64 = crate::transport::flash::MAX_REGION;
+const IMAGE_FILE: u64 = super::MAX_FLASH_REGION;
 
 impl Board {
     /// Every referenced file and secret that is missing or does not load.

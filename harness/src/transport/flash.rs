@@ -7,12 +7,42 @@ use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::board::{FlashRegion, FlashWiring};
-use crate::check::CheckError;
+use crate::board::{FlashRegion, FlashWiring, MAX_FLASH_REGION as MAX_REGION};
 
-/// Larger regions are refused: no slot of a device hilt targets is bigger,
-/// and a typo in a board file must not make hilt read gigabytes.
-pub const MAX_REGION: u64 = 64 * 1024 * 1024;
+/// Why the flash image could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    /// The region asked for is empty or larger than any slot hilt targets.
+    #[error("flash region of {size} bytes is out of range (1 to {MAX_REGION})")]
+    RegionSize { size: u64 },
+    /// The region asked for does not lie inside the image file.
+    #[error("flash region {offset:#x}+{size:#x} lies outside {} ({len} bytes)", .path.display())]
+    OutsideImage {
+        offset: u64,
+        size: u64,
+        path: PathBuf,
+        len: u64,
+    },
+    /// More bytes than the region holds.
+    #[error("{len} bytes do not fit a region of {size}")]
+    TooLarge { len: usize, size: u64 },
+    /// The image file could not be reached, read or written (`what`:
+    /// `flash image`, `reading flash image`, `writing flash image`).
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl FlashError {
+    /// A fault of the board's wiring (its image file unreachable or
+    /// unreadable), as opposed to a request hilt should not have made.
+    pub fn is_board_fault(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
+}
 
 /// Offline access to one board's flash image.
 #[derive(Debug, Clone)]
@@ -31,60 +61,60 @@ impl OfflineFlash {
         &self.path
     }
 
-    fn check_region(&self, region: FlashRegion) -> Result<(), CheckError> {
+    fn io(&self, what: &'static str) -> impl Fn(std::io::Error) -> FlashError + '_ {
+        move |source| FlashError::Io {
+            what,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn check_region(&self, region: FlashRegion) -> Result<(), FlashError> {
         if region.size == 0 || region.size > MAX_REGION {
-            return Err(CheckError::Harness(format!(
-                "flash region of {} bytes is out of range (1 to {MAX_REGION})",
-                region.size
-            )));
+            return Err(FlashError::RegionSize { size: region.size });
         }
         let len = std::fs::metadata(&self.path)
-            .map_err(|e| CheckError::Board(format!("flash image {}: {e}", self.path.display())))?
+            .map_err(self.io("flash image"))?
             .len();
         match region.offset.checked_add(region.size) {
             Some(end) if end <= len => Ok(()),
-            _ => Err(CheckError::Harness(format!(
-                "flash region {:#x}+{:#x} lies outside {} ({len} bytes)",
-                region.offset,
-                region.size,
-                self.path.display()
-            ))),
+            _ => Err(FlashError::OutsideImage {
+                offset: region.offset,
+                size: region.size,
+                path: self.path.clone(),
+                len,
+            }),
         }
     }
 
     /// Reads a region of the flash image.
-    pub fn read(&self, region: FlashRegion) -> Result<Vec<u8>, CheckError> {
+    pub fn read(&self, region: FlashRegion) -> Result<Vec<u8>, FlashError> {
         self.check_region(region)?;
-        let fault = |e: std::io::Error| {
-            CheckError::Board(format!("reading flash image {}: {e}", self.path.display()))
-        };
-        let mut f = std::fs::File::open(&self.path).map_err(fault)?;
-        f.seek(SeekFrom::Start(region.offset)).map_err(fault)?;
+        let fault = self.io("reading flash image");
+        let mut f = std::fs::File::open(&self.path).map_err(&fault)?;
+        f.seek(SeekFrom::Start(region.offset)).map_err(&fault)?;
         let mut buf = vec![0u8; region.size as usize];
-        f.read_exact(&mut buf).map_err(fault)?;
+        f.read_exact(&mut buf).map_err(&fault)?;
         Ok(buf)
     }
 
     /// Writes `data` at the start of `region` (it must fit) and syncs it.
-    pub fn write(&self, region: FlashRegion, data: &[u8]) -> Result<(), CheckError> {
+    pub fn write(&self, region: FlashRegion, data: &[u8]) -> Result<(), FlashError> {
         self.check_region(region)?;
         if data.len() as u64 > region.size {
-            return Err(CheckError::Harness(format!(
-                "{} bytes do not fit a region of {}",
-                data.len(),
-                region.size
-            )));
+            return Err(FlashError::TooLarge {
+                len: data.len(),
+                size: region.size,
+            });
         }
-        let fault = |e: std::io::Error| {
-            CheckError::Board(format!("writing flash image {}: {e}", self.path.display()))
-        };
+        let fault = self.io("writing flash image");
         let mut f = OpenOptions::new()
             .write(true)
             .open(&self.path)
-            .map_err(fault)?;
-        f.seek(SeekFrom::Start(region.offset)).map_err(fault)?;
-        f.write_all(data).map_err(fault)?;
-        f.sync_all().map_err(fault)
+            .map_err(&fault)?;
+        f.seek(SeekFrom::Start(region.offset)).map_err(&fault)?;
+        f.write_all(data).map_err(&fault)?;
+        f.sync_all().map_err(&fault)
     }
 }
 
@@ -115,7 +145,22 @@ mod tests {
             offset: 4090,
             size: 16,
         };
-        assert!(matches!(flash.read(outside), Err(CheckError::Harness(_))));
-        assert!(flash.write(region, &[0u8; 17]).is_err());
+        let err = flash.read(outside).expect_err("outside the image");
+        assert!(matches!(err, FlashError::OutsideImage { .. }), "{err}");
+        assert!(!err.is_board_fault(), "a bad region is hilt's fault: {err}");
+        let err = flash.write(region, &[0u8; 17]).expect_err("too large");
+        assert!(matches!(err, FlashError::TooLarge { .. }), "{err}");
+        let missing = OfflineFlash::new(
+            &FlashWiring {
+                file: "absent.bin".into(),
+            },
+            dir.path(),
+        );
+        let err = missing.read(region).expect_err("no image file");
+        assert!(
+            err.is_board_fault(),
+            "an unreachable image is the board's: {err}"
+        );
+        assert!(err.to_string().starts_with("flash image "), "{err}");
     }
 }

@@ -1,6 +1,9 @@
 //! Ways to reach a board. Each transport is a module behind a small API
 //! that takes a `StopSignal`, records what it did as evidence, and reports
-//! failures as board faults (never as a device verdict).
+//! failures in an error type of its own (`SerialError`, `SmpError`,
+//! `FlashError`, `PowerError`). They know nothing of checks: the check
+//! layer (`crate::outcome`) turns them into board or harness faults, never
+//! into a device verdict.
 
 pub mod flash;
 pub mod power;

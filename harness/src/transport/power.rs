@@ -8,7 +8,47 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::board::PowerWiring;
-use crate::check::CheckError;
+
+/// Why the board's power could not be switched. Each is a fault of the
+/// board's wiring (INCONCLUSIVE at the check layer), never of the device.
+#[derive(Debug, thiserror::Error)]
+pub enum PowerError {
+    #[error("the board file declares no power control (hardware.power)")]
+    NotWired,
+    #[error("power command {line:?} could not start: {source}")]
+    Start {
+        line: String,
+        source: std::io::Error,
+    },
+    #[error("power command {line:?} did not finish within {:.1} s and was killed", .limit.as_secs_f64())]
+    Killed { line: String, limit: Duration },
+    #[error("power command {line:?}: cannot wait for it: {source}")]
+    Wait {
+        line: String,
+        source: std::io::Error,
+    },
+    #[error("power command {line:?} failed: {status}")]
+    Failed {
+        line: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("power socket {}: {source}", .path.display())]
+    Socket {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no answer to `{action}` from power socket {} within {:.1} s", .path.display(), .waited.as_secs_f64())]
+    NoAnswer {
+        action: &'static str,
+        path: std::path::PathBuf,
+        waited: Duration,
+    },
+    #[error("power socket {} answered {reply:?}", .path.display())]
+    Refused {
+        path: std::path::PathBuf,
+        reply: String,
+    },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerAction {
@@ -33,11 +73,9 @@ pub fn switch(
     wiring: Option<&PowerWiring>,
     base_dir: &Path,
     action: PowerAction,
-) -> Result<(), CheckError> {
+) -> Result<(), PowerError> {
     match wiring {
-        None | Some(PowerWiring::None) => Err(CheckError::Board(
-            "the board file declares no power control (hardware.power)".into(),
-        )),
+        None | Some(PowerWiring::None) => Err(PowerError::NotWired),
         Some(PowerWiring::Sim(socket)) => sim_socket(&base_dir.join(socket), action),
         Some(PowerWiring::Command(commands)) => {
             let line = match action {
@@ -61,11 +99,11 @@ pub fn switch(
 /// before it is killed: a hung switch must not hang the check.
 const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
-fn shell(line: &str) -> Result<(), CheckError> {
+fn shell(line: &str) -> Result<(), PowerError> {
     shell_within(line, COMMAND_LIMIT)
 }
 
-fn shell_within(line: &str, limit: Duration) -> Result<(), CheckError> {
+fn shell_within(line: &str, limit: Duration) -> Result<(), PowerError> {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new("/bin/sh")
         .arg("-c")
@@ -73,7 +111,10 @@ fn shell_within(line: &str, limit: Duration) -> Result<(), CheckError> {
         // Its own process group, so a timeout kills what it started too.
         .process_group(0)
         .spawn()
-        .map_err(|e| CheckError::Board(format!("power command {line:?} could not start: {e}")))?;
+        .map_err(|source| PowerError::Start {
+            line: line.to_string(),
+            source,
+        })?;
     let started = std::time::Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -84,34 +125,38 @@ fn shell_within(line: &str, limit: Duration) -> Result<(), CheckError> {
                     libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
                 }
                 let _ = child.wait();
-                return Err(CheckError::Board(format!(
-                    "power command {line:?} did not finish within {:.1} s and was killed",
-                    limit.as_secs_f64()
-                )));
+                return Err(PowerError::Killed {
+                    line: line.to_string(),
+                    limit,
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(CheckError::Board(format!(
-                    "power command {line:?}: cannot wait for it: {e}"
-                )))
+            Err(source) => {
+                return Err(PowerError::Wait {
+                    line: line.to_string(),
+                    source,
+                })
             }
         }
     };
     if status.success() {
         Ok(())
     } else {
-        Err(CheckError::Board(format!(
-            "power command {line:?} failed: {status}"
-        )))
+        Err(PowerError::Failed {
+            line: line.to_string(),
+            status,
+        })
     }
 }
 
 /// How long the power socket may take to confirm a switch.
 const REPLY_WAIT: Duration = Duration::from_secs(10);
 
-fn sim_socket(path: &Path, action: PowerAction) -> Result<(), CheckError> {
-    let fault =
-        |e: std::io::Error| CheckError::Board(format!("power socket {}: {e}", path.display()));
+fn sim_socket(path: &Path, action: PowerAction) -> Result<(), PowerError> {
+    let fault = |source: std::io::Error| PowerError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut stream = UnixStream::connect(path).map_err(fault)?;
     stream.set_read_timeout(Some(REPLY_WAIT)).map_err(fault)?;
     stream
@@ -121,24 +166,20 @@ fn sim_socket(path: &Path, action: PowerAction) -> Result<(), CheckError> {
     BufReader::new(stream.take_bounded())
         .read_line(&mut reply)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                CheckError::Board(format!(
-                    "no answer to `{}` from power socket {} within {:.1} s",
-                    action.word(),
-                    path.display(),
-                    REPLY_WAIT.as_secs_f64()
-                ))
-            }
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => PowerError::NoAnswer {
+                action: action.word(),
+                path: path.to_path_buf(),
+                waited: REPLY_WAIT,
+            },
             _ => fault(e),
         })?;
     if reply.starts_with("ok") {
         Ok(())
     } else {
-        Err(CheckError::Board(format!(
-            "power socket {} answered {:?}",
-            path.display(),
-            reply.trim()
-        )))
+        Err(PowerError::Refused {
+            path: path.to_path_buf(),
+            reply: reply.trim().to_string(),
+        })
     }
 }
 
@@ -164,7 +205,7 @@ mod tests {
             .expect_err("a hung command must fail");
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(
-            matches!(&err, CheckError::Board(why) if why.contains("was killed")),
+            matches!(&err, PowerError::Killed { .. }) && err.to_string().contains("was killed"),
             "{err}"
         );
     }
@@ -173,7 +214,7 @@ mod tests {
     fn a_failing_power_command_is_a_board_fault() {
         let err = shell("exit 3").expect_err("exit 3 fails");
         assert!(
-            matches!(&err, CheckError::Board(why) if why.contains("failed")),
+            matches!(&err, PowerError::Failed { .. }) && err.to_string().contains("failed"),
             "{err}"
         );
         assert!(shell("true").is_ok());

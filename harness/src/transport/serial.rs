@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use regex::bytes::Regex;
 
 use crate::board::{LineEnding, Secret, SerialWiring};
-use crate::check::CheckError;
 use crate::scrub::Scrubber;
 use crate::stop::StopSignal;
 
@@ -97,16 +96,6 @@ fn shown_patterns(patterns: &[&str]) -> String {
         .map(|p| format!("`{}`", escape_controls(crate::board::declared_text(p))))
         .collect::<Vec<_>>()
         .join(" or ")
-}
-
-impl From<SerialError> for CheckError {
-    fn from(err: SerialError) -> Self {
-        match err {
-            SerialError::Stopped(why) => CheckError::Stopped(why),
-            SerialError::Unsupported(why) => CheckError::Harness(why),
-            other => CheckError::Board(other.to_string()),
-        }
-    }
 }
 
 /// Anything bytes go through: a tty or a TCP stream.
