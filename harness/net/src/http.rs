@@ -71,8 +71,11 @@ pub struct HttpRequest {
     /// Request target, e.g. "/api/v1/identity".
     pub path: String,
     pub headers: Vec<(String, String)>,
-    secret_headers: Vec<(String, Secret)>,
+    /// (name, value, what the record shows instead of the value).
+    secret_headers: Vec<(String, Secret, String)>,
     basic: Option<(String, Secret)>,
+    /// Other values kept out of the record (a password in a form body).
+    redacted: Vec<Secret>,
     pub body: Vec<u8>,
 }
 
@@ -84,6 +87,7 @@ impl HttpRequest {
             headers: Vec::new(),
             secret_headers: Vec::new(),
             basic: None,
+            redacted: Vec::new(),
             body: Vec::new(),
         }
     }
@@ -106,8 +110,25 @@ impl HttpRequest {
     /// A header whose value is a secret (API key, token): sent, never recorded.
     pub fn secret_header(mut self, name: &str, value: &str) -> Self {
         self.secret_headers
-            .push((name.to_string(), Secret::new(value)));
+            .push((name.to_string(), Secret::new(value), REDACTED.to_string()));
         self
+    }
+    /// A header whose value holds a secret, recorded as `shown` (e.g. a
+    /// Digest `Authorization` with its `response` redacted).
+    pub fn secret_header_shown(mut self, name: &str, value: &str, shown: &str) -> Self {
+        self.secret_headers
+            .push((name.to_string(), Secret::new(value), shown.to_string()));
+        self
+    }
+    /// Keeps `value` out of the recorded exchange wherever it appears
+    /// (request or response), e.g. a password in a form body.
+    pub fn redacting(mut self, value: &str) -> Self {
+        self.redacted.push(Secret::new(value));
+        self
+    }
+    /// Whether the request carries credentials of any kind.
+    pub fn has_credentials(&self) -> bool {
+        self.basic.is_some() || !self.secret_headers.is_empty()
     }
     /// HTTP Basic authentication (RFC 7617).
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
@@ -135,7 +156,12 @@ impl HttpRequest {
             }
             out.push(base64(format!("{user}:{}", pw.0).as_bytes()));
         }
-        for (_, v) in &self.secret_headers {
+        for v in self
+            .secret_headers
+            .iter()
+            .map(|(_, v, _)| v)
+            .chain(&self.redacted)
+        {
             if !v.0.is_empty() {
                 out.push(v.0.clone());
             }
@@ -351,7 +377,7 @@ fn request_within_timeout(
         .headers
         .iter()
         .map(|(k, v)| (k, v))
-        .chain(req.secret_headers.iter().map(|(k, v)| (k, &v.0)));
+        .chain(req.secret_headers.iter().map(|(k, v, _)| (k, &v.0)));
     for (k, v) in all_headers {
         if !valid_token(k) || k.contains(':') || v.contains('\r') || v.contains('\n') {
             return Err(NetError::Setup(format!("bad header {k:?}")));
@@ -376,9 +402,9 @@ fn request_within_timeout(
         head.push_str(&line);
         shown.push_str(&line);
     }
-    for (k, v) in &req.secret_headers {
+    for (k, v, instead) in &req.secret_headers {
         head.push_str(&format!("{k}: {}\r\n", v.0));
-        shown.push_str(&format!("{k}: {REDACTED}\r\n"));
+        shown.push_str(&format!("{k}: {instead}\r\n"));
     }
     if let Some((user, pw)) = &req.basic {
         head.push_str(&format!(

@@ -1,10 +1,14 @@
 //! Board files: resources (how a device is wired) and its declaration.
 
+mod api;
 mod dialogue;
 mod model;
 mod preflight;
 mod secret;
 
+pub use api::{
+    Api, ApiAuth, ApiDecl, ApiRef, BearerDecl, FormLoginDecl, FormSuccessDecl, TokenLoginDecl,
+};
 pub use dialogue::{at_line_start, declared_text, resting_prompt};
 pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
@@ -61,11 +65,19 @@ impl Board {
     /// Every secret value this board file references that is currently
     /// resolvable; used to scrub evidence and output.
     pub fn secret_values(&self) -> Vec<Secret> {
+        let tokens = self.spec.declares.interfaces.iter().filter_map(|i| {
+            match i.api.as_ref().map(|a| &a.auth) {
+                Some(ApiAuth::Bearer(BearerDecl { token: Some(t), .. })) => Some(t),
+                _ => None,
+            }
+        });
         self.spec
             .declares
             .accounts
             .values()
-            .filter_map(|a| a.password.resolve(self.base_dir()).ok())
+            .map(|a| &a.password)
+            .chain(tokens)
+            .filter_map(|r| r.resolve(self.base_dir()).ok())
             .collect()
     }
 }
@@ -253,6 +265,7 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
             }
         }
     }
+    validate_apis(file, text, spec)?;
     let mut seen = std::collections::BTreeSet::new();
     for interface in &decl.interfaces {
         if !seen.insert((interface.port, interface.protocol)) {
@@ -289,4 +302,123 @@ fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// APIs: accounts that exist, one token source, valid patterns, and
+/// resources that name an API the board declares.
+fn validate_apis(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionError> {
+    let decl = &spec.declares;
+    for (i, interface) in decl.interfaces.iter().enumerate() {
+        let Some(api) = &interface.api else { continue };
+        let at = |field: &str| format!("declares.interfaces[{i}].api{field}");
+        for account in &api.accounts {
+            if !decl.accounts.contains_key(account) {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    &at(".accounts"),
+                    format!(
+                        "account {account:?} is not declared under `declares.accounts` (declared: {})",
+                        list(decl.accounts.keys())
+                    ),
+                ));
+            }
+        }
+        match &api.auth {
+            ApiAuth::Bearer(b) if b.token.is_some() == b.login.is_some() => {
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    &at(".auth.bearer"),
+                    "expected exactly one of `token` (env:NAME or file:PATH) or `login` ({ path, user_field, password_field, token_field })",
+                ));
+            }
+            ApiAuth::Form(form) => {
+                if let Some(Err(e)) = form
+                    .success
+                    .as_ref()
+                    .and_then(|s| s.pattern.as_deref())
+                    .map(regex::Regex::new)
+                {
+                    return Err(DefinitionError::at_field(
+                        file,
+                        text,
+                        &at(".auth.form.success.pattern"),
+                        format!("invalid regular expression: {e}"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let refs: Vec<(&str, Option<&ApiRef>)> = vec![
+        (
+            "declares.state.api",
+            decl.state.as_ref().and_then(|s| s.api.as_ref()),
+        ),
+        (
+            "declares.configuration.http.api",
+            decl.configuration
+                .as_ref()
+                .and_then(|c| c.http.as_ref())
+                .and_then(|h| h.api.as_ref()),
+        ),
+        (
+            "declares.update.http.api",
+            decl.update
+                .as_ref()
+                .and_then(|u| u.http.as_ref())
+                .and_then(|h| h.api.as_ref()),
+        ),
+        (
+            "declares.logging.event_log.api",
+            decl.logging
+                .as_ref()
+                .and_then(|l| l.event_log.as_ref())
+                .and_then(|e| e.api.as_ref()),
+        ),
+        (
+            "declares.factory_reset.api",
+            decl.factory_reset.as_ref().and_then(|f| f.api.as_ref()),
+        ),
+    ];
+    let identity = decl
+        .identity
+        .iter()
+        .flat_map(|i| &i.logical)
+        .filter_map(|s| match s {
+            IdentitySource::Http { api, .. } => api.as_ref(),
+            IdentitySource::Console { .. } => None,
+        });
+    let refs = refs
+        .into_iter()
+        .chain(identity.map(|r| ("declares.identity.logical.api", Some(r))));
+    for (field, wanted) in refs {
+        if let Some(wanted) = wanted {
+            if spec.api(Some(wanted)).is_none() {
+                let known: Vec<String> = spec
+                    .apis()
+                    .iter()
+                    .map(|a| match &a.decl.name {
+                        Some(n) => format!("{} ({n})", a.port()),
+                        None => a.port().to_string(),
+                    })
+                    .collect();
+                return Err(DefinitionError::at_field(
+                    file,
+                    text,
+                    field,
+                    format!(
+                        "no API {wanted} among the declared interfaces (APIs: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::api::{ApiDecl, ApiRef};
 use super::secret::SecretRef;
 
 /// One device under test.
@@ -277,8 +278,14 @@ pub enum IdentitySource {
     /// A console command; `pattern` is a regular expression whose first
     /// capture group is the identifier.
     Console { command: String, pattern: String },
-    /// An HTTP(S) GET returning JSON; `field` names the identifier.
-    Http { path: String, field: String },
+    /// An HTTP(S) GET returning JSON; `field` names the identifier. `api`
+    /// picks the API (port or name) when the board has more than one.
+    Http {
+        path: String,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api: Option<ApiRef>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -306,6 +313,11 @@ pub struct InterfaceDecl {
     /// or to `false` for one that does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<bool>,
+    /// This interface is an API checks drive: its authentication and
+    /// accounts. An authenticated `https` interface without it is taken as
+    /// an API with HTTP Basic and the console's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiDecl>,
 }
 
 /// Service names spoken over TLS from the first byte.
@@ -477,6 +489,9 @@ pub struct StateDecl {
     /// HTTP(S) path that returns the state (authenticated GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
+    /// The API `http` is on (port or name); unset, the board's one API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiRef>,
     /// Text that marks a degraded state in that output (CS-02 needs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
@@ -513,6 +528,9 @@ pub struct ConsoleConfig {
 pub struct HttpConfig {
     /// Path of the configuration resource, e.g. `/api/v1/config`.
     pub path: String,
+    /// The API it is on (port or name); unset, the board's one API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -561,6 +579,9 @@ pub struct HttpUpdateDecl {
     /// POST target that confirms the running image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The API these paths are on (port or name); unset, the board's one API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -665,6 +686,9 @@ pub struct EventLogDecl {
     pub console: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
+    /// The API `http` is on (port or name); unset, the board's one API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -685,6 +709,9 @@ pub struct FactoryResetDecl {
     /// HTTP(S) path that resets the device (authenticated POST).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
+    /// The API `http` is on (port or name); unset, the board's one API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
