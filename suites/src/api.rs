@@ -1,38 +1,21 @@
 //! Reaching the device over the network: the board's [`Link`] (the one
 //! place checks get the board's address, the host-side interface and the
 //! host address; every socket for the board is made through it), and the
-//! declared HTTPS API: the target (the declared port, the manufacturer CA
-//! as the only trust anchor), requests with and without credentials, and
-//! every exchange kept as evidence.
+//! board's declared API (HTTP or HTTPS, authenticated as its board file
+//! says, through the harness's API driver), every exchange kept as
+//! evidence with credentials redacted.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hilt_harness::board::{AuthRequirement, Board, Transport};
+use hilt_harness::board::{ApiRef, Board, Secret};
 use hilt_harness::context::CheckContext;
+use hilt_harness::driver::api::{ApiClient, ApiError, Credentials};
 use hilt_harness::{Applicability, CheckError};
-use hilt_net::http::{self, HttpOptions, HttpRequest, HttpResponse, HttpTarget};
-use hilt_net::tls::{TlsClientConfig, Trust};
+use hilt_net::http::{HttpRequest, HttpResponse};
 use hilt_net::{Link, NetError, Stop};
 
-/// The declared HTTPS service: (address, port).
-pub fn https_endpoint(board: &Board) -> Option<SocketAddr> {
-    let address = board.spec.hardware.network.as_ref()?.address;
-    let port = board
-        .spec
-        .declares
-        .interfaces
-        .iter()
-        .find(|i| {
-            i.protocol == Transport::Tcp
-                && i.service == "https"
-                && i.auth == AuthRequirement::Required
-        })?
-        .port;
-    Some(SocketAddr::new(address, port))
-}
-
-/// Applicable when the board declares an authenticated HTTPS API.
+/// Applicable when the board declares an API (HTTP or HTTPS) and an
+/// account to use it with.
 pub fn needs_api(board: &Board) -> Applicability {
     if board.spec.hardware.network.is_none() {
         return Applicability::not_applicable(
@@ -40,16 +23,16 @@ pub fn needs_api(board: &Board) -> Applicability {
             &["hardware.network.address"],
         );
     }
-    if https_endpoint(board).is_none() {
+    let Some(api) = board.spec.api(None) else {
         return Applicability::not_applicable(
-            "no authenticated HTTPS service declared (declares.interfaces)",
-            &["declares.interfaces[]"],
+            "no API declared (an interface with `api:`, or an authenticated https interface)",
+            &["declares.interfaces[].api"],
         );
-    }
-    if board.spec.declares.accounts.is_empty() {
+    };
+    if board.spec.api_account(&api).is_none() {
         return Applicability::not_applicable(
-            "no account declared to authenticate with",
-            &["declares.accounts"],
+            "no account declared to authenticate to the API with",
+            &["declares.interfaces[].api.accounts", "declares.accounts"],
         );
     }
     Applicability::Applicable
@@ -98,70 +81,73 @@ pub fn net_fault(e: NetError) -> CheckError {
     }
 }
 
-/// The HTTPS target, trusting only the declared manufacturer CA (or, if
-/// none is declared, recording the chain without trusting it: such a
-/// board's TLS is judged by DP-02, not here).
-pub fn target(ctx: &CheckContext) -> Result<HttpTarget, CheckError> {
-    let endpoint = https_endpoint(ctx.board())
-        .ok_or_else(|| CheckError::Harness("no HTTPS endpoint declared".into()))?;
-    let trust = match &ctx.board().spec.declares.device_ca {
-        Some(ca) => Trust::Anchors(ctx.board().resolve_path(ca)),
-        None => Trust::InspectOnly,
-    };
-    Ok(HttpTarget::https(
-        &link(ctx)?,
-        endpoint.port(),
-        TlsClientConfig::new(endpoint.ip().to_string(), trust),
-    ))
+/// The board's API (the first declared), ready for requests.
+pub fn target(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    target_for(ctx, None)
 }
 
-/// How a request authenticates.
+/// The API a resource names (`api:` beside its path), else the first.
+pub fn target_for(ctx: &CheckContext, wanted: Option<&ApiRef>) -> Result<ApiClient, CheckError> {
+    ApiClient::open(ctx.board(), &link(ctx)?, wanted).map_err(api_fault)
+}
+
+pub fn api_fault(e: ApiError) -> CheckError {
+    match e {
+        ApiError::Net(e) => net_fault(e),
+        e @ ApiError::Device(_) => CheckError::Board(e.to_string()),
+        e @ ApiError::Declaration(_) => CheckError::Harness(e.to_string()),
+    }
+}
+
+/// How a request authenticates: the API's declared authentication kind
+/// decides what goes on the wire.
 pub enum Auth<'a> {
     None,
     Declared,
+    /// The API's account with a wrong password (or token).
     Wrong(&'a str),
 }
 
-/// Sends a request and keeps the exchange (secrets redacted) as evidence.
+/// Sends a request and keeps every exchange it took (credentials, tokens
+/// and session cookies redacted) as evidence.
 pub fn send(
     ctx: &mut CheckContext,
-    target: &HttpTarget,
+    target: &ApiClient,
     request: HttpRequest,
     auth: Auth,
 ) -> Result<HttpResponse, CheckError> {
-    let request = match auth {
-        Auth::None => request,
-        Auth::Declared => {
-            let user = crate::console::account(ctx)?;
-            let password = ctx.password(&user)?;
-            request.basic_auth(&user, password.expose())
-        }
-        Auth::Wrong(password) => {
-            let user = crate::console::account(ctx)?;
-            request.basic_auth(&user, password)
-        }
+    let credentials = match auth {
+        Auth::None => Credentials::None,
+        Auth::Declared => Credentials::Declared,
+        Auth::Wrong(password) => Credentials::Wrong(password.to_string()),
     };
-    let response =
-        http::request(target, &request, &HttpOptions::default(), &stop(ctx)).map_err(net_fault)?;
+    let reply = target
+        .send(request, &credentials, &stop(ctx))
+        .map_err(api_fault)?;
+    for value in &reply.learned {
+        ctx.evidence().add_secret(&Secret::from_guess(value));
+    }
     static EXCHANGES: AtomicU64 = AtomicU64::new(0);
-    let n = EXCHANGES.fetch_add(1, Ordering::Relaxed);
-    let text = format!(
-        "{}\n\n{}",
-        response.exchange.request, response.exchange.response
-    );
-    ctx.evidence().text(
-        &format!("http-{n}.txt"),
-        "text/plain",
-        "HTTP exchange (credentials redacted)",
-        &text,
-    )?;
-    Ok(response)
+    for exchange in &reply.exchanges {
+        let n = EXCHANGES.fetch_add(1, Ordering::Relaxed);
+        let text = format!("{}\n\n{}", exchange.request, exchange.response);
+        ctx.evidence().text(
+            &format!("http-{n}.txt"),
+            "text/plain",
+            &format!(
+                "HTTP exchange with {} (credentials redacted)",
+                target.label()
+            ),
+            &text,
+        )?;
+    }
+    Ok(reply.response)
 }
 
 /// Authorized read of one configuration value over the API.
 pub fn config_value(
     ctx: &mut CheckContext,
-    target: &HttpTarget,
+    target: &ApiClient,
     path: &str,
     param: &str,
 ) -> Result<String, CheckError> {
@@ -185,7 +171,7 @@ pub fn config_value(
 /// the declared credentials, verified by reading it back.
 pub fn undo_config_write(
     ctx: &mut CheckContext,
-    target: &HttpTarget,
+    target: &ApiClient,
     path: &str,
     param: &str,
     original: &str,

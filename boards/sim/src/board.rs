@@ -122,7 +122,12 @@ pub fn provision(flash: &mut Flash, flaws: &[String], shapes: &[String]) -> Resu
 }
 
 /// The label and secret file a lab gets with the board.
-pub fn write_label(dir: &Path, flash: &Flash) -> std::io::Result<()> {
+pub fn write_label(dir: &Path, flash: &Flash, shapes: &[String]) -> std::io::Result<()> {
+    if shapes.iter().any(|s| s == crate::shapes::HTTP_API) {
+        // The API account's password, as the manufacturer documents it.
+        let operator = device::derived_operator_password(&flash.otp_secret());
+        write_private(&dir.join("operator-password"), &format!("{operator}\n"))?;
+    }
     let uid = device::uid_string(&flash.otp_uid());
     let pw = device::derived_password(&flash.otp_secret());
     let label = format!(
@@ -194,7 +199,7 @@ impl Loop {
                 }
                 b.console.println("[factory] blank device provisioned");
             }
-            if let Err(e) = write_label(&b.dir, &f) {
+            if let Err(e) = write_label(&b.dir, &f, &b.shapes) {
                 eprintln!("hilt-sim: cannot write label: {e}");
             }
             bootloader::boot(&mut f)

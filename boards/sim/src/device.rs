@@ -21,6 +21,8 @@ use crate::flash::{self, Flash, Trailer};
 use crate::mcuboot;
 
 pub const ADMIN: &str = "admin";
+/// The `http-api` shape's API account.
+pub const OPERATOR: &str = "operator";
 const MAX_VALUE_LEN: usize = 128;
 
 /// Secure defaults of the configuration.
@@ -185,6 +187,13 @@ pub fn hmac256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 /// characters (80 bits) derived from the device secret.
 pub fn derived_password(secret: &[u8; 32]) -> String {
     let h = hmac256(secret, b"hilt-sim/admin-password/v1");
+    base32(&h)[..16].to_string()
+}
+
+/// The `http-api` shape's per-device `operator` password (the API's
+/// account): 16 base32 characters, unrelated to the admin password.
+pub fn derived_operator_password(secret: &[u8; 32]) -> String {
+    let h = hmac256(secret, b"hilt-sim/operator-password/v1");
     base32(&h)[..16].to_string()
 }
 
@@ -443,6 +452,14 @@ impl Device {
             }
             None => ct_eq(derived_password(&secret).as_bytes(), password.as_bytes()),
         }
+    }
+
+    /// The `http-api` shape's `operator` password (kept as the device
+    /// keeps a Digest account's: usable to check a Digest answer).
+    fn operator_password(&self) -> Option<String> {
+        self.manifest
+            .has_shape(crate::shapes::HTTP_API)
+            .then(|| derived_operator_password(&self.flash().otp_secret()))
     }
 
     pub fn change_password(&self, new: &str, source: &str) -> Result<(), String> {
@@ -788,38 +805,10 @@ impl Device {
     }
 }
 
-impl DeviceApi for Device {
-    fn identity(&self) -> Identity {
-        let device_id = if self.behaviour.identifier_inconsistent {
-            uid_mac_string(&self.uid)
-        } else {
-            self.device_id()
-        };
-        Identity {
-            device_id,
-            model: MODEL.into(),
-            manufacturer: MANUFACTURER.into(),
-            firmware_version: self.version.clone(),
-        }
-    }
-
-    fn status(&self) -> Status {
-        let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
-        let (health, reasons) = if self.behaviour.no_degraded_state {
-            (Health::Normal, Vec::new())
-        } else {
-            (h.0, h.1.clone())
-        };
-        Status {
-            health,
-            reasons,
-            firmware_version: self.version.clone(),
-            image_sha256: self.reported_hash_hex(),
-            uptime_s: self.boot_time.elapsed().as_secs(),
-        }
-    }
-
-    fn authenticate(&self, user: &str, password: &str, source: &str) -> AuthResult {
+impl Device {
+    /// One authentication attempt: lockout first, then `ok` (whether the
+    /// credentials are right), then the counting and the events.
+    fn authenticate_by(&self, user: &str, ok: &dyn Fn() -> bool, source: &str) -> AuthResult {
         let (threshold, delay) = self.lockout_params();
         let user_s = sanitize(user, 32);
         {
@@ -840,7 +829,7 @@ impl DeviceApi for Device {
                 }
             }
         }
-        if self.password_ok(user, password) {
+        if ok() {
             self.lock.lock().unwrap_or_else(|e| e.into_inner()).failures = 0;
             // Sessions (console, telnet) are logged; HTTP checks credentials
             // on every request, which would flood the log, so only its
@@ -881,6 +870,56 @@ impl DeviceApi for Device {
             );
         }
         AuthResult::Denied
+    }
+}
+
+impl DeviceApi for Device {
+    fn identity(&self) -> Identity {
+        let device_id = if self.behaviour.identifier_inconsistent {
+            uid_mac_string(&self.uid)
+        } else {
+            self.device_id()
+        };
+        Identity {
+            device_id,
+            model: MODEL.into(),
+            manufacturer: MANUFACTURER.into(),
+            firmware_version: self.version.clone(),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let (health, reasons) = if self.behaviour.no_degraded_state {
+            (Health::Normal, Vec::new())
+        } else {
+            (h.0, h.1.clone())
+        };
+        Status {
+            health,
+            reasons,
+            firmware_version: self.version.clone(),
+            image_sha256: self.reported_hash_hex(),
+            uptime_s: self.boot_time.elapsed().as_secs(),
+        }
+    }
+
+    fn authenticate(&self, user: &str, password: &str, source: &str) -> AuthResult {
+        let ok = || self.password_ok(user, password);
+        self.authenticate_by(user, &ok, source)
+    }
+
+    fn authenticate_digest(
+        &self,
+        user: &str,
+        made_with: &dyn Fn(&str) -> bool,
+        source: &str,
+    ) -> AuthResult {
+        let ok = || {
+            self.operator_password()
+                .is_some_and(|pw| user == OPERATOR && made_with(&pw))
+        };
+        self.authenticate_by(user, &ok, source)
     }
 
     fn config_get(&self, key: &str) -> Option<String> {

@@ -274,6 +274,14 @@ pub struct Personality {
     /// authentication).
     #[serde(default)]
     pub identifier_writable: bool,
+    /// `http-api` shape: the API is served camera-style (`/cgi-bin/*.cgi`,
+    /// HTTP Digest as `operator`) over plain HTTP only.
+    #[serde(default)]
+    pub camera_api: bool,
+    /// `digest-accepts-any-password`: the camera API's Digest check takes
+    /// any answer from a known user.
+    #[serde(default)]
+    pub digest_accepts_any_password: bool,
 }
 
 /// The device's interface to its network side.
@@ -283,6 +291,20 @@ pub trait DeviceApi: Send + Sync + 'static {
     /// Checks a password for `user`; applies lockout and records events.
     /// `source` labels the channel and peer for the event log.
     fn authenticate(&self, user: &str, password: &str, source: &str) -> AuthResult;
+    /// Like [`DeviceApi::authenticate`] for a proof made with the password
+    /// rather than the password itself (HTTP Digest): `made_with` is asked
+    /// whether the proof was made with the stored password of `user`. Only
+    /// accounts whose password the device keeps in a usable form (the
+    /// `http-api` shape's `operator`) can pass.
+    fn authenticate_digest(
+        &self,
+        user: &str,
+        made_with: &dyn Fn(&str) -> bool,
+        source: &str,
+    ) -> AuthResult {
+        let _ = (user, made_with, source);
+        AuthResult::Denied
+    }
     /// One configuration value; `None` for an unknown key.
     fn config_get(&self, key: &str) -> Option<String>;
     /// The whole configuration (reading it needs authentication; the caller

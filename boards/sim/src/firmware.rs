@@ -95,6 +95,12 @@ pub const FLAWS: &[Flaw] = &[
         summary: "API also served over plain HTTP on tcp/80",
     },
     Flaw {
+        name: "digest-accepts-any-password",
+        home: Home::Firmware,
+        capability: "logical access",
+        summary: "http-api shape: the camera API's Digest check takes any answer from a known user",
+    },
+    Flaw {
         name: "tls-accepts-untrusted",
         home: Home::Firmware,
         capability: "data protection",
@@ -296,6 +302,7 @@ pub struct Behaviour {
     pub tls_skips_hostname_check: bool,
     pub tls_ignores_expiry: bool,
     pub tls_version_fallback: bool,
+    pub digest_accepts_any_password: bool,
 }
 
 impl Behaviour {
@@ -331,6 +338,7 @@ impl Behaviour {
             "tls-skips-hostname-check" => &mut self.tls_skips_hostname_check,
             "tls-ignores-expiry" => &mut self.tls_ignores_expiry,
             "tls-version-fallback" => &mut self.tls_version_fallback,
+            "digest-accepts-any-password" => &mut self.digest_accepts_any_password,
             _ => return false,
         };
         *slot = true;
@@ -429,8 +437,9 @@ impl Manifest {
         Personality {
             flaws: self.flaws.clone(),
             shapes: self.shapes.clone(),
-            https_api: self.services.https_api,
-            plaintext_api: b.plaintext_api,
+            // The http-api shape serves its API over plain HTTP only.
+            https_api: self.services.https_api && !self.has_shape(crate::shapes::HTTP_API),
+            plaintext_api: b.plaintext_api || self.has_shape(crate::shapes::HTTP_API),
             telnet: b.telnet_open,
             telemetry: self.services.telemetry,
             tls_accepts_untrusted: b.tls_accepts_untrusted,
@@ -445,6 +454,8 @@ impl Manifest {
             banner_leak: b.banner_leak,
             plaintext_beacon: b.plaintext_beacon,
             identifier_writable: b.identifier_writable,
+            camera_api: self.has_shape(crate::shapes::HTTP_API),
+            digest_accepts_any_password: b.digest_accepts_any_password,
         }
     }
 

@@ -38,7 +38,7 @@ fn identity_write_targets(board: &Board) -> Vec<(String, String)> {
         .iter()
         .flat_map(|i| i.logical.iter())
         .filter_map(|s| match s {
-            IdentitySource::Http { path, field } => Some((path.clone(), field.clone())),
+            IdentitySource::Http { path, field, .. } => Some((path.clone(), field.clone())),
             IdentitySource::Console { .. } => None,
         })
         .collect();

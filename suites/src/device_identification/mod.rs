@@ -93,8 +93,9 @@ fn read_identifiers(ctx: &mut CheckContext) -> Result<Vec<(String, String)>, Che
                     .unwrap_or_default();
                 seen.push((format!("console `{command}`"), id));
             }
-            IdentitySource::Http { path, field } => {
-                seen.push((format!("HTTPS {path}"), read_http_id(ctx, path, field)?));
+            IdentitySource::Http { path, field, api } => {
+                let id = read_http_id(ctx, api.as_ref(), path, field)?;
+                seen.push((format!("API {path}"), id));
             }
         }
     }
@@ -104,21 +105,26 @@ fn read_identifiers(ctx: &mut CheckContext) -> Result<Vec<(String, String)>, Che
     Ok(seen)
 }
 
-/// Reads the identifier from a JSON resource of the declared HTTPS API
+/// Reads the identifier from a JSON resource of a declared API
 /// (anonymously, as identity is usually public; with the declared
 /// account if the device asks for it).
-fn read_http_id(ctx: &mut CheckContext, path: &str, field: &str) -> Result<String, CheckError> {
-    use crate::api::{self, net_fault, Auth};
+fn read_http_id(
+    ctx: &mut CheckContext,
+    api: Option<&hilt_harness::board::ApiRef>,
+    path: &str,
+    field: &str,
+) -> Result<String, CheckError> {
+    use crate::api::{net_fault, Auth};
     use hilt_net::http::HttpRequest;
-    if crate::api::https_endpoint(ctx.board()).is_none() {
+    if ctx.board().spec.api(api).is_none() {
         return Err(CheckError::Harness(format!(
-            "identity source HTTPS {path} declared but no HTTPS interface is"
+            "identity source http {path} declared but no API is"
         )));
     }
-    let target = api::target(ctx)?;
-    let mut response = api::send(ctx, &target, HttpRequest::get(path), Auth::None)?;
+    let target = crate::api::target_for(ctx, api)?;
+    let mut response = crate::api::send(ctx, &target, HttpRequest::get(path), Auth::None)?;
     if response.status == 401 || response.status == 403 {
-        response = api::send(ctx, &target, HttpRequest::get(path), Auth::Declared)?;
+        response = crate::api::send(ctx, &target, HttpRequest::get(path), Auth::Declared)?;
     }
     if response.status != 200 {
         return Err(CheckError::Board(format!(

@@ -19,7 +19,15 @@
 //! Authentication is HTTP Basic (`admin:<per-device password>`), checked by
 //! the core (`DeviceApi::authenticate`, which applies the lockout). Wrong
 //! credentials: 401 with `WWW-Authenticate`; locked out: 429 with
-//! `Retry-After`. Where the core decides, a request *without* credentials
+//! `Retry-After`.
+//!
+//! The `http-api` shape serves the same resources camera-style instead
+//! (see [`CAMERA_PATHS`]): under `/cgi-bin/*.cgi`, over plain HTTP only,
+//! with HTTP Digest authentication (RFC 7616, SHA-256 or MD5, `qop=auth`;
+//! see `digest`) as the `operator` account; its identity adds
+//! `firmware_version` and `image_sha256` for an authenticated caller.
+//!
+//! Where the core decides, a request *without* credentials
 //! is passed on as unauthenticated and the core refuses it (401) unless the
 //! firmware carries the matching flaw (`config-write-unauthenticated`,
 //! `event-log-unauthenticated`, `update-unauthenticated`). Errors are
@@ -60,7 +68,29 @@ pub struct ApiContext {
     /// `tls-legacy-versions`: the certificate chain a TLS 1.0 ServerHello
     /// is followed by (TLS 1.0 hellos are answered outside rustls).
     pub legacy_tls: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// `http-api` shape: the camera-style API.
+    pub camera: Option<Camera>,
 }
+
+/// The camera-style API of the `http-api` shape.
+pub struct Camera {
+    /// Key of the stateless Digest nonces (from the device secret).
+    pub nonce_key: [u8; 32],
+    /// `digest-accepts-any-password`: any answer from a known user passes.
+    pub any_password: bool,
+}
+
+/// The camera-style paths and the resources they stand for.
+pub const CAMERA_PATHS: &[(&str, &str)] = &[
+    ("/cgi-bin/identity.cgi", "/api/v1/identity"),
+    ("/cgi-bin/status.cgi", "/api/v1/status"),
+    ("/cgi-bin/config.cgi", "/api/v1/config"),
+    ("/cgi-bin/events.cgi", "/api/v1/events"),
+    ("/cgi-bin/firmware.cgi", "/api/v1/firmware"),
+    ("/cgi-bin/firmware-confirm.cgi", "/api/v1/firmware/confirm"),
+    ("/cgi-bin/factory-reset.cgi", "/api/v1/factory-reset"),
+    ("/cgi-bin/reboot.cgi", "/api/v1/reboot"),
+];
 
 /// Serves one HTTPS connection.
 pub fn serve_tls(
@@ -96,7 +126,7 @@ pub fn serve_plain(ctx: &ApiContext, mut stream: TcpStream, peer: SocketAddr, _s
 fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
     let deadline = Instant::now() + REQUEST_DEADLINE;
     let mut reader = Reader::new(s, deadline);
-    let head = match reader.read_head() {
+    let mut head = match reader.read_head() {
         Ok(h) => h,
         Err(e) => {
             drop(reader);
@@ -104,6 +134,20 @@ fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
             return;
         }
     };
+    // The request target as sent (Digest answers name it).
+    let uri = if head.query.is_empty() {
+        head.path.clone()
+    } else {
+        format!("{}?{}", head.path, head.query)
+    };
+    if ctx.camera.is_some() {
+        // Camera paths stand for the resources below; others do not exist.
+        let path = head.path.trim_end_matches('/');
+        match CAMERA_PATHS.iter().find(|(outside, _)| *outside == path) {
+            Some((_, inside)) => head.path = (*inside).to_string(),
+            None => head.path = "/not-found".into(),
+        }
+    }
     let limit = body_limit(&head);
     let body = reader.read_body(&head, limit);
     drop(reader);
@@ -115,7 +159,7 @@ fn serve<S: Read + Write>(ctx: &ApiContext, s: &mut S, peer: SocketAddr) {
         }
     };
     let source = format!("{}:{}", ctx.scheme, peer);
-    let resp = with_banner(ctx, route(ctx, &head, &body, &source));
+    let resp = with_banner(ctx, route(ctx, &head, &uri, &body, &source));
     let _ = resp.write_to(s, head.method == "HEAD");
 }
 
@@ -154,13 +198,18 @@ enum Auth {
     Absent,
     Ok,
     Denied,
+    /// A Digest answer to a nonce that expired: ask again (`stale=true`).
+    Stale,
     LockedOut,
 }
 
-fn authenticate(ctx: &ApiContext, head: &Head, source: &str) -> Auth {
+fn authenticate(ctx: &ApiContext, head: &Head, uri: &str, source: &str) -> Auth {
     let Some(value) = head.header("authorization") else {
         return Auth::Absent;
     };
+    if let Some(camera) = &ctx.camera {
+        return authenticate_digest(ctx, camera, value, &head.method, uri, source);
+    }
     let Some((scheme, b64)) = value.split_once(' ') else {
         return Auth::Denied;
     };
@@ -183,11 +232,51 @@ fn authenticate(ctx: &ApiContext, head: &Head, source: &str) -> Auth {
     }
 }
 
-fn unauthorized() -> Response {
-    Response::error(401, "Unauthorized", "authentication required").with_header(
-        "WWW-Authenticate",
-        "Basic realm=\"hilt-sim\", charset=\"UTF-8\"",
-    )
+/// Digest (the camera-style API): everything but the password is checked
+/// here; the core checks the password (and applies the lockout).
+fn authenticate_digest(
+    ctx: &ApiContext,
+    camera: &Camera,
+    value: &str,
+    method: &str,
+    uri: &str,
+    source: &str,
+) -> Auth {
+    let Some(answer) = super::digest::Answer::parse(value) else {
+        return Auth::Denied;
+    };
+    match answer.check(&camera.nonce_key, uri) {
+        Ok(()) => {}
+        Err(super::digest::Refusal::Stale) => return Auth::Stale,
+        Err(super::digest::Refusal::Bad) => return Auth::Denied,
+    }
+    let any = camera.any_password;
+    let verify = |stored: &str| any || answer.made_with(stored, method);
+    match ctx
+        .api
+        .authenticate_digest(&answer.username, &verify, source)
+    {
+        AuthResult::Ok => Auth::Ok,
+        AuthResult::Denied => Auth::Denied,
+        AuthResult::LockedOut => Auth::LockedOut,
+    }
+}
+
+fn unauthorized(ctx: &ApiContext) -> Response {
+    challenge(ctx, false)
+}
+
+fn challenge(ctx: &ApiContext, stale: bool) -> Response {
+    let r = Response::error(401, "Unauthorized", "authentication required");
+    match &ctx.camera {
+        Some(camera) => super::digest::challenges(&camera.nonce_key, stale)
+            .iter()
+            .fold(r, |r, c| r.with_header("WWW-Authenticate", c)),
+        None => r.with_header(
+            "WWW-Authenticate",
+            "Basic realm=\"hilt-sim\", charset=\"UTF-8\"",
+        ),
+    }
 }
 
 fn locked_out(ctx: &ApiContext) -> Response {
@@ -209,7 +298,8 @@ fn locked_out(ctx: &ApiContext) -> Response {
 fn require(ctx: &ApiContext, auth: Auth) -> Result<(), Response> {
     match auth {
         Auth::Ok => Ok(()),
-        Auth::Absent | Auth::Denied => Err(unauthorized()),
+        Auth::Absent | Auth::Denied => Err(unauthorized(ctx)),
+        Auth::Stale => Err(challenge(ctx, true)),
         Auth::LockedOut => Err(locked_out(ctx)),
     }
 }
@@ -220,19 +310,20 @@ fn gate(ctx: &ApiContext, auth: Auth) -> Result<bool, Response> {
     match auth {
         Auth::Ok => Ok(true),
         Auth::Absent => Ok(false),
-        Auth::Denied => Err(unauthorized()),
+        Auth::Denied => Err(unauthorized(ctx)),
+        Auth::Stale => Err(challenge(ctx, true)),
         Auth::LockedOut => Err(locked_out(ctx)),
     }
 }
 
-fn access(r: Result<(), AccessError>, ok: Response) -> Response {
+fn access(ctx: &ApiContext, r: Result<(), AccessError>, ok: Response) -> Response {
     match r {
         Ok(()) => ok,
-        Err(AccessError::Unauthorized) => unauthorized(),
+        Err(AccessError::Unauthorized) => unauthorized(ctx),
     }
 }
 
-fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
+fn route(ctx: &ApiContext, head: &Head, uri: &str, body: &[u8], source: &str) -> Response {
     let method = if head.method == "HEAD" {
         "GET"
     } else {
@@ -267,7 +358,16 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
             "manufacturer": id.manufacturer,
         });
         if ctx.banner.is_some() {
+            doc["firmware_version"] = Value::String(id.firmware_version.clone());
+        }
+        // The camera tells an authenticated caller what it runs (what an
+        // update is read back through).
+        if ctx.camera.is_some() && head.header("authorization").is_some() {
+            if let Err(r) = require(ctx, authenticate(ctx, head, uri, source)) {
+                return r;
+            }
             doc["firmware_version"] = Value::String(id.firmware_version);
+            doc["image_sha256"] = Value::String(ctx.api.status().image_sha256);
         }
         return Response::json(200, "OK", &doc);
     }
@@ -276,7 +376,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         // core takes it without looking at credentials (the flaw).
         return write_identity(ctx, body, source);
     }
-    let auth = authenticate(ctx, head, source);
+    let auth = authenticate(ctx, head, uri, source);
     match (method, path) {
         ("GET", "/api/v1/status") => {
             if let Err(r) = require(ctx, auth) {
@@ -347,7 +447,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
                     "Accepted",
                     &serde_json::to_value(&o).unwrap_or(Value::Null),
                 ),
-                Err(UpdateError::Unauthorized) => unauthorized(),
+                Err(UpdateError::Unauthorized) => unauthorized(ctx),
                 Err(e @ UpdateError::Malformed(_)) => {
                     Response::error(400, "Bad Request", &e.to_string())
                 }
@@ -359,6 +459,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         }
         ("POST", "/api/v1/firmware/confirm") => match gate(ctx, auth) {
             Ok(a) => access(
+                ctx,
                 ctx.api.confirm_running(a, source),
                 Response::json(200, "OK", &json!({ "confirmed": true })),
             ),
@@ -367,12 +468,13 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         ("GET", "/api/v1/events") => match gate(ctx, auth) {
             Ok(a) => match ctx.api.events(a, source) {
                 Ok(ev) => Response::json(200, "OK", &json!({ "events": ev })),
-                Err(AccessError::Unauthorized) => unauthorized(),
+                Err(AccessError::Unauthorized) => unauthorized(ctx),
             },
             Err(r) => r,
         },
         ("DELETE", "/api/v1/events") => match gate(ctx, auth) {
             Ok(a) => access(
+                ctx,
                 ctx.api.clear_events(a, source),
                 Response::new(204, "No Content"),
             ),
@@ -380,6 +482,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         },
         ("POST", "/api/v1/factory-reset") => match gate(ctx, auth) {
             Ok(a) => access(
+                ctx,
                 ctx.api.factory_reset(a, source),
                 Response::json(202, "Accepted", &json!({ "status": "resetting" })),
             ),
@@ -387,6 +490,7 @@ fn route(ctx: &ApiContext, head: &Head, body: &[u8], source: &str) -> Response {
         },
         ("POST", "/api/v1/reboot") => match gate(ctx, auth) {
             Ok(a) => access(
+                ctx,
                 ctx.api.reboot(a, source),
                 Response::json(202, "Accepted", &json!({ "status": "rebooting" })),
             ),
@@ -454,7 +558,7 @@ fn put_config(ctx: &ApiContext, body: &[u8], authenticated: bool, source: &str) 
     for (k, v) in &pairs {
         match ctx.api.config_set(k, v, authenticated, source) {
             Ok(()) => updated.push(k.clone()),
-            Err(ConfigError::Unauthorized) => return unauthorized(),
+            Err(ConfigError::Unauthorized) => return unauthorized(ctx),
             Err(e) => {
                 return Response::json(
                     400,

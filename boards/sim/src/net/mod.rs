@@ -28,6 +28,7 @@
 
 pub(crate) mod api;
 pub(crate) mod beacon;
+pub(crate) mod digest;
 pub(crate) mod http;
 pub(crate) mod netns;
 pub(crate) mod pki;
@@ -503,6 +504,7 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             api: Arc::clone(&api),
             scheme: "https",
             banner: banner.clone(),
+            camera: None,
             legacy_tls: personality
                 .tls_legacy_versions
                 .then(|| Arc::new(pki.device_chain().to_vec())),
@@ -523,6 +525,10 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             scheme: "http",
             banner: banner.clone(),
             legacy_tls: None,
+            camera: personality.camera_api.then(|| api::Camera {
+                nonce_key: api.device_secret_material("http-digest-nonce"),
+                any_password: personality.digest_accepts_any_password,
+            }),
         };
         handle.threads.push(server::spawn_listener(
             "http",

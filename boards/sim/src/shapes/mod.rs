@@ -15,6 +15,12 @@
 
 use yaml_serde::Value;
 
+mod http_api;
+
+/// A camera-like device: its API over plain HTTP, camera-style paths,
+/// Digest authentication with an account of its own.
+pub const HTTP_API: &str = "http-api";
+
 /// One shape: its name, what kind of device it makes, and how it changes
 /// the board file a lab writes for the board.
 pub struct Shape {
@@ -33,7 +39,11 @@ pub struct BoardFileContext {
 }
 
 /// Every shape the simulator knows.
-pub const SHAPES: &[Shape] = &[];
+pub const SHAPES: &[Shape] = &[Shape {
+    name: HTTP_API,
+    summary: "camera-like: the API over plain HTTP on tcp/80 (loopback 10080) only, under /cgi-bin/*.cgi, HTTP Digest as `operator` (own password)",
+    board_file: http_api::board_file,
+}];
 
 pub fn find(name: &str) -> Option<&'static Shape> {
     SHAPES.iter().find(|s| s.name == name)
