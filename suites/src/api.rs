@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hilt_harness::board::{ApiRef, Board, Secret};
 use hilt_harness::context::CheckContext;
-use hilt_harness::driver::api::{ApiClient, ApiError, Credentials};
+use hilt_harness::driver::api::{ApiClient, ApiError, ApiReply, Credentials};
 use hilt_harness::{Applicability, CheckError};
 use hilt_net::http::{HttpRequest, HttpResponse};
 use hilt_net::{Link, NetError, Stop};
@@ -116,6 +116,17 @@ pub fn send(
     request: HttpRequest,
     auth: Auth,
 ) -> Result<HttpResponse, CheckError> {
+    Ok(send_reply(ctx, target, request, auth)?.response)
+}
+
+/// [`send`], returning everything the driver saw (the exchanges, and the
+/// credential material that went on the wire).
+pub fn send_reply(
+    ctx: &mut CheckContext,
+    target: &ApiClient,
+    request: HttpRequest,
+    auth: Auth,
+) -> Result<ApiReply, CheckError> {
     let credentials = match auth {
         Auth::None => Credentials::None,
         Auth::Declared => Credentials::Declared,
@@ -141,7 +152,7 @@ pub fn send(
             &text,
         )?;
     }
-    Ok(reply.response)
+    Ok(reply)
 }
 
 /// Authorized read of one configuration value over the API.

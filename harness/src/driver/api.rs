@@ -68,6 +68,10 @@ pub struct ApiReply {
     pub learned: Vec<String>,
     /// The form or token login for this request was refused.
     pub login_refused: bool,
+    /// What went on the wire to prove the account (password, token,
+    /// cookie, Digest response), named: what a capture must not show in
+    /// the clear.
+    pub proofs: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -89,9 +93,10 @@ pub struct ApiClient {
     account: String,
     password: Option<Secret>,
     token: Option<Secret>,
-    /// Read resources of this API that answer 401 with a challenge
-    /// (Digest needs one before its first request).
-    challenge_paths: Vec<String>,
+    /// Read resources the board file declares on this API (state,
+    /// configuration, event log, identity): where Digest gets a challenge
+    /// before its first request, and what a login reads.
+    read_paths: Vec<String>,
     options: HttpOptions,
     session: Arc<Mutex<Session>>,
 }
@@ -149,7 +154,7 @@ impl ApiClient {
             account,
             password,
             token,
-            challenge_paths: challenge_paths(board, &api),
+            read_paths: read_paths(board, &api),
             options: HttpOptions::default(),
             session: Arc::default(),
         })
@@ -183,6 +188,29 @@ impl ApiClient {
         self.token.as_ref().or(self.password.as_ref())
     }
 
+    /// Read resources the board file declares on this API, protected ones
+    /// first (state, configuration, event log, then identity).
+    pub fn read_paths(&self) -> &[String] {
+        &self.read_paths
+    }
+
+    /// The same API (authentication, account) at another target, with a
+    /// session of its own: for a service the board file does not declare
+    /// that may be the API again (a plain-HTTP copy of it).
+    pub fn at(&self, target: HttpTarget) -> Self {
+        let mut other = self.clone();
+        other.tls = target.tls.is_some();
+        other.label = format!(
+            "{}:{} ({}, undeclared)",
+            if other.tls { "https" } else { "http" },
+            target.port,
+            self.auth.name()
+        );
+        other.target = target;
+        other.session = Arc::default();
+        other
+    }
+
     /// Bounds one exchange (also bounded by the caller's stop).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
@@ -201,6 +229,7 @@ impl ApiClient {
             stop,
             exchanges: Vec::new(),
             learned: Vec::new(),
+            proofs: Vec::new(),
         };
         let (response, login_refused) = match credentials {
             Credentials::None => (run.plain(&request)?, false),
@@ -215,6 +244,7 @@ impl ApiClient {
             exchanges: run.exchanges,
             learned: run.learned,
             login_refused,
+            proofs: run.proofs,
         })
     }
 
@@ -239,8 +269,8 @@ impl ApiClient {
     }
 }
 
-/// Read resources of the API, for a Digest challenge.
-fn challenge_paths(board: &Board, api: &Api<'_>) -> Vec<String> {
+/// Read resources the board file declares on `api`.
+fn read_paths(board: &Board, api: &Api<'_>) -> Vec<String> {
     let d = &board.spec.declares;
     let on_this = |wanted: Option<&ApiRef>| match wanted {
         Some(w) => api.matches(w),
@@ -262,6 +292,16 @@ fn challenge_paths(board: &Board, api: &Api<'_>) -> Vec<String> {
             out.push(p.clone());
         }
     }
+    for source in d.identity.iter().flat_map(|i| &i.logical) {
+        if let crate::board::IdentitySource::Http {
+            path, api: wanted, ..
+        } = source
+        {
+            if on_this(wanted.as_ref()) {
+                out.push(path.clone());
+            }
+        }
+    }
     out
 }
 
@@ -271,6 +311,7 @@ struct Run<'a> {
     stop: &'a Stop,
     exchanges: Vec<Exchange>,
     learned: Vec<String>,
+    proofs: Vec<(&'static str, String)>,
 }
 
 impl Run<'_> {
@@ -294,6 +335,9 @@ impl Run<'_> {
         declared: bool,
     ) -> Result<(HttpResponse, bool), ApiError> {
         let c = self.client;
+        if !matches!(&c.auth, ApiAuth::Bearer(b) if b.login.is_none()) {
+            self.proofs.push(("password", password.to_string()));
+        }
         match &c.auth {
             ApiAuth::Basic => Ok((
                 self.plain(&request.clone().basic_auth(&c.account, password))?,
@@ -303,6 +347,7 @@ impl Run<'_> {
             ApiAuth::Bearer(b) => match &b.login {
                 None => {
                     self.learned.push(password.to_string());
+                    self.proofs.push(("bearer token", password.to_string()));
                     Ok((self.plain(&bearer(request, password))?, false))
                 }
                 Some(login) => self.with_session(request, password, declared, |run, pw| {
@@ -362,7 +407,7 @@ impl Run<'_> {
             s.nc
         };
         let cnonce = cnonce()?;
-        let (value, shown) = challenge.answer(
+        let answer = challenge.answer_parts(
             &self.client.account,
             password,
             request.method.as_str(),
@@ -370,9 +415,11 @@ impl Run<'_> {
             nc,
             &cnonce,
         );
+        self.proofs
+            .push(("Digest response", answer.response.clone()));
         let req = request
             .clone()
-            .secret_header_shown("Authorization", &value, &shown)
+            .secret_header_shown("Authorization", &answer.header, &answer.shown)
             .redacting(password);
         self.plain(&req)
     }
@@ -381,7 +428,7 @@ impl Run<'_> {
     /// of the API's declared read resources.
     fn fetch_challenge(&mut self, request: &HttpRequest) -> Result<Challenge, ApiError> {
         let mut paths = vec![request.path.clone()];
-        paths.extend(self.client.challenge_paths.iter().cloned());
+        paths.extend(self.client.read_paths.iter().cloned());
         paths.dedup();
         let mut seen = Vec::new();
         for path in paths {
@@ -431,6 +478,7 @@ impl Run<'_> {
         if declared {
             self.keep(&session);
         }
+        self.session_proofs(&session);
         let response = self.plain(&with_session(request, &session))?;
         if response.status != 401 || fresh_login {
             return Ok((response, false));
@@ -438,9 +486,39 @@ impl Run<'_> {
         match login(self, password)? {
             Ok(session) => {
                 self.keep(&session);
+                self.session_proofs(&session);
                 Ok((self.plain(&with_session(request, &session))?, false))
             }
             Err(refused) => Ok((refused, true)),
+        }
+    }
+
+    /// A secret the device handed out: kept out of the exchanges already
+    /// recorded, and returned so the caller's scrubber learns it.
+    fn learn(&mut self, value: &str) {
+        // Shorter values would mask ordinary text (`lang=en`); a session
+        // secret that short protects nothing anyway.
+        if value.len() < 6 {
+            return;
+        }
+        for e in &mut self.exchanges {
+            e.request = e.request.replace(value, "<redacted>");
+            e.response = e.response.replace(value, "<redacted>");
+        }
+        self.learned.push(value.to_string());
+    }
+
+    fn session_proofs(&mut self, session: &Session) {
+        if let Some(t) = &session.token {
+            self.proofs.push(("bearer token", t.clone()));
+        }
+        if let Some(c) = &session.cookie {
+            for value in c
+                .split("; ")
+                .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
+            {
+                self.proofs.push(("session cookie", value.to_string()));
+            }
         }
     }
 
@@ -474,7 +552,7 @@ impl Run<'_> {
             .filter(|t| !t.is_empty() && t.len() <= 8192 && !t.contains(['\r', '\n']));
         match token {
             Some(token) if (200..300).contains(&response.status) => {
-                self.learned.push(token.clone());
+                self.learn(&token);
                 Ok(Ok(Session {
                     token: Some(token),
                     ..Session::default()
@@ -504,7 +582,7 @@ impl Run<'_> {
         let response = self.plain(&req)?;
         let cookies = set_cookies(&response, form.cookie.as_deref());
         for (_, value) in &cookies {
-            self.learned.push(value.clone());
+            self.learn(value);
         }
         let status_ok = match form.success.as_ref().and_then(|s| s.status) {
             Some(s) => response.status == s,

@@ -127,6 +127,21 @@ impl Challenge {
         nc: u32,
         cnonce: &str,
     ) -> (String, String) {
+        let a = self.answer_parts(user, password, method, uri, nc, cnonce);
+        (a.header, a.shown)
+    }
+
+    /// [`Challenge::answer`] with the `response` value on its own (the
+    /// proof that crosses the network, for a capture search).
+    pub fn answer_parts(
+        &self,
+        user: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        nc: u32,
+        cnonce: &str,
+    ) -> Answer {
         let alg = self.algorithm;
         let mut ha1 = alg.hash(&format!("{user}:{}:{password}", self.realm));
         if alg.sess() {
@@ -168,8 +183,21 @@ impl Challenge {
             }
             h
         };
-        (header(&response), header("<redacted>"))
+        Answer {
+            header: header(&response),
+            shown: header("<redacted>"),
+            response,
+        }
     }
+}
+
+/// An answer to a challenge: the header value, the same as recorded, and
+/// the `response` hash.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub header: String,
+    pub shown: String,
+    pub response: String,
 }
 
 fn quote(s: &str) -> String {

@@ -7,11 +7,14 @@ use hilt_net::tls::{TlsClientConfig, Trust};
 
 use super::capture;
 use crate::api::{self, net_fault};
-use crate::console;
 
-/// AU-05: credentials never cross the network in cleartext. hilt logs in
-/// to every open port that speaks HTTP while capturing the board's
-/// traffic, then searches the capture for the password.
+/// AU-05: credentials never cross the network in cleartext. While the
+/// board's traffic is captured, hilt logs in to every declared API (each
+/// with its own authentication and account) and to every undeclared open
+/// port that speaks HTTP (with the first API's), then searches the capture
+/// for everything that proved the account: the password, a bearer token,
+/// a session cookie, a Digest response (a hash of the password that can
+/// be guessed offline). A plain-HTTP API fails whatever its scheme.
 pub struct CleartextCredentials;
 
 static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
@@ -20,7 +23,7 @@ static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
     catalogue_id: "AU-05",
     title: "Credentials are never sent in cleartext",
     expected:
-        "a capture of logins on every HTTP(S) service of the board holds no password in any form",
+        "a capture of logins on every HTTP(S) service of the board holds no credential (password, token, session cookie, Digest response) in any form",
     nistir_8259a: &["DP-1"],
     en_303_645: &["5.1-3", "5.5-7"],
     ts_103_701: &["5.5-7-2"],
@@ -56,17 +59,21 @@ impl Check for CleartextCredentials {
         use hilt_capture::NamedSecret;
         use hilt_net::http::{self, HttpOptions, HttpRequest, HttpTarget};
         use hilt_net::scan::{scan_tcp, TcpScanOptions};
-        let network = ctx
-            .board()
-            .spec
-            .hardware
-            .network
-            .clone()
-            .ok_or_else(|| CheckError::Harness("no network".into()))?;
-        let user = console::account(ctx)?;
-        let password = ctx.password(&user)?;
         let link = api::link(ctx)?;
         let stop = api::stop(ctx);
+        // Every declared API, each with its own authentication and account.
+        let mut apis = Vec::new();
+        for declared in ctx.board().spec.apis() {
+            let port = declared.port();
+            apis.push(api::target_for(
+                ctx,
+                Some(&hilt_harness::board::ApiRef::Port(port)),
+            )?);
+        }
+        let first = apis
+            .first()
+            .cloned()
+            .ok_or_else(|| CheckError::Harness("no API declared".into()))?;
         let open = scan_tcp(&link, &TcpScanOptions::default(), &stop)
             .map_err(net_fault)?
             .open;
@@ -76,55 +83,84 @@ impl Check for CleartextCredentials {
             timeout: Duration::from_secs(5),
             ..HttpOptions::default()
         };
-        let mut tried = Vec::new();
-        let mut unfinished = Vec::new();
+        // A service the board file does not declare that speaks HTTP may be
+        // the API again (a plain-HTTP copy): it gets the first API's login.
         for port in open {
-            let addr = link.to(port);
-            let tls = TlsClientConfig::new(network.address.to_string(), Trust::InspectOnly);
-            // Only HTTP services get credentials: probe without them first.
+            if apis.iter().any(|a| a.target().port == port) {
+                continue;
+            }
+            let tls = TlsClientConfig::new(link.board().to_string(), Trust::InspectOnly);
             let https = HttpTarget::https(&link, port, tls);
             let plain = HttpTarget::http(&link, port);
-            let target = if http::request(&https, &HttpRequest::get("/"), &options, &stop).is_ok() {
-                Some((https, "https"))
+            if http::request(&https, &HttpRequest::get("/"), &options, &stop).is_ok() {
+                apis.push(first.at(https));
             } else if http::request(&plain, &HttpRequest::get("/"), &options, &stop).is_ok() {
-                Some((plain, "http"))
-            } else {
-                None
-            };
-            if let Some((target, scheme)) = target {
-                let login = HttpRequest::get("/api/v1/status").basic_auth(&user, password.expose());
-                match http::request(&target, &login, &options, &stop) {
-                    Ok(r) => tried.push(format!("{scheme}://{addr} -> {}", r.status)),
-                    // A login that never completed put nothing on the wire
-                    // to judge: the capture proves nothing about it.
-                    Err(e) => unfinished.push(format!("{scheme}://{addr}: {e}")),
+                apis.push(first.at(plain));
+            }
+        }
+        let mut tried = Vec::new();
+        let mut unfinished = Vec::new();
+        let mut proofs: Vec<(String, String)> = Vec::new();
+        for target in &apis {
+            let target = target.clone().with_timeout(Duration::from_secs(5));
+            let path = target
+                .read_paths()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "/".into());
+            match api::send_reply(ctx, &target, HttpRequest::get(&path), api::Auth::Declared) {
+                Ok(reply) => {
+                    tried.push(format!(
+                        "{} GET {path} -> {}",
+                        target.label(),
+                        reply.response.status
+                    ));
+                    for (what, value) in reply.proofs {
+                        let name = format!("{what} ({} as {})", target.label(), target.account());
+                        if !proofs.iter().any(|(n, v)| *n == name && *v == value) {
+                            proofs.push((name, value));
+                        }
+                    }
                 }
+                // A login that never completed put nothing on the wire
+                // to judge: the capture proves nothing about it.
+                Err(e) => unfinished.push(format!("{}: {e}", target.label())),
             }
         }
         let (packets, report) = capture.finish(
             ctx,
             "login.pcap",
-            "capture of the logins (password bytes masked)",
-            vec![NamedSecret::new(
-                "account password",
-                password.expose().as_bytes().to_vec(),
-            )],
+            "capture of the logins (credential bytes masked)",
+            proofs
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(n, v)| NamedSecret::new(n, v.as_bytes().to_vec()))
+                .collect(),
         )?;
-        let frames: Vec<u64> = report
+        let found: Vec<String> = report
             .secrets
             .iter()
             .filter(|h| h.found)
-            .flat_map(|h| h.frames.clone())
+            .map(|h| format!("{} in frames {:?}", h.label, h.frames))
             .collect();
         let observed = format!(
-            "logins: {}; captured {} packets; password found in frames {:?}",
+            "logins: {}; captured {} packets; looked for: {}; found: {}",
             if tried.is_empty() {
-                "none (no HTTP service answered)".to_string()
+                "none".to_string()
             } else {
                 tried.join(", ")
             },
             packets,
-            frames
+            proofs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if found.is_empty() {
+                "nothing".to_string()
+            } else {
+                found.join("; ")
+            }
         );
         if !unfinished.is_empty() {
             return Err(CheckError::Board(format!(
@@ -132,24 +168,22 @@ impl Check for CleartextCredentials {
                 unfinished.join("; ")
             )));
         }
-        if tried.is_empty() {
-            return Err(CheckError::Board(format!(
-                "no HTTP service answered; nothing was tested ({observed})"
-            )));
-        }
         if packets == 0 {
             return Err(CheckError::Board(format!(
                 "the capture on {interface} saw no packets; cannot judge ({observed})"
             )));
         }
-        if frames.is_empty() {
+        if found.is_empty() {
             Ok(Finding::pass(
-                "the password appears in no captured frame",
+                "no credential (password, token, session cookie or Digest response) appears in any captured frame",
                 observed,
             ))
         } else {
             Ok(Finding::fail(
-                "the password crossed the network in cleartext",
+                format!(
+                    "credentials crossed the network in cleartext: {}",
+                    found.join("; ")
+                ),
                 observed,
             ))
         }

@@ -97,24 +97,34 @@ impl Check for PassiveTraffic {
         // (when there is one) and the device's own background traffic.
         let decl = ctx.console_decl()?;
         console::restart(ctx, &decl, "reboot")?;
-        let mut session = "none (no HTTPS API declared)".to_string();
+        let mut session = "none (no API declared)".to_string();
+        let mut secrets = vec![NamedSecret::new(
+            "account password",
+            password.expose().as_bytes().to_vec(),
+        )];
         if matches!(api::needs_api(ctx.board()), Applicability::Applicable) {
             let target = api::target(ctx)?;
-            let path = ctx
-                .board()
-                .spec
-                .declares
-                .state
-                .as_ref()
-                .and_then(|s| s.http.clone())
+            let path = target
+                .read_paths()
+                .first()
+                .cloned()
                 .unwrap_or_else(|| "/".into());
-            let response = api::send(
+            let reply = api::send_reply(
                 ctx,
                 &target,
                 hilt_net::http::HttpRequest::get(&path),
                 Auth::Declared,
             )?;
-            session = format!("GET {path} -> {}", response.status);
+            session = format!("{} GET {path} -> {}", target.label(), reply.response.status);
+            // What proved the API's account must not cross in the clear either.
+            for (what, value) in reply.proofs {
+                if !value.is_empty() && value != password.expose() {
+                    secrets.push(NamedSecret::new(
+                        format!("API {what} ({})", target.account()),
+                        value.into_bytes(),
+                    ));
+                }
+            }
         }
         // The board must be shown alive through the window: a dead board
         // sends no plaintext either.
@@ -122,11 +132,8 @@ impl Check for PassiveTraffic {
         let (packets, report) = capture.finish(
             ctx,
             "boot-and-operation.pcap",
-            "capture of a boot and normal operation (password bytes masked)",
-            vec![NamedSecret::new(
-                "account password",
-                password.expose().as_bytes().to_vec(),
-            )],
+            "capture of a boot and normal operation (credential bytes masked)",
+            secrets,
         )?;
         let mut histogram: std::collections::BTreeMap<&str, u64> = Default::default();
         for flow in &report.flows {
@@ -177,8 +184,8 @@ impl Check for PassiveTraffic {
             .collect();
         for hit in report.secrets.iter().filter(|h| h.found) {
             problems.push(format!(
-                "the account password appears in frames {:?}",
-                hit.frames
+                "the {} appears in frames {:?}",
+                hit.label, hit.frames
             ));
         }
         if problems.is_empty() {

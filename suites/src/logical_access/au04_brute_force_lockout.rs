@@ -201,8 +201,8 @@ impl Check for BruteForceLockout {
             verdict_word(&during),
         ));
 
-        // The network login (HTTP basic authentication on the API), when
-        // the device has one: brute force must be stopped there too.
+        // The API's login (its declared authentication), when the device
+        // has one: brute force must be stopped there too.
         if matches!(
             crate::api::needs_api(ctx.board()),
             Applicability::Applicable
@@ -210,7 +210,7 @@ impl Check for BruteForceLockout {
             let (stopped, note) = brute_force_http(ctx, &plan)?;
             observed.push(note);
             if !stopped {
-                unstopped.push("HTTPS API");
+                unstopped.push("the API");
             }
         }
 
@@ -248,13 +248,10 @@ fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, St
     use crate::api::{self, Auth};
     use hilt_net::http::HttpRequest;
     let target = api::target(ctx)?;
-    let path = ctx
-        .board()
-        .spec
-        .declares
-        .state
-        .as_ref()
-        .and_then(|s| s.http.clone())
+    let path = target
+        .read_paths()
+        .first()
+        .cloned()
         .unwrap_or_else(|| "/".into());
     let mut statuses = Vec::new();
     let mut timings = Vec::new();
@@ -270,7 +267,11 @@ fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, St
         if (200..300).contains(&r.status) {
             return Ok((
                 false,
-                format!("HTTPS: a wrong password was accepted ({})", r.status),
+                format!(
+                    "{}: a wrong password was accepted ({})",
+                    target.label(),
+                    r.status
+                ),
             ));
         }
         statuses.push(r.status);
@@ -301,7 +302,8 @@ fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, St
     Ok((
         locked || delayed,
         format!(
-            "HTTPS GET {path}: {} answered {statuses:?} (ms each: {timings:?}); right password right after: {during}{after}",
+            "{} GET {path}: {} answered {statuses:?} (ms each: {timings:?}); right password right after: {during}{after}",
+            target.label(),
             plan.describe()
         ),
     ))
