@@ -196,7 +196,31 @@ struct ShapeRows {
     flaws: &'static [(&'static str, &'static [&'static str])],
 }
 
-const SHAPES: &[ShapeRows] = &[];
+const SHAPES: &[ShapeRows] = &[ShapeRows {
+    // A camera: its API over plain HTTP only, Digest as its own account.
+    shapes: &["http-api"],
+    // Plain HTTP is the shape: the Digest response and the data cross in
+    // the clear.
+    reference_fails: &[
+        "data_protection::cleartext_credentials",
+        "data_protection::passive_traffic",
+    ],
+    // No TLS service at all.
+    not_applicable: &["data_protection::tls_server"],
+    flaws: &[
+        (
+            "digest-accepts-any-password",
+            &[
+                "device_configuration::unauthenticated_write",
+                "logical_access::brute_force_lockout",
+            ],
+        ),
+        (
+            "config-write-unauthenticated",
+            &["device_configuration::unauthenticated_write"],
+        ),
+    ],
+}];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference
 /// build) at `index`; returns its board file.

@@ -84,7 +84,7 @@ enum Caused {
 }
 
 /// The HTTP paths CS-01 can provoke refusals on: (update upload,
-/// configuration resource), each when declared with an HTTPS API.
+/// configuration resource), each when declared with an API.
 fn http_provocations(board: &Board) -> (Option<String>, Option<String>) {
     if !matches!(crate::api::needs_api(board), Applicability::Applicable) {
         return (None, None);
@@ -157,7 +157,7 @@ impl Check for FailedLoginLogged {
         let (upload, config) = http_provocations(board);
         if !console_login(board) && upload.is_none() && config.is_none() {
             return Applicability::not_applicable(
-                "nothing hilt can refuse: no console login, no HTTPS update upload, no HTTPS configuration resource",
+                "nothing hilt can refuse: no console login, no update upload or configuration resource on an API",
                 &[
                     "declares.console.login",
                     "declares.update.http",

@@ -158,7 +158,7 @@ mod tests {
         };
         let text = "# comment\nboard: sim-0\n";
         assert_eq!(board_file(text, &[], &ctx).as_deref(), Ok(text));
-        let err = validate(&["no-such-shape".into()]).unwrap_err();
+        let err = validate(&["no-such-shape".into()]).expect_err("an unknown shape is refused");
         assert!(err.contains("no-such-shape"), "{err}");
     }
 

@@ -61,6 +61,8 @@ impl MockDevice {
             banner_leak: has("banner-leak"),
             plaintext_beacon: has("plaintext-beacon"),
             identifier_writable: has("identifier-writable"),
+            camera_api: false,
+            digest_accepts_any_password: false,
         };
         let mut config = BTreeMap::new();
         for (k, v) in [
