@@ -115,10 +115,11 @@ impl Check for CleartextCredentials {
                         target.label(),
                         reply.response.status
                     ));
+                    // One search per value: the same password sent to two
+                    // services is one secret, found in whichever frames.
                     for (what, value) in reply.proofs {
-                        let name = format!("{what} ({} as {})", target.label(), target.account());
-                        if !proofs.iter().any(|(n, v)| *n == name && *v == value) {
-                            proofs.push((name, value));
+                        if !proofs.iter().any(|(_, v)| *v == value) {
+                            proofs.push((format!("{what} of {}", target.account()), value));
                         }
                     }
                 }
