@@ -23,6 +23,7 @@ pub mod non_technical;
 pub mod restore;
 pub mod software_update;
 pub mod state_awareness;
+mod tls_peer;
 
 /// Every check hilt knows, in catalogue order.
 pub fn all() -> Vec<Arc<dyn Check>> {

@@ -20,6 +20,7 @@ pub mod scan;
 pub mod stop;
 pub mod suites;
 pub mod syslog;
+pub mod takeover;
 pub mod tls;
 pub mod udp;
 

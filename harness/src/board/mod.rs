@@ -14,6 +14,7 @@ pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::yaml::{self, DefinitionError};
@@ -266,6 +267,16 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     validate_apis(file, text, spec)?;
+    for (i, client) in decl.tls_clients.iter().enumerate() {
+        if let Some((field, why)) = tls_client_error(client, hw) {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                &format!("declares.tls_clients[{i}]{field}"),
+                why,
+            ));
+        }
+    }
     let mut seen = std::collections::BTreeSet::new();
     for interface in &decl.interfaces {
         if !seen.insert((interface.port, interface.protocol)) {
@@ -281,6 +292,110 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     Ok(())
+}
+
+/// What is wrong with a TLS client's declaration, if anything: the field
+/// below `declares.tls_clients[i]` and why.
+fn tls_client_error(client: &TlsClientDecl, hw: &Hardware) -> Option<(&'static str, String)> {
+    let network = hw.network.as_ref();
+    if client.server_parameter.is_some() == client.server.is_some() {
+        return Some((
+            "",
+            "expected exactly one of `server_parameter` (a setting hilt points at its own servers) or `server` (the fixed host:port the device calls, with `takeover`)".into(),
+        ));
+    }
+    if client.interval_s == Some(0) {
+        return Some((".interval_s", "expected seconds above 0".into()));
+    }
+    let Some(server) = &client.server else {
+        return match (&client.takeover, &client.resolves_to) {
+            (Some(_), _) => Some((".takeover", "`takeover` is for a fixed `server`; this client's server is the setting `server_parameter`".into())),
+            (_, Some(_)) => Some((".resolves_to", "`resolves_to` is for a fixed `server` given by name".into())),
+            _ => None,
+        };
+    };
+    let literal = server.host.parse::<IpAddr>().ok();
+    if literal.is_some() && client.resolves_to.is_some() {
+        return Some((
+            ".resolves_to",
+            format!(
+                "`server` is already an address ({}); `resolves_to` is for a name",
+                server.host
+            ),
+        ));
+    }
+    let Some(address) = client.fixed_address() else {
+        return Some((
+            ".server",
+            format!(
+                "{} is a name: add `resolves_to: <address>` (what the device resolves it to, as observed); hilt takes that address over and does not answer the device's DNS",
+                server.host
+            ),
+        ));
+    };
+    let field = if literal.is_some() {
+        ".server"
+    } else {
+        ".resolves_to"
+    };
+    let ip = address.ip();
+    let bad_kind = match ip {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+    };
+    if bad_kind {
+        return Some((field, format!("{ip} is not an address a server can hold")));
+    }
+    let Some(takeover) = &client.takeover else {
+        return Some((
+            ".takeover",
+            "a fixed `server` needs `takeover`: `address` (hilt adds the server's address to the host side of the board's link) or `{ redirect: { netns: NAME } }` (a rule in the board's network namespace)".into(),
+        ));
+    };
+    let Some(network) = network else {
+        return Some((
+            ".takeover",
+            "taking a server over happens on the board's link: `hardware.network` is missing"
+                .into(),
+        ));
+    };
+    if ip.is_ipv4() != network.address.is_ipv4() {
+        return Some((
+            field,
+            format!(
+                "{ip} and the board's address {} are of different IP versions",
+                network.address
+            ),
+        ));
+    }
+    if ip == network.address {
+        return Some((field, format!("{ip} is the board's own address")));
+    }
+    match takeover {
+        Takeover::Address if network.interface.is_none() => Some((
+            ".takeover",
+            "`takeover: address` adds the server's address to the host side of the board's link: name it in `hardware.network.interface`".into(),
+        )),
+        Takeover::Redirect(r) if bad_netns_name(&r.netns) => Some((
+            ".takeover.redirect.netns",
+            format!("{:?} is not a network namespace name", r.netns),
+        )),
+        Takeover::Redirect(_) if network.host_address.is_none() => Some((
+            ".takeover",
+            "a redirect sends the client to this host's address on the link: name it in `hardware.network.host_address`".into(),
+        )),
+        _ => None,
+    }
+}
+
+fn bad_netns_name(name: &str) -> bool {
+    name.is_empty()
+        || name.len() > 255
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
 }
 
 /// Why `name` cannot be a Linux interface name, if so.

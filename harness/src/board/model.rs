@@ -637,26 +637,91 @@ pub enum DebugPortDecl {
     Open,
 }
 
+/// One outgoing TLS connection. hilt meets the client with servers of its
+/// own (DP-03, DP-04, DP-06), reached one of two ways: the device's
+/// server is a setting (`server_parameter`), which hilt points at itself,
+/// or it is fixed (`server`), and hilt takes that address over on the
+/// board's link (`takeover`). Exactly one of the two is declared.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsClientDecl {
     /// What the connection is for (`telemetry`).
     pub purpose: String,
-    /// Configuration parameter holding the server address, so a check can
-    /// point the device at a rogue server.
-    pub server_parameter: String,
+    /// Configuration parameter holding the server address (`host:port`),
+    /// so a check can point the device at a rogue server and put it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_parameter: Option<String>,
+    /// The server the device calls when it is not a setting: `host:port`,
+    /// an IP address or a DNS name (a name needs `resolves_to`). Needs
+    /// `takeover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<HostPort>,
+    /// The address the device resolves the name in `server` to, as the lab
+    /// observed it (its DNS answer, or a capture). hilt does not answer the
+    /// device's DNS; it takes this address over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolves_to: Option<IpAddr>,
+    /// How hilt takes the fixed `server` over so the client reaches hilt's
+    /// servers: `address` or `{ redirect: { netns: NAME } }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takeover: Option<Takeover>,
     /// Host name the device expects in the server certificate.
     pub server_name: String,
     /// Configuration parameter setting how often (seconds) it connects;
     /// checks shorten it while they wait for a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_parameter: Option<String>,
+    /// Seconds between the client's connection attempts, as observed, when
+    /// the interval is not a setting: hilt waits up to twice this (plus 5 s)
+    /// for each connection before calling the board unresponsive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u32>,
+    /// The client connects soon after power-on: when its interval is
+    /// unknown or long (over 30 s), hilt power-cycles the board to provoke
+    /// each connection (needs `hardware.power`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub connects_at_boot: bool,
     /// A test CA the client trusts, with its key, which the manufacturer
     /// hands to the lab: with it hilt can mint a certificate for the wrong
     /// host name, or an expired one, that only the host name or the date
     /// makes invalid (DP-04).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_ca: Option<TestCaDecl>,
+}
+
+impl TlsClientDecl {
+    /// The address a fixed `server` is taken over at: its IP, or what its
+    /// name resolves to. None for a client reached through a setting.
+    pub fn fixed_address(&self) -> Option<std::net::SocketAddr> {
+        let server = self.server.as_ref()?;
+        let ip = server.host.parse::<IpAddr>().ok().or(self.resolves_to)?;
+        Some(std::net::SocketAddr::new(ip, server.port))
+    }
+}
+
+/// How hilt takes over a TLS client's fixed server address. Only addresses
+/// on the board's own link are taken: nothing hilt does routes anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Takeover {
+    /// hilt adds the server's address to the host side of the board's link
+    /// (`hardware.network.interface`) for the length of the trial, listens
+    /// there, and removes it afterwards on every exit path (the address is
+    /// added with a lifetime, so the kernel drops it even if hilt is
+    /// killed). The address must lie in a prefix of that interface.
+    Address,
+    /// A DNAT rule in the board's network namespace (a QEMU or namespace
+    /// device the lab controls) sends the client's connections to the
+    /// server to this host's address on the link, where hilt listens. The
+    /// rule is removed afterwards. Needs `nft` on this host.
+    Redirect(RedirectTakeover),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectTakeover {
+    /// The board's network namespace (as `ip netns list` shows it).
+    pub netns: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -1,5 +1,5 @@
-//! DP-06: the device's TLS client refuses a downgrade. hilt points the
-//! client at a server that answers with TLS 1.0, then at one that picks
+//! DP-06: the device's TLS client refuses a downgrade. hilt brings the
+//! client (`crate::tls_peer`) to a server that answers with TLS 1.0, then at one that picks
 //! the weakest suite offered, presenting a certificate the client trusts
 //! (so only the version or the suite can make it refuse), and watches for
 //! a client that retries with a legacy-only hello (version fallback).
@@ -17,8 +17,9 @@ use hilt_net::downgrade::{
 use hilt_net::rogue::{make_presented, RogueCert};
 
 use super::dp04_tls_client_chain_validation::TLS_MITM_CHAIN;
-use super::mitm::{control_meeting, test_ca, Redirect, TlsClientMitm};
-use crate::api::{self, net_fault};
+use super::mitm::{control_meeting, test_ca, TlsClientMitm};
+use crate::api::net_fault;
+use crate::tls_peer::TlsPeer;
 
 pub struct TlsDowngrade;
 
@@ -82,14 +83,13 @@ impl Check for TlsDowngrade {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        // The same wiring and declarations as DP-04: a trusted test CA, a
-        // host address, console configuration.
+        // The same wiring and declarations as DP-04: a trusted test CA and
+        // a way to bring the client to hilt's servers.
         TlsClientMitm(&TLS_MITM_CHAIN).applicability(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let link = api::listening_link(ctx)?;
         let ca = test_ca(ctx, &client)?
             .ok_or_else(|| CheckError::Harness("no test CA declared".into()))?;
         // A certificate the client trusts, for the right name.
@@ -103,24 +103,25 @@ impl Check for TlsDowngrade {
         .map_err(net_fault)?;
         // Long enough for the client's next attempt after a refusal.
         let linger = Duration::from_millis(ctx.param_u64("linger_ms")?);
-        let redirect = Redirect::start(ctx, &client)?;
+        let mut peer = TlsPeer::start(ctx, &client)?;
         let mut all: Vec<DowngradeConnection> = Vec::new();
         let mut outcome = Ok(());
         for offer in [DowngradeOffer::Tls10, DowngradeOffer::WeakCipher] {
             let mut config = DowngradeConfig::new(offer, presented.chain_pem.clone());
             config.key_pem = Some(presented.key_pem());
-            let server = match DowngradeServer::start(&link, 0, config) {
+            let (link, port) = peer.listen_at();
+            let server = match DowngradeServer::start(&link, port, config) {
                 Ok(s) => s,
                 Err(e) => {
                     outcome = Err(net_fault(e));
                     break;
                 }
             };
-            if let Err(e) = redirect.point_at(ctx, &server.local_addr().to_string()) {
+            if let Err(e) = peer.point_at(ctx, server.local_addr()) {
                 outcome = Err(e);
                 break;
             }
-            let seen = server.wait_for(1, &api::stop(ctx));
+            let seen = server.wait_for(1, &peer.wait(ctx));
             if seen.is_ok() {
                 if let Err(e) = ctx.sleep(linger) {
                     outcome = Err(e);
@@ -135,7 +136,8 @@ impl Check for TlsDowngrade {
             )?;
             if let Err(e) = seen {
                 outcome = Err(CheckError::Board(format!(
-                    "the device never connected to the {offer:?} downgrade server: {e}"
+                    "the device never connected to the {offer:?} downgrade server (reached through {}): {e}",
+                    peer.describe()
                 )));
                 break;
             }
@@ -161,7 +163,7 @@ impl Check for TlsDowngrade {
         let mut control = None;
         if outcome.is_ok() && !unclear.is_empty() {
             match test_ca(ctx, &client)? {
-                Some(ca) => match control_meeting(ctx, &redirect, &link, &client, ca) {
+                Some(ca) => match control_meeting(ctx, &mut peer, &client, ca) {
                     Ok(seen) => control = Some(seen),
                     Err(e) => outcome = Err(e),
                 },
@@ -170,7 +172,7 @@ impl Check for TlsDowngrade {
                 }
             }
         }
-        redirect.restore(ctx)?;
+        peer.restore(ctx)?;
         outcome?;
         let mut problems = Vec::new();
         for c in all.iter().filter(|c| took_downgrade(c)) {

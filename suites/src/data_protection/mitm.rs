@@ -1,16 +1,16 @@
 //! DP-03 and DP-04: the device's TLS client meets a man in the middle.
-//! hilt points the client (through its declared server setting) at rogue
-//! servers, one per kind of bad certificate, and records whether the
+//! hilt brings the client (through its declared server setting, or by
+//! taking its fixed server over on the board's link: `crate::tls_peer`) to
+//! rogue servers, one per kind of bad certificate, and records whether the
 //! handshake completed or any data was sent.
 
 use hilt_harness::board::{Board, Reference, TlsClientDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
-use hilt_net::Link;
 
-use crate::api::{self, net_fault};
-use crate::console;
+use crate::api::net_fault;
+use crate::tls_peer::{self, TlsPeer};
 
 /// One rogue server the client meets, and what it must do.
 pub(super) struct Meeting {
@@ -68,52 +68,45 @@ impl Check for TlsClientMitm {
             return Applicability::not_applicable(
 "no test CA the client trusts is declared (declares.tls_clients[].test_ca): host name and expiry checks need one", &["declares.tls_clients[].test_ca"]);
         }
-        if board
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.host_address)
-            .is_none()
-        {
-            return Applicability::not_applicable(
-                "no host address declared for rogue servers (hardware.network.host_address)",
-                &["hardware.network.host_address"],
-            );
-        }
-        // The client is pointed at rogue servers through console settings.
-        console::needs_config_commands(board)
+        // How the client is brought to hilt's servers: its setting, or its
+        // fixed server taken over on the board's link.
+        tls_peer::applicability(board, client)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let link = api::listening_link(ctx)?;
         let meetings = (self.0.meetings)(&client, test_ca(ctx, &client)?);
         if meetings.is_empty() {
             return Err(CheckError::Harness("no rogue server to run".into()));
         }
-        let redirect = Redirect::start(ctx, &client)?;
+        let mut peer = TlsPeer::start(ctx, &client)?;
         let mut met = Vec::new();
         let mut outcome = Ok(());
         for meeting in meetings {
-            let server = RogueServer::start(
+            let (link, port) = peer.listen_at();
+            let server = match RogueServer::start(
                 &link,
-                0,
+                port,
                 RogueConfig::new(meeting.cert, client.server_name.clone()),
-            )
-            .map_err(net_fault)?;
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    outcome = Err(net_fault(e));
+                    break;
+                }
+            };
             let address = server.local_addr();
-            if let Err(e) = redirect.point_at(ctx, &address.to_string()) {
+            if let Err(e) = peer.point_at(ctx, address) {
                 outcome = Err(e);
                 break;
             }
-            let wait = api::stop(ctx);
-            let seen = server.wait_for(1, &wait);
+            let seen = server.wait_for(1, &peer.wait(ctx));
             let connections = server.shutdown();
             if let Err(e) = seen {
                 outcome = Err(CheckError::Board(format!(
-                    "the device never connected to the {} server at {address}: {e}",
-                    meeting.label
+                    "the device never connected to the {} server at {address} (reached through {}): {e}",
+                    meeting.label,
+                    peer.describe()
                 )));
                 break;
             }
@@ -125,8 +118,8 @@ impl Check for TlsClientMitm {
             )?;
             met.push((meeting.label, meeting.must_accept, answer(&connections)));
         }
-        // Point the client back where it was, whatever happened.
-        redirect.restore(ctx)?;
+        // Put back what reaching the client changed, whatever happened.
+        peer.restore(ctx)?;
         outcome?;
         judge(&met)
     }
@@ -138,14 +131,14 @@ impl Check for TlsClientMitm {
 /// (then its refusals elsewhere prove nothing).
 pub(crate) fn control_meeting(
     ctx: &mut CheckContext,
-    redirect: &Redirect,
-    link: &Link,
+    peer: &mut TlsPeer,
     client: &TlsClientDecl,
     ca: CaMaterial,
 ) -> Result<String, CheckError> {
+    let (link, port) = peer.listen_at();
     let server = RogueServer::start(
-        link,
-        0,
+        &link,
+        port,
         RogueConfig::new(
             RogueCert::WrongHostname {
                 ca,
@@ -156,8 +149,8 @@ pub(crate) fn control_meeting(
     )
     .map_err(net_fault)?;
     let address = server.local_addr();
-    redirect.point_at(ctx, &address.to_string())?;
-    let seen = server.wait_for(1, &api::stop(ctx));
+    peer.point_at(ctx, address)?;
+    let seen = server.wait_for(1, &peer.wait(ctx));
     let connections = server.shutdown();
     ctx.evidence().text(
         "rogue-control.json",
@@ -288,52 +281,6 @@ fn judge(met: &[(&str, bool, Answer)]) -> Result<Finding, CheckError> {
         "every rogue server was refused before any data was sent",
         observed,
     ))
-}
-
-/// Points the device's TLS client at servers of hilt's choosing, through
-/// its declared settings, and puts the settings back afterwards.
-pub(crate) struct Redirect {
-    decl: hilt_harness::board::ConsoleDecl,
-    server_parameter: String,
-    original: String,
-    interval: Option<(String, String)>,
-}
-
-impl Redirect {
-    /// Logs in, remembers the settings and shortens the client's interval.
-    pub(crate) fn start(
-        ctx: &mut CheckContext,
-        client: &TlsClientDecl,
-    ) -> Result<Self, CheckError> {
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &client.server_parameter)?;
-        let interval = match &client.interval_parameter {
-            Some(p) => {
-                let v = console::config_get(ctx, &decl, p)?;
-                console::config_set_verified(ctx, &decl, p, "1")?;
-                Some((p.clone(), v))
-            }
-            None => None,
-        };
-        Ok(Redirect {
-            decl,
-            server_parameter: client.server_parameter.clone(),
-            original,
-            interval,
-        })
-    }
-
-    pub(crate) fn point_at(&self, ctx: &mut CheckContext, server: &str) -> Result<(), CheckError> {
-        console::config_set_verified(ctx, &self.decl, &self.server_parameter, server)
-    }
-
-    pub(crate) fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
-        console::config_set_verified(ctx, &self.decl, &self.server_parameter, &self.original)?;
-        if let Some((p, v)) = &self.interval {
-            console::config_set_verified(ctx, &self.decl, p, v)?;
-        }
-        console::close_shell(ctx, &self.decl)
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,351 @@
+//! Bringing the device's TLS client to servers hilt runs: the strategy
+//! DP-03, DP-04 and DP-06 share, chosen by the board file, never by them.
+//!
+//! - `server_parameter`: the server is a setting; hilt logs in on the
+//!   console, shortens the client's interval (when that is a setting too),
+//!   points the setting at each of its servers in turn, and puts both back.
+//! - `server` with `takeover: address`: the server is fixed; hilt adds its
+//!   address to the host side of the board's link for the trial and
+//!   listens on it (removed afterwards on every exit path).
+//! - `server` with `takeover: { redirect: { netns } }`: a DNAT rule in the
+//!   board's namespace sends the client to this host's address on the
+//!   link, re-aimed at each server; removed afterwards.
+//!
+//! A check asks where a server must listen ([`TlsPeer::listen_at`]),
+//! starts it there, tells the peer ([`TlsPeer::point_at`]) and waits
+//! for the client within [`TlsPeer::wait`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hilt_harness::board::{Board, ConsoleDecl, Takeover, TlsClientDecl};
+use hilt_harness::context::CheckContext;
+use hilt_harness::transport::power::PowerAction;
+use hilt_harness::{Applicability, CheckError};
+use hilt_net::takeover::{self, AddressClaim, NatRedirect};
+use hilt_net::{Link, Stop};
+
+use crate::api;
+use crate::console;
+
+/// Above this interval (seconds) a client that connects at boot is
+/// provoked by a power cycle rather than waited for.
+const PROVOKE_ABOVE_S: u32 = 30;
+
+/// How the client is brought to hilt, as the board file says.
+enum Route {
+    /// Its server is a setting, pointed at each server in turn.
+    Setting {
+        decl: ConsoleDecl,
+        parameter: String,
+        /// The settings' values before the check: (parameter, value).
+        originals: Vec<(String, String)>,
+    },
+    /// Its fixed server's address is added to the host side of the link.
+    Address { claim: Option<AddressClaim> },
+    /// A DNAT rule in the board's namespace sends it to this host.
+    Redirect {
+        netns: String,
+        rule: Option<NatRedirect>,
+    },
+}
+
+/// The device's TLS client, brought to hilt's servers.
+pub(crate) struct TlsPeer {
+    route: Route,
+    /// The board's link, for servers that listen on the host address.
+    link: Link,
+    /// The fixed server the client calls (takeover routes).
+    fixed: Option<SocketAddr>,
+    /// The longest wait for one connection, when the board file bounds it.
+    wait_bound: Option<Duration>,
+    /// Power-cycle the board after starting each server.
+    provoke: bool,
+}
+
+/// Whether a check that meets `client` can run on `board`, and if not,
+/// why and which field would let it.
+pub(crate) fn applicability(board: &Board, client: &TlsClientDecl) -> Applicability {
+    let network = board.spec.hardware.network.as_ref();
+    match (&client.server_parameter, &client.takeover) {
+        (Some(_), _) => {
+            if network.and_then(|n| n.host_address).is_none() {
+                return Applicability::not_applicable(
+                    "no host address declared for rogue servers (hardware.network.host_address)",
+                    &["hardware.network.host_address"],
+                );
+            }
+            // The client is pointed at rogue servers through console settings.
+            console::needs_config_commands(board)
+        }
+        (None, Some(Takeover::Address)) => {
+            let (Some(interface), Some(address)) = (
+                network.and_then(|n| n.interface.as_deref()),
+                client.fixed_address(),
+            ) else {
+                // The board file's validation refuses this; stay closed.
+                return Applicability::not_applicable(
+                    "the fixed server has no address to take over on the board's link",
+                    &["declares.tls_clients[].server", "hardware.network.interface"],
+                );
+            };
+            match takeover::on_link(interface, address.ip()) {
+                Ok(_) => Applicability::Applicable,
+                // An interface this host does not have: the run finds the
+                // link down (INCONCLUSIVE), nothing to decide here.
+                Err(_) if takeover::interface_prefixes(interface).is_ok_and(|p| p.is_empty()) => {
+                    Applicability::Applicable
+                }
+                Err(e) => Applicability::not_applicable(
+                    format!(
+                        "the device's fixed server {address} cannot be taken over: {e} (declares.tls_clients[].server); a server off the link needs `takeover: {{ redirect: {{ netns }} }}`"
+                    ),
+                    &["declares.tls_clients[].takeover"],
+                ),
+            }
+        }
+        (None, Some(Takeover::Redirect(_))) => Applicability::Applicable,
+        (None, None) => Applicability::not_applicable(
+            "the device's TLS client names neither a server setting nor a fixed server with a takeover",
+            &[
+                "declares.tls_clients[].server_parameter",
+                "declares.tls_clients[].takeover",
+            ],
+        ),
+    }
+}
+
+impl TlsPeer {
+    /// Prepares the route the board file declares for `client`.
+    pub(crate) fn start(
+        ctx: &mut CheckContext,
+        client: &TlsClientDecl,
+    ) -> Result<Self, CheckError> {
+        let link = api::listening_link(ctx)?;
+        let interval = client.interval_s;
+        let mut peer = TlsPeer {
+            route: Route::Address { claim: None },
+            link,
+            fixed: client.fixed_address(),
+            wait_bound: interval.map(|s| Duration::from_secs(2 * u64::from(s) + 5)),
+            provoke: client.connects_at_boot
+                && ctx.board().spec.hardware.power.is_some()
+                && interval.is_none_or(|s| s > PROVOKE_ABOVE_S),
+        };
+        if peer.provoke {
+            // A boot takes its time: wait for the boot's connection, not the interval.
+            peer.wait_bound = None;
+        }
+        if let Some(parameter) = &client.server_parameter {
+            let decl = console::open_shell(ctx)?;
+            let mut originals = vec![(
+                parameter.clone(),
+                console::config_get(ctx, &decl, parameter)?,
+            )];
+            if let Some(p) = &client.interval_parameter {
+                // Every change goes through config_set, which registers
+                // the undo step that puts the value back.
+                originals.push((p.clone(), console::config_get(ctx, &decl, p)?));
+                console::config_set_verified(ctx, &decl, p, "1")?;
+            }
+            peer.route = Route::Setting {
+                decl,
+                parameter: parameter.clone(),
+                originals,
+            };
+            return Ok(peer);
+        }
+        let fixed = peer.fixed.ok_or_else(|| {
+            CheckError::Harness("a fixed TLS server without an address to take over".into())
+        })?;
+        peer.route = match &client.takeover {
+            Some(Takeover::Address) => Route::Address {
+                claim: Some(claim_address(ctx, &peer.link, fixed.ip())?),
+            },
+            Some(Takeover::Redirect(r)) => {
+                let netns = r.netns.clone();
+                let undo_netns = netns.clone();
+                let family = family(fixed.ip());
+                ctx.on_undo(
+                    format!("takeover:redirect:{netns}"),
+                    format!("the redirect of {fixed} removed from namespace {netns}"),
+                    move |_| {
+                        takeover::remove_redirect(&undo_netns, family).map_err(takeover_fault)
+                    },
+                );
+                Route::Redirect { netns, rule: None }
+            }
+            None => {
+                return Err(CheckError::Harness(
+                    "a fixed TLS server without `takeover`; the board file's validation should have refused it".into(),
+                ))
+            }
+        };
+        Ok(peer)
+    }
+
+    /// The link and port a server must listen on for the client to reach
+    /// it: the taken-over address and the fixed port, or this host's
+    /// address on the link and any port.
+    pub(crate) fn listen_at(&self) -> (Link, u16) {
+        match (&self.route, self.fixed) {
+            (Route::Address { claim: Some(c) }, Some(fixed)) => {
+                (listening_on(&self.link, c.ip()), fixed.port())
+            }
+            _ => (self.link.clone(), 0),
+        }
+    }
+
+    /// Makes the client's next attempt go to `server` (listening where
+    /// [`TlsPeer::listen_at`] said), and provokes it when the board file
+    /// says a boot does.
+    pub(crate) fn point_at(
+        &mut self,
+        ctx: &mut CheckContext,
+        server: SocketAddr,
+    ) -> Result<(), CheckError> {
+        match &mut self.route {
+            Route::Setting {
+                decl, parameter, ..
+            } => {
+                let (decl, parameter) = (decl.clone(), parameter.clone());
+                console::config_set_verified(ctx, &decl, &parameter, &server.to_string())?;
+            }
+            Route::Address { .. } => {}
+            Route::Redirect { netns, rule } => {
+                let fixed = self.fixed.ok_or_else(|| {
+                    CheckError::Harness("a redirect without a fixed server".into())
+                })?;
+                // Replaces the previous rule (one table per namespace).
+                *rule = Some(NatRedirect::install(netns, fixed, server).map_err(takeover_fault)?);
+            }
+        }
+        if self.provoke {
+            ctx.power(PowerAction::Cycle)?;
+        }
+        Ok(())
+    }
+
+    /// The bound on waiting for the client's next connection: twice its
+    /// declared interval (plus 5 s), else the check's deadline.
+    pub(crate) fn wait(&self, ctx: &CheckContext) -> Stop {
+        let stop = api::stop(ctx);
+        match self.wait_bound {
+            Some(bound) => stop.within(bound),
+            None => stop,
+        }
+    }
+
+    /// What the peer reaches the client by, for reasons and evidence.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.route, self.fixed) {
+            (Route::Setting { parameter, .. }, _) => format!("the setting {parameter}"),
+            (Route::Address { .. }, Some(f)) => {
+                format!("its fixed server {f}, taken over on the board's link")
+            }
+            (Route::Redirect { netns, .. }, Some(f)) => {
+                format!("its fixed server {f}, redirected in namespace {netns}")
+            }
+            _ => "its server".into(),
+        }
+    }
+
+    /// Puts back what the route changed (settings, the address, the rule),
+    /// verified, and leaves the console at its login prompt.
+    pub(crate) fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
+        match self.route {
+            Route::Setting {
+                decl, originals, ..
+            } => {
+                // Back as found before the check ends (this settles the
+                // undo steps the changes registered).
+                for (parameter, value) in &originals {
+                    console::config_set_verified(ctx, &decl, parameter, value)?;
+                }
+                console::close_shell(ctx, &decl)
+            }
+            Route::Address { claim } => {
+                if let Some(claim) = claim {
+                    let (interface, ip) = (self.link.interface().map(str::to_string), claim.ip());
+                    claim.release().map_err(takeover_fault)?;
+                    if let Some(interface) = interface {
+                        ctx.settle_undo(&address_key(&interface, ip));
+                    }
+                }
+                Ok(())
+            }
+            Route::Redirect { netns, rule } => {
+                match rule {
+                    Some(rule) => rule.release(),
+                    None => Ok(()),
+                }
+                .map_err(takeover_fault)?;
+                ctx.settle_undo(&format!("takeover:redirect:{netns}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Adds `ip` to the host side of the link for the rest of the trial
+/// (its lifetime covers the trial and the undo budget, so the kernel
+/// drops it even if hilt is killed), with an undo step that removes it.
+fn claim_address(
+    ctx: &mut CheckContext,
+    link: &Link,
+    ip: IpAddr,
+) -> Result<AddressClaim, CheckError> {
+    let interface = link
+        .interface()
+        .ok_or_else(|| {
+            CheckError::Harness(
+                "`takeover: address` needs hardware.network.interface; the board file's validation should have refused it".into(),
+            )
+        })?
+        .to_string();
+    link.ensure_up().map_err(api::net_fault)?;
+    let lifetime = ctx
+        .stop()
+        .deadline()
+        .saturating_duration_since(Instant::now())
+        + Duration::from_secs(120);
+    let undo_interface = interface.clone();
+    ctx.on_undo(
+        address_key(&interface, ip),
+        format!("the address {ip} removed from {interface}"),
+        move |_| takeover::release_address(&undo_interface, ip).map_err(takeover_fault),
+    );
+    let claim = AddressClaim::take(&interface, ip, lifetime).map_err(takeover_fault)?;
+    if !claim.added() {
+        // This host held it already (loopback): nothing to remove.
+        ctx.settle_undo(&address_key(&interface, ip));
+    }
+    Ok(claim)
+}
+
+fn address_key(interface: &str, ip: IpAddr) -> String {
+    format!("takeover:address:{interface}:{ip}")
+}
+
+/// The link with `ip` as this host's address on it (where a server for
+/// the taken-over address listens).
+fn listening_on(link: &Link, ip: IpAddr) -> Link {
+    Link::new(link.board(), link.interface().map(str::to_string), Some(ip))
+        .unwrap_or_else(|_| link.clone())
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "ip"
+    } else {
+        "ip6"
+    }
+}
+
+/// A takeover that could not be made or undone is this host's fault.
+fn takeover_fault(e: hilt_net::NetError) -> CheckError {
+    match e {
+        e @ hilt_net::NetError::LinkDown(_) => CheckError::Board(e.to_string()),
+        e => CheckError::Harness(format!("taking over the TLS client's server: {e}")),
+    }
+}
