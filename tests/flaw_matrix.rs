@@ -196,31 +196,59 @@ struct ShapeRows {
     flaws: &'static [(&'static str, &'static [&'static str])],
 }
 
-const SHAPES: &[ShapeRows] = &[ShapeRows {
-    // A camera: its API over plain HTTP only, Digest as its own account.
-    shapes: &["http-api"],
-    // Plain HTTP is the shape: the Digest response and the data cross in
-    // the clear.
-    reference_fails: &[
-        "data_protection::cleartext_credentials",
-        "data_protection::passive_traffic",
-    ],
-    // No TLS service at all.
-    not_applicable: &["data_protection::tls_server"],
-    flaws: &[
-        (
-            "digest-accepts-any-password",
-            &[
-                "device_configuration::unauthenticated_write",
-                "logical_access::brute_force_lockout",
-            ],
-        ),
-        (
-            "config-write-unauthenticated",
-            &["device_configuration::unauthenticated_write"],
-        ),
-    ],
-}];
+const SHAPES: &[ShapeRows] = &[
+    ShapeRows {
+        // A camera: its API over plain HTTP only, Digest as its own account.
+        shapes: &["http-api"],
+        // Plain HTTP is the shape: the Digest response and the data cross in
+        // the clear.
+        reference_fails: &[
+            "data_protection::cleartext_credentials",
+            "data_protection::passive_traffic",
+        ],
+        // No TLS service at all.
+        not_applicable: &["data_protection::tls_server"],
+        flaws: &[
+            (
+                "digest-accepts-any-password",
+                &[
+                    "device_configuration::unauthenticated_write",
+                    "logical_access::brute_force_lockout",
+                ],
+            ),
+            (
+                "config-write-unauthenticated",
+                &["device_configuration::unauthenticated_write"],
+            ),
+        ],
+    },
+    // The telemetry client calls a fixed server on the board's link
+    // (`takeover: address`): DP-03, DP-04 and DP-06 reach it by taking
+    // the address over, and each client flaw fails exactly its checks.
+    ShapeRows {
+        shapes: &["fixed-telemetry"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "tls-accepts-untrusted",
+                &[
+                    "data_protection::tls_client_mitm",
+                    "data_protection::tls_client_chain_validation",
+                ],
+            ),
+            (
+                "tls-skips-hostname-check",
+                &["data_protection::tls_client_chain_validation"],
+            ),
+            (
+                "tls-ignores-expiry",
+                &["data_protection::tls_client_chain_validation"],
+            ),
+            ("tls-version-fallback", &["data_protection::tls_downgrade"]),
+        ],
+    },
+];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference
 /// build) at `index`; returns its board file.

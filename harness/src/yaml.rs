@@ -299,6 +299,20 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
                 let column = item.len() - item.trim_start_matches([' ', '-']).len();
                 return Some((from + 1, column + 1));
             }
+            // A flow-mapping item (`- { server: x, port: y }`) holds the
+            // remaining keys on its own line.
+            let item = lines[from];
+            let body = item.trim_start_matches([' ', '-']);
+            if body.starts_with('{') {
+                let mut column = item.len() - body.len();
+                let mut rest = body;
+                for (key, _) in &segments[n + 1..] {
+                    let found = rest.find(&format!("{key}:"))?;
+                    column += found;
+                    rest = &rest[found..];
+                }
+                return Some((from + 1, column + 1));
+            }
             // An item's keys start on its `- ` line, at the indent of the
             // text after the dash.
             parent = None;

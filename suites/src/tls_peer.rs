@@ -216,7 +216,11 @@ impl TlsPeer {
                 let fixed = self.fixed.ok_or_else(|| {
                     CheckError::Harness("a redirect without a fixed server".into())
                 })?;
-                // Replaces the previous rule (one table per namespace).
+                // One table per namespace: the previous rule goes first
+                // (dropping it later would remove the new one).
+                if let Some(previous) = rule.take() {
+                    previous.release().map_err(takeover_fault)?;
+                }
                 *rule = Some(NatRedirect::install(netns, fixed, server).map_err(takeover_fault)?);
             }
         }

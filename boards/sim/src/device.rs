@@ -537,10 +537,25 @@ impl Device {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut c = default_config();
+        let mut c = self.settings();
         for (k, v) in stored.into_iter().chain(unsaved) {
             if c.contains_key(&k) {
                 c.insert(k, v);
+            }
+        }
+        c
+    }
+
+    /// The settings this firmware has, at their defaults: a shape may
+    /// build in what is a setting elsewhere.
+    fn settings(&self) -> BTreeMap<String, String> {
+        let mut c = default_config();
+        if self
+            .manifest
+            .has_shape(crate::shapes::fixed_telemetry::NAME)
+        {
+            for key in crate::shapes::fixed_telemetry::ABSENT_SETTINGS {
+                c.remove(*key);
             }
         }
         c
@@ -947,7 +962,7 @@ impl DeviceApi for Device {
             );
             return Err(ConfigError::Unauthorized);
         }
-        if !default_config().contains_key(key) {
+        if !self.settings().contains_key(key) {
             return Err(ConfigError::UnknownKey(key_s));
         }
         validate_value(key, value).map_err(|reason| ConfigError::InvalidValue {

@@ -348,7 +348,7 @@ fn tls_client_error(client: &TlsClientDecl, hw: &Hardware) -> Option<(&'static s
     }
     let Some(takeover) = &client.takeover else {
         return Some((
-            ".takeover",
+            ".server",
             "a fixed `server` needs `takeover`: `address` (hilt adds the server's address to the host side of the board's link) or `{ redirect: { netns: NAME } }` (a rule in the board's network namespace)".into(),
         ));
     };

@@ -48,7 +48,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::device_api::DeviceApi;
+use crate::device_api::{DeviceApi, Personality};
 
 /// Event kinds recorded by the network side (through
 /// [`DeviceApi::record_event`]).
@@ -572,10 +572,24 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             ns.clone(),
             Arc::clone(&pki),
             telemetry::ClientFlaws::of(&personality),
+            fixed_telemetry(&personality, &cfg),
             Arc::clone(&shutdown),
         )?);
     }
     Ok(handle)
+}
+
+/// The built-in telemetry server of a `fixed-telemetry` device.
+fn fixed_telemetry(personality: &Personality, cfg: &NetConfig) -> Option<telemetry::FixedServer> {
+    use crate::shapes::fixed_telemetry as shape;
+    personality
+        .shapes
+        .iter()
+        .any(|s| s == shape::NAME)
+        .then(|| telemetry::FixedServer {
+            server: shape::server(cfg.index, cfg.mode == NetMode::Loopback),
+            interval: shape::interval(),
+        })
 }
 
 /// Removes board `index`'s namespace and veth pair (for `hilt-sim down`).

@@ -18,6 +18,10 @@
 //! ```
 //! then DISCONNECT and TLS close_notify.
 //!
+//! With the `fixed-telemetry` shape the server and the interval are built
+//! in ([`FixedServer`]; see `crate::shapes::fixed_telemetry`) and neither
+//! is a setting.
+//!
 //! The flaws:
 //! - `tls-accepts-untrusted`: any certificate is accepted (the client still
 //!   checks that the server holds the certificate's key);
@@ -66,6 +70,14 @@ pub const DEFAULT_PORT: u16 = 8883;
 pub const DEFAULT_INTERVAL_S: u64 = 5;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server and interval built into the firmware (the `fixed-telemetry`
+/// shape): no setting changes where or how often the client connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedServer {
+    pub server: SocketAddr,
+    pub interval: Duration,
+}
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -477,15 +489,19 @@ pub fn attempt(
     cfg: &NetConfig,
     tls: &Arc<ClientConfig>,
     flaws: ClientFlaws,
+    fixed: Option<FixedServer>,
     sd: &Arc<Shutdown>,
 ) -> Outcome {
     let default = SocketAddr::V4(SocketAddrV4::new(cfg.host_addr(), DEFAULT_PORT));
-    let server =
-        match configured_destination(api, config_key::TELEMETRY_SERVER, Some(default), cfg.mode) {
-            Ok(Some(a)) => a,
-            Ok(None) => return Outcome::Disabled,
-            Err(reason) => return Outcome::Failed { reason },
-        };
+    let configured = match fixed {
+        Some(f) => Ok(Some(f.server)),
+        None => configured_destination(api, config_key::TELEMETRY_SERVER, Some(default), cfg.mode),
+    };
+    let server = match configured {
+        Ok(Some(a)) => a,
+        Ok(None) => return Outcome::Disabled,
+        Err(reason) => return Outcome::Failed { reason },
+    };
     let name = api
         .config_get(config_key::TELEMETRY_SERVER_NAME)
         .map(|n| n.trim().to_string())
@@ -668,6 +684,7 @@ pub(crate) fn spawn(
     ns: Option<PathBuf>,
     pki: Arc<Pki>,
     flaws: ClientFlaws,
+    fixed: Option<FixedServer>,
     sd: Arc<Shutdown>,
 ) -> std::io::Result<JoinHandle<()>> {
     let tls = client_config(pki.telemetry_roots(), flaws)
@@ -687,13 +704,14 @@ pub(crate) fn spawn(
             }
             while !sd.is_stopped() {
                 let seen = watched_settings(api.as_ref());
-                let outcome = attempt(api.as_ref(), &cfg, &tls, flaws, &sd);
+                let outcome = attempt(api.as_ref(), &cfg, &tls, flaws, fixed, &sd);
                 if sd.is_stopped() {
                     return;
                 }
                 record(api.as_ref(), &outcome, previous.as_ref());
                 previous = Some(outcome);
-                if wait_for_next(api.as_ref(), &sd, &seen, interval(api.as_ref())) {
+                let every = fixed.map_or_else(|| interval(api.as_ref()), |f| f.interval);
+                if wait_for_next(api.as_ref(), &sd, &seen, every) {
                     return;
                 }
             }

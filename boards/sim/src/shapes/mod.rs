@@ -15,6 +15,7 @@
 
 use yaml_serde::Value;
 
+pub mod fixed_telemetry;
 mod http_api;
 
 /// A camera-like device: its API over plain HTTP, camera-style paths,
@@ -43,6 +44,10 @@ pub const SHAPES: &[Shape] = &[Shape {
     name: HTTP_API,
     summary: "camera-like: the API over plain HTTP on tcp/80 (loopback 10080) only, under /cgi-bin/*.cgi, HTTP Digest as `operator` (own password)",
     board_file: http_api::board_file,
+}, Shape {
+    name: fixed_telemetry::NAME,
+    summary: "the TLS telemetry client calls a server fixed in the firmware (198.18.<i>.10:8883), not a setting",
+    board_file: fixed_telemetry::board_file,
 }];
 
 pub fn find(name: &str) -> Option<&'static Shape> {

@@ -1,0 +1,321 @@
+//! TLS clients with a fixed server (issue 9): hilt takes the server's
+//! address over on the board's link and gives it back, always.
+//!
+//! Against the simulated board's `fixed-telemetry` shape (its telemetry
+//! client calls 198.18.<i>.10:8883, which nothing holds):
+//! - DP-03 passes through `takeover: address`; the address is on the host
+//!   side of the link while the trial runs and gone afterwards;
+//! - a trial stopped by SIGTERM while it holds the address still removes it;
+//! - a trial whose client never comes (the board file names another fixed
+//!   address) ends INCONCLUSIVE and removes that address too;
+//! - `takeover: { redirect: { netns } }` reaches the same client through a
+//!   DNAT rule in the board's namespace, removed afterwards (needs `nft`).
+//!
+//! And from the board file alone: a fixed server off the board's link is
+//! not taken over (NOT_APPLICABLE naming the field), and a name without
+//! `resolves_to` is a board-file error. Needs root (namespaces).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
+use hilt_cli::{record, text, HILT};
+
+/// Board indices of this file (the tlsfixed range, 60..=79).
+const TAKEOVER_INDEX: u32 = 66;
+const REDIRECT_INDEX: u32 = 67;
+const ABSENT_INDEX: u32 = 68;
+
+struct Sim {
+    runtime: PathBuf,
+    board: PathBuf,
+}
+
+impl Sim {
+    fn up(dir: &Path, index: u32) -> Self {
+        let runtime = dir.join("rt");
+        let out = Command::new(sim_binary())
+            .args([
+                "up",
+                "--count",
+                "1",
+                "--fresh",
+                "--shape",
+                "fixed-telemetry",
+            ])
+            .args(["--base-index", &index.to_string(), "--runtime-dir"])
+            .arg(&runtime)
+            .output()
+            .expect("hilt-sim runs (cargo build --workspace --bins first)");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let board = runtime.join(format!("sim-{index}")).join("board.yaml");
+        assert!(board.is_file(), "{}", text(&out.stdout));
+        Self { runtime, board }
+    }
+
+    /// The board file with its telemetry client's `server`/`takeover`
+    /// lines replaced.
+    fn board_with(&self, dir: &Path, server: &str, takeover: &str) -> PathBuf {
+        let original = std::fs::read_to_string(&self.board).expect("board file");
+        let mut out = String::new();
+        for line in original.lines() {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            if trimmed.starts_with("server: ") {
+                out.push_str(&format!("{indent}server: \"{server}\"\n"));
+            } else if trimmed.starts_with("takeover: ") {
+                out.push_str(&format!("{indent}takeover: {takeover}\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        let path = dir.join("board.yaml");
+        std::fs::write(&path, out).expect("write board file");
+        path
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = Command::new(sim_binary())
+            .args(["down", "--runtime-dir"])
+            .arg(&self.runtime)
+            .output();
+    }
+}
+
+fn sim_binary() -> PathBuf {
+    Path::new(HILT).with_file_name("hilt-sim")
+}
+
+fn hilt_run(dir: &Path, board: &Path, filters: &[&str]) -> Command {
+    let mut cmd = Command::new(HILT);
+    cmd.arg("run")
+        .arg("-b")
+        .arg(board)
+        .arg("--out")
+        .arg(dir.join("hilt-out"))
+        .arg("--")
+        .args(filters)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Whether the host side of board `index`'s link holds `ip`.
+fn link_holds(index: u32, ip: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "dev", &format!("hsim{index}")])
+        .output()
+        .expect("ip runs");
+    text(&out.stdout).contains(&format!("inet {ip}/"))
+}
+
+fn fixed_server(index: u32) -> String {
+    format!("198.18.{index}.10")
+}
+
+/// The single trial's verdict and reason in the record under `dir/hilt-out`.
+fn verdict(dir: &Path) -> (String, String) {
+    let record = record(dir);
+    let trial = &record["trials"][0];
+    (
+        trial["verdict"].as_str().unwrap_or_default().to_string(),
+        trial["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn finish(child: Child) -> Output {
+    child.wait_with_output().expect("hilt exits")
+}
+
+/// Waits until `ip` is on the link, or `child` ends, or 60 s pass.
+fn wait_for_address(child: &mut Child, index: u32, ip: &str) -> bool {
+    let end = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < end {
+        if link_holds(index, ip) {
+            return true;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn the_taken_over_address_serves_the_trial_and_is_removed_after_it_even_when_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Sim::up(dir.path(), TAKEOVER_INDEX);
+    let ip = fixed_server(TAKEOVER_INDEX);
+    assert!(!link_holds(TAKEOVER_INDEX, &ip), "nobody holds {ip} before");
+
+    // A whole trial: the address is there while it runs, gone after.
+    let mut child = hilt_run(dir.path(), &sim.board, &["DP-03"])
+        .spawn()
+        .expect("hilt runs");
+    let seen = wait_for_address(&mut child, TAKEOVER_INDEX, &ip);
+    let out = finish(child);
+    assert!(
+        seen,
+        "{ip} never appeared on hsim{TAKEOVER_INDEX}: {}",
+        text(&out.stdout)
+    );
+    let (v, reason) = verdict(dir.path());
+    assert_eq!(v, "PASS", "{reason}\n{}", text(&out.stdout));
+    assert!(
+        !link_holds(TAKEOVER_INDEX, &ip),
+        "{ip} left on the link after the trial"
+    );
+
+    // Interrupted while it holds the address: still removed.
+    let run2 = dir.path().join("run2");
+    std::fs::create_dir_all(&run2).expect("dir");
+    let mut child = hilt_run(&run2, &sim.board, &["DP-04"])
+        .spawn()
+        .expect("hilt runs");
+    assert!(
+        wait_for_address(&mut child, TAKEOVER_INDEX, &ip),
+        "{ip} never appeared for DP-04"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(
+        !link_holds(TAKEOVER_INDEX, &ip),
+        "{ip} left on the link after SIGTERM: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_client_that_never_comes_is_inconclusive_and_its_address_is_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Sim::up(dir.path(), ABSENT_INDEX);
+    // The device calls .10; the board file says .20: nobody comes.
+    let ip = format!("198.18.{ABSENT_INDEX}.20");
+    let board = sim.board_with(dir.path(), &format!("{ip}:8883"), "address");
+    let mut child = hilt_run(dir.path(), &board, &["DP-03"])
+        .spawn()
+        .expect("hilt runs");
+    assert!(
+        wait_for_address(&mut child, ABSENT_INDEX, &ip),
+        "{ip} never taken over"
+    );
+    let out = finish(child);
+    let (v, reason) = verdict(dir.path());
+    assert_eq!(v, "INCONCLUSIVE", "{reason}\n{}", text(&out.stdout));
+    assert!(reason.contains("never connected"), "{reason}");
+    assert!(!link_holds(ABSENT_INDEX, &ip), "{ip} left on the link");
+}
+
+#[test]
+fn a_redirect_in_the_boards_namespace_reaches_the_client_and_is_removed() {
+    let have_nft = Command::new("sh")
+        .args(["-c", "command -v nft"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have_nft,
+        "this test needs `nft` on PATH (scripts/install-deps.sh installs nftables)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Sim::up(dir.path(), REDIRECT_INDEX);
+    let netns = format!("hilt-sim{REDIRECT_INDEX}");
+    let board = sim.board_with(
+        dir.path(),
+        &format!("{}:8883", fixed_server(REDIRECT_INDEX)),
+        &format!("{{ redirect: {{ netns: {netns} }} }}"),
+    );
+    let out = hilt_run(dir.path(), &board, &["DP-03"])
+        .output()
+        .expect("hilt runs");
+    let (v, reason) = verdict(dir.path());
+    assert_eq!(v, "PASS", "{reason}\n{}", text(&out.stdout));
+    assert!(!link_holds(REDIRECT_INDEX, &fixed_server(REDIRECT_INDEX)));
+    let table = Command::new("ip")
+        .args(["netns", "exec", &netns, "nft", "list", "tables"])
+        .output()
+        .expect("nft runs");
+    assert!(
+        !text(&table.stdout).contains("hilt_takeover"),
+        "the redirect was left in {netns}: {}",
+        text(&table.stdout)
+    );
+}
+
+const BOARD_ON_LO: &str = r#"board: fixed-1
+model: gateway
+hardware:
+  network: { address: 127.0.0.1, interface: lo, host_address: 127.0.0.1 }
+declares:
+  tls_clients:
+    - { purpose: cloud, server: "SERVER", takeover: address, server_name: cloud.example.test, interval_s: 60 }
+"#;
+
+fn board_check(dir: &Path, board: &str) -> Output {
+    let path = dir.join("board.yaml");
+    std::fs::write(&path, board).expect("write");
+    Command::new(HILT)
+        .args(["board", "check", "--format", "json"])
+        .arg(&path)
+        .output()
+        .expect("hilt runs")
+}
+
+#[test]
+fn a_fixed_server_off_the_link_is_not_taken_over_and_a_name_needs_its_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 198.51.100.7 is not on lo (127.0.0.0/8): DP-03 does not run.
+    let out = board_check(
+        dir.path(),
+        &BOARD_ON_LO.replace("SERVER", "198.51.100.7:8883"),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let dp03 = report["boards"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["catalogue_id"] == "DP-03")
+        .expect("DP-03 listed")
+        .clone();
+    assert_eq!(dp03["status"], "not_applicable", "{dp03}");
+    let reason = dp03["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not on the board's link lo"), "{reason}");
+    // On the link (127/8 on lo): it runs.
+    let out = board_check(
+        dir.path(),
+        &BOARD_ON_LO.replace("SERVER", "127.77.9.9:8883"),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let dp03 = report["boards"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["catalogue_id"] == "DP-03")
+        .expect("DP-03 listed")
+        .clone();
+    assert_eq!(dp03["status"], "runs", "{dp03}");
+    // A name without the address it resolves to: board-file error.
+    let out = board_check(
+        dir.path(),
+        &BOARD_ON_LO.replace("SERVER", "cloud.example.test:8883"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("declares.tls_clients[0].server") && all.contains("resolves_to"),
+        "{all}"
+    );
+}
