@@ -8,6 +8,8 @@
 //! - a trial stopped by SIGTERM while it holds the address still removes it;
 //! - a trial whose client never comes (the board file names another fixed
 //!   address) ends INCONCLUSIVE and removes that address too;
+//! - a client declared `connects_at_boot` without an interval is provoked
+//!   by a power cycle for each server;
 //! - `takeover: { redirect: { netns } }` reaches the same client through a
 //!   DNAT rule in the board's namespace, removed afterwards (needs `nft`).
 //!
@@ -27,6 +29,7 @@ use hilt_cli::{record, text, HILT};
 const TAKEOVER_INDEX: u32 = 66;
 const REDIRECT_INDEX: u32 = 67;
 const ABSENT_INDEX: u32 = 68;
+const BOOT_INDEX: u32 = 69;
 
 struct Sim {
     runtime: PathBuf,
@@ -59,6 +62,10 @@ impl Sim {
     /// lines replaced.
     fn board_with(&self, dir: &Path, server: &str, takeover: &str) -> PathBuf {
         let original = std::fs::read_to_string(&self.board).expect("board file");
+        self.write_board(dir, &original, server, takeover)
+    }
+
+    fn write_board(&self, dir: &Path, original: &str, server: &str, takeover: &str) -> PathBuf {
         let mut out = String::new();
         for line in original.lines() {
             let trimmed = line.trim_start();
@@ -216,6 +223,47 @@ fn a_client_that_never_comes_is_inconclusive_and_its_address_is_removed() {
     assert_eq!(v, "INCONCLUSIVE", "{reason}\n{}", text(&out.stdout));
     assert!(reason.contains("never connected"), "{reason}");
     assert!(!link_holds(ABSENT_INDEX, &ip), "{ip} left on the link");
+}
+
+#[test]
+fn a_client_that_connects_at_boot_is_provoked_by_a_power_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Sim::up(dir.path(), BOOT_INDEX);
+    let original = std::fs::read_to_string(&sim.board)
+        .expect("board file")
+        .replace("interval_s: 3", "connects_at_boot: true");
+    assert!(original.contains("connects_at_boot: true"), "{original}");
+    let board = sim.write_board(
+        dir.path(),
+        &original,
+        &format!("{}:8883", fixed_server(BOOT_INDEX)),
+        "address",
+    );
+    let out = hilt_run(dir.path(), &board, &["DP-03"])
+        .output()
+        .expect("hilt runs");
+    let (v, reason) = verdict(dir.path());
+    assert_eq!(v, "PASS", "{reason}\n{}", text(&out.stdout));
+    // The boot after `up` (still unread on the console when hilt opens
+    // it), then one power cycle per server (the control and the
+    // self-signed one), each a boot on the console.
+    let run = std::fs::read_dir(dir.path().join("hilt-out"))
+        .expect("hilt-out")
+        .flatten()
+        .next()
+        .expect("run folder")
+        .path();
+    let checks = run.join("evidence").join(format!("sim-{BOOT_INDEX}"));
+    let folder = std::fs::read_dir(&checks)
+        .expect("evidence folder")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("tls_client_mitm"))
+        .expect("the check's evidence folder");
+    let log =
+        std::fs::read_to_string(folder.path().join("console-1.log")).expect("console transcript");
+    let boots = log.matches("bootloader 1.0").count();
+    assert!(boots >= 3, "{boots} boots in the transcript: {log}");
+    assert!(!link_holds(BOOT_INDEX, &fixed_server(BOOT_INDEX)));
 }
 
 #[test]
