@@ -13,6 +13,10 @@
 //! - `takeover: { redirect: { netns } }` reaches the same client through a
 //!   DNAT rule in the board's namespace, removed afterwards (needs `nft`).
 //!
+//! Before anyone takes it over, the board's attempts stay on its link: its
+//! namespace routes only the link, and a capture on the host side shows
+//! ARP requests for the address and no IP packet to it.
+//!
 //! And from the board file alone: a fixed server off the board's link is
 //! not taken over (NOT_APPLICABLE naming the field), and a name without
 //! `resolves_to` is a board-file error. Needs root (namespaces).
@@ -30,6 +34,7 @@ const TAKEOVER_INDEX: u32 = 66;
 const REDIRECT_INDEX: u32 = 67;
 const ABSENT_INDEX: u32 = 68;
 const BOOT_INDEX: u32 = 69;
+const QUIET_INDEX: u32 = 70;
 
 struct Sim {
     runtime: PathBuf,
@@ -202,6 +207,86 @@ fn the_taken_over_address_serves_the_trial_and_is_removed_after_it_even_when_int
         "{ip} left on the link after SIGTERM: {}",
         text(&out.stdout)
     );
+}
+
+fn tool(name: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "this test needs `{name}` on PATH (scripts/install-deps.sh installs it)"
+    );
+}
+
+#[test]
+fn with_nobody_holding_the_address_the_boards_attempts_stay_on_its_link() {
+    tool("tshark");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _sim = Sim::up(dir.path(), QUIET_INDEX);
+    let ns = format!("hilt-sim{QUIET_INDEX}");
+    let ip = fixed_server(QUIET_INDEX);
+    // The board reaches the address on its link, and nothing else.
+    let route = Command::new("ip")
+        .args(["-n", &ns, "route", "get", &ip])
+        .output()
+        .expect("ip runs");
+    let route = text(&route.stdout);
+    assert!(
+        route.contains("dev eth0") && !route.contains(" via "),
+        "{route}"
+    );
+    let off = Command::new("ip")
+        .args(["-n", &ns, "route", "get", "192.0.2.1"])
+        .output()
+        .expect("ip runs");
+    assert!(
+        !off.status.success(),
+        "the board has a route off its link: {}",
+        text(&off.stdout)
+    );
+    // Two intervals on the host side of the link: the client asks for the
+    // address (ARP), and no IP packet to it is ever sent.
+    let pcap = dir.path().join("link.pcap");
+    let capture = Command::new("tshark")
+        .args([
+            "-q",
+            "-i",
+            &format!("hsim{QUIET_INDEX}"),
+            "-a",
+            "duration:7",
+            "-w",
+        ])
+        .arg(&pcap)
+        .output()
+        .expect("tshark runs");
+    assert!(capture.status.success(), "{}", text(&capture.stderr));
+    let count = |filter: &str| {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter])
+            .output()
+            .expect("tshark reads");
+        text(&out.stdout).lines().count()
+    };
+    assert!(
+        count(&format!("arp.dst.proto_ipv4 == {ip}")) >= 1,
+        "no ARP request for {ip}: is the client trying?"
+    );
+    assert_eq!(
+        count(&format!("ip.dst == {ip}")),
+        0,
+        "IP packets to {ip} left the board"
+    );
+    assert_eq!(
+        count(&format!("ip and not ip.dst == 198.18.{QUIET_INDEX}.0/24")),
+        0,
+        "IP packets off the link"
+    );
+    assert!(!link_holds(QUIET_INDEX, &ip));
 }
 
 #[test]

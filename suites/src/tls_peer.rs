@@ -42,7 +42,12 @@ enum Route {
         originals: Vec<(String, String)>,
     },
     /// Its fixed server's address is added to the host side of the link.
-    Address { claim: Option<AddressClaim> },
+    Address {
+        claim: Option<AddressClaim>,
+        /// The link with the claimed address as this host's, where the
+        /// servers listen.
+        listening: Option<Link>,
+    },
     /// A DNAT rule in the board's namespace sends it to this host.
     Redirect {
         netns: String,
@@ -124,7 +129,10 @@ impl TlsPeer {
         let link = api::listening_link(ctx)?;
         let interval = client.interval_s;
         let mut peer = TlsPeer {
-            route: Route::Address { claim: None },
+            route: Route::Address {
+                claim: None,
+                listening: None,
+            },
             link,
             fixed: client.fixed_address(),
             wait_bound: interval.map(|s| Duration::from_secs(2 * u64::from(s) + 5)),
@@ -159,9 +167,14 @@ impl TlsPeer {
             CheckError::Harness("a fixed TLS server without an address to take over".into())
         })?;
         peer.route = match &client.takeover {
-            Some(Takeover::Address) => Route::Address {
-                claim: Some(claim_address(ctx, &peer.link, fixed.ip())?),
-            },
+            Some(Takeover::Address) => {
+                let claim = claim_address(ctx, &peer.link, fixed.ip())?;
+                let listening = listening_on(&peer.link, claim.ip())?;
+                Route::Address {
+                    claim: Some(claim),
+                    listening: Some(listening),
+                }
+            }
             Some(Takeover::Redirect(r)) => {
                 let netns = r.netns.clone();
                 let undo_netns = netns.clone();
@@ -189,9 +202,13 @@ impl TlsPeer {
     /// address on the link and any port.
     pub(crate) fn listen_at(&self) -> (Link, u16) {
         match (&self.route, self.fixed) {
-            (Route::Address { claim: Some(c) }, Some(fixed)) => {
-                (listening_on(&self.link, c.ip()), fixed.port())
-            }
+            (
+                Route::Address {
+                    listening: Some(link),
+                    ..
+                },
+                Some(fixed),
+            ) => (link.clone(), fixed.port()),
             _ => (self.link.clone(), 0),
         }
     }
@@ -268,7 +285,7 @@ impl TlsPeer {
                 }
                 console::close_shell(ctx, &decl)
             }
-            Route::Address { claim } => {
+            Route::Address { claim, .. } => {
                 if let Some(claim) = claim {
                     let (interface, ip) = (self.link.interface().map(str::to_string), claim.ip());
                     claim.release().map_err(takeover_fault)?;
@@ -333,9 +350,9 @@ fn address_key(interface: &str, ip: IpAddr) -> String {
 
 /// The link with `ip` as this host's address on it (where a server for
 /// the taken-over address listens).
-fn listening_on(link: &Link, ip: IpAddr) -> Link {
+fn listening_on(link: &Link, ip: IpAddr) -> Result<Link, CheckError> {
     Link::new(link.board(), link.interface().map(str::to_string), Some(ip))
-        .unwrap_or_else(|_| link.clone())
+        .map_err(|e| CheckError::Harness(format!("listening on {ip}: {e}")))
 }
 
 fn family(ip: IpAddr) -> &'static str {
