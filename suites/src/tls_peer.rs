@@ -103,7 +103,11 @@ pub(crate) fn applicability(board: &Board, client: &TlsClientDecl) -> Applicabil
                 }
                 Err(e) => Applicability::not_applicable(
                     format!(
-                        "the device's fixed server {address} cannot be taken over: {e} (declares.tls_clients[].server); a server off the link needs `takeover: {{ redirect: {{ netns }} }}`"
+                        "the device's fixed server {address} cannot be taken over: {} (declares.tls_clients[].server); a server off the link needs `takeover: {{ redirect: {{ netns }} }}`",
+                        match e {
+                            hilt_net::NetError::Setup(why) => why,
+                            e => e.to_string(),
+                        }
                     ),
                     &["declares.tls_clients[].takeover"],
                 ),
