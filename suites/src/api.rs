@@ -91,6 +91,69 @@ pub fn target_for(ctx: &CheckContext, wanted: Option<&ApiRef>) -> Result<ApiClie
     ApiClient::open(ctx.board(), &link(ctx)?, wanted).map_err(api_fault)
 }
 
+/// The API the state resource (`declares.state.http`) is on.
+pub fn for_state(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    let wanted = ctx
+        .board()
+        .spec
+        .declares
+        .state
+        .as_ref()
+        .and_then(|s| s.api.clone());
+    target_for(ctx, wanted.as_ref())
+}
+
+/// The API the configuration resource (`declares.configuration.http`) is on.
+pub fn for_config(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    let wanted = ctx
+        .board()
+        .spec
+        .declares
+        .configuration
+        .as_ref()
+        .and_then(|c| c.http.as_ref())
+        .and_then(|h| h.api.clone());
+    target_for(ctx, wanted.as_ref())
+}
+
+/// The API the event log (`declares.logging.event_log.http`) is on.
+pub fn for_event_log(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    let wanted = ctx
+        .board()
+        .spec
+        .declares
+        .logging
+        .as_ref()
+        .and_then(|l| l.event_log.as_ref())
+        .and_then(|e| e.api.clone());
+    target_for(ctx, wanted.as_ref())
+}
+
+/// The API the network factory reset (`declares.factory_reset.http`) is on.
+pub fn for_factory_reset(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    let wanted = ctx
+        .board()
+        .spec
+        .declares
+        .factory_reset
+        .as_ref()
+        .and_then(|f| f.api.clone());
+    target_for(ctx, wanted.as_ref())
+}
+
+/// The API the HTTP update path (`declares.update.http`) is on.
+pub fn for_update(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
+    let wanted = ctx
+        .board()
+        .spec
+        .declares
+        .update
+        .as_ref()
+        .and_then(|u| u.http.as_ref())
+        .and_then(|h| h.api.clone());
+    target_for(ctx, wanted.as_ref())
+}
+
 pub fn api_fault(e: ApiError) -> CheckError {
     match e {
         ApiError::Net(e) => net_fault(e),

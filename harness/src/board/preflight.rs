@@ -150,6 +150,20 @@ impl Board {
                 );
             }
         }
+        for (i, interface) in decl.interfaces.iter().enumerate() {
+            if let Some(super::ApiAuth::Bearer(super::BearerDecl {
+                token: Some(token), ..
+            })) = interface.api.as_ref().map(|a| &a.auth)
+            {
+                if let Err(e) = token.resolve(self.base_dir()) {
+                    report(
+                        Reference::Secret,
+                        format!("declares.interfaces[{i}].api.auth.bearer.token"),
+                        e.to_string(),
+                    );
+                }
+            }
+        }
         problems
     }
 

@@ -74,7 +74,8 @@ impl Check for UnauthenticatedErase {
             .http
             .map(|h| h.path)
             .ok_or_else(|| CheckError::Harness("no config path".into()))?;
-        let target = api::target(ctx)?;
+        let target = api::for_config(ctx)?;
+        let reset_api = api::for_factory_reset(ctx)?;
         let original = api::config_value(ctx, &target, &path, &config.parameter)?;
         let marker = serde_json::json!({ config.parameter.clone(): config.test_value.clone() });
         let set = api::send(
@@ -90,7 +91,12 @@ impl Check for UnauthenticatedErase {
                 set.status
             )));
         }
-        let attempt = api::send(ctx, &target, HttpRequest::post(reset.clone()), Auth::None)?;
+        let attempt = api::send(
+            ctx,
+            &reset_api,
+            HttpRequest::post(reset.clone()),
+            Auth::None,
+        )?;
         // A reset, had it happened, reboots the device: give it time to show.
         ctx.sleep(Duration::from_secs(2))?;
         let mut after = None;

@@ -60,7 +60,7 @@ impl Check for UnauthenticatedWrite {
         let path =
             http_config_path(ctx.board()).ok_or_else(|| CheckError::Harness("no path".into()))?;
         let (param, value) = parameter(ctx)?;
-        let target = api::target(ctx)?;
+        let target = api::for_config(ctx)?;
         let before = api::config_value(ctx, &target, &path, &param)?;
         if before == value {
             return Err(CheckError::Harness(format!(

@@ -272,7 +272,7 @@ impl Provocation {
                 }
             }
             Provocation::Upload(path) => {
-                let target = api::target(ctx)?;
+                let target = api::for_update(ctx)?;
                 let request = HttpRequest::post(path.clone())
                     .header("Content-Type", "application/octet-stream")
                     .body(b"hilt CS-01: not a firmware image".to_vec());
@@ -293,7 +293,7 @@ impl Provocation {
                     .as_ref()
                     .map(|c| (c.parameter.clone(), c.test_value.clone()))
                     .ok_or_else(|| CheckError::Harness("no configuration declared".into()))?;
-                let target = api::target(ctx)?;
+                let target = api::for_config(ctx)?;
                 let before = api::config_value(ctx, &target, path, &param)?;
                 api::undo_config_write(ctx, &target, path, &param, &before);
                 let body = serde_json::json!({ param.clone(): value });

@@ -50,29 +50,34 @@ impl Check for StateReadRequiresAuth {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         use crate::api::{self, Auth};
         use hilt_net::http::HttpRequest;
-        let target = api::target(ctx)?;
-        let mut paths: Vec<String> = events_path(ctx.board()).into_iter().collect();
-        paths.extend(
-            ctx.board()
-                .spec
-                .declares
-                .state
-                .as_ref()
-                .and_then(|s| s.http.clone()),
-        );
+        // Each resource on the API it names.
+        let mut paths = Vec::new();
+        if let Some(events) = events_path(ctx.board()) {
+            paths.push((events, api::for_event_log(ctx)?));
+        }
+        if let Some(state) = ctx
+            .board()
+            .spec
+            .declares
+            .state
+            .as_ref()
+            .and_then(|s| s.http.clone())
+        {
+            paths.push((state, api::for_state(ctx)?));
+        }
         let mut leaked = Vec::new();
         let mut notes = Vec::new();
-        for path in &paths {
+        for (path, target) in &paths {
             // Positive control: with authorization the resource exists.
             let authorized =
-                api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::Declared)?;
+                api::send(ctx, target, HttpRequest::get(path.clone()), Auth::Declared)?;
             if authorized.status != 200 {
                 return Err(CheckError::Board(format!(
                     "authorized GET {path} answered {}; cannot judge the refusal",
                     authorized.status
                 )));
             }
-            let anonymous = api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::None)?;
+            let anonymous = api::send(ctx, target, HttpRequest::get(path.clone()), Auth::None)?;
             notes.push(format!(
                 "GET {path}: authorized {} ({} bytes), anonymous {} ({} bytes)",
                 authorized.status,

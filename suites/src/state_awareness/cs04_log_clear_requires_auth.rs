@@ -51,7 +51,7 @@ impl Check for LogTamperRefused {
         use crate::api::{self, net_fault, Auth};
         use hilt_net::http::HttpRequest;
         let path = events_path(ctx.board()).ok_or_else(|| CheckError::Harness("no path".into()))?;
-        let target = api::target(ctx)?;
+        let target = api::for_event_log(ctx)?;
         let read = |ctx: &mut CheckContext| -> Result<usize, CheckError> {
             let r = api::send(ctx, &target, HttpRequest::get(path.clone()), Auth::Declared)?;
             if r.status != 200 {
