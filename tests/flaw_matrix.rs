@@ -248,6 +248,20 @@ const SHAPES: &[ShapeRows] = &[
             ("tls-version-fallback", &["data_protection::tls_downgrade"]),
         ],
     },
+    ShapeRows {
+        // A web-managed device: the HTTPS API behind a login form and a
+        // session cookie.
+        shapes: &["form-login-api"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[(
+            "form-login-accepts-any-password",
+            &[
+                "device_configuration::unauthenticated_write",
+                "logical_access::brute_force_lockout",
+            ],
+        )],
+    },
 ];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference

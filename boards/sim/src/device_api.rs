@@ -282,6 +282,14 @@ pub struct Personality {
     /// any answer from a known user.
     #[serde(default)]
     pub digest_accepts_any_password: bool,
+    /// `form-login-api` shape: the HTTPS API authenticates with a login
+    /// form (`POST /login`) and a session cookie instead of HTTP Basic.
+    #[serde(default)]
+    pub form_login_api: bool,
+    /// `form-login-accepts-any-password`: the login form lets `admin` in
+    /// with any password.
+    #[serde(default)]
+    pub form_login_accepts_any_password: bool,
 }
 
 /// The device's interface to its network side.

@@ -101,6 +101,12 @@ pub const FLAWS: &[Flaw] = &[
         summary: "http-api shape: the camera API's Digest check takes any answer from a known user",
     },
     Flaw {
+        name: "form-login-accepts-any-password",
+        home: Home::Firmware,
+        capability: "logical access",
+        summary: "form-login-api shape: the login form lets admin in with any password",
+    },
+    Flaw {
         name: "tls-accepts-untrusted",
         home: Home::Firmware,
         capability: "data protection",
@@ -303,6 +309,7 @@ pub struct Behaviour {
     pub tls_ignores_expiry: bool,
     pub tls_version_fallback: bool,
     pub digest_accepts_any_password: bool,
+    pub form_login_accepts_any_password: bool,
 }
 
 impl Behaviour {
@@ -339,6 +346,7 @@ impl Behaviour {
             "tls-ignores-expiry" => &mut self.tls_ignores_expiry,
             "tls-version-fallback" => &mut self.tls_version_fallback,
             "digest-accepts-any-password" => &mut self.digest_accepts_any_password,
+            "form-login-accepts-any-password" => &mut self.form_login_accepts_any_password,
             _ => return false,
         };
         *slot = true;
@@ -456,6 +464,8 @@ impl Manifest {
             identifier_writable: b.identifier_writable,
             camera_api: self.has_shape(crate::shapes::HTTP_API),
             digest_accepts_any_password: b.digest_accepts_any_password,
+            form_login_api: self.has_shape(crate::shapes::FORM_LOGIN_API),
+            form_login_accepts_any_password: b.form_login_accepts_any_password,
         }
     }
 

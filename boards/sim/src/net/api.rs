@@ -70,6 +70,9 @@ pub struct ApiContext {
     pub legacy_tls: Option<Arc<Vec<CertificateDer<'static>>>>,
     /// `http-api` shape: the camera-style API.
     pub camera: Option<Camera>,
+    /// `form-login-api` shape: a login form and a session cookie instead
+    /// of HTTP Basic.
+    pub form: Option<super::form_login::FormLogin>,
 }
 
 /// The camera-style API of the `http-api` shape.
@@ -204,11 +207,22 @@ enum Auth {
 }
 
 fn authenticate(ctx: &ApiContext, head: &Head, uri: &str, source: &str) -> Auth {
+    if let Some(form) = &ctx.form {
+        match form.session_ok(head) {
+            Some(true) => return Auth::Ok,
+            Some(false) => return Auth::Denied,
+            None => {}
+        }
+    }
     let Some(value) = head.header("authorization") else {
         return Auth::Absent;
     };
     if let Some(camera) = &ctx.camera {
         return authenticate_digest(ctx, camera, value, &head.method, uri, source);
+    }
+    if ctx.form.is_some() {
+        // Only the session cookie counts on this shape (checked above).
+        return Auth::Denied;
     }
     let Some((scheme, b64)) = value.split_once(' ') else {
         return Auth::Denied;
@@ -272,6 +286,8 @@ fn challenge(ctx: &ApiContext, stale: bool) -> Response {
         Some(camera) => super::digest::challenges(&camera.nonce_key, stale)
             .iter()
             .fold(r, |r, c| r.with_header("WWW-Authenticate", c)),
+        // A form login names no HTTP scheme: the client logs in at /login.
+        None if ctx.form.is_some() => r,
         None => r.with_header(
             "WWW-Authenticate",
             "Basic realm=\"hilt-sim\", charset=\"UTF-8\"",
@@ -330,6 +346,15 @@ fn route(ctx: &ApiContext, head: &Head, uri: &str, body: &[u8], source: &str) ->
         head.method.as_str()
     };
     let path = head.path.trim_end_matches('/');
+    if let Some(form) = &ctx.form {
+        if path == super::form_login::PATH {
+            if head.method != "POST" {
+                return Response::error(405, "Method Not Allowed", "method not allowed")
+                    .with_header("Allow", "POST");
+            }
+            return form.login(ctx.api.as_ref(), body, source);
+        }
+    }
     let writable_id = ctx.api.personality().identifier_writable;
     let allowed: &str = match path {
         "/api/v1/identity" if writable_id => "GET, HEAD, PUT",

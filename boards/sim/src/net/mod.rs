@@ -29,6 +29,7 @@
 pub(crate) mod api;
 pub(crate) mod beacon;
 pub(crate) mod digest;
+pub(crate) mod form_login;
 pub(crate) mod http;
 pub(crate) mod netns;
 pub(crate) mod pki;
@@ -505,6 +506,9 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             scheme: "https",
             banner: banner.clone(),
             camera: None,
+            form: personality
+                .form_login_api
+                .then(|| form_login::FormLogin::new(personality.form_login_accepts_any_password)),
             legacy_tls: personality
                 .tls_legacy_versions
                 .then(|| Arc::new(pki.device_chain().to_vec())),
@@ -529,6 +533,7 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
                 nonce_key: api.device_secret_material("http-digest-nonce"),
                 any_password: personality.digest_accepts_any_password,
             }),
+            form: None,
         };
         handle.threads.push(server::spawn_listener(
             "http",

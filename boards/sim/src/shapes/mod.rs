@@ -16,11 +16,15 @@
 use yaml_serde::Value;
 
 pub mod fixed_telemetry;
+mod form_login_api;
 mod http_api;
 
 /// A camera-like device: its API over plain HTTP, camera-style paths,
 /// Digest authentication with an account of its own.
 pub const HTTP_API: &str = "http-api";
+/// A web-managed device: its HTTPS API behind a login form and a session
+/// cookie.
+pub const FORM_LOGIN_API: &str = "form-login-api";
 
 /// One shape: its name, what kind of device it makes, and how it changes
 /// the board file a lab writes for the board.
@@ -48,6 +52,10 @@ pub const SHAPES: &[Shape] = &[Shape {
     name: fixed_telemetry::NAME,
     summary: "the TLS telemetry client calls a server fixed in the firmware (198.18.<i>.10:8883), not a setting",
     board_file: fixed_telemetry::board_file,
+}, Shape {
+    name: FORM_LOGIN_API,
+    summary: "web-managed: the HTTPS API authenticates with a login form (POST /login) and a SESSIONID cookie, not HTTP Basic",
+    board_file: form_login_api::board_file,
 }];
 
 pub fn find(name: &str) -> Option<&'static Shape> {

@@ -63,6 +63,8 @@ impl MockDevice {
             identifier_writable: has("identifier-writable"),
             camera_api: false,
             digest_accepts_any_password: false,
+            form_login_api: false,
+            form_login_accepts_any_password: false,
         };
         let mut config = BTreeMap::new();
         for (k, v) in [
