@@ -406,39 +406,31 @@ fn board_check(dir: &Path, board: &str) -> Output {
         .expect("hilt runs")
 }
 
+/// DP-03's entry in `hilt board check --format json` of a board file with
+/// `server` as its fixed server.
+fn dp03_preview(dir: &Path, server: &str) -> serde_json::Value {
+    let out = board_check(dir, &BOARD_ON_LO.replace("SERVER", server));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    report["boards"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["catalogue_id"] == "DP-03")
+        .expect("DP-03 listed")
+        .clone()
+}
+
 #[test]
 fn a_fixed_server_off_the_link_is_not_taken_over_and_a_name_needs_its_address() {
     let dir = tempfile::tempdir().expect("tempdir");
     // 198.51.100.7 is not on lo (127.0.0.0/8): DP-03 does not run.
-    let out = board_check(
-        dir.path(),
-        &BOARD_ON_LO.replace("SERVER", "198.51.100.7:8883"),
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
-    let dp03 = report["boards"][0]["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["catalogue_id"] == "DP-03")
-        .expect("DP-03 listed")
-        .clone();
+    let dp03 = dp03_preview(dir.path(), "198.51.100.7:8883");
     assert_eq!(dp03["status"], "not_applicable", "{dp03}");
     let reason = dp03["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("not on the board's link lo"), "{reason}");
     // On the link (127/8 on lo): it runs.
-    let out = board_check(
-        dir.path(),
-        &BOARD_ON_LO.replace("SERVER", "127.77.9.9:8883"),
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let dp03 = report["boards"][0]["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["catalogue_id"] == "DP-03")
-        .expect("DP-03 listed")
-        .clone();
+    let dp03 = dp03_preview(dir.path(), "127.77.9.9:8883");
     assert_eq!(dp03["status"], "runs", "{dp03}");
     // A name without the address it resolves to: board-file error.
     let out = board_check(

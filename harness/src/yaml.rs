@@ -281,13 +281,7 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
         // A flow mapping (`serial: { port: x, baud: y }`) holds the
         // remaining keys on this same line.
         if index.is_none() && trimmed.contains('{') {
-            let mut column = indent;
-            let mut rest = trimmed;
-            for (key, _) in &segments[n + 1..] {
-                let found = rest.find(&format!("{key}:"))?;
-                column += found;
-                rest = &rest[found..];
-            }
+            let column = flow_keys_column(trimmed, indent, &segments[n + 1..])?;
             return Some((at + 1, column + 1));
         }
         (from, parent) = (at + 1, Some(indent));
@@ -304,13 +298,8 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
             let item = lines[from];
             let body = item.trim_start_matches([' ', '-']);
             if body.starts_with('{') {
-                let mut column = item.len() - body.len();
-                let mut rest = body;
-                for (key, _) in &segments[n + 1..] {
-                    let found = rest.find(&format!("{key}:"))?;
-                    column += found;
-                    rest = &rest[found..];
-                }
+                let indent = item.len() - body.len();
+                let column = flow_keys_column(body, indent, &segments[n + 1..])?;
                 return Some((from + 1, column + 1));
             }
             // An item's keys start on its `- ` line, at the indent of the
@@ -319,6 +308,18 @@ pub fn locate_field(text: &str, field: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// The column (0-based) of the last of `keys`, nested one in the other, in
+/// the flow mapping `text` that starts at column `indent`.
+fn flow_keys_column(text: &str, indent: usize, keys: &[(&str, Option<usize>)]) -> Option<usize> {
+    let (mut column, mut rest) = (indent, text);
+    for (key, _) in keys {
+        let found = rest.find(&format!("{key}:"))?;
+        column += found;
+        rest = &rest[found..];
+    }
+    Some(column)
 }
 
 /// The line (within `lines`) and indent of `key` in the block that starts
