@@ -2,8 +2,9 @@
 //! (given and obtained by a login), and form login with a session cookie
 //! that expires (the driver logs in again). The server below is small but
 //! real: it parses requests off a socket and decides on credentials the
-//! way a device does. (Digest meets the simulated board's own server in
-//! the `http-api` shape's runs.)
+//! way a device does. Its Digest check is written here from RFC 7616's
+//! formulas, apart from the driver's (Digest also meets the simulated
+//! board's own server in the `http-api` shape's runs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
@@ -285,4 +286,128 @@ fn form_login_keeps_its_cookie_and_logs_in_again_when_it_expires() {
     assert_eq!(again.response.status, 200);
     assert_eq!(again.exchanges.len(), 3, "401, login, the request again");
     assert_eq!(seen.logins.load(Ordering::SeqCst), before + 1);
+}
+
+/// RFC 7616 `response` for `qop=auth`, SHA-256, computed independently.
+fn digest_response(user: &str, pw: &str, method: &str, p: &[(String, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let get = |k: &str| {
+        p.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let h = |s: String| hex::encode(Sha256::digest(s.as_bytes()));
+    let ha1 = h(format!("{user}:{}:{pw}", get("realm")));
+    let ha2 = h(format!("{method}:{}", get("uri")));
+    h(format!(
+        "{ha1}:{}:{}:{}:auth:{ha2}",
+        get("nonce"),
+        get("nc"),
+        get("cnonce")
+    ))
+}
+
+fn digest_params(header: &str) -> Vec<(String, String)> {
+    header
+        .trim_start_matches("Digest ")
+        .split(", ")
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// A Digest server: `/data` (GET) and `/reset` (POST only; GET is 405,
+/// so the driver must find a challenge elsewhere). The first nonce goes
+/// stale after one use.
+fn serve_digest(listener: TcpListener, seen: Arc<Seen>) {
+    let nonce = std::sync::Mutex::new(("n1-abc".to_string(), 0u32));
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let Some(req) = read_request(&mut stream) else {
+            continue;
+        };
+        let (current, uses) = nonce.lock().expect("lock").clone();
+        let challenge = |stale: bool| {
+            format!(
+                "Basic realm=\"x\", Digest realm=\"cam\", qop=\"auth\", algorithm=SHA-256, nonce=\"{current}\"{}",
+                if stale { ", stale=true" } else { "" }
+            )
+        };
+        let reply = if req.method == "GET" && req.path == "/reset" {
+            answer(405, &[("Allow", "POST".into())], "")
+        } else if !matches!(req.path.as_str(), "/data" | "/reset") {
+            answer(404, &[], "")
+        } else {
+            match req.header("authorization") {
+                None => answer(401, &[("WWW-Authenticate", challenge(false))], ""),
+                Some(h) => {
+                    seen.logins.fetch_add(1, Ordering::SeqCst);
+                    let p = digest_params(h);
+                    let sent_nonce = p
+                        .iter()
+                        .find(|(k, _)| k == "nonce")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    let response = p
+                        .iter()
+                        .find(|(k, _)| k == "response")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    let right = response == digest_response(USER, PASSWORD, &req.method, &p);
+                    if sent_nonce != current {
+                        // An old nonce: ask again, marked stale.
+                        answer(401, &[("WWW-Authenticate", challenge(true))], "")
+                    } else if right {
+                        let mut n = nonce.lock().expect("lock");
+                        n.1 = uses + 1;
+                        if n.1 == 1 {
+                            n.0 = "n2-def".into();
+                        }
+                        answer(200, &[], "{\"ok\":true}")
+                    } else {
+                        answer(401, &[("WWW-Authenticate", challenge(false))], "")
+                    }
+                }
+            }
+        };
+        let _ = stream.write_all(reply.as_bytes());
+    }
+}
+
+#[test]
+fn digest_answers_challenges_follows_stale_nonces_and_fails_closed() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Seen::default());
+    let s = Arc::clone(&seen);
+    std::thread::spawn(move || serve_digest(listener, s));
+    let dir = tempfile::tempdir().expect("tmp");
+    let api = client("digest", &dir, port);
+    let stop = Stop::after(Duration::from_secs(10));
+    // POST /reset: GET /reset is 405, the challenge comes from /data.
+    let first = api
+        .send(HttpRequest::post("/reset"), &Credentials::Declared, &stop)
+        .expect("exchange");
+    assert_eq!(first.response.status, 200, "{:?}", first.response.reason);
+    assert_eq!(
+        first.exchanges.len(),
+        3,
+        "GET /reset, GET /data, then the POST"
+    );
+    assert!(first.exchanges[2]
+        .request
+        .contains("response=\"<redacted>\""));
+    assert!(first.proofs.iter().any(|(k, _)| *k == "Digest response"));
+    no_secret_in_evidence(&first);
+    // The nonce went stale: the driver answers the new one once.
+    let second = get(&api, Credentials::Declared);
+    assert_eq!(second.response.status, 200);
+    assert_eq!(second.exchanges.len(), 2, "stale 401, then the retry");
+    // A wrong password is refused, and tried once only.
+    let before = seen.logins.load(Ordering::SeqCst);
+    let wrong = get(&api, Credentials::Wrong("bad".into()));
+    assert_eq!(wrong.response.status, 401);
+    assert_eq!(seen.logins.load(Ordering::SeqCst), before + 1);
+    assert_eq!(get(&api, Credentials::None).response.status, 401);
 }
