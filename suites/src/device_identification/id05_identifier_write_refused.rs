@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use hilt_harness::board::{Board, IdentitySource};
+use hilt_harness::board::{ApiRef, Board, IdentitySource};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -28,17 +28,19 @@ static IDENTIFIER_WRITE: CheckMeta = CheckMeta {
     params: &[],
 };
 
-/// The (path, field) pairs an attacker would write the identifier to:
+/// The (path, field, API) an attacker would write the identifier to:
 /// every HTTP identity source, and the configuration resource.
-fn identity_write_targets(board: &Board) -> Vec<(String, String)> {
-    let mut targets: Vec<(String, String)> = board
+fn identity_write_targets(board: &Board) -> Vec<(String, String, Option<ApiRef>)> {
+    let mut targets: Vec<(String, String, Option<ApiRef>)> = board
         .spec
         .declares
         .identity
         .iter()
         .flat_map(|i| i.logical.iter())
         .filter_map(|s| match s {
-            IdentitySource::Http { path, field, .. } => Some((path.clone(), field.clone())),
+            IdentitySource::Http { path, field, api } => {
+                Some((path.clone(), field.clone(), api.clone()))
+            }
             IdentitySource::Console { .. } => None,
         })
         .collect();
@@ -51,9 +53,9 @@ fn identity_write_targets(board: &Board) -> Vec<(String, String)> {
     {
         let field = targets
             .first()
-            .map(|(_, f)| f.clone())
+            .map(|(_, f, _)| f.clone())
             .unwrap_or_else(|| "device_id".into());
-        targets.push((http.path.clone(), field));
+        targets.push((http.path.clone(), field, http.api.clone()));
     }
     targets
 }
@@ -99,9 +101,9 @@ impl Check for IdentifierWriteRefused {
             },
         );
         let forged = format!("hilt-forged-{}", std::process::id());
-        let target = api::target(ctx)?;
         let mut attempts = Vec::new();
-        for (path, field) in identity_write_targets(ctx.board()) {
+        for (path, field, wanted) in identity_write_targets(ctx.board()) {
+            let target = api::target_for(ctx, wanted.as_ref())?;
             let body = serde_json::json!({ field.clone(): forged.clone() });
             for request in [HttpRequest::put(&path), HttpRequest::post(&path)] {
                 let method = request.method.as_str();
@@ -143,7 +145,8 @@ impl Check for IdentifierWriteRefused {
         }
         // Put the original back the way it was broken, and say whether that
         // worked: a board left with a forged identifier misleads later checks.
-        for (path, field) in identity_write_targets(ctx.board()) {
+        for (path, field, wanted) in identity_write_targets(ctx.board()) {
+            let target = api::target_for(ctx, wanted.as_ref())?;
             let body = serde_json::json!({ field: original.clone() });
             api::send(
                 ctx,
