@@ -207,3 +207,49 @@ fn an_update_mechanism_needs_its_trusted_key() {
     let text = format!("{VALID}  update: {{ mechanism: smp-serial }}\n");
     assert_error(&text, 14, "declares.update", "trusted_key");
 }
+
+#[test]
+fn api_account_not_declared() {
+    let text = VALID.replace(
+        "service: https }",
+        "service: https, api: { auth: digest, accounts: [operator] } }",
+    );
+    assert_error(
+        &text,
+        13,
+        "declares.interfaces[0].api.accounts",
+        "account \"operator\" is not declared",
+    );
+}
+
+#[test]
+fn unknown_api_auth_kind() {
+    let text = VALID.replace("service: https }", "service: https, api: { auth: ntlm } }");
+    let (_, result, _dir) = load(&text);
+    let err = result.expect_err("ntlm is no auth kind");
+    assert_eq!(err.line, Some(13), "{err}");
+    assert!(
+        err.field.as_deref().is_some_and(|f| f.contains("api.auth")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bearer_needs_exactly_one_token_source() {
+    let text = VALID.replace(
+        "service: https }",
+        "service: https, api: { auth: { bearer: {} } } }",
+    );
+    assert_error(
+        &text,
+        13,
+        "declares.interfaces[0].api.auth.bearer",
+        "exactly one of `token`",
+    );
+}
+
+#[test]
+fn a_resource_naming_an_unknown_api_is_refused() {
+    let text = format!("{VALID}  state: {{ http: /status, api: 8080 }}\n");
+    assert_error(&text, 14, "declares.state.api", "no API 8080");
+}
