@@ -402,7 +402,7 @@ declares:
       - http: {{ path: /api/v1/identity, field: device_id }}
     physical: {d}/label.txt
   interfaces:
-    - {{ port: {https}, protocol: tcp, service: https, auth: required }}
+    - {{ port: {https}, protocol: tcp, service: https, auth: required, api: {{ auth: basic, accounts: [admin] }} }}
     - {{ port: {telnet}, protocol: tcp, service: telnet, auth: required, enabled_by_default: false, toggle: {{ parameter: telnet_enabled, on: "true", off: "false" }} }}
   accounts:
     admin: {{ password: "file:{d}/password", role: admin }}
