@@ -59,6 +59,8 @@ fn decl() -> ConsoleDecl {
         prompt: "dev> ".into(),
         account: None,
         logout: "logout".into(),
+        change_password: None,
+        reboot: None,
         settle_ms: 250,
         failure: None,
         wake: Default::default(),

@@ -96,6 +96,8 @@ fn decl() -> ConsoleDecl {
         failure: Some("Login incorrect".into()),
         account: None,
         logout: "exit".into(),
+        change_password: None,
+        reboot: None,
         settle_ms: 250,
         wake: Default::default(),
     }

@@ -144,6 +144,8 @@ mod tests {
             failure: None,
             account: None,
             logout: "logout".into(),
+            change_password: None,
+            reboot: None,
             settle_ms: 250,
             wake: Default::default(),
         }

@@ -2,6 +2,7 @@
 
 mod api;
 mod dialogue;
+mod dialogues;
 mod model;
 mod preflight;
 mod secret;
@@ -10,6 +11,7 @@ pub use api::{
     Api, ApiAuth, ApiDecl, ApiRef, BearerDecl, FormLoginDecl, FormSuccessDecl, TokenLoginDecl,
 };
 pub use dialogue::{at_line_start, declared_text, resting_prompt};
+pub use dialogues::{capture, Dialogue, DialogueStep, DialogueSteps, LabelDecl, LabelReading};
 pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};
@@ -55,11 +57,57 @@ impl Board {
         self.base_dir().join(path)
     }
 
-    /// Resolves a declared account's password.
+    /// Resolves a declared account's password (a `label` one is read from
+    /// the label now, so after a reset that rotates it, it is the new one).
     pub fn account_password(&self, account: &str) -> Result<Secret, SecretError> {
         match self.spec.declares.accounts.get(account) {
+            Some(decl) if decl.password == SecretRef::Label => self.label_password(),
             Some(decl) => decl.password.resolve(self.base_dir()),
             None => Err(SecretError::MissingEnv(format!("<no account {account}>"))),
+        }
+    }
+
+    /// The label, if declared.
+    pub fn label(&self) -> Option<&LabelDecl> {
+        self.spec.declares.identity.as_ref()?.physical.as_ref()
+    }
+
+    /// The label's text as transcribed (bounded: a label is short).
+    pub fn label_text(&self) -> Result<String, String> {
+        let label = self
+            .label()
+            .ok_or("no label declared (declares.identity.physical)")?;
+        let path = self.resolve_path(label.file());
+        let bytes = crate::yaml::read_regular_file(&path, 1 << 20)
+            .map_err(|e| format!("the label {}: {e}", path.display()))?;
+        Ok(String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned())
+    }
+
+    /// The unit's password as the label prints it.
+    fn label_password(&self) -> Result<Secret, SecretError> {
+        let pattern = self
+            .label()
+            .and_then(LabelDecl::password_pattern)
+            .ok_or_else(|| {
+                SecretError::Label(
+                    "no pattern declared to find it (declares.identity.physical.password)".into(),
+                )
+            })?;
+        let text = self.label_text().map_err(SecretError::Label)?;
+        match capture(pattern, &text) {
+            Ok(Some(value)) => Ok(Secret::from_guess(&value)),
+            Ok(None) => Err(SecretError::Label(format!(
+                "nothing on the label matches {pattern:?}"
+            ))),
+            Err(e) => Err(SecretError::Label(format!("pattern {pattern:?}: {e}"))),
+        }
+    }
+
+    /// Resolves a secret reference (a `label` one from the label).
+    pub fn resolve_secret(&self, secret: &SecretRef) -> Result<Secret, SecretError> {
+        match secret {
+            SecretRef::Label => self.label_password(),
+            other => other.resolve(self.base_dir()),
         }
     }
 
@@ -78,7 +126,7 @@ impl Board {
             .values()
             .map(|a| &a.password)
             .chain(tokens)
-            .filter_map(|r| r.resolve(self.base_dir()).ok())
+            .filter_map(|r| self.resolve_secret(r).ok())
             .collect()
     }
 }
@@ -254,7 +302,7 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
     }
     if let Some(identity) = &decl.identity {
         for source in &identity.logical {
-            if let IdentitySource::Console { pattern, .. } = source {
+            if let IdentitySource::Console { pattern, command } = source {
                 if let Err(e) = regex::Regex::new(pattern) {
                     return Err(DefinitionError::at_field(
                         file,
@@ -263,8 +311,50 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                         format!("invalid regular expression: {e}"),
                     ));
                 }
+                if let Some(why) = command.problem(&[]) {
+                    return Err(DefinitionError::at_field(
+                        file,
+                        text,
+                        "declares.identity.logical.command",
+                        why,
+                    ));
+                }
             }
         }
+        if let Some((field, why)) = identity
+            .physical
+            .as_ref()
+            .and_then(LabelDecl::pattern_error)
+        {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                &format!("declares.identity.physical.{field}"),
+                why,
+            ));
+        }
+    }
+    let label_password = decl
+        .identity
+        .as_ref()
+        .and_then(|i| i.physical.as_ref())
+        .and_then(LabelDecl::password_pattern)
+        .is_some();
+    for (name, account) in &decl.accounts {
+        if account.password == SecretRef::Label && !label_password {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                &format!("declares.accounts.{name}.password"),
+                "`label` needs the label's password pattern: `declares.identity.physical: { file, password: '...' }`",
+            ));
+        }
+    }
+    if let Some((field, why)) = dialogues(decl)
+        .into_iter()
+        .find_map(|(field, dialogue, allowed)| Some((field, dialogue?.problem(allowed)?)))
+    {
+        return Err(DefinitionError::at_field(file, text, field, why));
     }
     validate_apis(file, text, spec)?;
     for (i, client) in decl.tls_clients.iter().enumerate() {
@@ -292,6 +382,64 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     Ok(())
+}
+
+/// Every declared device dialogue: its field and the placeholders the
+/// checks fill in for it.
+fn dialogues(
+    decl: &Declaration,
+) -> Vec<(&'static str, Option<&Dialogue>, &'static [&'static str])> {
+    let console = decl.console.as_ref();
+    let config = decl.configuration.as_ref().and_then(|c| c.console.as_ref());
+    let log = decl.logging.as_ref().and_then(|l| l.event_log.as_ref());
+    let state = decl.state.as_ref();
+    vec![
+        (
+            "declares.console.change_password",
+            console.and_then(|c| c.change_password.as_ref()),
+            &["{old}", "{new}"],
+        ),
+        (
+            "declares.console.reboot",
+            console.and_then(|c| c.reboot.as_ref()),
+            &[],
+        ),
+        (
+            "declares.configuration.console.get",
+            config.map(|c| &c.get),
+            &["{param}"],
+        ),
+        (
+            "declares.configuration.console.set",
+            config.map(|c| &c.set),
+            &["{param}", "{value}"],
+        ),
+        (
+            "declares.logging.event_log.console",
+            log.and_then(|l| l.console.as_ref()),
+            &[],
+        ),
+        (
+            "declares.logging.event_log.console_clear",
+            log.and_then(|l| l.console_clear.as_ref()),
+            &[],
+        ),
+        (
+            "declares.state.console",
+            state.and_then(|s| s.console.as_ref()),
+            &[],
+        ),
+        (
+            "declares.state.version_console",
+            state.and_then(|s| s.version_console.as_ref()),
+            &[],
+        ),
+        (
+            "declares.factory_reset.console",
+            decl.factory_reset.as_ref().and_then(|f| f.console.as_ref()),
+            &[],
+        ),
+    ]
 }
 
 /// What is wrong with a TLS client's declaration, if anything: the field

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::api::{ApiDecl, ApiRef};
+use super::dialogues::{Dialogue, LabelDecl};
 use super::secret::SecretRef;
 
 /// One device under test.
@@ -265,19 +266,21 @@ pub struct IdentityDecl {
     /// Where the logical identifier can be read.
     #[serde(default)]
     pub logical: Vec<IdentitySource>,
-    /// A file holding the physical identifier as printed on the label
-    /// (relative to the board file), standing in for an operator reading it.
+    /// The label printed on the unit: a file transcribing it (relative to
+    /// the board file), standing in for an operator reading it; or
+    /// `{ file, identifier, password, rotates_on_factory_reset }` with the
+    /// patterns that find the identifier and the unit's own password on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub physical: Option<PathBuf>,
+    pub physical: Option<LabelDecl>,
 }
 
 /// One place the logical identifier is readable.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum IdentitySource {
-    /// A console command; `pattern` is a regular expression whose first
-    /// capture group is the identifier.
-    Console { command: String, pattern: String },
+    /// A console dialogue (a command, or steps); `pattern` is a regular
+    /// expression whose first capture group is the identifier.
+    Console { command: Dialogue, pattern: String },
     /// An HTTP(S) GET returning JSON; `field` names the identifier. `api`
     /// picks the API (port or name) when the board has more than one.
     Http {
@@ -411,6 +414,16 @@ pub struct ConsoleDecl {
     /// Command that ends a session, so the next check finds the login prompt.
     #[serde(default = "default_logout")]
     pub logout: String,
+    /// How the logged-in user changes their own password: a command such
+    /// as `passwd {new}`, or steps when the device asks back (`passwd`,
+    /// then `{old}` after `Old password:`, `{new}` after `New password:`
+    /// ...), with the `success` text it prints. AU-03 and CF-05 need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_password: Option<Dialogue>,
+    /// How the device is restarted from its shell (`reboot`), used when no
+    /// power control is wired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot: Option<Dialogue>,
     /// How long the console must stay silent before hilt takes what it
     /// shows as final (a prompt, the end of a boot log). Slow or chatty
     /// consoles need more; a fast one (the simulated board) can use less.
@@ -483,9 +496,9 @@ pub struct LockoutDecl {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateDecl {
-    /// Console command that prints the state (after login).
+    /// Console dialogue that prints the state (after login).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console: Option<String>,
+    pub console: Option<Dialogue>,
     /// HTTP(S) path that returns the state (authenticated GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
@@ -495,9 +508,9 @@ pub struct StateDecl {
     /// Text that marks a degraded state in that output (CS-02 needs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
-    /// Console command that prints the running version and image SHA-256.
+    /// Console dialogue that prints the running version and image SHA-256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_console: Option<String>,
+    pub version_console: Option<Dialogue>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -519,8 +532,11 @@ pub struct ConfigurationDecl {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
-    pub get: String,
-    pub set: String,
+    /// Prints the value of `{param}` (as `param=value`, `param: value` or
+    /// the value alone on the last line).
+    pub get: Dialogue,
+    /// Sets `{param}` to `{value}`.
+    pub set: Dialogue,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -747,8 +763,14 @@ pub struct LoggingDecl {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventLogDecl {
+    /// Console dialogue that prints the event log, one event a line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console: Option<String>,
+    pub console: Option<Dialogue>,
+    /// Console dialogue that clears the event log (CS-04 tries it on a
+    /// console that gives a shell without login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_clear: Option<Dialogue>,
+    /// HTTP(S) path of the event log (JSON; GET reads, DELETE clears).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
     /// The API `http` is on (port or name); unset, the board's one API.
@@ -768,9 +790,10 @@ pub struct SyslogDecl {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FactoryResetDecl {
-    /// Console command that resets the device (after login).
+    /// Console dialogue that resets the device (after login): a command,
+    /// or steps when it asks for confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console: Option<String>,
+    pub console: Option<Dialogue>,
     /// HTTP(S) path that resets the device (authenticated POST).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,

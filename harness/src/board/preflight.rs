@@ -86,7 +86,7 @@ impl Board {
         };
         let decl = &self.spec.declares;
         if let Some(label) = decl.identity.as_ref().and_then(|i| i.physical.as_ref()) {
-            if let Err(e) = self.check_file(label, SMALL_FILE, check_label) {
+            if let Err(e) = self.check_file(label.file(), SMALL_FILE, check_label) {
                 report(Reference::Label, "declares.identity.physical".into(), e);
             }
         }
@@ -141,8 +141,8 @@ impl Board {
                 report(Reference::FlashFile, "hardware.flash.file".into(), e);
             }
         }
-        for (name, account) in &decl.accounts {
-            if let Err(e) = account.password.resolve(self.base_dir()) {
+        for name in decl.accounts.keys() {
+            if let Err(e) = self.account_password(name) {
                 report(
                     Reference::Secret,
                     format!("declares.accounts.{name}.password"),

@@ -21,6 +21,10 @@ pub enum SecretRef {
     Env(String),
     /// `file:PATH`: a file, relative to the board file's folder; one trailing newline is dropped.
     File(PathBuf),
+    /// `label`: the unit's own password printed on its label, found with
+    /// `declares.identity.physical.password` (read again each time, so a
+    /// password that rotates at a factory reset is the label's new one).
+    Label,
 }
 
 /// A secret value. Its `Debug` and `Display` never show the value.
@@ -85,6 +89,8 @@ pub enum SecretError {
     MissingEnv(String),
     #[error("secret file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("password on the label: {0}")]
+    Label(String),
 }
 
 impl SecretRef {
@@ -98,6 +104,8 @@ impl SecretRef {
                 ));
             }
             Ok(Self::Env(name.to_string()))
+        } else if text == "label" {
+            Ok(Self::Label)
         } else if let Some(path) = text.strip_prefix("file:") {
             if path.is_empty() {
                 return Err("`file:` must be followed by a path".to_string());
@@ -105,13 +113,17 @@ impl SecretRef {
             Ok(Self::File(PathBuf::from(path)))
         } else {
             // Never echo the text back: it may be the password itself.
-            Err("expected a secret reference `env:NAME` or `file:PATH`; literal secrets are not allowed in board files".to_string())
+            Err("expected a secret reference `env:NAME`, `file:PATH` or `label`; literal secrets are not allowed in board files".to_string())
         }
     }
 
-    /// Fetches the value. `base` is the folder of the board file.
+    /// Fetches the value. `base` is the folder of the board file. A
+    /// `label` reference is read through the board (`Board::account_password`).
     pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
         match self {
+            Self::Label => Err(SecretError::Label(
+                "read through the board file's label declaration".into(),
+            )),
             Self::Env(name) => std::env::var(name)
                 .map(Secret)
                 .map_err(|_| SecretError::MissingEnv(name.clone())),
@@ -145,6 +157,7 @@ impl fmt::Display for SecretRef {
         match self {
             Self::Env(name) => write!(f, "env:{name}"),
             Self::File(path) => write!(f, "file:{}", path.display()),
+            Self::Label => f.write_str("label"),
         }
     }
 }
@@ -170,8 +183,8 @@ impl JsonSchema for SecretRef {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "pattern": "^(env:[A-Za-z0-9_]+|file:.+)$",
-            "description": "A reference to a secret: `env:NAME` or `file:PATH` (relative to the board file). Literal secrets are rejected."
+            "pattern": "^(env:[A-Za-z0-9_]+|file:.+|label)$",
+            "description": "A reference to a secret: `env:NAME`, `file:PATH` (relative to the board file), or `label` (the unit's password printed on its label, see `declares.identity.physical.password`). Literal secrets are rejected."
         })
     }
 }
@@ -194,6 +207,7 @@ mod tests {
         );
         assert!(SecretRef::parse("env:").is_err());
         assert!(SecretRef::parse("env:A-B").is_err());
+        assert_eq!(SecretRef::parse("label"), Ok(SecretRef::Label));
         assert_eq!(
             SecretRef::parse("file:x/y"),
             Ok(SecretRef::File(PathBuf::from("x/y")))

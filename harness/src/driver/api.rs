@@ -123,7 +123,7 @@ impl ApiClient {
         let password = board.account_password(&account).ok();
         let token = match &api.decl.auth {
             ApiAuth::Bearer(b) => match &b.token {
-                Some(r) => Some(r.resolve(board.base_dir()).map_err(|e| {
+                Some(r) => Some(board.resolve_secret(r).map_err(|e| {
                     ApiError::Declaration(format!(
                         "bearer token of the API on port {}: {e}",
                         api.port()

@@ -43,7 +43,7 @@ pub enum Rest {
 }
 
 impl Rest {
-    fn tag(self) -> u8 {
+    pub(crate) fn tag(self) -> u8 {
         self as u8
     }
 

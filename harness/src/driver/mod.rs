@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod console;
+pub mod dialogues;
 pub mod digest;

@@ -278,9 +278,20 @@ impl Console {
 
     /// Sends a secret line; the transcript shows `<redacted>`.
     pub fn send_secret_line(&mut self, secret: &Secret) -> Result<(), SerialError> {
+        self.send_secret_line_as(secret, "<redacted>")
+    }
+
+    /// Sends a line that holds a secret (`passwd <new>` filled in); the
+    /// transcript shows `shown`, which must not be empty.
+    pub fn send_secret_line_as(&mut self, secret: &Secret, shown: &str) -> Result<(), SerialError> {
         // One transcript line, so a bare line ending in the transcript
         // always means an empty line was sent.
-        let mut shown = b"<redacted>".to_vec();
+        let shown = if shown.is_empty() {
+            "<redacted>"
+        } else {
+            shown
+        };
+        let mut shown = shown.as_bytes().to_vec();
         shown.extend_from_slice(self.line_ending.as_bytes());
         self.transcript.sent(&shown);
         let mut bytes = secret.expose().as_bytes().to_vec();
