@@ -245,6 +245,18 @@ impl CheckContext {
             .map_err(|e| CheckError::Harness(format!("secret for account {account:?}: {e}")))
     }
 
+    /// Resolves a declared account's password again (a label's may have
+    /// rotated at a factory reset) and adds the value to the secrets this
+    /// trial's evidence and console transcript are scrubbed of.
+    pub fn reread_password(&mut self, account: &str) -> Result<Secret, CheckError> {
+        let secret = self.password(account)?;
+        self.evidence.add_secret(&secret);
+        if let Some(console) = self.console.as_mut() {
+            console.set_scrubber(self.evidence.scrubber().clone());
+        }
+        Ok(secret)
+    }
+
     /// A new random password for a check that sets a credential on the
     /// device (AU-03, CF-05): 20 letters and digits, at least one of each
     /// kind, from the operating system's random source. A fixed password

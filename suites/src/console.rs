@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use hilt_harness::board::{ConsoleDecl, Secret};
+use hilt_harness::board::{ConsoleDecl, Dialogue, Secret};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
+use hilt_harness::driver::dialogues::{self, Ending, Fill, Said};
 use hilt_harness::transport::serial;
 use hilt_harness::CheckError;
 
@@ -70,14 +71,81 @@ pub fn needs_config_commands(board: &hilt_harness::board::Board) -> hilt_harness
     hilt_harness::Applicability::Applicable
 }
 
-/// Runs a shell command (the console must be at its prompt).
-pub fn run(
+/// Runs a declared device dialogue at the shell prompt (the console must
+/// be at it) with `fill` for its placeholders.
+pub fn say(
     ctx: &mut CheckContext,
     decl: &ConsoleDecl,
-    command: &str,
-) -> Result<String, CheckError> {
+    dialogue: &Dialogue,
+    fill: &Fill,
+) -> Result<Said, CheckError> {
     let console = ctx.console()?;
-    Ok(dialogue::command(console, decl, command, STEP)?)
+    Ok(dialogues::run(
+        console,
+        decl,
+        dialogue,
+        fill,
+        Ending::Prompt,
+        STEP,
+    )?)
+}
+
+/// The output of a declared dialogue without placeholders (a log, the
+/// state, the identity).
+pub fn ask(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    dialogue: &Dialogue,
+) -> Result<String, CheckError> {
+    Ok(say(ctx, decl, dialogue, &Fill::default())?.output)
+}
+
+/// The console's declared password-change dialogue.
+pub fn change_password_dialogue(decl: &ConsoleDecl) -> Result<Dialogue, CheckError> {
+    decl.change_password.clone().ok_or_else(|| {
+        CheckError::Harness(
+            "no password change declared (declares.console.change_password); applicability should have excluded this check"
+                .into(),
+        )
+    })
+}
+
+/// Changes the logged-in user's password from `old` to `new` with the
+/// declared dialogue (the console must be at the shell prompt); what the
+/// device said. Whether it took is for the caller to prove by logging in.
+pub fn change_password(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    old: &Secret,
+    new: &Secret,
+) -> Result<Said, CheckError> {
+    let dialogue = change_password_dialogue(decl)?;
+    say(ctx, decl, &dialogue, &Fill::password(old, new))
+}
+
+/// What a password-change dialogue said, for findings.
+pub fn said(said: &Said) -> String {
+    let mut text = format!("{:?}", said.output);
+    if !said.completed {
+        text.push_str(" (back at the shell prompt before the dialogue was done)");
+    }
+    match said.success {
+        Some(true) => text.push_str(" (success text shown)"),
+        Some(false) => text.push_str(" (no success text)"),
+        None => {}
+    }
+    text
+}
+
+/// Applicable when the console declares how a password is changed.
+pub fn needs_password_dialogue(board: &hilt_harness::board::Board) -> hilt_harness::Applicability {
+    match &board.spec.declares.console {
+        Some(c) if c.change_password.is_some() => hilt_harness::Applicability::Applicable,
+        _ => hilt_harness::Applicability::not_applicable(
+            "the console declares no password change (declares.console.change_password)",
+            &["declares.console.change_password"],
+        ),
+    }
 }
 
 /// Ends the session so the next check meets the login prompt.
@@ -92,8 +160,8 @@ pub fn config_get(
     decl: &ConsoleDecl,
     param: &str,
 ) -> Result<String, CheckError> {
-    let template = config_templates(ctx)?.0;
-    let out = run(ctx, decl, &template.replace("{param}", param))?;
+    let get = config_dialogues(ctx)?.0;
+    let out = say(ctx, decl, &get, &Fill::setting(param, None))?.output;
     let line = out
         .lines()
         .map(str::trim)
@@ -121,15 +189,11 @@ pub fn config_set(
     value: &str,
 ) -> Result<String, CheckError> {
     remember_setting(ctx, decl, param)?;
-    let template = config_templates(ctx)?.1;
-    run(
-        ctx,
-        decl,
-        &template.replace("{param}", param).replace("{value}", value),
-    )
+    let set = config_dialogues(ctx)?.1;
+    Ok(say(ctx, decl, &set, &Fill::setting(param, Some(value)))?.output)
 }
 
-fn config_templates(ctx: &CheckContext) -> Result<(String, String), CheckError> {
+fn config_dialogues(ctx: &CheckContext) -> Result<(Dialogue, Dialogue), CheckError> {
     let console = ctx
         .board()
         .spec
@@ -189,20 +253,51 @@ pub fn try_login(
     Ok(dialogue::login(console, decl, user, password, STEP)?)
 }
 
-/// Power-cycles the board (or reboots it from the console when no power
-/// control is wired) and waits for it to boot.
-pub fn restart(
-    ctx: &mut CheckContext,
-    decl: &ConsoleDecl,
-    reboot_command: &str,
-) -> Result<String, CheckError> {
+/// Power-cycles the board (or, when no power control is wired, logs in
+/// and runs the declared reboot dialogue) and waits for it to boot.
+pub fn restart(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<String, CheckError> {
     if ctx.board().spec.hardware.power.is_some() {
         ctx.power(hilt_harness::transport::power::PowerAction::Cycle)?;
     } else {
-        let console = ctx.console()?;
-        console.send_line(reboot_command)?;
+        let reboot = decl.reboot.clone().ok_or_else(|| {
+            CheckError::Board(
+                "no power control (hardware.power) and no reboot dialogue (declares.console.reboot): the board cannot be restarted".into(),
+            )
+        })?;
+        open_shell(ctx)?;
+        restart_with(ctx, decl, &reboot)?;
     }
     await_boot(ctx, decl)
+}
+
+/// Runs a dialogue after which the device restarts (a reboot, a factory
+/// reset), from the shell prompt; the caller waits for the boot.
+pub fn restart_with(
+    ctx: &mut CheckContext,
+    decl: &ConsoleDecl,
+    dialogue: &Dialogue,
+) -> Result<(), CheckError> {
+    let console = ctx.console()?;
+    dialogues::run(
+        console,
+        decl,
+        dialogue,
+        &Fill::default(),
+        Ending::Restart,
+        STEP,
+    )?;
+    Ok(())
+}
+
+/// Whether the board can be restarted: power control, or a reboot dialogue.
+pub fn can_restart(board: &hilt_harness::board::Board) -> bool {
+    board.spec.hardware.power.is_some()
+        || board
+            .spec
+            .declares
+            .console
+            .as_ref()
+            .is_some_and(|c| c.reboot.is_some())
 }
 
 /// Shortens the declared lockout delay (authorized, through its declared
@@ -260,12 +355,16 @@ fn remember_setting(
         setting_key(param, &original),
         format!("{param} back to {original:?}"),
         move |ctx| {
-            let user = account(ctx)?;
-            let password = ctx.password(&user)?;
-            if let Err(text) = login_patiently(ctx, &decl, &[(&user, &password)])? {
-                return Err(CheckError::Board(format!(
-                    "the declared account {user:?} could not log in to put {name} back: {text:?}"
-                )));
+            if decl.login.is_some() {
+                let user = account(ctx)?;
+                let password = ctx.password(&user)?;
+                if let Err(text) = login_patiently(ctx, &decl, &[(&user, &password)])? {
+                    return Err(CheckError::Board(format!(
+                        "the declared account {user:?} could not log in to put {name} back: {text:?}"
+                    )));
+                }
+            } else {
+                open_shell(ctx)?;
             }
             config_set_verified(ctx, &decl, &name, &value)?;
             close_shell(ctx, &decl)
@@ -274,22 +373,24 @@ fn remember_setting(
     Ok(())
 }
 
-/// Registers, before a check changes `user`'s password from `original` to
-/// `new`, the undo step that brings the original back: verified by logging
-/// in with it.
-pub fn undo_password_change(ctx: &mut CheckContext, user: &str, original: &Secret, new: &Secret) {
-    let (user, original, new) = (user.to_string(), original.clone(), new.clone());
+/// Registers, before a check changes `user`'s password to `new`, the undo
+/// step that brings the declared one back: verified by logging in with
+/// it. The declared password is read again then (a label's may have
+/// rotated at a factory reset).
+pub fn undo_password_change(ctx: &mut CheckContext, user: &str, new: &Secret) {
+    let (user, new) = (user.to_string(), new.clone());
     ctx.on_undo(
         format!("password:{user}"),
         format!("the password of {user:?} back to the declared one (logged in with it)"),
         move |ctx| {
             let decl = ctx.console_decl()?;
+            let original = ctx.password(&user)?;
             let (user, original, new) = (&user, &original, &new);
             match login_patiently(ctx, &decl, &[(user, original), (user, new)])? {
                 Ok(0) => {}
                 Ok(_) => {
                     // In with the check's password: set the declared one back.
-                    run(ctx, &decl, &format!("passwd {}", original.expose()))?;
+                    change_password(ctx, &decl, new, original)?;
                     close_shell(ctx, &decl)?;
                     let again = login_fresh(ctx, &decl, user, original)?;
                     if again != LoginOutcome::LoggedIn {

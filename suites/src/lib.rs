@@ -20,6 +20,7 @@ pub mod device_identification;
 pub mod liveness;
 pub mod logical_access;
 pub mod non_technical;
+mod open_console;
 pub mod restore;
 pub mod software_update;
 pub mod state_awareness;

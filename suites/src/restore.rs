@@ -76,10 +76,10 @@ impl Restore for GoldenImage {
         // a clean boot; the next check must start from a healthy device.
         if let Some(state) = ctx.board().spec.declares.state.clone() {
             if let (Some(command), Some(degraded)) = (state.console, state.degraded) {
-                if console::run(ctx, &decl, &command)?.contains(&degraded) {
+                if console::ask(ctx, &decl, &command)?.contains(&degraded) {
                     reboot(ctx)?;
                     console::open_shell(ctx)?;
-                    let now = console::run(ctx, &decl, &command)?;
+                    let now = console::ask(ctx, &decl, &command)?;
                     if now.contains(&degraded) {
                         return Err(CheckError::Board(format!(
                             "the board still reports a degraded state after a clean boot: {now:?}"

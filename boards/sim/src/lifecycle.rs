@@ -412,6 +412,8 @@ declares:
     prompt: "sim> "
     account: admin
     settle_ms: 40
+    change_password: "passwd {{new}}"
+    reboot: reboot
   lockout: {{ threshold: 5, delay_s: 30, threshold_parameter: lockout_threshold, delay_parameter: lockout_delay_s }}
   state: {{ console: status, http: /api/v1/status, degraded: degraded, version_console: version }}
   configuration:
@@ -435,7 +437,7 @@ declares:
   tls_clients:
     - {{ purpose: telemetry, server_parameter: telemetry_server, server_name: telemetry.hilt.test, interval_parameter: telemetry_interval_s, test_ca: {{ cert: {d}/telemetry-ca.pem, key: {d}/telemetry-ca.key }} }}
   logging:
-    event_log: {{ console: log, http: /api/v1/events }}
+    event_log: {{ console: log, console_clear: log clear, http: /api/v1/events }}
     syslog: {{ collector_parameter: syslog_collector, protocol: udp }}
   factory_reset: {{ console: factory-reset, http: /api/v1/factory-reset }}
   support:

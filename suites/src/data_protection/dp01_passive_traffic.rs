@@ -96,7 +96,7 @@ impl Check for PassiveTraffic {
         // Boot, then normal operation: an authorized session on the API
         // (when there is one) and the device's own background traffic.
         let decl = ctx.console_decl()?;
-        console::restart(ctx, &decl, "reboot")?;
+        console::restart(ctx, &decl)?;
         let mut session = "none (no API declared)".to_string();
         let mut secrets = vec![NamedSecret::new(
             "account password",

@@ -46,8 +46,8 @@ impl Check for AuthorizedChange {
         let answer = console::config_set(ctx, &decl, &param, &value)?;
         let immediate = console::config_get(ctx, &decl, &param)?;
         console::close_shell(ctx, &decl)?;
-        let persisted = if ctx.board().spec.hardware.power.is_some() {
-            console::restart(ctx, &decl, "reboot")?;
+        let persisted = if console::can_restart(ctx.board()) {
+            console::restart(ctx, &decl)?;
             console::open_shell(ctx)?;
             let v = console::config_get(ctx, &decl, &param)?;
             console::close_shell(ctx, &decl)?;
@@ -63,8 +63,8 @@ impl Check for AuthorizedChange {
             "{param}: {original:?} -> set {value:?} (answer {answer:?}) -> reads {immediate:?}{}; restored to {original:?}",
             persisted
                 .as_ref()
-                .map(|p| format!(" -> after power cycle {p:?}"))
-                .unwrap_or_else(|| " (no power control: persistence not tested)".into())
+                .map(|p| format!(" -> after a restart {p:?}"))
+                .unwrap_or_else(|| " (no power control or reboot dialogue: persistence not tested)".into())
         );
         if immediate != value {
             return Ok(Finding::fail(
@@ -74,7 +74,7 @@ impl Check for AuthorizedChange {
         }
         match persisted {
             Some(p) if p != value => Ok(Finding::fail(
-                "the change did not survive a power cycle",
+                "the change did not survive a restart",
                 observed,
             )),
             _ => Ok(Finding::pass("the change applied and persisted", observed)),

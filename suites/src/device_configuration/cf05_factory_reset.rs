@@ -38,7 +38,7 @@ impl Check for FactoryResetDefaults {
             na => return na,
         }
         match &board.spec.declares.factory_reset {
-            Some(f) if f.console.is_some() => Applicability::Applicable,
+            Some(f) if f.console.is_some() => console::needs_password_dialogue(board),
             _ => Applicability::not_applicable(
                 "no console factory reset declared (declares.factory_reset.console)",
                 &["declares.factory_reset.console"],
@@ -55,28 +55,32 @@ impl Check for FactoryResetDefaults {
             .factory_reset
             .as_ref()
             .and_then(|f| f.console.clone())
-            .ok_or_else(|| CheckError::Harness("no factory reset command".into()))?;
+            .ok_or_else(|| CheckError::Harness("no factory reset dialogue".into()))?;
+        let rotates = ctx
+            .board()
+            .label()
+            .is_some_and(|l| l.rotates_on_factory_reset());
         let user = console::account(ctx)?;
         let factory = ctx.password(&user)?;
         let changed = ctx.new_password()?;
         let decl = console::open_shell(ctx)?;
         let default = console::config_get(ctx, &decl, &param)?;
         console::config_set_verified(ctx, &decl, &param, &value)?;
-        console::undo_password_change(ctx, &user, &factory, &changed);
-        let answer = console::run(ctx, &decl, &format!("passwd {}", changed.expose()))?;
+        console::undo_password_change(ctx, &user, &changed);
+        let answer = console::change_password(ctx, &decl, &factory, &changed)?;
         console::close_shell(ctx, &decl)?;
         // The user's password must now work, or the test proves nothing.
         match console::try_login(ctx, &decl, &user, &changed)? {
             LoginOutcome::LoggedIn => {}
             other => {
                 return Err(CheckError::Board(format!(
-                    "changing the password as the user did not take ({answer:?}, then {other:?})"
-                )))
+                "changing the password as the user did not take (it answered {}, then {other:?})",
+                console::said(&answer)
+            )))
             }
         }
         // Reset (as the logged-in user), then wait for the device to return.
-        let console_handle = ctx.console()?;
-        console_handle.send_line(&reset)?;
+        console::restart_with(ctx, &decl, &reset)?;
         console::await_boot(ctx, &decl)?;
 
         let old_password = console::try_login(ctx, &decl, &user, &changed)?;
@@ -84,7 +88,29 @@ impl Check for FactoryResetDefaults {
         if old_works {
             console::close_shell(ctx, &decl)?;
         }
-        let factory_login = console::try_login(ctx, &decl, &user, &factory)?;
+        // A label password that rotates is read again: the reset printed a
+        // new one, and the one from before must no longer log in.
+        let (current, label_note, old_label_works) = if rotates {
+            let current = ctx.reread_password(&user)?;
+            if current == factory {
+                (current, "; label password after reset: unchanged", false)
+            } else {
+                let before = console::try_login(ctx, &decl, &user, &factory)?;
+                let works = before == LoginOutcome::LoggedIn;
+                if works {
+                    console::close_shell(ctx, &decl)?;
+                }
+                let note = if works {
+                    "; label password after reset: new, and the one from before still logs in"
+                } else {
+                    "; label password after reset: new, and the one from before is refused"
+                };
+                (current, note, works)
+            }
+        } else {
+            (factory.clone(), "", false)
+        };
+        let factory_login = console::try_login(ctx, &decl, &user, &current)?;
         let mut after = None;
         if factory_login == LoginOutcome::LoggedIn {
             after = Some(console::config_get(ctx, &decl, &param)?);
@@ -93,13 +119,13 @@ impl Check for FactoryResetDefaults {
         // Leave the board with its factory credential and default setting.
         if old_works {
             if let LoginOutcome::LoggedIn = console::try_login(ctx, &decl, &user, &changed)? {
-                console::run(ctx, &decl, &format!("passwd {}", factory.expose()))?;
+                console::change_password(ctx, &decl, &changed, &current)?;
                 console::config_set(ctx, &decl, &param, &default)?;
                 console::close_shell(ctx, &decl)?;
             }
         }
         let observed = format!(
-            "{param} default {default:?}, set to {value:?}, after reset {}; user-set password after reset: {}; factory password after reset: {}",
+            "{param} default {default:?}, set to {value:?}, after reset {}; user-set password after reset: {}; factory password after reset: {}{label_note}",
             after.as_deref().map(|a| format!("{a:?}")).unwrap_or_else(|| "unreadable".into()),
             if old_works { "still logs in" } else { "refused" },
             if factory_login == LoginOutcome::LoggedIn { "logs in" } else { "refused" }
@@ -107,6 +133,12 @@ impl Check for FactoryResetDefaults {
         if old_works {
             return Ok(Finding::fail(
                 "the password set before the reset still works",
+                observed,
+            ));
+        }
+        if old_label_works {
+            return Ok(Finding::fail(
+                "the label password from before the reset still works, though the board file says a reset rotates it",
                 observed,
             ));
         }

@@ -65,7 +65,7 @@ impl Check for IdentifierImmutable {
         let mut seen = vec![before.clone()];
         let cycles = ctx.param_u64("cycles")?;
         for _ in 0..cycles {
-            console::restart(ctx, &decl, "reboot")?;
+            console::restart(ctx, &decl)?;
             console::open_shell(ctx)?;
             seen.push(read_console_id(ctx, &decl, &command, &pattern)?);
             console::close_shell(ctx, &decl)?;

@@ -59,39 +59,33 @@ impl Check for PhysicalMatchesLogical {
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let (command, pattern) = console_source(ctx.board())
             .ok_or_else(|| CheckError::Harness("no console identity source".into()))?;
-        let label_path = ctx
+        // The label's identifier has its own pattern where the label
+        // prints it differently from the console.
+        let label_pattern = ctx
             .board()
-            .spec
-            .declares
-            .identity
-            .as_ref()
-            .and_then(|i| i.physical.clone())
-            .map(|p| ctx.board().resolve_path(&p))
-            .ok_or_else(|| CheckError::Harness("no label declared".into()))?;
+            .label()
+            .and_then(|l| l.identifier_pattern())
+            .unwrap_or(&pattern)
+            .to_string();
         // The label as an operator would transcribe it (bounded: a label is short).
         // A missing label is a setup fault (the preflight finds it first).
-        let label = hilt_harness::yaml::read_regular_file(&label_path, 1 << 20)
-            .map_err(|e| CheckError::Harness(format!("the label {}: {e}", label_path.display())))?;
-        let label = String::from_utf8_lossy(&label[..label.len().min(4096)]).into_owned();
+        let label = ctx.board().label_text().map_err(CheckError::Harness)?;
+        // Its evidence copy is scrubbed of a password printed on it.
         ctx.evidence().text(
             "label.txt",
             "text/plain",
             "the physical label as transcribed",
             &label,
         )?;
-        let re = regex::Regex::new(&pattern)
-            .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
-        let physical = re
-            .captures(&label)
-            .and_then(|c| c.get(1))
-            .map(|m| m.as_str().trim().to_string());
+        let physical = hilt_harness::board::capture(&label_pattern, &label)
+            .map_err(|e| CheckError::Harness(format!("label identifier pattern: {e}")))?;
         let decl = console::open_shell(ctx)?;
         let logical = read_console_id(ctx, &decl, &command, &pattern)?;
         console::close_shell(ctx, &decl)?;
         match physical {
             None => Ok(Finding::fail(
                 "the label carries no identifier",
-                format!("label has nothing matching {pattern:?}; logical {logical}"),
+                format!("label has nothing matching {label_pattern:?}; logical {logical}"),
             )),
             Some(physical) if physical == logical => Ok(Finding::pass(
                 "label and device report the same identifier",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hilt_harness::board::{Board, IdentitySource};
+use hilt_harness::board::{Board, Dialogue, IdentitySource};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Check, CheckError};
 
@@ -25,7 +25,7 @@ pub fn checks() -> Vec<Arc<dyn Check>> {
 }
 
 /// The first console identity source: command and pattern.
-fn console_source(board: &Board) -> Option<(String, String)> {
+fn console_source(board: &Board) -> Option<(Dialogue, String)> {
     board
         .spec
         .declares
@@ -45,10 +45,10 @@ fn console_source(board: &Board) -> Option<(String, String)> {
 fn read_console_id(
     ctx: &mut CheckContext,
     decl: &hilt_harness::board::ConsoleDecl,
-    command: &str,
+    command: &Dialogue,
     pattern: &str,
 ) -> Result<String, CheckError> {
-    let output = console::run(ctx, decl, command)?;
+    let output = console::ask(ctx, decl, command)?;
     let re = regex::Regex::new(pattern)
         .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
     re.captures(&output)
@@ -57,7 +57,8 @@ fn read_console_id(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| {
             CheckError::Board(format!(
-                "`{command}` printed no identifier matching {pattern:?}: {output:?}"
+                "`{}` printed no identifier matching {pattern:?}: {output:?}",
+                command.first_line()
             ))
         })
 }
@@ -83,7 +84,7 @@ fn read_identifiers(ctx: &mut CheckContext) -> Result<Vec<(String, String)>, Che
                     None => shell.insert(console::open_shell(ctx)?),
                 };
                 let decl = decl.clone();
-                let output = console::run(ctx, &decl, command)?;
+                let output = console::ask(ctx, &decl, command)?;
                 let re = regex::Regex::new(pattern)
                     .map_err(|e| CheckError::Harness(format!("identity pattern: {e}")))?;
                 let id = re
@@ -91,7 +92,7 @@ fn read_identifiers(ctx: &mut CheckContext) -> Result<Vec<(String, String)>, Che
                     .and_then(|c| c.get(1))
                     .map(|m| m.as_str().trim().to_string())
                     .unwrap_or_default();
-                seen.push((format!("console `{command}`"), id));
+                seen.push((format!("console `{}`", command.first_line()), id));
             }
             IdentitySource::Http { path, field, api } => {
                 let id = read_http_id(ctx, api.as_ref(), path, field)?;

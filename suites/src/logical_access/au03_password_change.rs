@@ -37,7 +37,7 @@ impl Check for PasswordChange {
             na => return na,
         }
         match &board.spec.declares.console {
-            Some(c) if c.login.is_some() => Applicability::Applicable,
+            Some(c) if c.login.is_some() => console::needs_password_dialogue(board),
             _ => Applicability::not_applicable(
                 "the console declares no login",
                 &["declares.console.login"],
@@ -50,8 +50,8 @@ impl Check for PasswordChange {
         let old = ctx.password(&user)?;
         let new = ctx.new_password()?;
         let decl = console::open_shell(ctx)?;
-        console::undo_password_change(ctx, &user, &old, &new);
-        let answer = console::run(ctx, &decl, &format!("passwd {}", new.expose()))?;
+        console::undo_password_change(ctx, &user, &new);
+        let answer = console::change_password(ctx, &decl, &old, &new)?;
         console::close_shell(ctx, &decl)?;
         let old_after = console::try_login(ctx, &decl, &user, &old)?;
         if old_after == LoginOutcome::LoggedIn {
@@ -61,7 +61,7 @@ impl Check for PasswordChange {
         // Put the original password back with whichever one works.
         let restored = match (&new_after, &old_after) {
             (LoginOutcome::LoggedIn, _) => {
-                console::run(ctx, &decl, &format!("passwd {}", old.expose()))?;
+                console::change_password(ctx, &decl, &new, &old)?;
                 console::close_shell(ctx, &decl)?;
                 true
             }
@@ -70,11 +70,13 @@ impl Check for PasswordChange {
         };
         if !restored {
             return Err(CheckError::Board(format!(
-                "neither the old nor the new password logs in after `passwd` ({answer:?}); the board's credential is unknown"
+                "neither the old nor the new password logs in after the password change (it answered {}); the board's credential is unknown",
+                console::said(&answer)
             )));
         }
         let observed = format!(
-            "passwd answered {answer:?}; old password afterwards: {}; new password: {}",
+            "the password change answered {}; old password afterwards: {}; new password: {}",
+            console::said(&answer),
             verdict_word(&old_after),
             verdict_word(&new_after)
         );

@@ -92,6 +92,12 @@ impl Check for DisabledInterfaceStaysDisabled {
             return Applicability::not_applicable(
 "no TCP interface declares a setting that turns it off (declares.interfaces[].toggle)", &["declares.interfaces[].toggle"]);
         }
+        if !console::can_restart(board) {
+            return Applicability::not_applicable(
+                "the board cannot be restarted: no power control and no reboot dialogue",
+                &["hardware.power", "declares.console.reboot"],
+            );
+        }
         match console::needs_config_commands(board) {
             Applicability::Applicable => super::needs_console(board),
             na => na,
@@ -126,7 +132,7 @@ impl Check for DisabledInterfaceStaysDisabled {
                 toggle.parameter, toggle.on
             )));
         }
-        console::restart(ctx, &decl, "reboot")?;
+        console::restart(ctx, &decl)?;
         let after_state = port_state(&link, port);
         // Control: an interface that is on by default answers, so the board
         // is up and reachable when the toggled port reads closed.

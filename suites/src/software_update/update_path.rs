@@ -140,7 +140,7 @@ pub(crate) fn reboot_or_hang(ctx: &mut CheckContext) -> Result<Boot, CheckError>
                 )));
             }
             let decl = ctx.console_decl()?;
-            console::restart(ctx, &decl, &decl.logout.clone())?;
+            console::restart(ctx, &decl)?;
             Ok(Boot::HungUntilPowerCycle(tail))
         }
     }

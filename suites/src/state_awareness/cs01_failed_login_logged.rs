@@ -1,13 +1,13 @@
 use std::time::Duration;
 
-use hilt_harness::board::Board;
+use hilt_harness::board::{Board, Dialogue};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console;
 
-fn log_command(board: &Board) -> Option<String> {
+fn log_command(board: &Board) -> Option<Dialogue> {
     board
         .spec
         .declares
@@ -107,9 +107,9 @@ fn console_login(board: &Board) -> bool {
     matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
 }
 
-fn read_log(ctx: &mut CheckContext, command: &str) -> Result<String, CheckError> {
+fn read_log(ctx: &mut CheckContext, command: &Dialogue) -> Result<String, CheckError> {
     let decl = console::open_shell(ctx)?;
-    let log = console::run(ctx, &decl, command)?;
+    let log = console::ask(ctx, &decl, command)?;
     console::close_shell(ctx, &decl)?;
     Ok(log)
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use hilt_harness::board::{Board, Reference};
+use hilt_harness::board::{Board, Dialogue, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -28,7 +28,7 @@ static DEGRADED_STATE: CheckMeta = CheckMeta {
     params: &[],
 };
 
-fn state_command(board: &Board) -> Option<(String, String)> {
+fn state_command(board: &Board) -> Option<(Dialogue, String)> {
     let state = board.spec.declares.state.as_ref()?;
     Some((state.console.clone()?, state.degraded.clone()?))
 }
@@ -56,7 +56,7 @@ impl Check for DegradedStateReported {
         let (command, degraded) = state_command(ctx.board())
             .ok_or_else(|| CheckError::Harness("no state command".into()))?;
         let decl = console::open_shell(ctx)?;
-        let before = console::run(ctx, &decl, &command)?;
+        let before = console::ask(ctx, &decl, &command)?;
         console::close_shell(ctx, &decl)?;
         if before.contains(&degraded) {
             return Err(CheckError::Board(format!(
@@ -67,7 +67,7 @@ impl Check for DegradedStateReported {
             .map_err(|e| CheckError::Harness(format!("forging: {e}")))?;
         let attempt = attempt_update(ctx, &forged)?;
         console::open_shell(ctx)?;
-        let after = console::run(ctx, &decl, &command)?;
+        let after = console::ask(ctx, &decl, &command)?;
         console::close_shell(ctx, &decl)?;
         let observed = format!(
             "state before: {:?}; update: {}; state after: {:?}",

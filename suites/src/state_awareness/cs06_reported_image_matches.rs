@@ -69,7 +69,7 @@ impl Check for ReportedImageMatches {
         let v = parsed.header.version;
         let golden_version = format!("{}.{}.{}", v.major, v.minor, v.revision);
         let decl = console::open_shell(ctx)?;
-        let reported = console::run(ctx, &decl, &command)?;
+        let reported = console::ask(ctx, &decl, &command)?;
         let slot = running(ctx)?;
         console::close_shell(ctx, &decl)?;
         let hex64 = regex::Regex::new(r"\b[0-9a-fA-F]{64}\b")
