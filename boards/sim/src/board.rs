@@ -121,7 +121,10 @@ pub fn provision(flash: &mut Flash, flaws: &[String], shapes: &[String]) -> Resu
     Ok(())
 }
 
-/// The label and secret file a lab gets with the board.
+/// The label and secret file a lab gets with the board. A
+/// `rotating-label` unit prints its own label layout, with the password
+/// of the current generation, and comes with no password file: the label
+/// is where the lab reads it.
 pub fn write_label(dir: &Path, flash: &Flash, shapes: &[String]) -> std::io::Result<()> {
     if shapes.iter().any(|s| s == crate::shapes::HTTP_API) {
         // The API account's password, as the manufacturer documents it.
@@ -129,6 +132,15 @@ pub fn write_label(dir: &Path, flash: &Flash, shapes: &[String]) -> std::io::Res
         write_private(&dir.join("operator-password"), &format!("{operator}\n"))?;
     }
     let uid = device::uid_string(&flash.otp_uid());
+    if shapes
+        .iter()
+        .any(|s| s == crate::shapes::rotating_label::NAME)
+    {
+        let pw = device::label_password(&flash.otp_secret(), device::label_generation(flash));
+        let label = crate::shapes::rotating_label::label(&uid, &pw);
+        let _ = std::fs::remove_file(dir.join("password"));
+        return write_private(&dir.join("label.txt"), &label);
+    }
     let pw = device::derived_password(&flash.otp_secret());
     let label = format!(
         "model: {MODEL}\nmanufacturer: {}\ndevice_id: {uid}\nuser: admin\npassword: {pw}\n",
@@ -238,7 +250,8 @@ impl Loop {
         for r in &st.reasons {
             b.console.println(&format!("reason: {r}"));
         }
-        let net = if b.no_net {
+        // A serial-only product has no network side at all.
+        let net = if b.no_net || dev.shape(crate::shapes::open_console::NAME) {
             None
         } else {
             match crate::netglue::start(dev.clone(), b.loopback) {
@@ -251,11 +264,13 @@ impl Loop {
             }
         };
         b.console.print("\r\n");
-        b.console.print(if dev.behaviour.serial_no_login {
-            console::SHELL_PROMPT
-        } else {
-            console::LOGIN_PROMPT
-        });
+        b.console.print(
+            if dev.behaviour.serial_no_login || dev.shape(crate::shapes::open_console::NAME) {
+                dev.shell_prompt()
+            } else {
+                console::LOGIN_PROMPT
+            },
+        );
         self.up = Some(Up {
             device: dev.clone(),
             net,

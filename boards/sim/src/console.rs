@@ -149,9 +149,28 @@ fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Login,
-    Password { user: String },
+    Password {
+        user: String,
+    },
     Shell,
+    /// Inside a shell command that asks back (logged in).
+    Asking(Question),
 }
+
+/// What an interactive shell command (the `rotating-label` product's
+/// `passwd` and `system factory-reset`) is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Question {
+    OldPassword,
+    NewPassword,
+    Retype { new: String },
+    ConfirmReset,
+}
+
+const OLD_PASSWORD_PROMPT: &str = "Old password: ";
+const NEW_PASSWORD_PROMPT: &str = "New password: ";
+const RETYPE_PROMPT: &str = "Retype: ";
+const CONFIRM_RESET_PROMPT: &str = "Type YES to erase everything: ";
 
 struct Session {
     generation: u64,
@@ -168,7 +187,7 @@ struct Session {
 
 impl Session {
     fn authenticated(&self) -> bool {
-        self.state == State::Shell
+        matches!(self.state, State::Shell | State::Asking(_))
     }
 }
 
@@ -194,7 +213,12 @@ pub fn run(board: Arc<Board>) {
             s.generation = gen;
             s.device = board.running();
             s.state = match &s.device {
-                Some(d) if d.behaviour.serial_no_login => State::Shell,
+                Some(d)
+                    if d.behaviour.serial_no_login
+                        || d.shape(crate::shapes::open_console::NAME) =>
+                {
+                    State::Shell
+                }
                 _ => State::Login,
             };
             s.line.clear();
@@ -252,7 +276,13 @@ fn byte(board: &Board, dev: &Arc<Device>, s: &mut Session, b: u8) {
         s.pending_marker = Some(b);
         return;
     }
-    let echo = !matches!(s.state, State::Password { .. });
+    let echo = !matches!(
+        s.state,
+        State::Password { .. }
+            | State::Asking(
+                Question::OldPassword | Question::NewPassword | Question::Retype { .. }
+            )
+    );
     match b {
         b'\r' | b'\n' => {
             if b == b'\n' && s.last_cr {
@@ -265,7 +295,7 @@ fn byte(board: &Board, dev: &Arc<Device>, s: &mut Session, b: u8) {
             let line = String::from_utf8_lossy(&std::mem::take(&mut s.line)).into_owned();
             if overflow {
                 board.console.println("error: line too long");
-                reprompt(board, s);
+                reprompt(board, dev, s);
                 return;
             }
             handle_line(board, dev, s, line.trim());
@@ -277,10 +307,13 @@ fn byte(board: &Board, dev: &Arc<Device>, s: &mut Session, b: u8) {
             }
         }
         0x03 => {
-            // Ctrl-C: drop the line.
+            // Ctrl-C: drop the line (and leave a command that asks back).
             s.line.clear();
+            if matches!(s.state, State::Asking(_)) {
+                s.state = State::Shell;
+            }
             board.console.print("^C\r\n");
-            reprompt(board, s);
+            reprompt(board, dev, s);
         }
         0x20..=0x7e => {
             s.last_cr = false;
@@ -299,12 +332,75 @@ fn byte(board: &Board, dev: &Arc<Device>, s: &mut Session, b: u8) {
     }
 }
 
-fn reprompt(board: &Board, s: &Session) {
-    board.console.print(match s.state {
+fn reprompt(board: &Board, dev: &Device, s: &Session) {
+    board.console.print(match &s.state {
         State::Login => LOGIN_PROMPT,
         State::Password { .. } => PASSWORD_PROMPT,
-        State::Shell => SHELL_PROMPT,
+        State::Shell => dev.shell_prompt(),
+        State::Asking(q) => q.prompt(),
     });
+}
+
+impl Question {
+    fn prompt(&self) -> &'static str {
+        match self {
+            Question::OldPassword => OLD_PASSWORD_PROMPT,
+            Question::NewPassword => NEW_PASSWORD_PROMPT,
+            Question::Retype { .. } => RETYPE_PROMPT,
+            Question::ConfirmReset => CONFIRM_RESET_PROMPT,
+        }
+    }
+}
+
+/// One answer to an interactive command; the state after it.
+fn answer(board: &Board, dev: &Arc<Device>, question: Question, line: &str) -> State {
+    let c = &board.console;
+    match question {
+        Question::OldPassword => {
+            if dev.admin_password_ok(line) {
+                c.print(NEW_PASSWORD_PROMPT);
+                State::Asking(Question::NewPassword)
+            } else {
+                dev.record(
+                    crate::device_api::event_kind::LOGIN_FAILED,
+                    4,
+                    "console",
+                    "user=admin: wrong old password for passwd",
+                );
+                c.println("passwd: authentication failed");
+                c.print(dev.shell_prompt());
+                State::Shell
+            }
+        }
+        Question::NewPassword => {
+            c.print(RETYPE_PROMPT);
+            State::Asking(Question::Retype {
+                new: line.chars().take(MAX_LINE).collect(),
+            })
+        }
+        Question::Retype { new } => {
+            if new != line {
+                c.println("passwd: passwords do not match");
+            } else {
+                match dev.change_password(&new, "console") {
+                    Ok(()) => c.println("passwd: password updated"),
+                    Err(e) => c.println(&format!("passwd: {e}")),
+                }
+            }
+            c.print(dev.shell_prompt());
+            State::Shell
+        }
+        Question::ConfirmReset => {
+            if line == "YES" {
+                c.println("Factory reset: erasing configuration, accounts and logs...");
+                let _ = dev.factory_reset(true, "console");
+            } else {
+                c.println("factory reset cancelled");
+                c.print(dev.shell_prompt());
+            }
+            State::Shell
+        }
+    }
 }
 
 fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
@@ -325,7 +421,7 @@ fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
                 board
                     .console
                     .println(&format!("Welcome to {} ({})", dev.device_id(), dev.version));
-                board.console.print(SHELL_PROMPT);
+                board.console.print(dev.shell_prompt());
             }
             AuthResult::Denied | AuthResult::LockedOut => {
                 s.state = State::Login;
@@ -333,6 +429,9 @@ fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
                 board.console.print(LOGIN_PROMPT);
             }
         },
+        State::Asking(question) => {
+            s.state = answer(board, dev, question, line);
+        }
         State::Shell => {
             if !line.is_empty() {
                 let keep = shell(board, dev, s, line);
@@ -340,7 +439,7 @@ fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
                     return;
                 }
             }
-            board.console.print(SHELL_PROMPT);
+            board.console.print(dev.shell_prompt());
         }
     }
 }
@@ -366,6 +465,36 @@ fn shell(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) -> bool 
     let mut words = line.split_whitespace();
     let cmd = words.next().unwrap_or("");
     let args: Vec<&str> = words.collect();
+    let rotating = dev.shape(crate::shapes::rotating_label::NAME);
+    if rotating {
+        // This product's own commands: an interactive `passwd`, and
+        // `system restart` / `system factory-reset` (which asks first).
+        match (cmd, args.as_slice()) {
+            ("passwd", []) => {
+                c.print(OLD_PASSWORD_PROMPT);
+                s.state = State::Asking(Question::OldPassword);
+                return false;
+            }
+            ("system", ["restart"]) => {
+                c.println("Restarting...");
+                let _ = dev.reboot(true, "console");
+                return false;
+            }
+            ("system", ["factory-reset"]) => {
+                c.print(CONFIRM_RESET_PROMPT);
+                s.state = State::Asking(Question::ConfirmReset);
+                return false;
+            }
+            ("passwd", _) | ("reboot", _) | ("factory-reset", _) => {
+                c.println(&format!(
+                    "error: unknown command '{}' (try help)",
+                    device::sanitize(line, 40)
+                ));
+                return true;
+            }
+            _ => {}
+        }
+    }
     match (cmd, args.as_slice()) {
         ("help", _) => c.println(HELP),
         ("id", []) => c.println(&format!("device_id: {}", dev.device_id())),
@@ -438,6 +567,9 @@ fn shell(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) -> bool 
             c.println("Factory reset: erasing configuration, accounts and logs...");
             let _ = dev.factory_reset(true, "console");
             return false;
+        }
+        ("logout", []) if dev.shape(crate::shapes::open_console::NAME) => {
+            // Nothing to log out of: the console has no login.
         }
         ("logout", []) => {
             s.state = State::Login;

@@ -197,6 +197,28 @@ pub fn derived_operator_password(secret: &[u8; 32]) -> String {
     base32(&h)[..16].to_string()
 }
 
+/// The label password of `generation` (0: the factory's first one, the
+/// reference board's; a `rotating-label` unit gets the next generation at
+/// each factory reset).
+pub fn label_password(secret: &[u8; 32], generation: u32) -> String {
+    if generation == 0 {
+        return derived_password(secret);
+    }
+    let h = hmac256(
+        secret,
+        format!("hilt-sim/admin-password/v1/generation-{generation}").as_bytes(),
+    );
+    base32(&h)[..16].to_string()
+}
+
+/// The label password's generation stored in factory data (0 if none).
+pub fn label_generation(flash: &Flash) -> u32 {
+    flash
+        .read_record(flash::FACTORY_DATA_OFF, flash::FACTORY_DATA_SIZE)
+        .and_then(|b| serde_json::from_slice::<u32>(&b).ok())
+        .unwrap_or(0)
+}
+
 /// The unique identifier from OTP as the label prints it.
 pub fn uid_string(uid: &[u8; 8]) -> String {
     format!("HS-{}", mcuboot::hex(uid).to_uppercase())
@@ -450,7 +472,30 @@ impl Device {
                     || (self.behaviour.password_change_keeps_old
                         && rec.also.iter().any(|(salt, hash)| matches(salt, hash)))
             }
-            None => ct_eq(derived_password(&secret).as_bytes(), password.as_bytes()),
+            None => {
+                let label = label_password(&secret, label_generation(&self.flash()));
+                ct_eq(label.as_bytes(), password.as_bytes())
+            }
+        }
+    }
+
+    /// Whether `password` is the admin's current one (the interactive
+    /// `passwd` asks for it first).
+    pub fn admin_password_ok(&self, password: &str) -> bool {
+        self.password_ok(ADMIN, password)
+    }
+
+    /// Whether this firmware is built for the device shape `name`.
+    pub fn shape(&self, name: &str) -> bool {
+        self.manifest.has_shape(name)
+    }
+
+    /// The shell prompt this product shows.
+    pub fn shell_prompt(&self) -> &'static str {
+        if self.shape(crate::shapes::open_console::NAME) {
+            crate::shapes::open_console::PROMPT
+        } else {
+            crate::console::SHELL_PROMPT
         }
     }
 
@@ -481,7 +526,7 @@ impl Device {
                     }
                     None => {
                         let salt = mcuboot::hex(&random_bytes::<16>());
-                        let label = derived_password(&f.otp_secret());
+                        let label = label_password(&f.otp_secret(), label_generation(&f));
                         let hash = mcuboot::hex(&password_hash(salt.as_bytes(), &label));
                         also.push((salt, hash));
                     }
@@ -803,6 +848,12 @@ impl Device {
             if !self.behaviour.factory_reset_keeps_credentials {
                 f.erase(flash::ACCOUNTS_OFF, flash::ACCOUNTS_SIZE);
             }
+            if self.shape(crate::shapes::rotating_label::NAME) {
+                // A new unit password, printed on the label at the next boot.
+                let next = label_generation(&f).saturating_add(1);
+                let body = serde_json::to_vec(&next).unwrap_or_default();
+                f.write_record(flash::FACTORY_DATA_OFF, flash::FACTORY_DATA_SIZE, &body);
+            }
             // The log restarts, keeping its sequence numbering.
             let mut store = Self::load_events(&f);
             store.events.clear();
@@ -859,17 +910,29 @@ impl Device {
             }
             return AuthResult::Ok;
         }
-        let locked = {
+        let slows = self.shape(crate::shapes::undeclared_lockout::NAME);
+        let (locked, slowed_by) = {
             let mut l = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             l.failures += 1;
-            if !self.behaviour.no_lockout && l.failures >= threshold {
+            if slows {
+                // This product slows failures instead of locking: each one
+                // after the second answers later (up to 3 s), until a login
+                // succeeds.
+                let delay = if self.behaviour.no_lockout {
+                    0
+                } else {
+                    u64::from(l.failures.saturating_sub(2).min(3))
+                };
+                (false, Duration::from_secs(delay))
+            } else if !self.behaviour.no_lockout && l.failures >= threshold {
                 l.failures = 0;
                 l.locked_until = Some(Instant::now() + Duration::from_secs(delay));
-                true
+                (true, Duration::ZERO)
             } else {
-                false
+                (false, Duration::ZERO)
             }
         };
+        std::thread::sleep(slowed_by);
         self.record(
             event_kind::LOGIN_FAILED,
             4,

@@ -18,6 +18,10 @@ pub const BOOT_CONFIG_OFF: usize = 0x0_C000;
 pub const BOOT_CONFIG_SIZE: usize = 0x4000;
 /// NV security counter: its own page inside the bootloader config area.
 pub const SEC_COUNTER_OFF: usize = BOOT_CONFIG_OFF + 0x1000;
+/// Factory data a factory reset does not erase: the generation of the
+/// label password (`rotating-label` shape), as a record.
+pub const FACTORY_DATA_OFF: usize = BOOT_CONFIG_OFF + 0x2000;
+pub const FACTORY_DATA_SIZE: usize = 0x1000;
 pub const SLOT0_OFF: usize = 0x1_0000;
 pub const SLOT1_OFF: usize = 0x3_0000;
 pub const SLOT_SIZE: usize = 0x2_0000;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use hilt_harness::board::Board;
+use hilt_harness::board::{Board, Dialogue};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
@@ -37,7 +37,16 @@ impl Check for FactoryResetDefaults {
             Applicability::Applicable => {}
             na => return na,
         }
+        let login = board
+            .spec
+            .declares
+            .console
+            .as_ref()
+            .is_some_and(|c| c.login.is_some());
         match &board.spec.declares.factory_reset {
+            // A console without login has no credential to erase: the
+            // settings alone are judged.
+            Some(f) if f.console.is_some() && !login => Applicability::Applicable,
             Some(f) if f.console.is_some() => console::needs_password_dialogue(board),
             _ => Applicability::not_applicable(
                 "no console factory reset declared (declares.factory_reset.console)",
@@ -56,6 +65,9 @@ impl Check for FactoryResetDefaults {
             .as_ref()
             .and_then(|f| f.console.clone())
             .ok_or_else(|| CheckError::Harness("no factory reset dialogue".into()))?;
+        if ctx.console_decl()?.login.is_none() {
+            return settings_only(ctx, &reset);
+        }
         let rotates = ctx
             .board()
             .label()
@@ -158,4 +170,28 @@ impl Check for FactoryResetDefaults {
             observed,
         ))
     }
+}
+
+/// The factory reset of a device without credentials (its console has no
+/// login): the changed setting must be back at its default.
+fn settings_only(ctx: &mut CheckContext, reset: &Dialogue) -> Result<Finding, CheckError> {
+    let (param, value) = parameter(ctx)?;
+    let decl = console::open_shell(ctx)?;
+    let default = console::config_get(ctx, &decl, &param)?;
+    console::config_set_verified(ctx, &decl, &param, &value)?;
+    console::restart_with(ctx, &decl, reset)?;
+    console::await_boot(ctx, &decl)?;
+    console::open_shell(ctx)?;
+    let after = console::config_get(ctx, &decl, &param)?;
+    let observed = format!(
+        "{param} default {default:?}, set to {value:?}, after reset {after:?} (the console has no login: no credential to erase)"
+    );
+    if after != default {
+        console::config_set_verified(ctx, &decl, &param, &default)?;
+        return Ok(Finding::fail(
+            "the reset did not restore the default setting",
+            observed,
+        ));
+    }
+    Ok(Finding::pass("defaults restored", observed))
 }

@@ -43,6 +43,10 @@ pub struct BoardFileContext {
     pub loopback: bool,
 }
 
+pub mod open_console;
+pub mod rotating_label;
+pub mod undeclared_lockout;
+
 /// Every shape the simulator knows.
 pub const SHAPES: &[Shape] = &[Shape {
     name: HTTP_API,
@@ -56,6 +60,18 @@ pub const SHAPES: &[Shape] = &[Shape {
     name: FORM_LOGIN_API,
     summary: "web-managed: the HTTPS API authenticates with a login form (POST /login) and a SESSIONID cookie, not HTTP Basic",
     board_file: form_login_api::board_file,
+}, Shape {
+    name: open_console::NAME,
+    summary: "serial-only sensor: console without login at `sensor# `, no network",
+    board_file: open_console::board_file,
+}, Shape {
+    name: rotating_label::NAME,
+    summary: "per-unit password on the label (`PW: ...`), new after a factory reset; interactive passwd, `system restart`, `system factory-reset`",
+    board_file: rotating_label::board_file,
+}, Shape {
+    name: undeclared_lockout::NAME,
+    summary: "board file declares no lockout; the device slows repeated failed logins",
+    board_file: undeclared_lockout::board_file,
 }];
 
 pub fn find(name: &str) -> Option<&'static Shape> {
