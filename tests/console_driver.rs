@@ -256,3 +256,26 @@ fn an_empty_line_wake_is_refused_on_a_console_with_login() {
     let stdout = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(stdout.contains("declares.console.wake"), "{stdout}");
 }
+
+#[test]
+fn a_dialogue_with_a_placeholder_it_cannot_fill_names_its_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = PtyDevice::start(dir.path(), "d", Behaviour::default());
+    let board = board_file_with_console(
+        dir.path(),
+        "d",
+        &device,
+        PASSWORD_ENV,
+        r#"{ login: "login: ", password: "Password: ", prompt: "dev> ", reboot: "reboot {new}" }"#,
+    );
+    let out = hilt(
+        &["board", "check", &board.display().to_string()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("declares.console.reboot") && stdout.contains("{new}"),
+        "{stdout}"
+    );
+}

@@ -262,6 +262,76 @@ const SHAPES: &[ShapeRows] = &[
             ],
         )],
     },
+    // A serial-only sensor whose console opens without login: AU-09 fails
+    // it, and so do the checks that judge what that shell changes, prints,
+    // clears or installs without credentials.
+    ShapeRows {
+        shapes: &["open-console"],
+        reference_fails: &[
+            "logical_access::serial_login_required",
+            "device_configuration::unauthenticated_write",
+            "state_awareness::state_read_requires_auth",
+            "state_awareness::log_clear_requires_auth",
+            "software_update::unauthenticated_update",
+        ],
+        not_applicable: &[
+            // No network side.
+            "device_identification::identifier_write_refused",
+            "logical_access::open_ports",
+            "logical_access::metadata_leakage",
+            "logical_access::disabled_interface_stays_disabled",
+            "data_protection::passive_traffic",
+            "data_protection::cleartext_credentials",
+            "data_protection::tls_server",
+            "data_protection::tls_client_mitm",
+            "data_protection::tls_client_chain_validation",
+            "data_protection::tls_downgrade",
+            "data_protection::unauthenticated_erase",
+            "state_awareness::remote_logging",
+            // No login, so no password to guess, change or see refused.
+            "logical_access::console_default_credentials",
+            "logical_access::password_change",
+            "logical_access::brute_force_lockout",
+            "state_awareness::failed_login_logged",
+        ],
+        flaws: &[
+            (
+                "config-not-persisted",
+                &["device_configuration::authorized_change"],
+            ),
+            (
+                "identifier-changes-on-reboot",
+                &[
+                    "device_identification::identifier_immutable",
+                    "device_identification::physical_identifier",
+                ],
+            ),
+        ],
+    },
+    // The label's own per-unit password (rotating at a factory reset) and
+    // interactive password-change and factory-reset dialogues.
+    ShapeRows {
+        shapes: &["rotating-label"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "factory-reset-keeps-credentials",
+                &["device_configuration::factory_reset"],
+            ),
+            (
+                "password-change-keeps-old",
+                &["logical_access::password_change"],
+            ),
+        ],
+    },
+    // No lockout declared: AU-04 still guesses, and sees the slowing.
+    ShapeRows {
+        shapes: &["undeclared-lockout"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[("no-lockout", &["logical_access::brute_force_lockout"])],
+    },
 ];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference

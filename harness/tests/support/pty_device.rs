@@ -353,8 +353,7 @@ fn serve(master: OwnedFd, slave: OwnedFd, b: Behaviour, stop: Arc<AtomicBool>, c
 }
 
 /// The console declaration `board_file` writes.
-pub const CONSOLE_WITH_LOGIN: &str =
-    r#"{ login: "login: ", password: "Password: ", prompt: "dev> ", account: admin }"#;
+pub const CONSOLE_WITH_LOGIN: &str = r#"{ login: "login: ", password: "Password: ", prompt: "dev> ", account: admin, change_password: "passwd {new}" }"#;
 
 /// A board file for a PTY device, written into `dir`.
 pub fn board_file(dir: &Path, name: &str, device: &PtyDevice, password_env: &str) -> PathBuf {
