@@ -36,7 +36,7 @@ const PROVOKE_ABOVE_S: u32 = 30;
 enum Route {
     /// Its server is a setting, pointed at each server in turn.
     Setting {
-        decl: ConsoleDecl,
+        decl: Box<ConsoleDecl>,
         parameter: String,
         /// The settings' values before the check: (parameter, value).
         originals: Vec<(String, String)>,
@@ -161,7 +161,7 @@ impl TlsPeer {
                 console::config_set_verified(ctx, &decl, p, "1")?;
             }
             peer.route = Route::Setting {
-                decl,
+                decl: Box::new(decl),
                 parameter: parameter.clone(),
                 originals,
             };
