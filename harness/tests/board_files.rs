@@ -253,3 +253,37 @@ fn a_resource_naming_an_unknown_api_is_refused() {
     let text = format!("{VALID}  state: {{ http: /status, api: 8080 }}\n");
     assert_error(&text, 14, "declares.state.api", "no API 8080");
 }
+
+#[test]
+fn a_console_upload_needs_a_place_for_its_chunk() {
+    let text = format!(
+        "{VALID}  update:\n    trusted_key: k.pem\n    paths:\n      - smp-serial\n      - console: {{ command: fw-upload, success: '^ok', finish: fw-install }}\n"
+    );
+    assert_error(
+        &text,
+        18,
+        "declares.update.paths[1].console.command",
+        "{chunk}",
+    );
+}
+
+#[test]
+fn smp_read_back_needs_an_smp_path() {
+    let text = format!(
+        "{VALID}  update:\n    trusted_key: k.pem\n    paths: [ {{ http: {{ path: /fw, reboot: /reboot }} }} ]\n    read_back: [ smp ]\n"
+    );
+    assert_error(&text, 17, "declares.update.read_back[0]", "SMP path");
+}
+
+#[test]
+fn an_update_path_without_read_back_is_refused() {
+    let text = format!(
+        "{VALID}  update:\n    trusted_key: k.pem\n    paths: [ {{ http: {{ path: /fw, body: {{ multipart: {{ field: firmware }} }}, reboot: /reboot }} }} ]\n"
+    );
+    assert_error(
+        &text,
+        14,
+        "declares.update.read_back",
+        "hilt reads which image runs",
+    );
+}

@@ -6,6 +6,7 @@ mod dialogues;
 mod model;
 mod preflight;
 mod secret;
+mod update;
 
 pub use api::{
     Api, ApiAuth, ApiDecl, ApiRef, BearerDecl, FormLoginDecl, FormSuccessDecl, TokenLoginDecl,
@@ -15,6 +16,7 @@ pub use dialogues::{capture, Dialogue, DialogueStep, DialogueSteps, LabelDecl, L
 pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};
+pub use update::*;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -218,13 +220,20 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         }
     }
     if let Some(update) = &decl.update {
-        if update.mechanism != model::UpdateMechanism::None && update.trusted_key.is_none() {
-            return Err(DefinitionError::at_field(
-                file,
-                text,
-                "declares.update",
-                "expected `trusted_key` (the manufacturer's public signing key, PEM): forged images are judged against it; only `mechanism: none` needs none",
-            ));
+        if let Some((field, why)) = update_problem(update) {
+            // A field that is missing (or inside a flow list) has no line
+            // of its own: point at the nearest enclosing one that has.
+            let mut error = DefinitionError::at_field(file, text, &field, why.clone());
+            let mut at = field.as_str();
+            while error.line.is_none() {
+                let Some((parent, _)) = at.rsplit_once(['.', '[']) else {
+                    break;
+                };
+                at = parent;
+                error = DefinitionError::at_field(file, text, at, why.clone());
+                error.field = Some(field.clone());
+            }
+            return Err(error);
         }
     }
     if let Some(slot) = decl.update.as_ref().and_then(|u| u.primary_slot) {
@@ -653,9 +662,28 @@ fn validate_apis(file: &Path, text: &str, spec: &BoardFile) -> Result<(), Defini
             IdentitySource::Http { api, .. } => api.as_ref(),
             IdentitySource::Console { .. } => None,
         });
+    // The update paths and read-back sources on an API.
+    let mut update_refs: Vec<(String, &ApiRef)> = Vec::new();
+    if let Some(update) = &decl.update {
+        for (i, path) in update.paths.iter().enumerate() {
+            if let UpdatePath::Http(h) = path {
+                if let Some(api) = &h.api {
+                    update_refs.push((format!("declares.update.paths[{i}].http.api"), api));
+                }
+            }
+        }
+        for (i, source) in update.read_back.iter().enumerate() {
+            if let ReadBack::Http(h) = source {
+                if let Some(api) = &h.api {
+                    update_refs.push((format!("declares.update.read_back[{i}].http.api"), api));
+                }
+            }
+        }
+    }
     let refs = refs
         .into_iter()
-        .chain(identity.map(|r| ("declares.identity.logical.api", Some(r))));
+        .chain(identity.map(|r| ("declares.identity.logical.api", Some(r))))
+        .chain(update_refs.iter().map(|(f, r)| (f.as_str(), Some(*r))));
     for (field, wanted) in refs {
         if let Some(wanted) = wanted {
             if spec.api(Some(wanted)).is_none() {
@@ -684,4 +712,122 @@ fn validate_apis(file: &Path, text: &str, spec: &BoardFile) -> Result<(), Defini
         }
     }
     Ok(())
+}
+
+/// The first problem of an update declaration: (field, message).
+fn update_problem(update: &UpdateDecl) -> Option<(String, String)> {
+    let field = |f: &str| format!("declares.update{f}");
+    if update.not_updatable() {
+        if !update.paths.is_empty() || update.http.is_some() {
+            return Some((
+                field(".mechanism"),
+                "`mechanism: none` says the device cannot be updated, yet update paths are declared".into(),
+            ));
+        }
+        return None;
+    }
+    let paths = update.all_paths();
+    match update.mechanism {
+        Some(UpdateMechanism::Http)
+            if update.http.is_none() && !paths.iter().any(|p| p.kind() == "http") =>
+        {
+            return Some((
+                field(".mechanism"),
+                "`mechanism: http` needs the `http` field (or an `http` entry under `paths`)"
+                    .into(),
+            ));
+        }
+        Some(UpdateMechanism::Probe) if !paths.iter().any(|p| p.kind() == "probe") => {
+            return Some((
+                field(".mechanism"),
+                "`mechanism: probe` needs a `probe: { address, size }` entry under `paths`".into(),
+            ));
+        }
+        _ => {}
+    }
+    if paths.is_empty() {
+        return Some((
+            field(""),
+            "expected `paths` (how the device takes an image) or `mechanism: none`".into(),
+        ));
+    }
+    if update.trusted_key.is_none() {
+        return Some((
+            field(""),
+            "expected `trusted_key` (the manufacturer's public signing key, PEM): forged images are judged against it; only `mechanism: none` needs none".into(),
+        ));
+    }
+    for (i, path) in update.paths.iter().enumerate() {
+        let at = |f: &str| field(&format!(".paths[{i}]{f}"));
+        match path {
+            UpdatePath::Console(c) => {
+                if !c.command.contains("{chunk}") {
+                    return Some((
+                        at(".console.command"),
+                        "expected `{chunk}` where the encoded bytes go".into(),
+                    ));
+                }
+                if c.chunk_size == 0 || c.chunk_size > 4096 {
+                    return Some((at(".console.chunk_size"), "expected 1 to 4096 bytes".into()));
+                }
+                if let Err(e) = regex::Regex::new(&c.success) {
+                    return Some((
+                        at(".console.success"),
+                        format!("not a regular expression: {e}"),
+                    ));
+                }
+            }
+            UpdatePath::Http(h) if !h.path.starts_with('/') || !h.reboot.starts_with('/') => {
+                return Some((
+                    at(".http"),
+                    "`path` and `reboot` are absolute paths (`/...`)".into(),
+                ));
+            }
+            UpdatePath::Probe(p) if p.size == 0 => {
+                return Some((
+                    at(".probe.size"),
+                    "expected the slot's size in bytes".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (i, source) in update.read_back.iter().enumerate() {
+        let at = |f: &str| field(&format!(".read_back[{i}]{f}"));
+        match source {
+            ReadBack::Smp if !paths.iter().any(UpdatePath::is_smp) => {
+                return Some((
+                    at(""),
+                    "`smp` reads `image state` over an SMP path, and none is declared".into(),
+                ));
+            }
+            ReadBack::Console(c) => {
+                for (name, pattern) in [("version", &c.version), ("sha256", &c.sha256)] {
+                    match regex::Regex::new(pattern) {
+                        Ok(re) if re.captures_len() >= 2 => {}
+                        Ok(_) => {
+                            return Some((
+                                at(&format!(".console.{name}")),
+                                "expected one group `(...)` around the value".into(),
+                            ))
+                        }
+                        Err(e) => {
+                            return Some((
+                                at(&format!(".console.{name}")),
+                                format!("not a regular expression: {e}"),
+                            ))
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if update.read_back_sources().is_empty() {
+        return Some((
+            field(".read_back"),
+            "expected where hilt reads which image runs (`smp`, `http: {path, version_field, sha256_field}` or `console: {command, version, sha256}`): without it no update attempt can be judged".into(),
+        ));
+    }
+    None
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::api::{ApiDecl, ApiRef};
 use super::dialogues::{Dialogue, LabelDecl};
 use super::secret::SecretRef;
+use super::update::UpdateDecl;
 
 /// One device under test.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -549,97 +550,8 @@ pub struct HttpConfig {
     pub api: Option<ApiRef>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateDecl {
-    pub mechanism: UpdateMechanism,
-    #[serde(default)]
-    pub format: ImageFormat,
-    /// The manufacturer's public signing key (PEM), relative to the board
-    /// file; required unless `mechanism: none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trusted_key: Option<PathBuf>,
-    /// The genuine signed image the board shipped with; destructive checks
-    /// restore it, and forged test images are derived from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub golden: Option<PathBuf>,
-    /// A genuine signed newer image (positive control: it must install).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub candidate: Option<PathBuf>,
-    /// An archived genuine image with a lower security counter (rollback test).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub older: Option<PathBuf>,
-    /// Whether the device refuses images with a lower security counter.
-    #[serde(default = "yes")]
-    pub rollback_protection: bool,
-    /// A second update path over the HTTPS API (SU-01 installs through
-    /// every declared path).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<HttpUpdateDecl>,
-    /// The user setting that enables or disables updating (SU-14).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<UpdateSettingDecl>,
-    /// Where the running image lives in flash (SU-15 modifies it at rest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary_slot: Option<FlashRegion>,
-}
-
-/// Update over the HTTPS API: upload, reboot into the image, confirm it.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpUpdateDecl {
-    /// POST target for the image (may carry a query such as `?mode=test`).
-    pub upload: String,
-    /// POST target that reboots the device into the uploaded image.
-    pub reboot: String,
-    /// POST target that confirms the running image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm: Option<String>,
-    /// The API these paths are on (port or name); unset, the board's one API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<ApiRef>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSettingDecl {
-    pub parameter: String,
-    pub enabled: String,
-    pub disabled: String,
-}
-
-/// A byte range of the flash image.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FlashRegion {
-    pub offset: u64,
-    pub size: u64,
-}
-
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum UpdateMechanism {
-    /// MCUmgr SMP over the serial console.
-    SmpSerial,
-    /// MCUmgr SMP over UDP.
-    SmpUdp,
-    /// HTTP(S) upload.
-    Http,
-    /// Written through the debug probe only.
-    Probe,
-    /// The device has no update mechanism.
-    None,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ImageFormat {
-    #[default]
-    Mcuboot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
