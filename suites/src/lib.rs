@@ -25,6 +25,7 @@ pub mod restore;
 pub mod software_update;
 pub mod state_awareness;
 mod tls_peer;
+mod update;
 
 /// Every check hilt knows, in catalogue order.
 pub fn all() -> Vec<Arc<dyn Check>> {

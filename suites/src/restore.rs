@@ -30,7 +30,7 @@ impl Restore for GoldenImage {
         let Some(update) = ctx.board().spec.declares.update.clone() else {
             return Ok(());
         };
-        if update.mechanism != UpdateMechanism::SmpSerial || update.golden.is_none() {
+        if update.mechanism != Some(UpdateMechanism::SmpSerial) || update.golden.is_none() {
             // Nothing hilt can drive: the check itself must not have changed
             // the image (no mechanism was used).
             return Ok(());

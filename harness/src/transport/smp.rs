@@ -1,9 +1,12 @@
-//! MCUmgr SMP over the serial console, as Zephyr devices speak it: each
-//! packet is `[u16 BE length][SMP header + CBOR body][CRC16-XMODEM BE]`,
-//! base64-encoded in lines that start with 0x06 0x09 (first) or 0x04 0x14
-//! (continuation). Used for image upload, state, test, confirm and reset.
+//! MCUmgr SMP, carried two ways as Zephyr devices speak it: over the
+//! serial console, where each packet is `[u16 BE length][SMP header + CBOR
+//! body][CRC16-XMODEM BE]`, base64-encoded in lines that start with 0x06
+//! 0x09 (first) or 0x04 0x14 (continuation); and over UDP, one raw SMP
+//! message per datagram. Used for image upload, state, test, confirm and
+//! reset.
 
-use std::time::Duration;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ciborium::Value;
@@ -25,6 +28,12 @@ pub const UPLOAD_CHUNK: usize = 512;
 pub enum SmpError {
     #[error(transparent)]
     Serial(#[from] SerialError),
+    /// The UDP socket failed (not the device's answer).
+    #[error("SMP over UDP: {0}")]
+    Udp(std::io::Error),
+    /// No answer over UDP within the timeout.
+    #[error("no SMP answer from {peer} within {after:?}")]
+    NoAnswer { peer: SocketAddr, after: Duration },
     #[error("malformed SMP response: {0}")]
     Malformed(String),
     /// The device answered with an error code (e.g. 11 = access denied).
@@ -43,16 +52,106 @@ pub struct SlotState {
     pub pending: bool,
 }
 
-pub struct Smp<'a> {
+/// What carries SMP messages to the device and back.
+pub trait SmpCarrier {
+    /// Sends one SMP message and returns the device's answer with sequence
+    /// number `seq` (answers to earlier requests are skipped).
+    fn exchange(&mut self, message: &[u8], seq: u8, timeout: Duration)
+        -> Result<Vec<u8>, SmpError>;
+}
+
+/// SMP in console frames on the serial console.
+pub struct SerialCarrier<'a> {
     console: &'a mut Console,
+}
+
+/// SMP over UDP: one raw message per datagram (MCUmgr's UDP transport).
+pub struct UdpCarrier {
+    socket: UdpSocket,
+    peer: SocketAddr,
+}
+
+impl UdpCarrier {
+    /// `socket` should be bound on the board's link (see `hilt_net::Link`).
+    pub fn new(socket: UdpSocket, peer: SocketAddr) -> Self {
+        Self { socket, peer }
+    }
+}
+
+impl SmpCarrier for UdpCarrier {
+    fn exchange(
+        &mut self,
+        message: &[u8],
+        seq: u8,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SmpError> {
+        self.socket
+            .send_to(message, self.peer)
+            .map_err(SmpError::Udp)?;
+        let until = Instant::now() + timeout;
+        let mut buf = vec![0u8; MAX_RESPONSE];
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SmpError::NoAnswer {
+                    peer: self.peer,
+                    after: timeout,
+                });
+            }
+            self.socket
+                .set_read_timeout(Some(left))
+                .map_err(SmpError::Udp)?;
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) if from == self.peer && n >= 8 && buf[6] == seq => {
+                    return Ok(buf[..n].to_vec())
+                }
+                // Another sender, a runt or a late answer to an earlier request.
+                Ok(_) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                // An ICMP port unreachable from an earlier datagram.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(SmpError::Udp(e)),
+            }
+        }
+    }
+}
+
+impl SmpCarrier for SerialCarrier<'_> {
+    fn exchange(
+        &mut self,
+        message: &[u8],
+        _seq: u8,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SmpError> {
+        self.console.send(&frame(message))?;
+        read_packet(self.console, timeout)
+    }
+}
+
+pub struct Smp<C> {
+    carrier: C,
     seq: u8,
     timeout: Duration,
 }
 
-impl<'a> Smp<'a> {
+impl<'a> Smp<SerialCarrier<'a>> {
+    /// SMP on the serial console.
     pub fn new(console: &'a mut Console, timeout: Duration) -> Self {
+        Self::over(SerialCarrier { console }, timeout)
+    }
+}
+
+impl<C: SmpCarrier> Smp<C> {
+    pub fn over(carrier: C, timeout: Duration) -> Self {
         Self {
-            console,
+            carrier,
             seq: 0,
             timeout,
         }
@@ -75,8 +174,7 @@ impl<'a> Smp<'a> {
         packet.push(self.seq);
         packet.push(id);
         packet.extend_from_slice(&cbor);
-        self.console.send(&frame(&packet))?;
-        let response = self.read_packet()?;
+        let response = self.carrier.exchange(&packet, self.seq, self.timeout)?;
         if response.len() < 8 {
             return Err(SmpError::Malformed(
                 "response shorter than an SMP header".into(),
@@ -105,54 +203,6 @@ impl<'a> Smp<'a> {
             }
         }
         Ok(map)
-    }
-
-    fn read_packet(&mut self) -> Result<Vec<u8>, SmpError> {
-        let mut encoded = String::new();
-        // First line, then continuation lines until the declared length is in.
-        let first = self
-            .console
-            .expect("\x06\x09([A-Za-z0-9+/=]+)\r?\n", self.timeout)?;
-        encoded.push_str(
-            first
-                .captures
-                .get(1)
-                .and_then(|c| c.as_deref())
-                .unwrap_or(""),
-        );
-        loop {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(encoded.as_bytes())
-                .ok();
-            if let Some(raw) = raw.filter(|r| r.len() >= 2) {
-                let want = u16::from_be_bytes([raw[0], raw[1]]) as usize;
-                if raw.len() >= want + 2 {
-                    let payload = &raw[2..2 + want];
-                    if payload.len() < 2 {
-                        return Err(SmpError::Malformed("packet shorter than its CRC".into()));
-                    }
-                    let (message, crc) = payload.split_at(payload.len() - 2);
-                    if crc16_xmodem(message) != u16::from_be_bytes([crc[0], crc[1]]) {
-                        return Err(SmpError::Malformed("CRC mismatch".into()));
-                    }
-                    return Ok(message.to_vec());
-                }
-            }
-            if encoded.len() > MAX_RESPONSE * 4 / 3 + 8 {
-                return Err(SmpError::Malformed(
-                    "response exceeds the size limit".into(),
-                ));
-            }
-            let more = self
-                .console
-                .expect("\x04\x14([A-Za-z0-9+/=]+)\r?\n", self.timeout)?;
-            encoded.push_str(
-                more.captures
-                    .get(1)
-                    .and_then(|c| c.as_deref())
-                    .unwrap_or(""),
-            );
-        }
     }
 
     /// `image state` read.
@@ -235,6 +285,56 @@ impl<'a> Smp<'a> {
     pub fn reset(&mut self) -> Result<(), SmpError> {
         self.request(OP_WRITE, GROUP_OS, 5, Value::Map(vec![]))
             .map(|_| ())
+    }
+
+    /// Image erase: empties the update slot.
+    pub fn erase(&mut self) -> Result<(), SmpError> {
+        self.request(OP_WRITE, GROUP_IMAGE, 5, Value::Map(vec![]))
+            .map(|_| ())
+    }
+}
+
+fn read_packet(console: &mut Console, timeout: Duration) -> Result<Vec<u8>, SmpError> {
+    let mut encoded = String::new();
+    // First line, then continuation lines until the declared length is in.
+    let first = console.expect("\x06\x09([A-Za-z0-9+/=]+)\r?\n", timeout)?;
+    encoded.push_str(
+        first
+            .captures
+            .get(1)
+            .and_then(|c| c.as_deref())
+            .unwrap_or(""),
+    );
+    loop {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .ok();
+        if let Some(raw) = raw.filter(|r| r.len() >= 2) {
+            let want = u16::from_be_bytes([raw[0], raw[1]]) as usize;
+            if raw.len() >= want + 2 {
+                let payload = &raw[2..2 + want];
+                if payload.len() < 2 {
+                    return Err(SmpError::Malformed("packet shorter than its CRC".into()));
+                }
+                let (message, crc) = payload.split_at(payload.len() - 2);
+                if crc16_xmodem(message) != u16::from_be_bytes([crc[0], crc[1]]) {
+                    return Err(SmpError::Malformed("CRC mismatch".into()));
+                }
+                return Ok(message.to_vec());
+            }
+        }
+        if encoded.len() > MAX_RESPONSE * 4 / 3 + 8 {
+            return Err(SmpError::Malformed(
+                "response exceeds the size limit".into(),
+            ));
+        }
+        let more = console.expect("\x04\x14([A-Za-z0-9+/=]+)\r?\n", timeout)?;
+        encoded.push_str(
+            more.captures
+                .get(1)
+                .and_then(|c| c.as_deref())
+                .unwrap_or(""),
+        );
     }
 }
 

@@ -1,0 +1,150 @@
+//! One image through one update path as an authorized user: upload, test
+//! boot, restart, and the read-back that shows what runs afterwards. An
+//! error code at upload proves nothing on its own; the read-back does.
+
+use hilt_harness::context::CheckContext;
+use hilt_harness::CheckError;
+
+use super::{restart_and_wait, restore, running, updaters, Boot, Running, Session, Updater};
+
+/// What happened when an image went through one update path.
+pub struct Attempt {
+    /// The path's label.
+    pub path: String,
+    pub steps: Vec<String>,
+    pub before: Running,
+    pub after: Running,
+    pub boot_log: String,
+    /// The device hung at the restart and needed a power cycle.
+    pub hung: bool,
+}
+
+impl Attempt {
+    pub fn observed(&self) -> String {
+        format!(
+            "{}: {}; after reboot: {}; before: {}; bootloader: {}",
+            self.path,
+            self.steps.join(", "),
+            self.after.describe(),
+            self.before.describe(),
+            verdict_lines(&self.boot_log)
+        )
+    }
+
+    /// The image that ran before still runs, not as a test boot.
+    pub fn unchanged(&self) -> bool {
+        self.after.same_confirmed(&self.before)
+    }
+}
+
+/// The lines of a boot log that state the bootloader's verdict.
+fn verdict_lines(boot_log: &str) -> String {
+    let lines: Vec<&str> = boot_log
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("verif") || l.contains("verdict") || l.contains("reject")
+        })
+        .collect();
+    if lines.is_empty() {
+        "boot log shows no verification line".into()
+    } else {
+        lines.join(" / ")
+    }
+}
+
+/// A file-name-safe form of a path's label, for evidence names.
+fn slug(label: &str) -> String {
+    let mut out: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').chars().take(40).collect()
+}
+
+/// Sends `image` through `updater` as an authorized user would (upload,
+/// request a test boot, restart) and reads the running image back.
+pub fn attempt(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    image: &[u8],
+) -> Result<Attempt, CheckError> {
+    let before = running(ctx)?;
+    if before.confirmed == Some(false) {
+        return Err(CheckError::Board(format!(
+            "the board runs an unconfirmed image before the check ({}); restore it first",
+            before.describe()
+        )));
+    }
+    let mut steps = vec![updater
+        .upload(ctx, image, Session::Authorized)?
+        .note()
+        .to_string()];
+    let boot = restart_and_wait(ctx, updater)?;
+    let hung = matches!(boot, Boot::HungUntilPowerCycle(_));
+    if hung {
+        steps.push("the device hung at reboot and booted only after a power cycle".into());
+    }
+    let boot_log = boot.log().to_string();
+    ctx.evidence().text(
+        &format!("boot-{}.log", slug(&updater.label())),
+        "text/plain",
+        &format!(
+            "boot log after the update attempt through {}",
+            updater.label()
+        ),
+        &boot_log,
+    )?;
+    let after = running(ctx)?;
+    Ok(Attempt {
+        path: updater.label(),
+        steps,
+        before,
+        after,
+        boot_log,
+        hung,
+    })
+}
+
+/// [`attempt`] through every declared path, the golden image restored
+/// between paths when an attempt changed what runs.
+pub fn attempt_every_path(
+    ctx: &mut CheckContext,
+    image: &[u8],
+) -> Result<Vec<Attempt>, CheckError> {
+    let paths = updaters(ctx.board());
+    if paths.is_empty() {
+        return Err(CheckError::Harness("no update path to drive".into()));
+    }
+    let mut attempts = Vec::new();
+    let last = paths.len() - 1;
+    for (i, updater) in paths.iter().enumerate() {
+        let attempt = attempt(ctx, updater.as_ref(), image)?;
+        if i < last && (attempt.hung || !attempt.unchanged()) {
+            restore(ctx)?;
+        }
+        attempts.push(attempt);
+    }
+    Ok(attempts)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs_are_plain_file_names() {
+        assert_eq!(
+            super::slug("HTTP POST /api/v1/firmware?mode=test (raw)"),
+            "http-post-api-v1-firmware-mode-test-raw"
+        );
+    }
+}
