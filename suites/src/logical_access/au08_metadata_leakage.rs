@@ -109,7 +109,7 @@ fn http_interfaces(board: &Board) -> Vec<InterfaceDecl> {
 
 /// The version of the image the board runs, as the golden image states it.
 fn firmware_version(ctx: &CheckContext) -> Option<String> {
-    let golden = crate::software_update::images::golden(ctx).ok()?;
+    let golden = crate::update::golden(ctx).ok()?;
     let parsed = hilt_image::Image::parse(&golden).ok()?;
     let v = parsed.header.version;
     Some(format!("{}.{}.{}", v.major, v.minor, v.revision))

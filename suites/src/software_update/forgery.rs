@@ -9,8 +9,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::{forge, ForgeKeys, Forgery, Image, SignOptions};
 
-use super::images::golden;
-use super::update_path::{attempt_update, smp_applicable};
+use crate::update::{self, attempt_every_path, golden, Attempt};
 
 /// A forged image and the check that sends it.
 pub(super) struct ForgedSpec {
@@ -81,7 +80,7 @@ impl Check for Forged {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        smp_applicable(board)
+        update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -93,23 +92,51 @@ impl Check for Forged {
             &format!("the forged image sent ({})", self.0.meta.title),
             forged.clone(),
         )?;
-        let attempt = attempt_update(ctx, &forged)?;
-        if attempt.hung {
-            return Ok(Finding::fail(
-                "the device hung after the forged image and booted only after a power cycle",
-                attempt.observed(),
-            ));
-        }
-        if attempt.unchanged() {
-            Ok(Finding::pass(
-                "the forged image did not run; the previous image runs, confirmed",
-                attempt.observed(),
-            ))
-        } else {
-            Ok(Finding::fail(
-                "the device booted the forged image",
-                attempt.observed(),
-            ))
-        }
+        let attempts = attempt_every_path(ctx, &forged)?;
+        Ok(judge_refused(&attempts, "the forged image"))
     }
+}
+
+/// PASS when `what` ran through no path (the image that ran before still
+/// runs, confirmed, after each attempt); FAIL naming each path that
+/// booted it or hung.
+pub(super) fn judge_refused(attempts: &[Attempt], what: &str) -> Finding {
+    let observed = attempts
+        .iter()
+        .map(Attempt::observed)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let hung: Vec<&str> = attempts
+        .iter()
+        .filter(|a| a.hung)
+        .map(|a| a.path.as_str())
+        .collect();
+    let ran: Vec<&str> = attempts
+        .iter()
+        .filter(|a| !a.hung && !a.unchanged())
+        .map(|a| a.path.as_str())
+        .collect();
+    if !ran.is_empty() {
+        return Finding::fail(
+            format!("the device booted {what} through: {}", ran.join(", ")),
+            observed,
+        );
+    }
+    if !hung.is_empty() {
+        return Finding::fail(
+            format!(
+                "the device hung after {what} and booted only after a power cycle (through: {})",
+                hung.join(", ")
+            ),
+            observed,
+        );
+    }
+    let paths: Vec<&str> = attempts.iter().map(|a| a.path.as_str()).collect();
+    Finding::pass(
+        format!(
+            "{what} did not run through any update path ({}); the previous image runs, confirmed",
+            paths.join(", ")
+        ),
+        observed,
+    )
 }

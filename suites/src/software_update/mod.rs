@@ -12,7 +12,6 @@ use hilt_harness::Check;
 
 pub(crate) mod forgery;
 pub(crate) mod images;
-pub(crate) mod update_path;
 use forgery::Forged;
 
 mod su01_genuine_update;

@@ -2,12 +2,10 @@ use std::time::Duration;
 
 use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
-use hilt_harness::transport::smp::SlotState;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::images::{computed_hash, declared_image, version_of};
-use super::update_path::{attempt_update, describe, http_update, reboot, running, smp_applicable};
-use crate::console;
+use super::images::declared_image;
+use crate::update::{self, attempt, image_hash, image_version, restore, updaters};
 
 /// SU-01: a genuine newer image installs (positive control: without it, a
 /// device that refuses every update would pass every negative check).
@@ -42,7 +40,7 @@ impl Check for GenuineUpdate {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        match smp_applicable(board) {
+        match update::applicable(board) {
             Applicability::Applicable => {}
             na => return na,
         }
@@ -63,51 +61,29 @@ impl Check for GenuineUpdate {
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let image = declared_image(ctx, "candidate", |u| u.candidate.clone())?;
-        let version = version_of(&image)?;
-        let expected_hash = computed_hash(&image)?;
-        let installed = |state: &SlotState| state.version == version && state.hash == expected_hash;
-        let attempt = attempt_update(ctx, &image)?;
-        let mut observed = vec![format!("SMP: {}", attempt.observed())];
+        let version = image_version(&image)?;
+        let expected_hash = image_hash(&image)?;
+        let mut observed = Vec::new();
         let mut failed = Vec::new();
-        if !installed(&attempt.after) {
-            failed.push("SMP over serial");
-        }
-        let http = ctx
-            .board()
-            .spec
-            .declares
-            .update
-            .as_ref()
-            .and_then(|u| u.http.clone());
-        if let Some(http) = http {
-            // The test image reverts at the next reset: start the second
-            // path from the golden image again.
-            console::open_shell(ctx)?;
-            reboot(ctx)?;
-            let decl = console::open_shell(ctx)?;
-            let before = running(ctx)?;
-            console::close_shell(ctx, &decl)?;
-            if before.hash != attempt.before.hash || !before.confirmed {
-                return Err(CheckError::Board(format!(
-                    "the board did not revert to its image after the SMP test boot (runs {})",
-                    describe(&before)
-                )));
+        let paths = updaters(ctx.board());
+        for (i, updater) in paths.iter().enumerate() {
+            if i > 0 {
+                // The test image reverts at the next restart: every path
+                // starts from the golden image.
+                restore(ctx)?;
             }
-            let (steps, after) = http_update(ctx, &http, &image)?;
-            observed.push(format!(
-                "HTTPS: {}; after reboot: {}",
-                steps.join(", "),
-                describe(&after)
-            ));
-            if !installed(&after) {
-                failed.push("HTTPS");
+            let attempt = attempt(ctx, updater.as_ref(), &image)?;
+            if attempt.after.version != version || attempt.after.hash != expected_hash {
+                failed.push(attempt.path.clone());
             }
+            observed.push(attempt.observed());
         }
-        let observed = observed.join("; ");
+        let observed = observed.join(" | ");
         if failed.is_empty() {
             Ok(Finding::pass(
                 format!(
-                    "the genuine image {version} installed and ran through every declared path"
+                    "the genuine image {version} installed and ran through every declared path ({})",
+                    paths.iter().map(|p| p.label()).collect::<Vec<_>>().join(", ")
                 ),
                 observed,
             )

@@ -4,8 +4,9 @@ use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::images::{declared_image, version_of};
-use super::update_path::{attempt_update, smp_applicable};
+use super::forgery::judge_refused;
+use super::images::declared_image;
+use crate::update::{self, attempt_every_path, image_version};
 
 /// SU-07: an older, genuinely signed image with a lower security counter
 /// is refused.
@@ -40,7 +41,7 @@ impl Check for Rollback {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        match smp_applicable(board) {
+        match update::applicable(board) {
             Applicability::Applicable => {}
             na => return na,
         }
@@ -62,18 +63,11 @@ impl Check for Rollback {
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let image = declared_image(ctx, "older", |u| u.older.clone())?;
-        let version = version_of(&image)?;
-        let attempt = attempt_update(ctx, &image)?;
-        if attempt.unchanged() {
-            Ok(Finding::pass(
-                format!("the older image {version} did not run"),
-                attempt.observed(),
-            ))
-        } else {
-            Ok(Finding::fail(
-                format!("the device rolled back to {version}"),
-                attempt.observed(),
-            ))
-        }
+        let version = image_version(&image)?;
+        let attempts = attempt_every_path(ctx, &image)?;
+        Ok(judge_refused(
+            &attempts,
+            &format!("the older image {version}"),
+        ))
     }
 }

@@ -1,15 +1,14 @@
 use std::time::Duration;
 
-use ciborium::Value;
 use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
-use hilt_harness::driver::console as dialogue;
-use hilt_harness::transport::smp::{Smp, SmpError, GROUP_IMAGE};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::images::{computed_hash, golden};
-use super::update_path::{smp_applicable, smp_fault};
-use crate::console::{self, STEP};
+use super::images::declared_image;
+use crate::update::{
+    self, control_upload, golden, image_hash, restart_and_wait, restore, running, updaters,
+    Session, Stored, Updater,
+};
 
 /// SU-11: an update without authentication is refused.
 pub struct UnauthenticatedUpdate;
@@ -19,7 +18,7 @@ static UNAUTHENTICATED_UPDATE: CheckMeta = CheckMeta {
     capability: Capability::SoftwareUpdate,
     catalogue_id: "SU-11",
     title: "Update without authentication is refused",
-    expected: "an upload without a session is refused and nothing reaches the update slot",
+    expected: "through every update path, an upload without authentication is refused and nothing it sent is stored or runs; the same path takes an authorized upload",
     nistir_8259a: &["SU-4"],
     en_303_645: &["5.5-5"],
     ts_103_701: &["5.5-5-2"],
@@ -39,87 +38,103 @@ impl Check for UnauthenticatedUpdate {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        smp_applicable(board)
+        update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        // A genuine, harmless image (the golden one): only the lack of a
-        // session should stop it.
-        let image = golden(ctx)?;
-        let image_hash = computed_hash(&image)?;
-        // With authorization, empty the update slot first, so whatever is
-        // there afterwards came from the unauthenticated attempt.
-        let decl = console::open_shell(ctx)?;
-        {
-            let console = ctx.console()?;
-            let mut smp = Smp::new(console, STEP);
-            let _ = smp.request(2, GROUP_IMAGE, 5, Value::Map(vec![]));
-            if smp
-                .image_state()
-                .map_err(smp_fault)?
-                .iter()
-                .any(|s| s.slot == 1)
-            {
-                return Err(CheckError::Board(
-                    "the update slot could not be emptied before the attempt".into(),
-                ));
-            }
-        }
-        console::close_shell(ctx, &decl)?;
-        let console = ctx.console()?;
-        // A console declared without login is itself the unauthenticated
-        // path: what it takes, anyone with a cable can install.
-        if dialogue::wake(console, &decl, STEP)? != dialogue::AT_LOGIN && decl.login.is_some() {
-            return Err(CheckError::Board(
-                "the console is at a shell without login; cannot test an unauthenticated update"
-                    .into(),
-            ));
-        }
-        let mut smp = Smp::new(console, STEP);
-        let outcome = match smp.upload(&image) {
-            Ok(()) => "upload accepted without a session".to_string(),
-            Err(SmpError::Refused(rc)) => format!("upload refused (rc {rc})"),
-            Err(e) => return Err(smp_fault(e)),
+        // A genuine image: only the lack of authentication should stop it.
+        // The candidate shows in the read-back if it ever runs; the golden
+        // image only where the path shows its update slot.
+        let golden = golden(ctx)?;
+        let image = match declared_image(ctx, "candidate", |u| u.candidate.clone()) {
+            Ok(candidate) => candidate,
+            Err(_) => golden.clone(),
         };
-        // Read-back (state reads need no session): what is in slot 1 now?
-        let states = smp.image_state().map_err(smp_fault)?;
-        let landed = states.iter().any(|s| s.slot == 1 && s.hash == image_hash);
-        let observed = format!(
-            "{outcome}; slot 1 afterwards: {}",
-            if landed {
-                "holds the uploaded image"
-            } else {
-                "empty"
+        let mut failed = Vec::new();
+        let mut observed = Vec::new();
+        for updater in updaters(ctx.board()) {
+            let (fault, seen) = through(ctx, updater.as_ref(), &image, &golden)?;
+            if let Some(fault) = fault {
+                failed.push(format!("{}: {fault}", updater.label()));
             }
-        );
-        if landed || outcome.starts_with("upload accepted") {
-            return Ok(Finding::fail(
-                "the device took an update without authentication",
+            observed.push(format!("{}: {seen}", updater.label()));
+        }
+        let observed = observed.join(" | ");
+        if failed.is_empty() {
+            Ok(Finding::pass(
+                "every update path refused the upload without authentication and took it with",
                 observed,
-            ));
+            ))
+        } else {
+            Ok(Finding::fail(
+                format!(
+                    "the device took an update without authentication: {}",
+                    failed.join("; ")
+                ),
+                observed,
+            ))
         }
-        // Positive control: with a session the same upload is taken (then
-        // removed), so the refusal was about authentication, not an update
-        // path that refuses everything.
-        let decl = console::open_shell(ctx)?;
-        let console = ctx.console()?;
-        let mut smp = Smp::new(console, STEP);
-        let authorized = smp.upload(&image);
-        let taken = smp
-            .image_state()
-            .map_err(smp_fault)?
-            .iter()
-            .any(|s| s.slot == 1 && s.hash == image_hash);
-        let _ = smp.request(2, GROUP_IMAGE, 5, Value::Map(vec![]));
-        console::close_shell(ctx, &decl)?;
-        if authorized.is_err() || !taken {
-            return Err(CheckError::Board(format!(
-                "the same upload with a session was not taken either ({authorized:?}); the refusal proves nothing ({observed})"
-            )));
-        }
-        Ok(Finding::pass(
-            "the upload was refused without a session and taken with one",
-            observed,
-        ))
     }
+}
+
+/// The unauthenticated attempt through one path, then the authorized
+/// control: (why the path fails, what was seen).
+fn through(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    image: &[u8],
+    golden: &[u8],
+) -> Result<(Option<String>, String), CheckError> {
+    let hash = image_hash(image)?;
+    // With authorization, empty the update slot first, so whatever is there
+    // afterwards came from the unauthenticated attempt.
+    updater.discard(ctx)?;
+    let outcome = updater.upload(ctx, image, Session::Unauthenticated)?;
+    let mut seen = vec![format!("without authentication: {}", outcome.note())];
+    if outcome.taken() {
+        restore(ctx)?;
+        return Ok((Some("the upload was taken".into()), seen.join("; ")));
+    }
+    let landed = match updater.stored(ctx)? {
+        Stored::Image(stored) => {
+            seen.push(format!("update slot afterwards holds {}", hex::encode(&stored)));
+            stored == hash
+        }
+        Stored::Empty => {
+            seen.push("update slot afterwards empty".into());
+            false
+        }
+        Stored::Unknown if image != golden => {
+            // The path cannot show its slot: restart and see what runs.
+            restart_and_wait(ctx, updater)?;
+            let now = running(ctx)?;
+            seen.push(format!("after a restart runs {}", now.describe()));
+            now.hash == hash
+        }
+        Stored::Unknown => {
+            return Err(CheckError::Board(format!(
+                "{} shows no update slot and no candidate image is declared (declares.update.candidate) to show in the read-back whether the unauthenticated upload landed",
+                updater.label()
+            )))
+        }
+    };
+    if landed {
+        restore(ctx)?;
+        return Ok((
+            Some("the image sent without authentication was stored".into()),
+            seen.join("; "),
+        ));
+    }
+    // Control: with authentication the same path takes an upload (the
+    // golden image, harmless), so the refusal was about authentication.
+    let control = control_upload(ctx, updater, golden)?;
+    seen.push(format!("with authentication: {}", control.note()));
+    if !control.taken() {
+        return Err(CheckError::Board(format!(
+            "{} refused the authorized upload too; the refusal proves nothing ({})",
+            updater.label(),
+            seen.join("; ")
+        )));
+    }
+    Ok((None, seen.join("; ")))
 }

@@ -3,15 +3,13 @@
 
 use std::time::Duration;
 
-use ciborium::Value;
 use hilt_harness::board::{Board, Reference, UpdateSettingDecl};
 use hilt_harness::context::CheckContext;
-use hilt_harness::transport::smp::{Smp, GROUP_IMAGE};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::images::{computed_hash, declared_image, version_of};
-use super::update_path::{attempt_update, smp_applicable, smp_fault};
-use crate::console::{self, STEP};
+use super::images::declared_image;
+use crate::console;
+use crate::update::{self, attempt_every_path, control_upload, golden, image_version, updaters};
 
 pub struct UpdateSettingEnforced;
 
@@ -48,7 +46,7 @@ impl Check for UpdateSettingEnforced {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        match smp_applicable(board) {
+        match update::applicable(board) {
             Applicability::Applicable => {}
             na => return na,
         }
@@ -78,54 +76,61 @@ impl Check for UpdateSettingEnforced {
         let setting =
             setting(ctx.board()).ok_or_else(|| CheckError::Harness("no update setting".into()))?;
         let image = declared_image(ctx, "candidate", |u| u.candidate.clone())?;
-        let version = version_of(&image)?;
-        let image_hash = computed_hash(&image)?;
+        let version = image_version(&image)?;
         let decl = console::open_shell(ctx)?;
         let original = console::config_get(ctx, &decl, &setting.parameter)?;
         console::config_set_verified(ctx, &decl, &setting.parameter, &setting.disabled)?;
         console::close_shell(ctx, &decl)?;
         // Whatever happens, the user's setting is put back.
-        let attempt = attempt_update(ctx, &image);
+        let attempts = attempt_every_path(ctx, &image);
         console::open_shell(ctx)?;
         let restored = console::config_set_verified(ctx, &decl, &setting.parameter, &original);
         console::close_shell(ctx, &decl)?;
-        let attempt = attempt?;
+        let attempts = attempts?;
         restored?;
         let observed = format!(
             "{} = {:?}: {}",
             setting.parameter,
             setting.disabled,
-            attempt.observed()
+            attempts
+                .iter()
+                .map(|a| a.observed())
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
-        if attempt.after.hash == image_hash || attempt.after.version == version {
+        let installed: Vec<&str> = attempts
+            .iter()
+            .filter(|a| !a.unchanged())
+            .map(|a| a.path.as_str())
+            .collect();
+        if !installed.is_empty() {
             return Ok(Finding::fail(
-                format!("the device installed {version} while updating was disabled"),
+                format!(
+                    "the device installed {version} while updating was disabled, through: {}",
+                    installed.join(", ")
+                ),
                 observed,
             ));
         }
-        // Control: with updating enabled the same authorized upload is
-        // taken, so the refusal came from the setting and not from an
-        // update path that takes nothing. The slot is emptied afterwards.
-        let decl = console::open_shell(ctx)?;
-        console::config_set_verified(ctx, &decl, &setting.parameter, &setting.enabled)?;
-        let console = ctx.console()?;
-        let mut smp = Smp::new(console, STEP);
-        let uploaded = smp.upload(&image);
-        let taken = smp
-            .image_state()
-            .map_err(smp_fault)?
-            .iter()
-            .any(|s| s.slot == 1 && s.hash == image_hash);
-        let _ = smp.request(2, GROUP_IMAGE, 5, Value::Map(vec![]));
-        console::config_set_verified(ctx, &decl, &setting.parameter, &original)?;
-        console::close_shell(ctx, &decl)?;
-        if uploaded.is_err() || !taken {
+        // Control: with updating enabled each path takes an authorized
+        // upload, so the refusal came from the setting and not from an
+        // update path that takes nothing.
+        let golden = golden(ctx)?;
+        let mut refused = Vec::new();
+        for updater in updaters(ctx.board()) {
+            let control = control_upload(ctx, updater.as_ref(), &golden)?;
+            if !control.taken() {
+                refused.push(format!("{}: {}", updater.label(), control.note()));
+            }
+        }
+        if !refused.is_empty() {
             return Err(CheckError::Board(format!(
-                "with updating enabled the upload was not taken either ({uploaded:?}); the refusal proves nothing ({observed})"
+                "with updating enabled the upload was not taken either ({}); the refusal proves nothing ({observed})",
+                refused.join("; ")
             )));
         }
         Ok(Finding::pass(
-            "the update did not install while disabled; with updating enabled the upload was taken",
+            "the update did not install through any path while disabled; with updating enabled each path took an upload",
             observed,
         ))
     }

@@ -13,9 +13,7 @@ use hilt_harness::transport::serial::SerialError;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 use hilt_image::Image;
 
-use super::images::{computed_hash, golden};
-use super::update_path::{running, smp_applicable};
-use crate::console;
+use crate::update::{self, golden, image_hash as computed_hash, running};
 
 /// How long the board may take to reach its login prompt after power-on.
 const BOOT: Duration = Duration::from_secs(15);
@@ -94,9 +92,7 @@ fn restore_slot(
             )))
         }
     }
-    let decl = console::open_shell(ctx)?;
     let state = running(ctx)?;
-    console::close_shell(ctx, &decl)?;
     if state.hash != golden_hash {
         return Err(CheckError::Board(format!(
             "after writing the original slot back the board runs {} (hash {}), not its golden image",
@@ -139,17 +135,15 @@ impl Check for PrimarySlotTamper {
                 &["hardware.power"],
             );
         }
-        smp_applicable(board)
+        update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let region = primary_slot(ctx.board())
             .ok_or_else(|| CheckError::Harness("no primary slot".into()))?;
         let golden_hash = computed_hash(&golden(ctx)?)?;
-        let decl = console::open_shell(ctx)?;
         let before = running(ctx)?;
-        console::close_shell(ctx, &decl)?;
-        if before.hash != golden_hash || !before.confirmed {
+        if before.hash != golden_hash || before.confirmed == Some(false) {
             return Err(CheckError::Board(
                 "the board does not run its golden image, confirmed; restore it first".into(),
             ));
@@ -205,12 +199,7 @@ impl Check for PrimarySlotTamper {
             Ok(PowerOn::Prompt(log)) => {
                 ctx.evidence()
                     .text("boot.log", "text/plain", "console after power-on", &log)?;
-                let state = console::open_shell(ctx).and_then(|d| {
-                    let s = running(ctx);
-                    console::close_shell(ctx, &d)?;
-                    s
-                });
-                match state {
+                match running(ctx) {
                     Err(e) => Err(e),
                     Ok(s) if s.hash == tampered_hash => Ok(Finding::fail(
                         "the device booted the image modified in flash",

@@ -90,11 +90,12 @@ fn http_provocations(board: &Board) -> (Option<String>, Option<String>) {
         return (None, None);
     }
     let decl = &board.spec.declares;
-    let upload = decl
-        .update
-        .as_ref()
-        .and_then(|u| u.http.as_ref())
-        .map(|h| h.upload.clone());
+    let upload = decl.update.as_ref().and_then(|u| {
+        u.all_paths().into_iter().find_map(|p| match p {
+            hilt_harness::board::UpdatePath::Http(h) => Some(h.path),
+            _ => None,
+        })
+    });
     let config = decl
         .configuration
         .as_ref()
@@ -160,7 +161,7 @@ impl Check for FailedLoginLogged {
                 "nothing hilt can refuse: no console login, no update upload or configuration resource on an API",
                 &[
                     "declares.console.login",
-                    "declares.update.http",
+                    "declares.update.paths",
                     "declares.configuration.http",
                 ],
             );

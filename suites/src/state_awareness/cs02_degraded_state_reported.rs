@@ -6,8 +6,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use crate::console;
 use crate::software_update::forgery::tampered_payload;
-use crate::software_update::images::golden;
-use crate::software_update::update_path::{attempt_update, smp_applicable};
+use crate::update::{self, attempt, golden, updaters};
 
 /// CS-02: after a rejected (tampered) update the device reports a degraded state.
 pub struct DegradedStateReported;
@@ -49,7 +48,7 @@ impl Check for DegradedStateReported {
                 &["declares.state.console", "declares.state.degraded"],
             );
         }
-        smp_applicable(board)
+        update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -65,7 +64,12 @@ impl Check for DegradedStateReported {
         }
         let forged = tampered_payload(&golden(ctx)?)
             .map_err(|e| CheckError::Harness(format!("forging: {e}")))?;
-        let attempt = attempt_update(ctx, &forged)?;
+        // One path is enough: the integrity failure is the bootloader's.
+        let paths = updaters(ctx.board());
+        let path = paths
+            .first()
+            .ok_or_else(|| CheckError::Harness("no update path".into()))?;
+        let attempt = attempt(ctx, path.as_ref(), &forged)?;
         console::open_shell(ctx)?;
         let after = console::ask(ctx, &decl, &command)?;
         console::close_shell(ctx, &decl)?;

@@ -6,8 +6,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 use hilt_image::Image;
 
 use crate::console;
-use crate::software_update::images::golden;
-use crate::software_update::update_path::{running, smp_applicable};
+use crate::update::{self, golden, image_hash, running};
 
 /// CS-06: the image hash the device reports is that of the installed image.
 pub struct ReportedImageMatches;
@@ -50,7 +49,7 @@ impl Check for ReportedImageMatches {
                 &["declares.state.version_console"],
             );
         }
-        smp_applicable(board)
+        update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -65,20 +64,20 @@ impl Check for ReportedImageMatches {
         let image = golden(ctx)?;
         let parsed =
             Image::parse(&image).map_err(|e| CheckError::Harness(format!("golden image: {e}")))?;
-        let golden_hash = hex::encode(crate::software_update::images::computed_hash(&image)?);
+        let golden_hash = hex::encode(image_hash(&image)?);
         let v = parsed.header.version;
         let golden_version = format!("{}.{}.{}", v.major, v.minor, v.revision);
         let decl = console::open_shell(ctx)?;
         let reported = console::ask(ctx, &decl, &command)?;
-        let slot = running(ctx)?;
         console::close_shell(ctx, &decl)?;
+        let slot = running(ctx)?;
         let hex64 = regex::Regex::new(r"\b[0-9a-fA-F]{64}\b")
             .map_err(|e| CheckError::Harness(e.to_string()))?;
         let reported_hash = hex64
             .find(&reported)
             .map(|m| m.as_str().to_ascii_lowercase());
         let observed = format!(
-            "console reports {:?}; image state: version {} hash {}; installed (golden) image: version {golden_version} hash {golden_hash}",
+            "console reports {:?}; read back: version {} hash {}; installed (golden) image: version {golden_version} hash {golden_hash}",
             reported.trim(),
             slot.version,
             hex::encode(&slot.hash)

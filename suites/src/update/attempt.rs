@@ -5,7 +5,9 @@
 use hilt_harness::context::CheckContext;
 use hilt_harness::CheckError;
 
-use super::{restart_and_wait, restore, running, updaters, Boot, Running, Session, Updater};
+use super::{
+    restart_and_wait, restore, running, updaters, Boot, Running, Session, Updater, Upload,
+};
 
 /// What happened when an image went through one update path.
 pub struct Attempt {
@@ -136,6 +138,25 @@ pub fn attempt_every_path(
         attempts.push(attempt);
     }
     Ok(attempts)
+}
+
+/// A positive control: an authorized upload of `golden` (harmless) through
+/// `updater`, whose answer shows the path takes uploads at all. Nothing is
+/// left pending: the update slot is emptied, or the golden image booted
+/// once and confirmed.
+pub fn control_upload(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    golden: &[u8],
+) -> Result<Upload, CheckError> {
+    let control = updater.upload(ctx, golden, Session::Authorized)?;
+    if !updater.discard(ctx)? {
+        restart_and_wait(ctx, updater)?;
+        if running(ctx)?.confirmed != Some(true) {
+            updater.confirm(ctx)?;
+        }
+    }
+    Ok(control)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use hilt_harness::{Applicability, CheckError};
 use hilt_image::Image;
 use sha2::{Digest, Sha256};
 
-pub use attempt::{attempt, attempt_every_path, Attempt};
+pub use attempt::{attempt, attempt_every_path, control_upload, Attempt};
 pub use boot::{restart_and_wait, Boot};
 pub use restore::restore;
 

@@ -73,12 +73,19 @@ fn upload_and_mark<C: SmpCarrier>(smp: &mut Smp<C>, image: &[u8]) -> Result<Uplo
         }
         Err(e) => return Err(e),
     }
-    let Some(slot1) = smp.image_state()?.into_iter().find(|s| s.slot == 1) else {
+    let states = smp.image_state()?;
+    let Some(slot1) = states.iter().find(|s| s.slot == 1) else {
         return Ok(Upload::Refused(
             "upload answered, yet slot 1 holds no image".into(),
         ));
     };
-    let stored = format!("upload accepted, slot 1 holds {}", describe_slot(&slot1));
+    let stored = format!("upload accepted, slot 1 holds {}", describe_slot(slot1));
+    if states.iter().any(|s| s.active && s.hash == slot1.hash) {
+        // MCUmgr refuses a test boot of the image that runs (rc 6).
+        return Ok(Upload::Taken(format!(
+            "{stored}, the running image: no test boot to request"
+        )));
+    }
     match smp.mark(&slot1.hash, false) {
         Ok(()) => Ok(Upload::Taken(format!("{stored}; test boot requested"))),
         Err(SmpError::Refused(rc)) => Ok(Upload::Refused(format!(
