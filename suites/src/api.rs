@@ -141,19 +141,6 @@ pub fn for_factory_reset(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
     target_for(ctx, wanted.as_ref())
 }
 
-/// The API the HTTP update path (`declares.update.http`) is on.
-pub fn for_update(ctx: &CheckContext) -> Result<ApiClient, CheckError> {
-    let wanted = ctx
-        .board()
-        .spec
-        .declares
-        .update
-        .as_ref()
-        .and_then(|u| u.http.as_ref())
-        .and_then(|h| h.api.clone());
-    target_for(ctx, wanted.as_ref())
-}
-
 pub fn api_fault(e: ApiError) -> CheckError {
     match e {
         ApiError::Net(e) => net_fault(e),

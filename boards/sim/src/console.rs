@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::board::{Board, Control};
 use crate::device::{self, Device};
 use crate::device_api::{AuthResult, ConfigError, DeviceApi as _, Health};
-use crate::smp;
+use crate::{console_upload, smp};
 
 pub const LOGIN_PROMPT: &str = "login: ";
 pub const PASSWORD_PROMPT: &str = "Password: ";
@@ -183,6 +183,8 @@ struct Session {
     frame: Option<Vec<u8>>,
     pending_marker: Option<u8>,
     smp: smp::Reassembly,
+    /// Shape `console-upload`: the image collected by `fw-upload`.
+    upload: Vec<u8>,
 }
 
 impl Session {
@@ -204,6 +206,7 @@ pub fn run(board: Arc<Board>) {
         frame: None,
         pending_marker: None,
         smp: smp::Reassembly::default(),
+        upload: Vec::new(),
     };
     let mut buf = [0u8; 4096];
     loop {
@@ -225,6 +228,7 @@ pub fn run(board: Arc<Board>) {
             s.frame = None;
             s.pending_marker = None;
             s.smp = smp::Reassembly::default();
+            s.upload = Vec::new();
         }
         let Some(dev) = s.device.clone().filter(|d| d.alive()) else {
             continue; // powered off or halted: input is lost
@@ -272,7 +276,8 @@ fn byte(board: &Board, dev: &Arc<Device>, s: &mut Session, b: u8) {
         }
         // Not a frame after all: ignore the stray control byte.
     }
-    if s.line.is_empty() && (b == 0x06 || b == 0x04) {
+    let smp_here = crate::shapes::update::smp_on_console(|n| dev.manifest.has_shape(n));
+    if smp_here && s.line.is_empty() && (b == 0x06 || b == 0x04) {
         s.pending_marker = Some(b);
         return;
     }
@@ -407,6 +412,18 @@ fn handle_line(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) {
     match s.state.clone() {
         State::Login => {
             if line.is_empty() {
+                board.console.print(LOGIN_PROMPT);
+                return;
+            }
+            if dev.behaviour.console_upload_unauthenticated
+                && dev
+                    .manifest
+                    .has_shape(crate::shapes::update::CONSOLE_UPLOAD)
+                && console_upload::is_command(line)
+            {
+                // The flaw: the upload handler runs before the login check.
+                let out = console_upload::run(dev, &mut s.upload, line, true);
+                board.console.println(&out);
                 board.console.print(LOGIN_PROMPT);
                 return;
             }
@@ -575,6 +592,19 @@ fn shell(board: &Board, dev: &Arc<Device>, s: &mut Session, line: &str) -> bool 
             s.state = State::Login;
             c.print(LOGIN_PROMPT);
             return false;
+        }
+        _ if dev
+            .manifest
+            .has_shape(crate::shapes::update::CONSOLE_UPLOAD)
+            && console_upload::is_command(line) =>
+        {
+            let authenticated = s.authenticated();
+            c.println(&console_upload::run(
+                dev,
+                &mut s.upload,
+                line,
+                authenticated,
+            ));
         }
         _ => c.println(&format!(
             "error: unknown command '{}' (try help)",

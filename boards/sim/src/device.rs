@@ -1171,6 +1171,16 @@ impl DeviceApi for Device {
         Ok(())
     }
 
+    fn smp_datagram(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let (answer, reset) = crate::smp::respond(self, message, true)?;
+        if reset {
+            self.request(Control::Reboot {
+                delay: Duration::from_millis(200),
+            });
+        }
+        Some(answer)
+    }
+
     fn reboot(&self, authenticated: bool, source: &str) -> Result<(), AccessError> {
         if !authenticated {
             self.record(

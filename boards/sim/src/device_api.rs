@@ -342,6 +342,12 @@ pub trait DeviceApi: Send + Sync + 'static {
     ) -> Result<UploadOutcome, UpdateError>;
     /// Confirms the running image (after a test swap).
     fn confirm_running(&self, authenticated: bool, source: &str) -> Result<(), AccessError>;
+    /// One MCUmgr SMP message received over UDP (shape `smp-udp-update`):
+    /// the raw answer, or None for a message that gets none. MCUmgr's UDP
+    /// transport has no authentication, and neither does this one: every
+    /// datagram is served as if from a session. A reset request reboots the
+    /// device shortly after the answer.
+    fn smp_datagram(&self, message: &[u8]) -> Option<Vec<u8>>;
     /// Requests a reboot shortly after the call returns (so a response can
     /// still be sent). The network handle is dropped during the reboot.
     fn reboot(&self, authenticated: bool, source: &str) -> Result<(), AccessError>;

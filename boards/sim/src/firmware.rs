@@ -263,6 +263,18 @@ pub const FLAWS: &[Flaw] = &[
         summary: "bootloader faults and hangs on a pending image whose header overstates its size",
     },
     Flaw {
+        name: "console-upload-unauthenticated",
+        home: Home::Firmware,
+        capability: "software update",
+        summary: "shape console-upload: fw-upload and fw-install are taken at the login prompt, before any login",
+    },
+    Flaw {
+        name: "http-upload-unauthenticated",
+        home: Home::Firmware,
+        capability: "software update",
+        summary: "shape http-upload-only: the multipart upload handler installs without checking credentials",
+    },
+    Flaw {
         name: "bootloader-no-boot-validation",
         home: Home::Bootloader,
         capability: "software update",
@@ -310,6 +322,8 @@ pub struct Behaviour {
     pub tls_version_fallback: bool,
     pub digest_accepts_any_password: bool,
     pub form_login_accepts_any_password: bool,
+    pub console_upload_unauthenticated: bool,
+    pub http_upload_unauthenticated: bool,
 }
 
 impl Behaviour {
@@ -347,6 +361,8 @@ impl Behaviour {
             "tls-version-fallback" => &mut self.tls_version_fallback,
             "digest-accepts-any-password" => &mut self.digest_accepts_any_password,
             "form-login-accepts-any-password" => &mut self.form_login_accepts_any_password,
+            "console-upload-unauthenticated" => &mut self.console_upload_unauthenticated,
+            "http-upload-unauthenticated" => &mut self.http_upload_unauthenticated,
             _ => return false,
         };
         *slot = true;

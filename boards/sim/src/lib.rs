@@ -6,6 +6,7 @@ pub mod board;
 pub mod bootloader;
 pub mod claim;
 pub mod console;
+pub mod console_upload;
 pub mod device;
 pub mod device_api;
 pub mod firmware;

@@ -157,8 +157,19 @@ fn rc_map(h: &Header, rc: i64) -> Vec<(Value, Value)> {
     }
 }
 
-/// Handles one SMP message; `authenticated` is the console session's state.
+/// Handles one SMP message from the console; `authenticated` is the
+/// console session's state.
 pub fn handle(dev: &Device, msg: &[u8], authenticated: bool) -> Option<Reply> {
+    let (out, reset) = respond(dev, msg, authenticated)?;
+    Some(Reply {
+        frames: encode_frames(&out),
+        reset,
+    })
+}
+
+/// Handles one SMP message: the raw answer and whether to reset after
+/// sending it (the transport frames the answer).
+pub fn respond(dev: &Device, msg: &[u8], authenticated: bool) -> Option<(Vec<u8>, bool)> {
     if msg.len() < 8 {
         return None;
     }
@@ -224,10 +235,7 @@ pub fn handle(dev: &Device, msg: &[u8], authenticated: bool) -> Option<Reply> {
     out.push(h.seq);
     out.push(h.id);
     out.extend_from_slice(&body);
-    Some(Reply {
-        frames: encode_frames(&out),
-        reset,
-    })
+    Some((out, reset))
 }
 
 fn image_state(dev: &Device, _h: &Header) -> Vec<(Value, Value)> {

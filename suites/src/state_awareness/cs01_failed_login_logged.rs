@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use hilt_harness::board::{Board, Dialogue};
+use hilt_harness::board::{Board, Dialogue, UpdatePath};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
@@ -85,16 +85,15 @@ enum Caused {
 
 /// The HTTP paths CS-01 can provoke refusals on: (update upload,
 /// configuration resource), each when declared with an API.
-fn http_provocations(board: &Board) -> (Option<String>, Option<String>) {
+fn http_provocations(board: &Board) -> (Option<UpdatePath>, Option<String>) {
     if !matches!(crate::api::needs_api(board), Applicability::Applicable) {
         return (None, None);
     }
     let decl = &board.spec.declares;
     let upload = decl.update.as_ref().and_then(|u| {
-        u.all_paths().into_iter().find_map(|p| match p {
-            hilt_harness::board::UpdatePath::Http(h) => Some(h.path),
-            _ => None,
-        })
+        u.all_paths()
+            .into_iter()
+            .find(|p| matches!(p, UpdatePath::Http(_)))
     });
     let config = decl
         .configuration
@@ -242,9 +241,10 @@ impl Check for FailedLoginLogged {
 enum Provocation {
     /// A wrong password at the console login.
     Login,
-    /// An upload to this path without credentials, of bytes that are no
-    /// image (so even a device that took it would install nothing).
-    Upload(String),
+    /// An upload through this (HTTP) update path without credentials, of
+    /// bytes that are no image (so even a device that took it would install
+    /// nothing).
+    Upload(UpdatePath),
     /// A write of the declared test value to this configuration resource
     /// without credentials (put back if the device took it).
     ConfigWrite(String),
@@ -273,13 +273,19 @@ impl Provocation {
                 }
             }
             Provocation::Upload(path) => {
-                let target = api::for_update(ctx)?;
-                let request = HttpRequest::post(path.clone())
-                    .header("Content-Type", "application/octet-stream")
-                    .body(b"hilt CS-01: not a firmware image".to_vec());
-                let status = api::send(ctx, &target, request, Auth::None)?.status;
-                let how = format!("POST {path} without credentials -> {status}");
-                Ok(if (200..300).contains(&status) {
+                let updater = crate::update::updater(path.clone())
+                    .ok_or_else(|| CheckError::Harness("no driver for the update path".into()))?;
+                let outcome = updater.upload(
+                    ctx,
+                    b"hilt CS-01: not a firmware image",
+                    crate::update::Session::Unauthenticated,
+                )?;
+                let how = format!(
+                    "{} without credentials: {}",
+                    updater.label(),
+                    outcome.note()
+                );
+                Ok(if outcome.taken() {
                     Caused::Accepted(how)
                 } else {
                     Caused::Refused(how)

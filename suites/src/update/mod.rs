@@ -131,22 +131,19 @@ pub fn updaters(board: &Board) -> Vec<Box<dyn Updater>> {
     let Some(update) = &board.spec.declares.update else {
         return Vec::new();
     };
-    update
-        .all_paths()
-        .into_iter()
-        .filter_map(|path| -> Option<Box<dyn Updater>> {
-            match path {
-                UpdatePath::SmpSerial => Some(Box::new(smp::SmpSerial)),
-                UpdatePath::SmpUdp(udp) => Some(Box::new(smp::SmpUdp(udp.port))),
-                UpdatePath::Http(http) => Some(Box::new(http_upload::HttpUpload(http))),
-                UpdatePath::Console(console) => {
-                    Some(Box::new(console_upload::ConsoleUpload(console)))
-                }
-                // No probe driver yet: `applicable` names the path.
-                UpdatePath::Probe(_) => None,
-            }
-        })
-        .collect()
+    update.all_paths().into_iter().filter_map(updater).collect()
+}
+
+/// The driver for one declared update path (None: no driver for it yet).
+pub fn updater(path: UpdatePath) -> Option<Box<dyn Updater>> {
+    match path {
+        UpdatePath::SmpSerial => Some(Box::new(smp::SmpSerial)),
+        UpdatePath::SmpUdp(udp) => Some(Box::new(smp::SmpUdp(udp.port))),
+        UpdatePath::Http(http) => Some(Box::new(http_upload::HttpUpload(http))),
+        UpdatePath::Console(console) => Some(Box::new(console_upload::ConsoleUpload(console))),
+        // No probe driver yet: `applicable` names the path.
+        UpdatePath::Probe(_) => None,
+    }
 }
 
 /// The first declared read-back source, as a driver.

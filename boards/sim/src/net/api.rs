@@ -10,6 +10,7 @@
 //! | GET | `/api/v1/config/<key>` | required | `{key: value}` |
 //! | PUT | `/api/v1/config` | core decides | body `{key: value, ...}`; 200 `{updated: [keys]}` |
 //! | POST | `/api/v1/firmware[?mode=test\|permanent\|store]` | core decides | body: MCUboot image (<= 2 MiB); 202 `{version, image_sha256, mode}`; 403 when `updates_enabled` is false |
+//! | POST | `/api/v1/firmware/upload[?mode=...]` | core decides | shape `http-upload-only` only (where the raw route above answers 404): `multipart/form-data`, the image in file field `firmware`; answers as above |
 //! | POST | `/api/v1/firmware/confirm` | core decides | 200 `{confirmed: true}` |
 //! | GET | `/api/v1/events` | core decides | `{events: [{seq, time, severity, kind, source, detail}]}` |
 //! | DELETE | `/api/v1/events` | core decides | 204 |
@@ -44,10 +45,9 @@ use serde_json::{json, Map, Value};
 use rustls::pki_types::CertificateDer;
 
 use super::http::{Head, HttpError, Reader, Response};
+use super::upload;
 use super::Shutdown;
-use crate::device_api::{
-    AccessError, AuthResult, ConfigError, DeviceApi, IdentityWriteError, InstallMode, UpdateError,
-};
+use crate::device_api::{AccessError, AuthResult, ConfigError, DeviceApi, IdentityWriteError};
 
 /// Deadline for one whole request (head, body and answer).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
@@ -189,6 +189,8 @@ fn answer_error<W: Write>(ctx: &ApiContext, w: &mut W, e: &HttpError) {
 fn body_limit(head: &Head) -> usize {
     match (head.method.as_str(), head.path.as_str()) {
         ("POST", "/api/v1/firmware") => MAX_FIRMWARE,
+        // The image plus the form's part headers and boundaries.
+        ("POST", "/api/v1/firmware/upload") => MAX_FIRMWARE + 64 * 1024,
         ("PUT", "/api/v1/config") => MAX_CONFIG_BODY,
         _ => MAX_OTHER_BODY,
     }
@@ -276,7 +278,7 @@ fn authenticate_digest(
     }
 }
 
-fn unauthorized(ctx: &ApiContext) -> Response {
+pub(super) fn unauthorized(ctx: &ApiContext) -> Response {
     challenge(ctx, false)
 }
 
@@ -355,8 +357,18 @@ fn route(ctx: &ApiContext, head: &Head, uri: &str, body: &[u8], source: &str) ->
             return form.login(ctx.api.as_ref(), body, source);
         }
     }
-    let writable_id = ctx.api.personality().identifier_writable;
+    let personality = ctx.api.personality();
+    let writable_id = personality.identifier_writable;
+    let upload_only = personality
+        .shapes
+        .iter()
+        .any(|s| s == crate::shapes::update::HTTP_UPLOAD_ONLY);
     let allowed: &str = match path {
+        // Shape `http-upload-only`: the multipart form is the one upload.
+        "/api/v1/firmware/upload" if upload_only => "POST",
+        "/api/v1/firmware" if upload_only => {
+            return Response::error(404, "Not Found", "no such resource")
+        }
         "/api/v1/identity" if writable_id => "GET, HEAD, PUT",
         "/api/v1/identity" | "/api/v1/status" => "GET, HEAD",
         "/api/v1/config" => "GET, HEAD, PUT",
@@ -449,37 +461,22 @@ fn route(ctx: &ApiContext, head: &Head, uri: &str, body: &[u8], source: &str) ->
             };
             put_config(ctx, body, authenticated, source)
         }
-        ("POST", "/api/v1/firmware") => {
-            let authenticated = match gate(ctx, auth) {
-                Ok(a) => a,
-                Err(r) => return r,
-            };
-            let mode = match head.query_param("mode").unwrap_or("test") {
-                "test" => InstallMode::Test,
-                "permanent" => InstallMode::Permanent,
-                "store" => InstallMode::StoreOnly,
-                _ => {
-                    return Response::error(
-                        400,
-                        "Bad Request",
-                        "mode must be test, permanent or store",
-                    )
+        ("POST", "/api/v1/firmware") => match gate(ctx, auth) {
+            Ok(authenticated) => upload::install(ctx, head, body, false, authenticated, source),
+            Err(r) => r,
+        },
+        ("POST", "/api/v1/firmware/upload") => {
+            // `http-upload-unauthenticated`: the form handler never asks
+            // whether the caller authenticated.
+            let skips_check = personality
+                .flaws
+                .iter()
+                .any(|f| f == "http-upload-unauthenticated");
+            match gate(ctx, auth) {
+                Ok(authenticated) => {
+                    upload::install(ctx, head, body, true, authenticated || skips_check, source)
                 }
-            };
-            match ctx.api.upload_image(body, mode, authenticated, source) {
-                Ok(o) => Response::json(
-                    202,
-                    "Accepted",
-                    &serde_json::to_value(&o).unwrap_or(Value::Null),
-                ),
-                Err(UpdateError::Unauthorized) => unauthorized(ctx),
-                Err(e @ UpdateError::Malformed(_)) => {
-                    Response::error(400, "Bad Request", &e.to_string())
-                }
-                Err(e @ UpdateError::TooLarge { .. }) => {
-                    Response::error(413, "Content Too Large", &e.to_string())
-                }
-                Err(e @ UpdateError::Disabled) => Response::error(403, "Forbidden", &e.to_string()),
+                Err(r) => r,
             }
         }
         ("POST", "/api/v1/firmware/confirm") => match gate(ctx, auth) {

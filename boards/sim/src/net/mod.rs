@@ -19,7 +19,8 @@
 //! - RFC 5424 syslog of security events over UDP ([`syslog`]), once a
 //!   collector is configured;
 //! - with `tls-legacy-versions`, TLS 1.0 hellos answered ([`tls_legacy`]);
-//! - with `plaintext-beacon`, a cleartext CoAP broadcast ([`beacon`]).
+//! - with `plaintext-beacon`, a cleartext CoAP broadcast ([`beacon`]);
+//! - with shape `smp-udp-update`, MCUmgr SMP over UDP port 1337 ([`smp_udp`]).
 //!
 //! [`start`] is called after every boot; dropping the [`NetHandle`] stops
 //! every listener and connection within about a second. The namespace
@@ -34,11 +35,13 @@ pub(crate) mod http;
 pub(crate) mod netns;
 pub(crate) mod pki;
 pub(crate) mod server;
+pub(crate) mod smp_udp;
 pub(crate) mod syslog;
 pub(crate) mod telemetry;
 pub(crate) mod telnet;
 pub(crate) mod timefmt;
 pub(crate) mod tls_legacy;
+pub(crate) mod upload;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -336,6 +339,7 @@ struct Sockets {
     telnet: Option<std::net::TcpListener>,
     syslog: Option<UdpSocket>,
     beacon: Option<UdpSocket>,
+    smp_udp: Option<UdpSocket>,
 }
 
 /// How often the telnet manager looks at whether tcp/23 should listen.
@@ -437,6 +441,11 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
     let want_telnet = api.telnet_wanted();
     let want_syslog = personality.syslog;
     let want_beacon = personality.plaintext_beacon;
+    let smp_udp_addr = SocketAddr::new(board, cfg.port(crate::shapes::update::SMP_UDP_PORT));
+    let want_smp_udp = personality
+        .shapes
+        .iter()
+        .any(|s| s == crate::shapes::update::SMP_UDP_UPDATE);
 
     let sockets = netns::run_in(ns.as_deref(), move || -> Result<Sockets, NetError> {
         let bind = |what: &'static str, addr: SocketAddr| {
@@ -479,6 +488,17 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
                     addr: a,
                     source,
                 })?)
+            } else {
+                None
+            },
+            smp_udp: if want_smp_udp {
+                Some(
+                    UdpSocket::bind(smp_udp_addr).map_err(|source| NetError::Bind {
+                        what: "smp-udp",
+                        addr: smp_udp_addr,
+                        source,
+                    })?,
+                )
             } else {
                 None
             },
@@ -558,6 +578,14 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
         handle.threads.push(beacon::spawn(
             Arc::clone(&api),
             cfg.clone(),
+            sock,
+            Arc::clone(&shutdown),
+        )?);
+    }
+    if let Some(sock) = sockets.smp_udp {
+        handle.ports.push(("smp-udp", sock.local_addr()?));
+        handle.threads.push(smp_udp::spawn(
+            Arc::clone(&api),
             sock,
             Arc::clone(&shutdown),
         )?);

@@ -25,6 +25,7 @@ pub const HTTP_API: &str = "http-api";
 /// A web-managed device: its HTTPS API behind a login form and a session
 /// cookie.
 pub const FORM_LOGIN_API: &str = "form-login-api";
+pub mod update;
 
 /// One shape: its name, what kind of device it makes, and how it changes
 /// the board file a lab writes for the board.
@@ -72,7 +73,23 @@ pub const SHAPES: &[Shape] = &[Shape {
     name: undeclared_lockout::NAME,
     summary: "board file declares no lockout; the device slows repeated failed logins",
     board_file: undeclared_lockout::board_file,
-}];
+},
+    Shape {
+        name: update::CONSOLE_UPLOAD,
+        summary: "update only through a console command taking base64 chunks (no SMP)",
+        board_file: update::console_upload,
+    },
+    Shape {
+        name: update::SMP_UDP_UPDATE,
+        summary: "update only through MCUmgr SMP over UDP port 1337 (no SMP on the console)",
+        board_file: update::smp_udp_update,
+    },
+    Shape {
+        name: update::HTTP_UPLOAD_ONLY,
+        summary: "update only through a multipart HTTPS upload; read back from the status resource",
+        board_file: update::http_upload_only,
+    },
+];
 
 pub fn find(name: &str) -> Option<&'static Shape> {
     SHAPES.iter().find(|s| s.name == name)
