@@ -92,7 +92,7 @@ fn through(
     let outcome = updater.upload(ctx, image, Session::Unauthenticated)?;
     let mut seen = vec![format!("without authentication: {}", outcome.note())];
     if outcome.taken() {
-        restore(ctx)?;
+        clean_up(ctx, updater, golden)?;
         return Ok((Some("the upload was taken".into()), seen.join("; ")));
     }
     let landed = match updater.stored(ctx)? {
@@ -119,7 +119,7 @@ fn through(
         }
     };
     if landed {
-        restore(ctx)?;
+        clean_up(ctx, updater, golden)?;
         return Ok((
             Some("the image sent without authentication was stored".into()),
             seen.join("; "),
@@ -137,4 +137,17 @@ fn through(
         )));
     }
     Ok((None, seen.join("; ")))
+}
+
+/// After the device took an image it should have refused: the golden
+/// image replaces it in the update slot (a path that cannot empty its slot
+/// would otherwise boot it at the next restart), then the golden image runs.
+fn clean_up(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    golden: &[u8],
+) -> Result<(), CheckError> {
+    restore(ctx)?;
+    control_upload(ctx, updater, golden)?;
+    Ok(())
 }
