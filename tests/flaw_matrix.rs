@@ -332,6 +332,51 @@ const SHAPES: &[ShapeRows] = &[
         not_applicable: &[],
         flaws: &[("no-lockout", &["logical_access::brute_force_lockout"])],
     },
+    // Update paths: each shape leaves one path; every forgery goes through
+    // it, and a bootloader flaw FAILs through it as on the reference board.
+    ShapeRows {
+        shapes: &["console-upload"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "console-upload-unauthenticated",
+                &["software_update::unauthenticated_update"],
+            ),
+            (
+                "bootloader-accepts-unsigned",
+                &["software_update::unsigned_image"],
+            ),
+        ],
+    },
+    ShapeRows {
+        shapes: &["smp-udp-update"],
+        // MCUmgr's UDP transport has no authentication (CONTRACT.md).
+        reference_fails: &["software_update::unauthenticated_update"],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "bootloader-accepts-unsigned",
+                &["software_update::unsigned_image"],
+            ),
+            ("rollback-allowed", &["software_update::rollback"]),
+        ],
+    },
+    ShapeRows {
+        shapes: &["http-upload-only"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "http-upload-unauthenticated",
+                &["software_update::unauthenticated_update"],
+            ),
+            (
+                "bootloader-accepts-unsigned",
+                &["software_update::unsigned_image"],
+            ),
+        ],
+    },
 ];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference

@@ -422,14 +422,17 @@ declares:
     console: {{ get: "config get {{param}}", set: "config set {{param}} {{value}}" }}
     http: {{ path: /api/v1/config }}
   update:
-    mechanism: smp-serial
     format: mcuboot
     trusted_key: {trusted_key}
     golden: {d}/golden.bin
     candidate: {d}/candidate.bin
     older: {d}/older.bin
     rollback_protection: true
-    http: {{ upload: "/api/v1/firmware?mode=test", reboot: /api/v1/reboot, confirm: /api/v1/firmware/confirm }}
+    paths:
+      - smp-serial
+      - http: {{ path: "/api/v1/firmware?mode=test", reboot: /api/v1/reboot, confirm: /api/v1/firmware/confirm }}
+    read_back:
+      - smp
     setting: {{ parameter: updates_enabled, enabled: "true", disabled: "false" }}
     primary_slot: {{ offset: {slot0_offset}, size: {slot0_size} }}
   debug_port: locked

@@ -143,6 +143,8 @@ impl Updater for SmpSerial {
         on_console(ctx, Session::Authorized, |smp| smp.erase().map(|()| true))
     }
 
+    // The closure is not redundant: it is generic over the console's borrow.
+    #[allow(clippy::redundant_closure)]
     fn stored(&self, ctx: &mut CheckContext) -> Result<Stored, CheckError> {
         on_console(ctx, Session::Authorized, |smp| stored_in(smp))
     }
@@ -197,6 +199,8 @@ impl RunningImage for SmpState {
         }
     }
 
+    // The closure is not redundant: it is generic over the console's borrow.
+    #[allow(clippy::redundant_closure)]
     fn read(&self, ctx: &mut CheckContext) -> Result<Running, CheckError> {
         let slot = match self {
             SmpState::Serial => on_console(ctx, Session::Authorized, |smp| active(smp))?,

@@ -249,6 +249,10 @@ impl DeviceApi for MockDevice {
         })
     }
 
+    fn smp_datagram(&self, _message: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
     fn confirm_running(&self, authenticated: bool, _source: &str) -> Result<(), AccessError> {
         if authenticated {
             Ok(())
