@@ -49,9 +49,12 @@ pub fn board_file(doc: &mut Value, ctx: &BoardFileContext) {
     );
     edit::set(
         doc,
-        &["declares", "update", "http"],
+        &["declares", "update", "paths"],
         edit::yaml(
-            r#"{ upload: "/cgi-bin/firmware.cgi?mode=test", reboot: /cgi-bin/reboot.cgi, confirm: /cgi-bin/firmware-confirm.cgi }"#,
+            r#"
+- smp-serial
+- http: { path: "/cgi-bin/firmware.cgi?mode=test", reboot: /cgi-bin/reboot.cgi, confirm: /cgi-bin/firmware-confirm.cgi }
+"#,
         ),
     );
     edit::set(
