@@ -47,7 +47,7 @@ pub fn restart_and_wait(ctx: &mut CheckContext, updater: &dyn Updater) -> Result
             }
             if has_console(ctx) {
                 let decl = ctx.console_decl()?;
-                console::restart(ctx, &decl, &decl.logout.clone())?;
+                console::restart(ctx, &decl)?;
             } else {
                 ctx.power(PowerAction::Cycle)?;
                 if let Err(tail) = wait_for_boot(ctx)? {

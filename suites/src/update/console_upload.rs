@@ -61,7 +61,7 @@ impl ConsoleUpload {
         let success = self.success()?;
         let total = commands.len();
         for (i, command) in commands.iter().enumerate() {
-            let out = console::run(ctx, decl, command)?;
+            let out = super::command(ctx, decl, command)?;
             if !success.is_match(&out) {
                 return Ok(Upload::Refused(format!(
                     "command {} of {total} answered {:?}",
@@ -169,7 +169,7 @@ impl Updater for ConsoleUpload {
             ))
         })?;
         let decl = console::open_shell(ctx)?;
-        let out = console::run(ctx, &decl, &command)?;
+        let out = super::command(ctx, &decl, &command)?;
         console::close_shell(ctx, &decl)?;
         if !self.success()?.is_match(&out) {
             return Err(CheckError::Board(format!(

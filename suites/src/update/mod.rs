@@ -278,6 +278,21 @@ fn needs_http(board: &Board, what: &str, wanted: Option<&ApiRef>) -> Option<Appl
     None
 }
 
+/// Runs one command line at the shell prompt (the console must be at it).
+fn command(
+    ctx: &mut CheckContext,
+    decl: &hilt_harness::board::ConsoleDecl,
+    line: &str,
+) -> Result<String, CheckError> {
+    let console = ctx.console()?;
+    Ok(hilt_harness::driver::console::command(
+        console,
+        decl,
+        line,
+        crate::console::STEP,
+    )?)
+}
+
 /// The declared golden image.
 pub fn golden(ctx: &CheckContext) -> Result<Vec<u8>, CheckError> {
     let path = ctx

@@ -83,7 +83,7 @@ impl RunningImage for ConsoleCommand {
 
     fn read(&self, ctx: &mut CheckContext) -> Result<Running, CheckError> {
         let decl = console::open_shell(ctx)?;
-        let out = console::run(ctx, &decl, &self.0.command)?;
+        let out = super::command(ctx, &decl, &self.0.command)?;
         console::close_shell(ctx, &decl)?;
         Ok(Running {
             version: self.capture(&self.0.version, &out, "version")?,

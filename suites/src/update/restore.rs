@@ -104,7 +104,7 @@ fn clear_degraded(ctx: &mut CheckContext) -> Result<(), CheckError> {
         return Ok(());
     }
     let decl = console::open_shell(ctx)?;
-    let now = console::run(ctx, &decl, &command)?;
+    let now = console::ask(ctx, &decl, &command)?;
     console::close_shell(ctx, &decl)?;
     if !now.contains(&degraded) {
         return Ok(());
@@ -115,7 +115,7 @@ fn clear_degraded(ctx: &mut CheckContext) -> Result<(), CheckError> {
         .ok_or_else(|| CheckError::Harness("no update path".into()))?;
     restart_and_wait(ctx, first.as_ref())?;
     let decl = console::open_shell(ctx)?;
-    let now = console::run(ctx, &decl, &command)?;
+    let now = console::ask(ctx, &decl, &command)?;
     console::close_shell(ctx, &decl)?;
     if now.contains(&degraded) {
         return Err(CheckError::Board(format!(

@@ -38,7 +38,13 @@ pub fn board_file(doc: &mut Value, _ctx: &BoardFileContext) {
     );
     edit::remove(doc, &["declares", "state", "http"]);
     edit::remove(doc, &["declares", "configuration", "http"]);
+    // No network: SMP on the console is the one update path.
     edit::remove(doc, &["declares", "update", "http"]);
+    edit::set(
+        doc,
+        &["declares", "update", "paths"],
+        edit::yaml("- smp-serial"),
+    );
     edit::remove(doc, &["declares", "logging", "event_log", "http"]);
     edit::remove(doc, &["declares", "logging", "syslog"]);
     edit::remove(doc, &["declares", "factory_reset", "http"]);
