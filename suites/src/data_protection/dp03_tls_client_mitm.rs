@@ -20,7 +20,7 @@ pub static TLS_MITM_SELF_SIGNED: MitmSpec = MitmSpec {
         default_timeout: Duration::from_secs(60),
         params: &[],
     },
-    needs_test_ca: false,
+    unjudged_without_test_ca: None,
     meetings: |client, ca| {
         let mut meetings = Vec::new();
         // With a test CA the client trusts, a control shows the path to

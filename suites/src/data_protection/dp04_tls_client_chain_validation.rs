@@ -20,9 +20,16 @@ pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
         default_timeout: Duration::from_secs(90),
         params: &[],
     },
-    needs_test_ca: true,
+    // Without the client's test CA only the issuer is judged: a
+    // certificate for another name or out of date needs a CA it trusts.
+    unjudged_without_test_ca: Some("host name and validity period"),
     meetings: |client, ca| {
-        let Some(ca) = ca else { return Vec::new() };
+        let untrusted = Meeting {
+            label: "untrusted_ca",
+            cert: RogueCert::UntrustedCa,
+            must_accept: false,
+        };
+        let Some(ca) = ca else { return vec![untrusted] };
         vec![
             Meeting {
                 label: "trusted_ca_right_name",
@@ -32,11 +39,7 @@ pub static TLS_MITM_CHAIN: MitmSpec = MitmSpec {
                 },
                 must_accept: true,
             },
-            Meeting {
-                label: "untrusted_ca",
-                cert: RogueCert::UntrustedCa,
-                must_accept: false,
-            },
+            untrusted,
             Meeting {
                 label: "wrong_hostname",
                 cert: RogueCert::WrongHostname {

@@ -1,12 +1,13 @@
-//! DP-06: the device's TLS client refuses a downgrade. hilt brings the
-//! client (`crate::tls_peer`) to a server that answers with TLS 1.0, then at one that picks
+//! DP-06: the device's TLS clients refuse a downgrade. For every declared
+//! client with a test CA (`super::every_client`), hilt brings the client
+//! (`crate::tls_peer`) to a server that answers with TLS 1.0, then at one that picks
 //! the weakest suite offered, presenting a certificate the client trusts
 //! (so only the version or the suite can make it refuse), and watches for
 //! a client that retries with a legacy-only hello (version fallback).
 
 use std::time::Duration;
 
-use hilt_harness::board::{Board, Reference};
+use hilt_harness::board::{Board, Reference, TlsClientDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
@@ -16,10 +17,10 @@ use hilt_net::downgrade::{
 };
 use hilt_net::rogue::{make_presented, RogueCert};
 
-use super::dp04_tls_client_chain_validation::TLS_MITM_CHAIN;
-use super::mitm::{control_meeting, test_ca, TlsClientMitm};
+use super::every_client::{self, Client};
+use super::mitm::{control_meeting, test_ca};
 use crate::api::net_fault;
-use crate::tls_peer::TlsPeer;
+use crate::tls_peer::{self, TlsPeer};
 
 pub struct TlsDowngrade;
 
@@ -83,129 +84,151 @@ impl Check for TlsDowngrade {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        // The same wiring and declarations as DP-04: a trusted test CA and
-        // a way to bring the client to hilt's servers.
-        TlsClientMitm(&TLS_MITM_CHAIN).applicability(board)
+        every_client::applicability(board, client_applicability)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let ca = test_ca(ctx, &client)?
-            .ok_or_else(|| CheckError::Harness("no test CA declared".into()))?;
-        // A certificate the client trusts, for the right name.
-        let presented = make_presented(
-            &RogueCert::WrongHostname {
-                ca,
-                wrong_name: client.server_name.clone(),
-            },
-            &client.server_name,
-        )
-        .map_err(net_fault)?;
-        // Long enough for the client's next attempt after a refusal.
-        let linger = Duration::from_millis(ctx.param_u64("linger_ms")?);
-        let mut peer = TlsPeer::start(ctx, &client)?;
-        let mut all: Vec<DowngradeConnection> = Vec::new();
-        let mut outcome = Ok(());
-        for offer in [DowngradeOffer::Tls10, DowngradeOffer::WeakCipher] {
-            let mut config = DowngradeConfig::new(offer, presented.chain_pem.clone());
-            config.key_pem = Some(presented.key_pem());
-            let (link, port) = peer.listen_at();
-            let server = match DowngradeServer::start(&link, port, config) {
-                Ok(s) => s,
-                Err(e) => {
-                    outcome = Err(net_fault(e));
-                    break;
-                }
-            };
-            if let Err(e) = peer.point_at(ctx, server.local_addr()) {
-                outcome = Err(e);
+        every_client::judge_every_client(ctx, client_applicability, downgrade)
+    }
+}
+
+/// A client is met with a certificate it trusts (so only the version or
+/// the suite can make it refuse): it needs a declared test CA, and a way
+/// to bring it to hilt's servers.
+fn client_applicability(board: &Board, client: &TlsClientDecl) -> Applicability {
+    if client.test_ca.is_none() {
+        return Applicability::not_applicable(
+            "no test CA the client trusts is declared (declares.tls_clients[].test_ca): the downgrade servers need a certificate it accepts",
+            &["declares.tls_clients[].test_ca"],
+        );
+    }
+    tls_peer::applicability(board, client)
+}
+
+/// Brings one client to the TLS 1.0 server, then to the weak-suite one.
+fn downgrade(ctx: &mut CheckContext, client: &Client) -> Result<Finding, CheckError> {
+    let (tag, decl) = (&client.tag, &client.decl);
+    let ca =
+        test_ca(ctx, decl)?.ok_or_else(|| CheckError::Harness("no test CA declared".into()))?;
+    // A certificate the client trusts, for the right name.
+    let presented = make_presented(
+        &RogueCert::WrongHostname {
+            ca,
+            wrong_name: decl.server_name.clone(),
+        },
+        &decl.server_name,
+    )
+    .map_err(net_fault)?;
+    // Long enough for the client's next attempt after a refusal.
+    let linger = Duration::from_millis(ctx.param_u64("linger_ms")?);
+    let mut peer = TlsPeer::start(ctx, decl)?;
+    let mut all: Vec<DowngradeConnection> = Vec::new();
+    let mut outcome = Ok(());
+    for offer in [DowngradeOffer::Tls10, DowngradeOffer::WeakCipher] {
+        let mut config = DowngradeConfig::new(offer, presented.chain_pem.clone());
+        config.key_pem = Some(presented.key_pem());
+        let (link, port) = peer.listen_at();
+        let server = match DowngradeServer::start(&link, port, config) {
+            Ok(s) => s,
+            Err(e) => {
+                outcome = Err(net_fault(e));
                 break;
             }
-            let seen = server.wait_for(1, &peer.wait(ctx));
-            if seen.is_ok() {
-                if let Err(e) = ctx.sleep(linger) {
-                    outcome = Err(e);
-                }
+        };
+        if let Err(e) = peer.point_at(ctx, server.local_addr()) {
+            outcome = Err(e);
+            break;
+        }
+        let seen = server.wait_for(1, &peer.wait(ctx));
+        if seen.is_ok() {
+            if let Err(e) = ctx.sleep(linger) {
+                outcome = Err(e);
             }
-            let connections = server.shutdown();
-            ctx.evidence().text(
-                &format!("downgrade-{offer:?}.json").to_lowercase(),
-                "application/json",
-                &format!("connections to the {offer:?} downgrade server"),
-                &serde_json::to_string_pretty(&connections).unwrap_or_default(),
-            )?;
-            if let Err(e) = seen {
-                outcome = Err(CheckError::Board(format!(
+        }
+        let connections = server.shutdown();
+        ctx.evidence().text(
+            &format!("downgrade-{tag}-{offer:?}.json").to_lowercase(),
+            "application/json",
+            &format!(
+                "connections of the {} client to the {offer:?} downgrade server",
+                decl.purpose
+            ),
+            &serde_json::to_string_pretty(&connections).unwrap_or_default(),
+        )?;
+        if let Err(e) = seen {
+            outcome = Err(CheckError::Board(format!(
                     "the device never connected to the {offer:?} downgrade server (reached through {}): {e}",
                     peer.describe()
                 )));
-                break;
+            break;
+        }
+        all.extend(connections);
+        if outcome.is_err() {
+            break;
+        }
+    }
+    // A refusal is an alert in answer to the downgraded ServerHello. A
+    // client that closed, went silent or erred may never have reached
+    // the question: such a refusal counts only if a control handshake
+    // through the same path completes.
+    let unclear: Vec<usize> = all
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.reaction,
+                ClientReaction::Closed | ClientReaction::Timeout | ClientReaction::Error(_)
+            )
+        })
+        .map(|c| c.seq)
+        .collect();
+    let mut control = None;
+    if outcome.is_ok() && !unclear.is_empty() {
+        match test_ca(ctx, decl)? {
+            Some(ca) => match control_meeting(ctx, &mut peer, client, ca) {
+                Ok(seen) => control = Some(seen),
+                Err(e) => outcome = Err(e),
+            },
+            None => {
+                outcome = Err(CheckError::Harness("no test CA declared".into()));
             }
-            all.extend(connections);
-            if outcome.is_err() {
-                break;
-            }
         }
-        // A refusal is an alert in answer to the downgraded ServerHello. A
-        // client that closed, went silent or erred may never have reached
-        // the question: such a refusal counts only if a control handshake
-        // through the same path completes.
-        let unclear: Vec<usize> = all
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.reaction,
-                    ClientReaction::Closed | ClientReaction::Timeout | ClientReaction::Error(_)
-                )
-            })
-            .map(|c| c.seq)
-            .collect();
-        let mut control = None;
-        if outcome.is_ok() && !unclear.is_empty() {
-            match test_ca(ctx, &client)? {
-                Some(ca) => match control_meeting(ctx, &mut peer, &client, ca) {
-                    Ok(seen) => control = Some(seen),
-                    Err(e) => outcome = Err(e),
-                },
-                None => {
-                    outcome = Err(CheckError::Harness("no test CA declared".into()));
-                }
-            }
-        }
-        peer.restore(ctx)?;
-        outcome?;
-        let mut problems = Vec::new();
-        for c in all.iter().filter(|c| took_downgrade(c)) {
-            problems.push(format!(
-                "continued the downgraded handshake ({:?} offer, connection #{})",
-                c.offer, c.seq
-            ));
-        }
-        if fallback_detected(&all) {
-            problems.push("retried with a legacy-only hello or in plaintext after the refusal (version fallback)".into());
-        }
-        let mut weak: Vec<String> = all
-            .iter()
-            .flat_map(|c| c.weak_suites_offered.iter().cloned())
-            .collect();
-        weak.sort();
-        weak.dedup();
-        if !weak.is_empty() {
-            problems.push(format!("offers weak suites: {}", weak.join(", ")));
-        }
-        let mut observed = all.iter().map(describe).collect::<Vec<_>>().join("; ");
-        if let Some(seen) = control {
-            observed.push_str(&format!(
+    }
+    peer.restore(ctx)?;
+    outcome?;
+    let mut problems = Vec::new();
+    for c in all.iter().filter(|c| took_downgrade(c)) {
+        problems.push(format!(
+            "continued the downgraded handshake ({:?} offer, connection #{})",
+            c.offer, c.seq
+        ));
+    }
+    if fallback_detected(&all) {
+        problems.push(
+            "retried with a legacy-only hello or in plaintext after the refusal (version fallback)"
+                .into(),
+        );
+    }
+    let mut weak: Vec<String> = all
+        .iter()
+        .flat_map(|c| c.weak_suites_offered.iter().cloned())
+        .collect();
+    weak.sort();
+    weak.dedup();
+    if !weak.is_empty() {
+        problems.push(format!("offers weak suites: {}", weak.join(", ")));
+    }
+    let mut observed = all.iter().map(describe).collect::<Vec<_>>().join("; ");
+    if let Some(seen) = control {
+        observed.push_str(&format!(
                 "; connections {unclear:?} ended without an alert, but a control server with a trusted certificate was accepted ({seen})"
             ));
-        }
-        if problems.is_empty() {
-            Ok(Finding::pass(
-                "both downgrades were refused and no legacy retry followed",
-                observed,
-            ))
-        } else {
-            Ok(Finding::fail(problems.join("; "), observed))
-        }
+    }
+    if problems.is_empty() {
+        Ok(Finding::pass(
+            "both downgrades were refused and no legacy retry followed",
+            observed,
+        ))
+    } else {
+        Ok(Finding::fail(problems.join("; "), observed))
     }
 }

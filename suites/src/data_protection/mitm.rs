@@ -1,5 +1,5 @@
-//! DP-03 and DP-04: the device's TLS client meets a man in the middle.
-//! hilt brings the client (through its declared server setting, or by
+//! DP-03 and DP-04: the device's TLS clients meet a man in the middle.
+//! Every declared client is met (`super::every_client`): hilt brings each (through its declared server setting, or by
 //! taking its fixed server over on the board's link: `crate::tls_peer`) to
 //! rogue servers, one per kind of bad certificate, and records whether the
 //! handshake completed or any data was sent.
@@ -9,6 +9,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Check, CheckError, CheckMeta, Finding};
 use hilt_net::rogue::{CaMaterial, RogueCert, RogueConfig, RogueServer};
 
+use super::every_client::{self, Client};
 use crate::api::net_fault;
 use crate::tls_peer::{self, TlsPeer};
 
@@ -23,8 +24,9 @@ pub(super) struct Meeting {
 
 pub struct MitmSpec {
     pub(super) meta: CheckMeta,
-    /// The meetings need the test CA the client trusts.
-    pub(super) needs_test_ca: bool,
+    /// What the meetings cannot judge on a client without a declared test
+    /// CA (its other meetings still run); None: nothing.
+    pub(super) unjudged_without_test_ca: Option<&'static str>,
     pub(super) meetings: fn(&TlsClientDecl, Option<CaMaterial>) -> Vec<Meeting>,
 }
 
@@ -58,28 +60,34 @@ impl Check for TlsClientMitm {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        let Some(client) = board.spec.declares.tls_clients.first() else {
-            return Applicability::not_applicable(
-                "the device declares no outgoing TLS connections (declares.tls_clients)",
-                &["declares.tls_clients"],
-            );
-        };
-        if self.0.needs_test_ca && client.test_ca.is_none() {
-            return Applicability::not_applicable(
-"no test CA the client trusts is declared (declares.tls_clients[].test_ca): host name and expiry checks need one", &["declares.tls_clients[].test_ca"]);
-        }
-        // How the client is brought to hilt's servers: its setting, or its
-        // fixed server taken over on the board's link.
-        tls_peer::applicability(board, client)
+        // How each client is brought to hilt's servers: its setting, or
+        // its fixed server taken over on the board's link.
+        every_client::applicability(board, tls_peer::applicability)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let client = ctx.board().spec.declares.tls_clients[0].clone();
-        let meetings = (self.0.meetings)(&client, test_ca(ctx, &client)?);
+        every_client::judge_every_client(ctx, tls_peer::applicability, |ctx, client| {
+            self.meet(ctx, client)
+        })
+    }
+}
+
+impl TlsClientMitm {
+    /// Brings one client to each of the check's rogue servers in turn.
+    fn meet(&self, ctx: &mut CheckContext, client: &Client) -> Result<Finding, CheckError> {
+        let ca = test_ca(ctx, &client.decl)?;
+        let unjudged = match (&ca, self.0.unjudged_without_test_ca) {
+            (None, Some(what)) => Some(format!(
+                "{what} not judged: no test CA the client trusts is declared ({})",
+                client.field("test_ca")
+            )),
+            _ => None,
+        };
+        let meetings = (self.0.meetings)(&client.decl, ca);
         if meetings.is_empty() {
             return Err(CheckError::Harness("no rogue server to run".into()));
         }
-        let mut peer = TlsPeer::start(ctx, &client)?;
+        let mut peer = TlsPeer::start(ctx, &client.decl)?;
         let mut met = Vec::new();
         let mut outcome = Ok(());
         for meeting in meetings {
@@ -87,7 +95,7 @@ impl Check for TlsClientMitm {
             let server = match RogueServer::start(
                 &link,
                 port,
-                RogueConfig::new(meeting.cert, client.server_name.clone()),
+                RogueConfig::new(meeting.cert, client.decl.server_name.clone()),
             ) {
                 Ok(s) => s,
                 Err(e) => {
@@ -111,9 +119,13 @@ impl Check for TlsClientMitm {
                 break;
             }
             ctx.evidence().text(
-                &format!("rogue-{}.json", meeting.label),
+                &format!("rogue-{}-{}.json", client.tag, meeting.label),
                 "application/json",
-                &format!("connections to the {} server", meeting.label),
+                &format!(
+                    "connections of the {} client to the {} server",
+                    client.name(),
+                    meeting.label
+                ),
                 &serde_json::to_string_pretty(&connections).unwrap_or_default(),
             )?;
             met.push((meeting.label, meeting.must_accept, answer(&connections)));
@@ -121,7 +133,11 @@ impl Check for TlsClientMitm {
         // Put back what reaching the client changed, whatever happened.
         peer.restore(ctx)?;
         outcome?;
-        judge(&met)
+        let mut finding = judge(&met)?;
+        if let Some(unjudged) = unjudged {
+            finding.reason = format!("{} ({unjudged})", finding.reason);
+        }
+        Ok(finding)
     }
 }
 
@@ -132,9 +148,10 @@ impl Check for TlsClientMitm {
 pub(crate) fn control_meeting(
     ctx: &mut CheckContext,
     peer: &mut TlsPeer,
-    client: &TlsClientDecl,
+    client: &Client,
     ca: CaMaterial,
 ) -> Result<String, CheckError> {
+    let (tag, client) = (&client.tag, &client.decl);
     let (link, port) = peer.listen_at();
     let server = RogueServer::start(
         &link,
@@ -153,9 +170,12 @@ pub(crate) fn control_meeting(
     let seen = server.wait_for(1, &peer.wait(ctx));
     let connections = server.shutdown();
     ctx.evidence().text(
-        "rogue-control.json",
+        &format!("rogue-{tag}-control.json"),
         "application/json",
-        "connections to the control server (a certificate the client trusts)",
+        &format!(
+            "connections of the {} client to the control server (a certificate it trusts)",
+            client.purpose
+        ),
         &serde_json::to_string_pretty(&connections).unwrap_or_default(),
     )?;
     seen.map_err(|e| {

@@ -14,6 +14,7 @@ mod dp03_tls_client_mitm;
 mod dp04_tls_client_chain_validation;
 mod dp06_tls_downgrade;
 mod dp10_unauthenticated_erase;
+mod every_client;
 mod mitm;
 use mitm::TlsClientMitm;
 
