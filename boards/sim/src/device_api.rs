@@ -248,6 +248,18 @@ pub struct Personality {
     /// ClientHello.
     #[serde(default)]
     pub tls_version_fallback: bool,
+    /// `ota-accepts-untrusted` (`second-tls-client` shape): the
+    /// update-check client accepts any server certificate.
+    #[serde(default)]
+    pub ota_accepts_untrusted: bool,
+    /// `ota-skips-hostname-check`: the update-check client accepts a
+    /// trusted certificate for another name.
+    #[serde(default)]
+    pub ota_skips_hostname_check: bool,
+    /// `ota-version-fallback`: the update-check client retries with a
+    /// TLS 1.0 ClientHello after a version failure.
+    #[serde(default)]
+    pub ota_version_fallback: bool,
     /// Syslog forwarding of security events on. On in the reference firmware
     /// (sends only once `syslog_collector` is configured).
     pub syslog: bool,

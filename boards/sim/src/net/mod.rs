@@ -33,6 +33,7 @@ pub(crate) mod digest;
 pub(crate) mod form_login;
 pub(crate) mod http;
 pub(crate) mod netns;
+pub(crate) mod ota_check;
 pub(crate) mod pki;
 pub(crate) mod server;
 pub(crate) mod smp_udp;
@@ -606,6 +607,20 @@ pub fn start(api: Arc<dyn DeviceApi>, cfg: NetConfig) -> Result<NetHandle, NetEr
             Arc::clone(&pki),
             telemetry::ClientFlaws::of(&personality),
             fixed_telemetry(&personality, &cfg),
+            Arc::clone(&shutdown),
+        )?);
+    }
+    if personality
+        .shapes
+        .iter()
+        .any(|s| s == crate::shapes::second_tls_client::NAME)
+    {
+        handle.detached.push(ota_check::spawn(
+            Arc::clone(&api),
+            cfg.clone(),
+            ns.clone(),
+            Arc::clone(&pki),
+            ota_check::flaws(&personality),
             Arc::clone(&shutdown),
         )?);
     }

@@ -61,7 +61,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use super::pki::{Pki, DEFAULT_TELEMETRY_SERVER_NAME};
-use super::{configured_destination, event_kind, netns, NetConfig, Shutdown};
+use super::{configured_destination, event_kind, netns, ConnGuard, NetConfig, Shutdown};
 use crate::device_api::{config_key, DeviceApi, Personality};
 
 /// Default server port (MQTT over TLS).
@@ -78,6 +78,9 @@ pub struct FixedServer {
     pub server: SocketAddr,
     pub interval: Duration,
 }
+
+/// A client's TLS session over TCP.
+pub(super) type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -483,6 +486,62 @@ fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
+/// A TLS session with `server`: connected from the board's address, the
+/// handshake done as `tls` (and the flaws) allow. Shared by the device's
+/// TLS clients (telemetry, and the `second-tls-client` shape's update
+/// check). On failure, what the attempt came to.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn handshake(
+    cfg: &NetConfig,
+    tls: &Arc<ClientConfig>,
+    flaws: ClientFlaws,
+    server: SocketAddr,
+    name: &str,
+    server_name: ServerName<'static>,
+    sd: &Arc<Shutdown>,
+) -> Result<(TlsStream, ConnGuard), Outcome> {
+    let tcp = connect_from(cfg.board_addr(), server, CONNECT_TIMEOUT, sd).map_err(|e| {
+        Outcome::Failed {
+            reason: format!("connecting to {server}: {e}"),
+        }
+    })?;
+    let guard = sd.register(&tcp);
+    if tcp.set_read_timeout(Some(IO_TIMEOUT)).is_err()
+        || tcp.set_write_timeout(Some(IO_TIMEOUT)).is_err()
+    {
+        return Err(Outcome::Failed {
+            reason: "socket setup failed".into(),
+        });
+    }
+    let conn = rustls::ClientConnection::new(Arc::clone(tls), server_name).map_err(|e| {
+        Outcome::Failed {
+            reason: format!("TLS setup: {e}"),
+        }
+    })?;
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    while s.conn.is_handshaking() {
+        if let Err(e) = s.conn.complete_io(&mut s.sock) {
+            let mut reason = format!("{server} ({name}): {e}");
+            return Err(match tls_error(&e) {
+                Some(rustls::Error::InvalidCertificate(_)) => {
+                    Outcome::CertificateRejected { server, reason }
+                }
+                Some(te) if flaws.version_fallback && version_failure(te) => {
+                    // The flaw: like the browsers of old, try again at once
+                    // with what the server seems to speak.
+                    let _ = s.sock.shutdown(std::net::Shutdown::Both);
+                    drop(s);
+                    let answer = legacy_fallback(cfg, server, name, sd);
+                    reason.push_str(&format!("; retried with TLS 1.0: {answer}"));
+                    Outcome::HandshakeFailed { server, reason }
+                }
+                _ => Outcome::HandshakeFailed { server, reason },
+            });
+        }
+    }
+    Ok((s, guard))
+}
+
 /// One telemetry attempt (from whatever namespace the thread is in).
 pub fn attempt(
     api: &dyn DeviceApi,
@@ -512,77 +571,35 @@ pub fn attempt(
             reason: format!("telemetry_server_name {name:?} is not a valid name"),
         };
     };
-    let tcp = match connect_from(cfg.board_addr(), server, CONNECT_TIMEOUT, sd) {
-        Ok(s) => s,
-        Err(e) => {
-            return Outcome::Failed {
-                reason: format!("connecting to {server}: {e}"),
-            }
-        }
+    let (mut s, _guard) = match handshake(cfg, tls, flaws, server, &name, server_name, sd) {
+        Ok(session) => session,
+        Err(outcome) => return outcome,
     };
-    let _reg = sd.register(&tcp);
-    if tcp.set_read_timeout(Some(IO_TIMEOUT)).is_err()
-        || tcp.set_write_timeout(Some(IO_TIMEOUT)).is_err()
-    {
-        return Outcome::Failed {
-            reason: "socket setup failed".into(),
-        };
-    }
-    let conn = match rustls::ClientConnection::new(Arc::clone(tls), server_name) {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::Failed {
-                reason: format!("TLS setup: {e}"),
-            }
-        }
-    };
-    let mut s = rustls::StreamOwned::new(conn, tcp);
-    while s.conn.is_handshaking() {
-        if let Err(e) = s.conn.complete_io(&mut s.sock) {
-            let mut reason = format!("{server} ({name}): {e}");
-            return match tls_error(&e) {
-                Some(rustls::Error::InvalidCertificate(_)) => {
-                    Outcome::CertificateRejected { server, reason }
-                }
-                Some(te) if flaws.version_fallback && version_failure(te) => {
-                    // The flaw: like the browsers of old, try again at once
-                    // with what the server seems to speak.
-                    let _ = s.sock.shutdown(std::net::Shutdown::Both);
-                    drop(s);
-                    let answer = legacy_fallback(cfg, server, &name, sd);
-                    reason.push_str(&format!("; retried with TLS 1.0: {answer}"));
-                    Outcome::HandshakeFailed { server, reason }
-                }
-                _ => Outcome::HandshakeFailed { server, reason },
-            };
-        }
-    }
     let id = api.identity().device_id;
-    let mqtt =
-        |s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>| -> std::io::Result<()> {
-            s.write_all(&mqtt_connect(&id))?;
-            s.flush()?;
-            let mut ack = [0u8; 4];
-            s.read_exact(&mut ack)?;
-            if ack[0] != 0x20 || ack[1] != 0x02 {
-                return Err(std::io::Error::other("not an MQTT CONNACK"));
-            }
-            if ack[3] != 0 {
-                return Err(std::io::Error::other(format!(
-                    "CONNACK refused, return code {}",
-                    ack[3]
-                )));
-            }
-            let topic = format!("hilt/{id}/telemetry");
-            s.write_all(&mqtt_publish(&topic, report(api).as_bytes()))?;
-            s.flush()?;
-            // QoS 0: delivered once written. Closing is best effort (a
-            // server may hang up first).
-            let _ = s.write_all(&MQTT_DISCONNECT);
-            s.conn.send_close_notify();
-            let _ = s.flush();
-            Ok(())
-        };
+    let mqtt = |s: &mut TlsStream| -> std::io::Result<()> {
+        s.write_all(&mqtt_connect(&id))?;
+        s.flush()?;
+        let mut ack = [0u8; 4];
+        s.read_exact(&mut ack)?;
+        if ack[0] != 0x20 || ack[1] != 0x02 {
+            return Err(std::io::Error::other("not an MQTT CONNACK"));
+        }
+        if ack[3] != 0 {
+            return Err(std::io::Error::other(format!(
+                "CONNACK refused, return code {}",
+                ack[3]
+            )));
+        }
+        let topic = format!("hilt/{id}/telemetry");
+        s.write_all(&mqtt_publish(&topic, report(api).as_bytes()))?;
+        s.flush()?;
+        // QoS 0: delivered once written. Closing is best effort (a
+        // server may hang up first).
+        let _ = s.write_all(&MQTT_DISCONNECT);
+        s.conn.send_close_notify();
+        let _ = s.flush();
+        Ok(())
+    };
     match mqtt(&mut s) {
         Ok(()) => Outcome::Sent { server },
         Err(e) => Outcome::Failed {

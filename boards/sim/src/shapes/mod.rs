@@ -18,6 +18,7 @@ use yaml_serde::Value;
 pub mod fixed_telemetry;
 mod form_login_api;
 mod http_api;
+pub mod second_tls_client;
 
 /// A camera-like device: its API over plain HTTP, camera-style paths,
 /// Digest authentication with an account of its own.
@@ -88,6 +89,11 @@ pub const SHAPES: &[Shape] = &[Shape {
         name: update::HTTP_UPLOAD_ONLY,
         summary: "update only through a multipart HTTPS upload; read back from the status resource",
         board_file: update::http_upload_only,
+    },
+    Shape {
+        name: second_tls_client::NAME,
+        summary: "a second TLS client, an update check (purpose ota-check) calling a server fixed in the firmware (198.18.<i>.11:8443) every 3 s, beside telemetry",
+        board_file: second_tls_client::board_file,
     },
 ];
 
