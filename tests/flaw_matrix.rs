@@ -248,6 +248,36 @@ const SHAPES: &[ShapeRows] = &[
             ("tls-version-fallback", &["data_protection::tls_downgrade"]),
         ],
     },
+    // Two TLS clients: telemetry (a setting) and an update check (a fixed
+    // server taken over on the link). A flaw in the second client alone
+    // FAILs its checks: DP-03, DP-04 and DP-06 judge every client.
+    ShapeRows {
+        shapes: &["second-tls-client"],
+        reference_fails: &[],
+        not_applicable: &[],
+        flaws: &[
+            (
+                "ota-accepts-untrusted",
+                &[
+                    "data_protection::tls_client_mitm",
+                    "data_protection::tls_client_chain_validation",
+                ],
+            ),
+            (
+                "ota-skips-hostname-check",
+                &["data_protection::tls_client_chain_validation"],
+            ),
+            ("ota-version-fallback", &["data_protection::tls_downgrade"]),
+            // The first client's flaw still FAILs beside a sound second.
+            (
+                "tls-accepts-untrusted",
+                &[
+                    "data_protection::tls_client_mitm",
+                    "data_protection::tls_client_chain_validation",
+                ],
+            ),
+        ],
+    },
     ShapeRows {
         // A web-managed device: the HTTPS API behind a login form and a
         // session cookie.
