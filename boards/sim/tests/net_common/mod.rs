@@ -353,6 +353,25 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
+fn build_request_typed(
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: sim\r\nConnection: close\r\nContent-Type: {content_type}\r\n"
+    );
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = req.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
 fn build_request(method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> Vec<u8> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n");
     if let Some(a) = auth {
@@ -415,6 +434,21 @@ pub fn https(
     auth: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, std::io::Error> {
+    https_typed(cfg, addr, name, method, path, auth, None, body)
+}
+
+/// [`https`] with a `Content-Type` header.
+#[allow(clippy::too_many_arguments, dead_code)]
+pub fn https_typed(
+    cfg: &Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    name: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, std::io::Error> {
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let server_name =
@@ -422,7 +456,11 @@ pub fn https(
     let conn = rustls::ClientConnection::new(Arc::clone(cfg), server_name)
         .map_err(std::io::Error::other)?;
     let mut s = rustls::StreamOwned::new(conn, tcp);
-    s.write_all(&build_request(method, path, auth, body))?;
+    let request = match content_type {
+        Some(t) => build_request_typed(method, path, auth, t, body),
+        None => build_request(method, path, auth, body),
+    };
+    s.write_all(&request)?;
     s.flush()?;
     let mut raw = Vec::new();
     match s.read_to_end(&mut raw) {
