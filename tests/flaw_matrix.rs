@@ -33,18 +33,9 @@ const MATRIX: &[(&str, &[&str])] = &[
         "serial-no-login",
         &["logical_access::serial_login_required"],
     ),
-    (
-        "bootloader-accepts-unsigned",
-        &["software_update::unsigned_image"],
-    ),
-    (
-        "bootloader-accepts-any-key",
-        &[
-            "software_update::bad_signature",
-            "software_update::wrong_key",
-        ],
-    ),
-    ("rollback-allowed", &["software_update::rollback"]),
+    BOOTLOADER_UNSIGNED,
+    BOOTLOADER_ANY_KEY,
+    ROLLBACK_ALLOWED,
     ("debug-unlocked", &["logical_access::debug_port_locked"]),
     (
         "plaintext-api",
@@ -144,19 +135,8 @@ const MATRIX: &[(&str, &[&str])] = &[
         &["data_protection::tls_client_chain_validation"],
     ),
     ("tls-version-fallback", &["data_protection::tls_downgrade"]),
-    (
-        "bootloader-skips-hash",
-        &[
-            "software_update::tampered_payload",
-            "software_update::edited_security_counter",
-            "software_update::primary_slot_tamper",
-            "state_awareness::degraded_state_reported",
-        ],
-    ),
-    (
-        "bootloader-hangs-on-truncated",
-        &["software_update::truncated_image"],
-    ),
+    BOOTLOADER_SKIPS_HASH,
+    BOOTLOADER_HANGS,
     (
         "bootloader-no-boot-validation",
         &["software_update::primary_slot_tamper"],
@@ -195,6 +175,35 @@ struct ShapeRows {
     not_applicable: &'static [&'static str],
     flaws: &'static [(&'static str, &'static [&'static str])],
 }
+
+/// The bootloader's flaws and their checks, for shapes whose update path
+/// differs from the reference board's (the same checks FAIL through it).
+type Row = (&'static str, &'static [&'static str]);
+const BOOTLOADER_UNSIGNED: Row = (
+    "bootloader-accepts-unsigned",
+    &["software_update::unsigned_image"],
+);
+const BOOTLOADER_ANY_KEY: Row = (
+    "bootloader-accepts-any-key",
+    &[
+        "software_update::bad_signature",
+        "software_update::wrong_key",
+    ],
+);
+const BOOTLOADER_SKIPS_HASH: Row = (
+    "bootloader-skips-hash",
+    &[
+        "software_update::tampered_payload",
+        "software_update::edited_security_counter",
+        "software_update::primary_slot_tamper",
+        "state_awareness::degraded_state_reported",
+    ],
+);
+const BOOTLOADER_HANGS: Row = (
+    "bootloader-hangs-on-truncated",
+    &["software_update::truncated_image"],
+);
+const ROLLBACK_ALLOWED: Row = ("rollback-allowed", &["software_update::rollback"]);
 
 const SHAPES: &[ShapeRows] = &[
     ShapeRows {
@@ -362,8 +371,9 @@ const SHAPES: &[ShapeRows] = &[
         not_applicable: &[],
         flaws: &[("no-lockout", &["logical_access::brute_force_lockout"])],
     },
-    // Update paths: each shape leaves one path; every forgery goes through
-    // it, and a bootloader flaw FAILs through it as on the reference board.
+    // Update paths: each shape leaves one path. Every forgery goes through
+    // it: the reference build refuses each, and each bootloader flaw FAILs
+    // exactly its checks through that path, as on the reference board.
     ShapeRows {
         shapes: &["console-upload"],
         reference_fails: &[],
@@ -373,10 +383,11 @@ const SHAPES: &[ShapeRows] = &[
                 "console-upload-unauthenticated",
                 &["software_update::unauthenticated_update"],
             ),
-            (
-                "bootloader-accepts-unsigned",
-                &["software_update::unsigned_image"],
-            ),
+            BOOTLOADER_UNSIGNED,
+            BOOTLOADER_ANY_KEY,
+            BOOTLOADER_SKIPS_HASH,
+            BOOTLOADER_HANGS,
+            ROLLBACK_ALLOWED,
         ],
     },
     ShapeRows {
@@ -385,11 +396,11 @@ const SHAPES: &[ShapeRows] = &[
         reference_fails: &["software_update::unauthenticated_update"],
         not_applicable: &[],
         flaws: &[
-            (
-                "bootloader-accepts-unsigned",
-                &["software_update::unsigned_image"],
-            ),
-            ("rollback-allowed", &["software_update::rollback"]),
+            BOOTLOADER_UNSIGNED,
+            BOOTLOADER_ANY_KEY,
+            BOOTLOADER_SKIPS_HASH,
+            BOOTLOADER_HANGS,
+            ROLLBACK_ALLOWED,
         ],
     },
     ShapeRows {
@@ -401,10 +412,11 @@ const SHAPES: &[ShapeRows] = &[
                 "http-upload-unauthenticated",
                 &["software_update::unauthenticated_update"],
             ),
-            (
-                "bootloader-accepts-unsigned",
-                &["software_update::unsigned_image"],
-            ),
+            BOOTLOADER_UNSIGNED,
+            BOOTLOADER_ANY_KEY,
+            BOOTLOADER_SKIPS_HASH,
+            BOOTLOADER_HANGS,
+            ROLLBACK_ALLOWED,
         ],
     },
 ];
