@@ -287,3 +287,55 @@ fn an_update_path_without_read_back_is_refused() {
         "hilt reads which image runs",
     );
 }
+
+#[test]
+fn a_label_password_needs_the_labels_pattern() {
+    let text = VALID.replace("env:LAB7_PASSWORD", "label");
+    assert_error(&text, 10, "declares.accounts.admin.password", "label");
+}
+
+#[test]
+fn a_label_pattern_without_a_capture_group_is_refused() {
+    let text =
+        format!("{VALID}  identity:\n    physical: {{ file: label.txt, password: 'PW: \\S+' }}\n");
+    assert_error(
+        &text,
+        15,
+        "declares.identity.physical.password",
+        "capture group",
+    );
+}
+
+#[test]
+fn a_label_read_by_its_own_patterns_gives_the_accounts_password() {
+    let text = format!(
+        "{}  identity:\n    physical: {{ file: label.txt, identifier: 'S/N: (\\S+)', password: 'PW: (\\S+)' }}\n",
+        VALID.replace("env:LAB7_PASSWORD", "label")
+    );
+    let (file, result, _dir) = load(&text);
+    let board = result.expect("loads");
+    std::fs::write(
+        file.with_file_name("label.txt"),
+        "Thermostat T1\nS/N: T1-0042\nPW: Label-pass-1\n",
+    )
+    .expect("label");
+    let password = board
+        .account_password("admin")
+        .expect("read from the label");
+    assert_eq!(password.expose(), "Label-pass-1");
+    assert!(board.preflight().is_empty(), "{:?}", board.preflight());
+}
+
+#[test]
+fn a_dialogue_step_with_a_bad_prompt_names_its_field() {
+    let text = VALID.replace(
+        "account: admin }",
+        "account: admin, change_password: { steps: [ { send: passwd, expect: '(' }, { send: '{new}' } ] } }",
+    );
+    assert_error(
+        &text,
+        11,
+        "declares.console.change_password",
+        "regular expression",
+    );
+}
