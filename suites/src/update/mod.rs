@@ -202,21 +202,17 @@ pub fn applicable(board: &Board) -> Applicability {
             return na;
         }
     }
-    for source in update.read_back_sources().iter().take(1) {
-        let needs = match source {
-            ReadBack::Smp => None,
-            ReadBack::Http(h) => Some(("an HTTP read-back", h.api.clone())),
-            ReadBack::Console(_) => Some(("a console read-back", None)),
-        };
-        if let Some((what, port)) = needs {
-            let na = match source {
-                ReadBack::Console(_) => needs_console(board, what),
-                _ => needs_http(board, what, port.as_ref()),
-            };
-            if let Some(na) = na {
-                return na;
-            }
-        }
+    let read_back_missing = match update.read_back_sources().first() {
+        None => Some(Applicability::not_applicable(
+            "no read-back source declared (declares.update.read_back) to show which image runs",
+            &["declares.update.read_back"],
+        )),
+        Some(ReadBack::Smp) => None,
+        Some(ReadBack::Http(h)) => needs_http(board, "an HTTP read-back", h.api.as_ref()),
+        Some(ReadBack::Console(_)) => needs_console(board, "a console read-back"),
+    };
+    if let Some(na) = read_back_missing {
+        return na;
     }
     Applicability::Applicable
 }
