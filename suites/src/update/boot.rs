@@ -35,6 +35,11 @@ impl Boot {
 
 /// Restarts the device through `updater` and waits for it to boot.
 pub fn restart_and_wait(ctx: &mut CheckContext, updater: &dyn Updater) -> Result<Boot, CheckError> {
+    if has_console(ctx) {
+        // A prompt printed before the restart (a path that never reads the
+        // console leaves it there) must not read as the boot's end.
+        ctx.console()?.discard_pending()?;
+    }
     updater.restart(ctx)?;
     match wait_for_boot(ctx)? {
         Ok(log) => Ok(Boot::Booted(log)),
