@@ -267,14 +267,16 @@ fn default_reboot() -> String {
     "reboot".into()
 }
 
-/// The image written through the debug probe (GDB memory writes) into the
-/// update slot, then the board power-cycled. Only where the image fits.
+/// The image written in place through the debug port (the GDB endpoint's
+/// memory writes, `hardware.debug.gdb`) over the slot at `address`, then
+/// the board power-cycled. Only an image that fits is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeUploadPath {
-    /// Address of the update slot in the target's memory map.
+    /// Address of the slot in the target's memory map (where the image's
+    /// header goes).
     pub address: u64,
-    /// Size of the update slot in bytes (larger images are not written).
+    /// Size of the slot in bytes (larger images are not written).
     pub size: u64,
 }
 
@@ -400,10 +402,17 @@ mod tests {
     #[test]
     fn paths_mix_bare_names_and_fields() {
         let decl = parse(
-            "paths:\n  - smp-serial\n  - smp-udp: { port: 1400 }\n  - http: { path: /fw, body: { multipart: { field: firmware } }, reboot: /reboot }\n  - console: { command: 'fw {offset} {chunk}', encoding: hex, success: '^ok', finish: fw-install }\nread_back:\n  - smp\n  - console: { command: version, version: 'version: (\\S+)', sha256: 'sha256: (\\w+)' }\n",
+            "paths:\n  - smp-serial\n  - smp-udp: { port: 1400 }\n  - http: { path: /fw, body: { multipart: { field: firmware } }, reboot: /reboot }\n  - console: { command: 'fw {offset} {chunk}', encoding: hex, success: '^ok', finish: fw-install }\n  - probe: { address: 0x10000, size: 0x20000 }\nread_back:\n  - smp\n  - console: { command: version, version: 'version: (\\S+)', sha256: 'sha256: (\\w+)' }\n",
         );
         let paths = decl.all_paths();
-        assert_eq!(paths.len(), 4);
+        assert_eq!(paths.len(), 5);
+        assert_eq!(
+            paths[4],
+            UpdatePath::Probe(ProbeUploadPath {
+                address: 0x10000,
+                size: 0x20000
+            })
+        );
         assert_eq!(paths[1], UpdatePath::SmpUdp(SmpUdpPath { port: 1400 }));
         let UpdatePath::Http(http) = &paths[2] else {
             panic!("{paths:?}")

@@ -5,8 +5,9 @@
 use hilt_harness::context::CheckContext;
 use hilt_harness::CheckError;
 
+use super::boot::wait_for_boot;
 use super::{
-    restart_and_wait, restore, running, updaters, Boot, Running, Session, Updater, Upload,
+    golden, restart_and_wait, restore, running, updaters, Boot, Running, Session, Updater, Upload,
 };
 
 /// What happened when an image went through one update path.
@@ -92,6 +93,9 @@ pub fn attempt(
         .upload(ctx, image, Session::Authorized)?
         .note()
         .to_string()];
+    if updater.in_place() {
+        return in_place(ctx, updater, before, steps);
+    }
     let boot = restart_and_wait(ctx, updater)?;
     let hung = matches!(boot, Boot::HungUntilPowerCycle(_));
     if hung {
@@ -115,6 +119,56 @@ pub fn attempt(
         after,
         boot_log,
         hung,
+    })
+}
+
+/// The rest of an [`attempt`] for an image written in place: a device that
+/// then halts (no valid image to boot) refused it, and gets the golden
+/// image back through the same path.
+fn in_place(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    before: Running,
+    mut steps: Vec<String>,
+) -> Result<Attempt, CheckError> {
+    updater.restart(ctx)?;
+    let boot_log = match wait_for_boot(ctx)? {
+        Ok(log) => log,
+        Err(tail) => {
+            steps.push("the device did not boot the written image (halted)".into());
+            let golden = golden(ctx)?;
+            if let Upload::Refused(why) = updater.upload(ctx, &golden, Session::Authorized)? {
+                return Err(CheckError::Board(format!(
+                    "the golden image could not be written back: {why}"
+                )));
+            }
+            updater.restart(ctx)?;
+            if let Err(still) = wait_for_boot(ctx)? {
+                return Err(CheckError::Board(format!(
+                    "with the golden image written back the board did not boot: {still:?}"
+                )));
+            }
+            steps.push("the golden image written back".into());
+            tail
+        }
+    };
+    ctx.evidence().text(
+        &format!("boot-{}.log", slug(&updater.label())),
+        "text/plain",
+        &format!(
+            "boot log after writing the image through {}",
+            updater.label()
+        ),
+        &boot_log,
+    )?;
+    let after = running(ctx)?;
+    Ok(Attempt {
+        path: updater.label(),
+        steps,
+        before,
+        after,
+        boot_log,
+        hung: false,
     })
 }
 

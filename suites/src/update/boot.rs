@@ -73,7 +73,7 @@ fn has_console(ctx: &CheckContext) -> bool {
 /// The boot log up to the console's login (or shell) prompt, or, without a
 /// console, the read-back answering again; inner `Err`: what was seen
 /// before [`BOOT`] ran out.
-fn wait_for_boot(ctx: &mut CheckContext) -> Result<Result<String, String>, CheckError> {
+pub(super) fn wait_for_boot(ctx: &mut CheckContext) -> Result<Result<String, String>, CheckError> {
     if !has_console(ctx) {
         // The device may still answer before it goes down.
         ctx.sleep(Duration::from_secs(2))?;

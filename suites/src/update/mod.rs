@@ -14,6 +14,7 @@ mod attempt;
 mod boot;
 mod console_upload;
 mod http_upload;
+mod probe;
 mod read_back;
 mod restore;
 mod smp;
@@ -89,6 +90,11 @@ pub trait Updater {
     fn discard(&self, ctx: &mut CheckContext) -> Result<bool, CheckError>;
     /// What waits in the update slot.
     fn stored(&self, ctx: &mut CheckContext) -> Result<Stored, CheckError>;
+    /// Whether the image replaces the running one directly (no test boot):
+    /// a device that then finds no valid image and halts refused it.
+    fn in_place(&self) -> bool {
+        false
+    }
 }
 
 /// The running image as a read-back source reports it.
@@ -141,8 +147,7 @@ pub fn updater(path: UpdatePath) -> Option<Box<dyn Updater>> {
         UpdatePath::SmpUdp(udp) => Some(Box::new(smp::SmpUdp(udp.port))),
         UpdatePath::Http(http) => Some(Box::new(http_upload::HttpUpload(http))),
         UpdatePath::Console(console) => Some(Box::new(console_upload::ConsoleUpload(console))),
-        // No probe driver yet: `applicable` names the path.
-        UpdatePath::Probe(_) => None,
+        UpdatePath::Probe(probe) => Some(Box::new(probe::ProbeWrite(probe))),
     }
 }
 
@@ -228,10 +233,22 @@ fn wiring_missing(board: &Board, path: &UpdatePath) -> Option<Applicability> {
             )
         }),
         UpdatePath::Http(h) => needs_http(board, "an HTTP upload", h.api.as_ref()),
-        UpdatePath::Probe(_) => Some(Applicability::not_applicable(
-            "a probe update path is declared and hilt has no probe update driver yet; declare the device's other paths",
-            &["declares.update.paths"],
-        )),
+        UpdatePath::Probe(_) => {
+            let hw = &board.spec.hardware;
+            if hw.debug.as_ref().and_then(|d| d.gdb.as_ref()).is_none() {
+                Some(Applicability::not_applicable(
+                    "a probe update path writes through a GDB endpoint (hardware.debug.gdb)",
+                    &["hardware.debug.gdb"],
+                ))
+            } else if hw.power.is_none() {
+                Some(Applicability::not_applicable(
+                    "a probe update path restarts the board by power (hardware.power)",
+                    &["hardware.power"],
+                ))
+            } else {
+                None
+            }
+        }
     }
 }
 
