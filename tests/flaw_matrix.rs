@@ -99,8 +99,13 @@ const MATRIX: &[(&str, &[&str])] = &[
         &["device_identification::identifier_write_refused"],
     ),
     (
+        // A setting lost at a restart: also "updates disabled", lost at the
+        // restart after the first update path's attempt (SU-14).
         "config-not-persisted",
-        &["device_configuration::authorized_change"],
+        &[
+            "device_configuration::authorized_change",
+            "software_update::update_setting_enforced",
+        ],
     ),
     (
         "password-change-keeps-old",

@@ -107,6 +107,26 @@ pub fn control(ctx: &mut CheckContext, moment: &str) -> Result<String, CheckErro
     }
 }
 
+/// After a restart of a board whose boot cannot be followed on a
+/// console: waits until its control service answers, up to `within` (and
+/// the check's deadline). The boot counts only once the board answers.
+pub fn await_boot_on_network(
+    ctx: &mut CheckContext,
+    within: Duration,
+) -> Result<String, CheckError> {
+    let until = Instant::now() + within;
+    loop {
+        match control(ctx, "after the restart") {
+            Ok(seen) => return Ok(seen),
+            Err(CheckError::Board(_)) if Instant::now() < until => {
+                ctx.stop().check()?;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Tries the exchange until it succeeds or [`CONTROL_TIMEOUT`] passes: a
 /// board just back from a reboot may open its services a moment after its
 /// console prompt.

@@ -4,8 +4,7 @@ use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::{console_source, read_console_id};
-use crate::console;
+use super::{console_source, read_identifiers};
 
 /// ID-04: the identifier on the label matches the logical one.
 pub struct PhysicalMatchesLogical;
@@ -47,26 +46,30 @@ impl Check for PhysicalMatchesLogical {
                 &["declares.identity.physical"],
             );
         }
-        if console_source(board).is_none() {
+        let logical = board
+            .spec
+            .declares
+            .identity
+            .as_ref()
+            .map_or(0, |i| i.logical.len());
+        if logical == 0 {
             return Applicability::not_applicable(
-                "no console identity source declared",
-                &["declares.identity.logical[].console"],
+                "no logical identity source declared to compare the label with (declares.identity.logical)",
+                &["declares.identity.logical"],
+            );
+        }
+        if label_pattern(board).is_none() {
+            return Applicability::not_applicable(
+                "no pattern for the label's identifier: neither the label's own (declares.identity.physical.identifier) nor a console identity source's",
+                &["declares.identity.physical.identifier"],
             );
         }
         Applicability::Applicable
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let (command, pattern) = console_source(ctx.board())
-            .ok_or_else(|| CheckError::Harness("no console identity source".into()))?;
-        // The label's identifier has its own pattern where the label
-        // prints it differently from the console.
-        let label_pattern = ctx
-            .board()
-            .label()
-            .and_then(|l| l.identifier_pattern())
-            .unwrap_or(&pattern)
-            .to_string();
+        let label_pattern = label_pattern(ctx.board())
+            .ok_or_else(|| CheckError::Harness("no label identifier pattern".into()))?;
         // The label as an operator would transcribe it (bounded: a label is short).
         // A missing label is a setup fault (the preflight finds it first).
         let label = ctx.board().label_text().map_err(CheckError::Harness)?;
@@ -79,22 +82,41 @@ impl Check for PhysicalMatchesLogical {
         )?;
         let physical = hilt_harness::board::capture(&label_pattern, &label)
             .map_err(|e| CheckError::Harness(format!("label identifier pattern: {e}")))?;
-        let decl = console::open_shell(ctx)?;
-        let logical = read_console_id(ctx, &decl, &command, &pattern)?;
-        console::close_shell(ctx, &decl)?;
-        match physical {
-            None => Ok(Finding::fail(
+        // What the device reports through its first declared source
+        // (console or API alike); whether the sources agree is ID-01's.
+        let logical = read_identifiers(ctx)?;
+        let Some((source, logical)) = logical.into_iter().next() else {
+            return Err(CheckError::Harness("no logical identity source".into()));
+        };
+        let Some(physical) = physical else {
+            return Ok(Finding::fail(
                 "the label carries no identifier",
-                format!("label has nothing matching {label_pattern:?}; logical {logical}"),
-            )),
-            Some(physical) if physical == logical => Ok(Finding::pass(
+                format!(
+                    "label has nothing matching {label_pattern:?}; device ({source}) {logical}"
+                ),
+            ));
+        };
+        let observed = format!("label {physical}; device ({source}) {logical}");
+        if physical == logical {
+            Ok(Finding::pass(
                 "label and device report the same identifier",
-                format!("label {physical}; device {logical}"),
-            )),
-            Some(physical) => Ok(Finding::fail(
+                observed,
+            ))
+        } else {
+            Ok(Finding::fail(
                 "the device reports an identifier other than its label's",
-                format!("label {physical}; device {logical}"),
-            )),
+                observed,
+            ))
         }
     }
+}
+
+/// The pattern that finds the identifier on the label: the label's own,
+/// else the first console identity source's (the same text format).
+fn label_pattern(board: &Board) -> Option<String> {
+    board
+        .label()
+        .and_then(|l| l.identifier_pattern())
+        .map(str::to_string)
+        .or_else(|| console_source(board).map(|(_, pattern)| pattern))
 }

@@ -84,6 +84,9 @@ impl Check for UpdateSettingEnforced {
         // Whatever happens, the user's setting is put back.
         let attempts = attempt_every_path(ctx, &image);
         console::open_shell(ctx)?;
+        // Whether "disabled" outlived the restarts of the attempts: a
+        // setting lost at a restart lets a later path install.
+        let after = console::config_get(ctx, &decl, &setting.parameter);
         let restored = console::config_set_verified(ctx, &decl, &setting.parameter, &original);
         console::close_shell(ctx, &decl)?;
         let attempts = attempts?;
@@ -104,14 +107,22 @@ impl Check for UpdateSettingEnforced {
             .map(|a| a.path.as_str())
             .collect();
         if !installed.is_empty() {
+            let lost = match &after {
+                Ok(now) if *now != setting.disabled => format!(
+                    " ({} read {now:?} afterwards: the setting did not survive a restart)",
+                    setting.parameter
+                ),
+                _ => String::new(),
+            };
             return Ok(Finding::fail(
                 format!(
-                    "the device installed {version} while updating was disabled, through: {}",
+                    "the device installed {version} while updating was disabled, through: {}{lost}",
                     installed.join(", ")
                 ),
                 observed,
             ));
         }
+        after?;
         // Control: with updating enabled each path takes an authorized
         // upload, so the refusal came from the setting and not from an
         // update path that takes nothing.
