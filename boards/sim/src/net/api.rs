@@ -90,6 +90,7 @@ pub const CAMERA_PATHS: &[(&str, &str)] = &[
     ("/cgi-bin/config.cgi", "/api/v1/config"),
     ("/cgi-bin/events.cgi", "/api/v1/events"),
     ("/cgi-bin/firmware.cgi", "/api/v1/firmware"),
+    ("/cgi-bin/firmware-upload.cgi", "/api/v1/firmware/upload"),
     ("/cgi-bin/firmware-confirm.cgi", "/api/v1/firmware/confirm"),
     ("/cgi-bin/factory-reset.cgi", "/api/v1/factory-reset"),
     ("/cgi-bin/reboot.cgi", "/api/v1/reboot"),

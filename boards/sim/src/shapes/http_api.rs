@@ -10,6 +10,9 @@ use yaml_serde::Value;
 use super::edit;
 use super::BoardFileContext;
 
+/// The camera's status resource (other shapes find the camera's API by it).
+pub const STATUS_PATH: &str = "/cgi-bin/status.cgi";
+
 pub fn board_file(doc: &mut Value, ctx: &BoardFileContext) {
     let d = ctx.dir.display();
     let http = crate::netglue::port(80, ctx.loopback);
@@ -41,7 +44,7 @@ pub fn board_file(doc: &mut Value, ctx: &BoardFileContext) {
 "#,
         ),
     );
-    edit::set(doc, &["declares", "state", "http"], "/cgi-bin/status.cgi");
+    edit::set(doc, &["declares", "state", "http"], STATUS_PATH);
     edit::set(
         doc,
         &["declares", "configuration", "http", "path"],

@@ -45,6 +45,7 @@ pub struct BoardFileContext {
     pub loopback: bool,
 }
 
+pub mod no_console;
 pub mod open_console;
 pub mod rotating_label;
 pub mod undeclared_lockout;
@@ -89,6 +90,11 @@ pub const SHAPES: &[Shape] = &[Shape {
         name: update::HTTP_UPLOAD_ONLY,
         summary: "update only through a multipart HTTPS upload; read back from the status resource",
         board_file: update::http_upload_only,
+    },
+    Shape {
+        name: no_console::NAME,
+        summary: "the lab has no access to the console: no hardware.serial, no declares.console, no console-only resource in the board file (the device is unchanged)",
+        board_file: no_console::board_file,
     },
     Shape {
         name: second_tls_client::NAME,

@@ -9,7 +9,8 @@
 //!   SMP `image state` over UDP.
 //! - `http-upload-only`: no SMP and no raw upload; a multipart form upload
 //!   (`POST /api/v1/firmware/upload`, file field `firmware`) on the HTTPS
-//!   API; read back from `GET /api/v1/status`.
+//!   API; read back from `GET /api/v1/status` (with `http-api`, the
+//!   camera's `/cgi-bin/firmware-upload.cgi` and `/cgi-bin/status.cgi`).
 
 use yaml_serde::Value;
 
@@ -67,9 +68,30 @@ pub fn smp_udp_update(doc: &mut Value, _ctx: &BoardFileContext) {
 }
 
 pub fn http_upload_only(doc: &mut Value, _ctx: &BoardFileContext) {
+    // The upload sits on the API the board has: camera-style paths when the
+    // `http-api` shape (applied before this one) declared them.
+    let camera = edit::mapping(doc, &["declares", "state"])
+        .get("http")
+        .and_then(Value::as_str)
+        == Some(super::http_api::STATUS_PATH);
+    let (upload, reboot, confirm, status) = if camera {
+        (
+            "/cgi-bin/firmware-upload.cgi",
+            "/cgi-bin/reboot.cgi",
+            "/cgi-bin/firmware-confirm.cgi",
+            super::http_api::STATUS_PATH,
+        )
+    } else {
+        (
+            "/api/v1/firmware/upload",
+            "/api/v1/reboot",
+            "/api/v1/firmware/confirm",
+            "/api/v1/status",
+        )
+    };
     set_paths(
         doc,
-        "- http: { method: POST, path: '/api/v1/firmware/upload?mode=test', body: { multipart: { field: firmware, filename: firmware.bin } }, reboot: /api/v1/reboot, confirm: /api/v1/firmware/confirm }",
-        "- http: { path: /api/v1/status, version_field: version, sha256_field: image_sha256 }",
+        &format!("- http: {{ method: POST, path: '{upload}?mode=test', body: {{ multipart: {{ field: firmware, filename: firmware.bin }} }}, reboot: {reboot}, confirm: {confirm} }}"),
+        &format!("- http: {{ path: {status}, version_field: version, sha256_field: image_sha256 }}"),
     );
 }
