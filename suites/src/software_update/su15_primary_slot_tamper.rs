@@ -50,6 +50,15 @@ enum PowerOn {
 }
 
 fn power_on_and_watch(ctx: &mut CheckContext) -> Result<PowerOn, CheckError> {
+    if !update::has_console(ctx) {
+        // No console to watch: the device booted when its read-back
+        // answers again (the update drivers' wait after a restart).
+        ctx.power(PowerAction::On)?;
+        return Ok(match update::wait_for_boot(ctx)? {
+            Ok(log) => PowerOn::Prompt(log),
+            Err(last) => PowerOn::NoPrompt(format!("no read-back answer: {last}")),
+        });
+    }
     ctx.power_watching_console(PowerAction::On)?;
     let decl = ctx.console_decl()?;
     let mut ends = vec![decl.prompt_pattern()];

@@ -7,16 +7,27 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use crate::console;
 
-fn log_command(board: &Board) -> Option<Dialogue> {
-    board
-        .spec
-        .declares
-        .logging
-        .as_ref()?
-        .event_log
-        .as_ref()?
-        .console
-        .clone()
+/// Where CS-01 reads the event log: the console's log dialogue when a
+/// console is wired, else the API's event-log resource.
+#[derive(Clone)]
+enum LogSource {
+    Console(Dialogue),
+    Api(String),
+}
+
+fn console_wired(board: &Board) -> bool {
+    board.spec.hardware.serial.is_some() && board.spec.declares.console.is_some()
+}
+
+fn log_source(board: &Board) -> Option<LogSource> {
+    let log = board.spec.declares.logging.as_ref()?.event_log.as_ref()?;
+    if console_wired(board) {
+        if let Some(command) = &log.console {
+            return Some(LogSource::Console(command.clone()));
+        }
+    }
+    let path = log.http.clone()?;
+    matches!(crate::api::needs_api(board), Applicability::Applicable).then_some(LogSource::Api(path))
 }
 
 /// CS-01: security events appear in the device's event log, with a time:
@@ -104,14 +115,88 @@ fn http_provocations(board: &Board) -> (Option<UpdatePath>, Option<String>) {
 }
 
 fn console_login(board: &Board) -> bool {
-    matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
+    console_wired(board) && matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
 }
 
-fn read_log(ctx: &mut CheckContext, command: &Dialogue) -> Result<String, CheckError> {
-    let decl = console::open_shell(ctx)?;
-    let log = console::ask(ctx, &decl, command)?;
-    console::close_shell(ctx, &decl)?;
-    Ok(log)
+/// How CS-01 can cause a failed login: at the console's login when one is
+/// wired, else with a wrong password on the API.
+fn login_provocation(board: &Board) -> Option<Provocation> {
+    if console_login(board) {
+        return Some(Provocation::Login);
+    }
+    matches!(crate::api::needs_api(board), Applicability::Applicable)
+        .then_some(Provocation::ApiLogin)
+}
+
+/// The event log as text, one event a line.
+fn read_log(ctx: &mut CheckContext, source: &LogSource) -> Result<String, CheckError> {
+    match source {
+        LogSource::Console(command) => {
+            let decl = console::open_shell(ctx)?;
+            let log = console::ask(ctx, &decl, command)?;
+            console::close_shell(ctx, &decl)?;
+            Ok(log)
+        }
+        LogSource::Api(path) => {
+            use hilt_net::http::HttpRequest;
+            let target = crate::api::for_event_log(ctx)?;
+            let request = HttpRequest::get(path.clone());
+            let response = crate::api::send(ctx, &target, request, crate::api::Auth::Declared)?;
+            if response.status != 200 {
+                return Err(CheckError::Board(format!(
+                    "authorized GET {path} answered {}",
+                    response.status
+                )));
+            }
+            let json = response.json().map_err(crate::api::net_fault)?;
+            Ok(event_lines(&json))
+        }
+    }
+}
+
+/// The events of a JSON event log (the first array found: the document
+/// itself or one of its fields), one a line: its time (seconds since the
+/// epoch written as a UTC date) then its other fields as `key=value`.
+fn event_lines(json: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let events = match json {
+        Value::Array(items) => Some(items),
+        Value::Object(map) => map.values().find_map(Value::as_array),
+        _ => None,
+    };
+    let mut out = String::new();
+    for event in events.into_iter().flatten() {
+        let Value::Object(fields) = event else {
+            out.push_str(&format!("{event}\n"));
+            continue;
+        };
+        let mut line = Vec::new();
+        for (key, value) in fields {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let is_time = ["time", "timestamp", "ts", "date", "datetime"].contains(&key.as_str());
+            match (is_time, value.as_u64().and_then(utc_date)) {
+                (true, Some(date)) => line.insert(0, date),
+                (true, None) => line.insert(0, text),
+                _ => line.push(format!("{key}={text}")),
+            }
+        }
+        out.push_str(&line.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC date; None for 0 (no
+/// clock) or out of range.
+fn utc_date(seconds: u64) -> Option<String> {
+    if seconds == 0 {
+        return None;
+    }
+    let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Judges the lines `after` adds to `before` for `event`: None when it is
@@ -148,18 +233,22 @@ impl Check for FailedLoginLogged {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        if log_command(board).is_none() {
+        if log_source(board).is_none() {
             return Applicability::not_applicable(
-                "no console event log declared (declares.logging.event_log.console)",
-                &["declares.logging.event_log.console"],
+                "no event log hilt can read: neither on a wired console (declares.logging.event_log.console) nor on an API (declares.logging.event_log.http)",
+                &[
+                    "declares.logging.event_log.console",
+                    "declares.logging.event_log.http",
+                ],
             );
         }
         let (upload, config) = http_provocations(board);
-        if !console_login(board) && upload.is_none() && config.is_none() {
+        if login_provocation(board).is_none() && upload.is_none() && config.is_none() {
             return Applicability::not_applicable(
-                "nothing hilt can refuse: no console login, no update upload or configuration resource on an API",
+                "nothing hilt can refuse: no console login, no API login, no update upload or configuration resource on an API",
                 &[
                     "declares.console.login",
+                    "declares.interfaces[].api",
                     "declares.update.paths",
                     "declares.configuration.http",
                 ],
@@ -169,21 +258,18 @@ impl Check for FailedLoginLogged {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let command =
-            log_command(ctx.board()).ok_or_else(|| CheckError::Harness("no log command".into()))?;
+        let source =
+            log_source(ctx.board()).ok_or_else(|| CheckError::Harness("no event log".into()))?;
         let (upload, config) = http_provocations(ctx.board());
         let mut tested = Vec::new();
         let mut untested = Vec::new();
         let mut problems = Vec::new();
         let mut notes = Vec::new();
-        let mut log = read_log(ctx, &command)?;
+        let mut log = read_log(ctx, &source)?;
         let mut log_text = String::new();
 
         let provocations: [(&SecurityEvent, Option<Provocation>); 3] = [
-            (
-                &FAILED_LOGIN,
-                console_login(ctx.board()).then_some(Provocation::Login),
-            ),
+            (&FAILED_LOGIN, login_provocation(ctx.board())),
             (&REJECTED_UPDATE, upload.map(Provocation::Upload)),
             (&DENIED_CONFIGURATION, config.map(Provocation::ConfigWrite)),
         ];
@@ -200,7 +286,7 @@ impl Check for FailedLoginLogged {
                     ));
                 }
                 Caused::Refused(how) => {
-                    let after = read_log(ctx, &command)?;
+                    let after = read_log(ctx, &source)?;
                     let (problem, note) = judge_logged(event, &log, &after);
                     notes.push(format!("{} ({how}): {note}", event.what));
                     problems.extend(problem);
@@ -241,6 +327,9 @@ impl Check for FailedLoginLogged {
 enum Provocation {
     /// A wrong password at the console login.
     Login,
+    /// A wrong password for the API's account on an authenticated
+    /// resource (the state, else the event log).
+    ApiLogin,
     /// An upload through this (HTTP) update path without credentials, of
     /// bytes that are no image (so even a device that took it would install
     /// nothing).
@@ -271,6 +360,42 @@ impl Provocation {
                         "the console gave a shell without asking for credentials".into(),
                     )),
                 }
+            }
+            Provocation::ApiLogin => {
+                let decl = &ctx.board().spec.declares;
+                let path = decl
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.http.clone())
+                    .or_else(|| {
+                        decl.logging
+                            .as_ref()
+                            .and_then(|l| l.event_log.as_ref())
+                            .and_then(|e| e.http.clone())
+                    })
+                    .ok_or_else(|| {
+                        CheckError::Harness(
+                            "no authenticated API resource (state or event log) to log in to"
+                                .into(),
+                        )
+                    })?;
+                let target = if decl.state.as_ref().is_some_and(|s| s.http.is_some()) {
+                    api::for_state(ctx)?
+                } else {
+                    api::for_event_log(ctx)?
+                };
+                let request = HttpRequest::get(path.clone());
+                let status = api::send(ctx, &target, request, Auth::Wrong("Hilt-logged-attempt"))?
+                    .status;
+                let user = target.account().to_string();
+                if (200..300).contains(&status) {
+                    return Err(CheckError::Board(format!(
+                        "GET {path} with a wrong password for {user} answered {status}; AU checks cover that"
+                    )));
+                }
+                Ok(Caused::Refused(format!(
+                    "GET {path} with a wrong password for {user} -> {status}"
+                )))
             }
             Provocation::Upload(path) => {
                 let updater = crate::update::updater(path.clone())

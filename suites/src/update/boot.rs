@@ -66,14 +66,14 @@ pub fn restart_and_wait(ctx: &mut CheckContext, updater: &dyn Updater) -> Result
     }
 }
 
-fn has_console(ctx: &CheckContext) -> bool {
+pub(crate) fn has_console(ctx: &CheckContext) -> bool {
     ctx.board().spec.hardware.serial.is_some() && ctx.board().spec.declares.console.is_some()
 }
 
 /// The boot log up to the console's login (or shell) prompt, or, without a
 /// console, the read-back answering again; inner `Err`: what was seen
 /// before [`BOOT`] ran out.
-pub(super) fn wait_for_boot(ctx: &mut CheckContext) -> Result<Result<String, String>, CheckError> {
+pub(crate) fn wait_for_boot(ctx: &mut CheckContext) -> Result<Result<String, String>, CheckError> {
     if !has_console(ctx) {
         // The device may still answer before it goes down.
         ctx.sleep(Duration::from_secs(2))?;
