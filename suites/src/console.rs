@@ -52,25 +52,6 @@ pub fn open_shell(ctx: &mut CheckContext) -> Result<ConsoleDecl, CheckError> {
     }
 }
 
-/// Applicable when the declaration gives console commands to read and
-/// write settings (checks that change a setting and put it back).
-pub fn needs_config_commands(board: &hilt_harness::board::Board) -> hilt_harness::Applicability {
-    if board
-        .spec
-        .declares
-        .configuration
-        .as_ref()
-        .and_then(|c| c.console.as_ref())
-        .is_none()
-    {
-        return hilt_harness::Applicability::not_applicable(
-            "no console configuration commands declared (declares.configuration.console)",
-            &["declares.configuration.console"],
-        );
-    }
-    hilt_harness::Applicability::Applicable
-}
-
 /// Runs a declared device dialogue at the shell prompt (the console must
 /// be at it) with `fill` for its placeholders.
 pub fn say(

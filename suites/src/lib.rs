@@ -22,6 +22,7 @@ pub mod logical_access;
 pub mod non_technical;
 mod open_console;
 pub mod restore;
+mod settings;
 pub mod software_update;
 pub mod state_awareness;
 mod tls_peer;

@@ -18,15 +18,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hilt_harness::board::{Board, ConsoleDecl, Takeover, TlsClientDecl};
+use hilt_harness::board::{Board, Takeover, TlsClientDecl};
 use hilt_harness::context::CheckContext;
 use hilt_harness::transport::power::PowerAction;
 use hilt_harness::{Applicability, CheckError};
 use hilt_net::takeover::{self, AddressClaim, NatRedirect};
 use hilt_net::{Link, Stop};
 
+use crate::settings::{self, Settings};
 use crate::api;
-use crate::console;
 
 /// Above this interval (seconds) a client that connects at boot is
 /// provoked by a power cycle rather than waited for.
@@ -36,7 +36,7 @@ const PROVOKE_ABOVE_S: u32 = 30;
 enum Route {
     /// Its server is a setting, pointed at each server in turn.
     Setting {
-        decl: Box<ConsoleDecl>,
+        settings: Box<Settings>,
         parameter: String,
         /// The settings' values before the check: (parameter, value).
         originals: Vec<(String, String)>,
@@ -80,8 +80,8 @@ pub(crate) fn applicability(board: &Board, client: &TlsClientDecl) -> Applicabil
                     &["hardware.network.host_address"],
                 );
             }
-            // The client is pointed at rogue servers through console settings.
-            console::needs_config_commands(board)
+            // The client is pointed at rogue servers through its setting.
+            settings::applicable(board)
         }
         (None, Some(Takeover::Address)) => {
             let (Some(interface), Some(address)) = (
@@ -149,19 +149,16 @@ impl TlsPeer {
             peer.wait_bound = None;
         }
         if let Some(parameter) = &client.server_parameter {
-            let decl = console::open_shell(ctx)?;
-            let mut originals = vec![(
-                parameter.clone(),
-                console::config_get(ctx, &decl, parameter)?,
-            )];
+            let settings = Settings::open(ctx)?;
+            let mut originals = vec![(parameter.clone(), settings.get(ctx, parameter)?)];
             if let Some(p) = &client.interval_parameter {
-                // Every change goes through config_set, which registers
-                // the undo step that puts the value back.
-                originals.push((p.clone(), console::config_get(ctx, &decl, p)?));
-                console::config_set_verified(ctx, &decl, p, "1")?;
+                // Every change registers the undo step that puts the
+                // value back.
+                originals.push((p.clone(), settings.get(ctx, p)?));
+                settings.set_verified(ctx, p, "1")?;
             }
             peer.route = Route::Setting {
-                decl: Box::new(decl),
+                settings: Box::new(settings),
                 parameter: parameter.clone(),
                 originals,
             };
@@ -227,10 +224,9 @@ impl TlsPeer {
     ) -> Result<(), CheckError> {
         match &mut self.route {
             Route::Setting {
-                decl, parameter, ..
+                settings, parameter, ..
             } => {
-                let (decl, parameter) = (decl.clone(), parameter.clone());
-                console::config_set_verified(ctx, &decl, &parameter, &server.to_string())?;
+                settings.set_verified(ctx, parameter, &server.to_string())?;
             }
             Route::Address { .. } => {}
             Route::Redirect { netns, rule } => {
@@ -280,14 +276,14 @@ impl TlsPeer {
     pub(crate) fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
         match self.route {
             Route::Setting {
-                decl, originals, ..
+                settings, originals, ..
             } => {
                 // Back as found before the check ends (this settles the
                 // undo steps the changes registered).
                 for (parameter, value) in &originals {
-                    console::config_set_verified(ctx, &decl, parameter, value)?;
+                    settings.set_verified(ctx, parameter, value)?;
                 }
-                console::close_shell(ctx, &decl)
+                settings.close(ctx)
             }
             Route::Address { claim, .. } => {
                 if let Some(claim) = claim {

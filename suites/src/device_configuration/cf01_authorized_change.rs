@@ -4,8 +4,8 @@ use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::{console_config, parameter};
-use crate::console;
+use super::parameter;
+use crate::settings::{self, Settings};
 
 /// CF-01: an authorized change applies and persists across a power cycle.
 pub struct AuthorizedChange;
@@ -31,34 +31,30 @@ impl Check for AuthorizedChange {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        console_config(board)
+        settings::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let (param, value) = parameter(ctx)?;
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &param)?;
+        let settings = Settings::open(ctx)?;
+        let original = settings.get(ctx, &param)?;
         if original == value {
             return Err(CheckError::Harness(format!(
                 "the declared test value {value:?} equals the current value; declare another"
             )));
         }
-        let answer = console::config_set(ctx, &decl, &param, &value)?;
-        let immediate = console::config_get(ctx, &decl, &param)?;
-        console::close_shell(ctx, &decl)?;
-        let persisted = if console::can_restart(ctx.board()) {
-            console::restart(ctx, &decl)?;
-            console::open_shell(ctx)?;
-            let v = console::config_get(ctx, &decl, &param)?;
-            console::close_shell(ctx, &decl)?;
-            Some(v)
+        let answer = settings.set(ctx, &param, &value)?;
+        let immediate = settings.get(ctx, &param)?;
+        let persisted = if settings::can_restart(ctx.board()) {
+            settings.close(ctx)?;
+            settings.restart(ctx, &param)?;
+            Some(settings.get(ctx, &param)?)
         } else {
             None
         };
         // Put the original value back, verified.
-        console::open_shell(ctx)?;
-        console::config_set_verified(ctx, &decl, &param, &original)?;
-        console::close_shell(ctx, &decl)?;
+        settings.set_verified(ctx, &param, &original)?;
+        settings.close(ctx)?;
         let observed = format!(
             "{param}: {original:?} -> set {value:?} (answer {answer:?}) -> reads {immediate:?}{}; restored to {original:?}",
             persisted

@@ -6,7 +6,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 use hilt_net::{Link, NetError};
 
 use crate::api;
-use crate::console;
+use crate::settings::{self, Settings};
 
 /// AU-13: an interface turned off stays off across a power cycle.
 pub struct DisabledInterfaceStaysDisabled;
@@ -92,16 +92,17 @@ impl Check for DisabledInterfaceStaysDisabled {
             return Applicability::not_applicable(
 "no TCP interface declares a setting that turns it off (declares.interfaces[].toggle)", &["declares.interfaces[].toggle"]);
         }
-        if !console::can_restart(board) {
+        match settings::applicable(board) {
+            Applicability::Applicable => {}
+            na => return na,
+        }
+        if !settings::can_restart(board) {
             return Applicability::not_applicable(
                 "the board cannot be restarted: no power control and no reboot dialogue",
                 &["hardware.power", "declares.console.reboot"],
             );
         }
-        match console::needs_config_commands(board) {
-            Applicability::Applicable => super::needs_console(board),
-            na => na,
-        }
+        Applicability::Applicable
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -114,25 +115,25 @@ impl Check for DisabledInterfaceStaysDisabled {
         let link = api::link(ctx)?;
         let port = interface.port;
         let name = format!("{} tcp/{}", interface.service, interface.port);
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &toggle.parameter)?;
+        let settings = Settings::open(ctx)?;
+        let original = settings.get(ctx, &toggle.parameter)?;
         // Control: turning the interface on opens its port, so "closed"
         // later means the setting worked, not that the port never existed.
-        console::config_set_verified(ctx, &decl, &toggle.parameter, &toggle.on)?;
+        settings.set_verified(ctx, &toggle.parameter, &toggle.on)?;
         let on_state = await_port(ctx, &link, port, PortState::Open, Duration::from_secs(3));
-        console::config_set_verified(ctx, &decl, &toggle.parameter, &toggle.off)?;
+        settings.set_verified(ctx, &toggle.parameter, &toggle.off)?;
         let off_state = await_port(ctx, &link, port, PortState::Closed, Duration::from_secs(3));
-        console::close_shell(ctx, &decl)?;
+        settings.close(ctx)?;
         if on_state != PortState::Open {
-            console::open_shell(ctx)?;
-            console::config_set_verified(ctx, &decl, &toggle.parameter, &original)?;
-            console::close_shell(ctx, &decl)?;
+            settings.reopen(ctx)?;
+            settings.set_verified(ctx, &toggle.parameter, &original)?;
+            settings.close(ctx)?;
             return Err(CheckError::Board(format!(
                 "{} = {:?} did not open {name} (port {on_state:?}): the declared toggle does not control it",
                 toggle.parameter, toggle.on
             )));
         }
-        console::restart(ctx, &decl)?;
+        settings.restart(ctx, &toggle.parameter)?;
         let after_state = port_state(&link, port);
         // Control: an interface that is on by default answers, so the board
         // is up and reachable when the toggled port reads closed.
@@ -146,10 +147,9 @@ impl Check for DisabledInterfaceStaysDisabled {
             .map(|i| i.port);
         let control_state =
             control.map(|c| await_port(ctx, &link, c, PortState::Open, Duration::from_secs(5)));
-        console::open_shell(ctx)?;
-        let setting_after = console::config_get(ctx, &decl, &toggle.parameter)?;
-        console::config_set_verified(ctx, &decl, &toggle.parameter, &original)?;
-        console::close_shell(ctx, &decl)?;
+        let setting_after = settings.get(ctx, &toggle.parameter)?;
+        settings.set_verified(ctx, &toggle.parameter, &original)?;
+        settings.close(ctx)?;
         let observed = format!(
             "{name}: on -> {on_state:?}; off -> {off_state:?}; after a power cycle: {after_state:?}, {} reads {setting_after:?}; control port: {}; setting put back to {original:?}",
             toggle.parameter,

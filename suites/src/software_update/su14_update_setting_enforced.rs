@@ -8,7 +8,7 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use super::images::declared_image;
-use crate::console;
+use crate::settings::{self, Settings};
 use crate::update::{self, attempt_every_path, control_upload, golden, image_version, updaters};
 
 pub struct UpdateSettingEnforced;
@@ -69,7 +69,7 @@ impl Check for UpdateSettingEnforced {
                 &["declares.update.candidate"],
             );
         }
-        console::needs_config_commands(board)
+        settings::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -77,18 +77,18 @@ impl Check for UpdateSettingEnforced {
             setting(ctx.board()).ok_or_else(|| CheckError::Harness("no update setting".into()))?;
         let image = declared_image(ctx, "candidate", |u| u.candidate.clone())?;
         let version = image_version(&image)?;
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &setting.parameter)?;
-        console::config_set_verified(ctx, &decl, &setting.parameter, &setting.disabled)?;
-        console::close_shell(ctx, &decl)?;
+        let settings = Settings::open(ctx)?;
+        let original = settings.get(ctx, &setting.parameter)?;
+        settings.set_verified(ctx, &setting.parameter, &setting.disabled)?;
+        settings.close(ctx)?;
         // Whatever happens, the user's setting is put back.
         let attempts = attempt_every_path(ctx, &image);
-        console::open_shell(ctx)?;
+        settings.reopen(ctx)?;
         // Whether "disabled" outlived the restarts of the attempts: a
         // setting lost at a restart lets a later path install.
-        let after = console::config_get(ctx, &decl, &setting.parameter);
-        let restored = console::config_set_verified(ctx, &decl, &setting.parameter, &original);
-        console::close_shell(ctx, &decl)?;
+        let after = settings.get(ctx, &setting.parameter);
+        let restored = settings.set_verified(ctx, &setting.parameter, &original);
+        settings.close(ctx)?;
         let attempts = attempts?;
         restored?;
         let observed = format!(
