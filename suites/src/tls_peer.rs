@@ -25,8 +25,8 @@ use hilt_harness::{Applicability, CheckError};
 use hilt_net::takeover::{self, AddressClaim, NatRedirect};
 use hilt_net::{Link, Stop};
 
-use crate::settings::{self, Settings};
 use crate::api;
+use crate::settings::{self, Settings};
 
 /// Above this interval (seconds) a client that connects at boot is
 /// provoked by a power cycle rather than waited for.
@@ -224,7 +224,9 @@ impl TlsPeer {
     ) -> Result<(), CheckError> {
         match &mut self.route {
             Route::Setting {
-                settings, parameter, ..
+                settings,
+                parameter,
+                ..
             } => {
                 settings.set_verified(ctx, parameter, &server.to_string())?;
             }
@@ -276,7 +278,9 @@ impl TlsPeer {
     pub(crate) fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
         match self.route {
             Route::Setting {
-                settings, originals, ..
+                settings,
+                originals,
+                ..
             } => {
                 // Back as found before the check ends (this settles the
                 // undo steps the changes registered).

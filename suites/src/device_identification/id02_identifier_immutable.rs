@@ -1,9 +1,9 @@
 use std::time::{Duration, Instant};
 
 use hilt_harness::board::{ApiRef, Board, Dialogue, IdentitySource};
-use hilt_harness::transport::power::PowerAction;
 use hilt_harness::context::CheckContext;
 use hilt_harness::params::{ParamKind, ParamSpec};
+use hilt_harness::transport::power::PowerAction;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use super::{console_source, read_console_id, read_http_id};
@@ -61,8 +61,8 @@ impl Check for IdentifierImmutable {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let source = source(ctx.board())
-            .ok_or_else(|| CheckError::Harness("no identity source".into()))?;
+        let source =
+            source(ctx.board()).ok_or_else(|| CheckError::Harness("no identity source".into()))?;
         let mut seen = vec![source.read(ctx)?];
         let before = seen[0].clone();
         let cycles = ctx.param_u64("cycles")?;

@@ -27,7 +27,8 @@ fn log_source(board: &Board) -> Option<LogSource> {
         }
     }
     let path = log.http.clone()?;
-    matches!(crate::api::needs_api(board), Applicability::Applicable).then_some(LogSource::Api(path))
+    matches!(crate::api::needs_api(board), Applicability::Applicable)
+        .then_some(LogSource::Api(path))
 }
 
 /// CS-01: security events appear in the device's event log, with a time:
@@ -196,7 +197,8 @@ fn utc_date(seconds: u64) -> Option<String> {
         return None;
     }
     let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// Judges the lines `after` adds to `before` for `event`: None when it is
@@ -385,8 +387,8 @@ impl Provocation {
                     api::for_event_log(ctx)?
                 };
                 let request = HttpRequest::get(path.clone());
-                let status = api::send(ctx, &target, request, Auth::Wrong("Hilt-logged-attempt"))?
-                    .status;
+                let status =
+                    api::send(ctx, &target, request, Auth::Wrong("Hilt-logged-attempt"))?.status;
                 let user = target.account().to_string();
                 if (200..300).contains(&status) {
                     return Err(CheckError::Board(format!(

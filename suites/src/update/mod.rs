@@ -26,8 +26,8 @@ use hilt_image::Image;
 use sha2::{Digest, Sha256};
 
 pub use attempt::{attempt, attempt_every_path, control_upload, Attempt};
-pub use boot::{restart_and_wait, Boot};
 pub(crate) use boot::{has_console, wait_for_boot};
+pub use boot::{restart_and_wait, Boot};
 pub use restore::restore;
 
 /// Whether an upload is made as the declared, authorized user.
