@@ -22,9 +22,9 @@ const BOOT: Duration = Duration::from_secs(60);
 /// An open way to the settings.
 pub enum Settings {
     /// Logged in at the console (its configuration dialogues).
-    Console(ConsoleDecl),
+    Console(Box<ConsoleDecl>),
     /// The API's configuration resource at `path`.
-    Api { target: ApiClient, path: String },
+    Api { target: Box<ApiClient>, path: String },
 }
 
 fn console_route(board: &Board) -> bool {
@@ -80,7 +80,7 @@ impl Settings {
     /// Opens the declared way (logging in at the console if that is it).
     pub fn open(ctx: &mut CheckContext) -> Result<Self, CheckError> {
         if console_route(ctx.board()) {
-            return Ok(Settings::Console(console::open_shell(ctx)?));
+            return Ok(Settings::Console(Box::new(console::open_shell(ctx)?)));
         }
         let path = api_route(ctx.board()).ok_or_else(|| {
             CheckError::Harness(
@@ -89,7 +89,7 @@ impl Settings {
             )
         })?;
         Ok(Settings::Api {
-            target: api::for_config(ctx)?,
+            target: Box::new(api::for_config(ctx)?),
             path,
         })
     }

@@ -104,9 +104,8 @@ fn source(board: &Board) -> Option<Source> {
             return Some(Source::Console(command, pattern));
         }
     }
-    if board.spec.hardware.network.is_none() {
-        return None;
-    }
+    // The API is reached over the board's network.
+    board.spec.hardware.network.as_ref()?;
     board
         .spec
         .declares
