@@ -24,7 +24,10 @@ pub enum Settings {
     /// Logged in at the console (its configuration dialogues).
     Console(Box<ConsoleDecl>),
     /// The API's configuration resource at `path`.
-    Api { target: Box<ApiClient>, path: String },
+    Api {
+        target: Box<ApiClient>,
+        path: String,
+    },
 }
 
 fn console_route(board: &Board) -> bool {

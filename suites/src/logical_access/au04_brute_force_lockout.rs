@@ -7,6 +7,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use super::{needs_console, verdict_word};
 use crate::console;
+use crate::settings::Settings;
 
 /// AU-04: repeated failures lock the account (or delay further attempts).
 pub struct BruteForceLockout;
@@ -90,35 +91,40 @@ impl Check for BruteForceLockout {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        match needs_console(board) {
-            Applicability::Applicable => {}
-            na => return na,
+        if console_login(board) || api_login(board) {
+            return Applicability::Applicable;
         }
-        match &board.spec.declares.console {
-            Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::not_applicable(
-                "the console asks for no password: there is nothing to guess (AU-09 judges an open console)",
-                &["declares.console.login"],
+        match needs_console(board) {
+            Applicability::Applicable => Applicability::not_applicable(
+                "no password to guess: the console asks for none (AU-09 judges an open console) and no API is declared",
+                &["declares.console.login", "declares.interfaces[].api"],
+            ),
+            Applicability::NotApplicable { .. } => Applicability::not_applicable(
+                "no password to guess: no console with a login wired, and no API declared",
+                &[
+                    "hardware.serial",
+                    "declares.console.login",
+                    "declares.interfaces[].api",
+                ],
             ),
         }
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
         let lockout = ctx.board().spec.declares.lockout.clone();
-        let user = console::account(ctx)?;
-        let password = ctx.password(&user)?;
-        let decl = ctx.console_decl()?;
         let (plan, saved) = match &lockout {
             Some(l) => {
                 // Two seconds: short, yet long enough that a loaded host
                 // still tries the right password while the lock holds.
-                let (delay, saved) = if l.delay_parameter.is_some() {
-                    console::open_shell(ctx)?;
-                    let shortened = console::shorten_lockout(ctx, &decl, 2)?;
-                    console::close_shell(ctx, &decl)?;
-                    shortened
-                } else {
-                    (l.delay_s.unwrap_or(0), None)
+                let (delay, saved) = match &l.delay_parameter {
+                    Some(param) => {
+                        let settings = Settings::open(ctx)?;
+                        let original = settings.get(ctx, param)?;
+                        settings.set_verified(ctx, param, "2")?;
+                        settings.close(ctx)?;
+                        (2, Some((param.clone(), original)))
+                    }
+                    None => (l.delay_s.unwrap_or(0), None),
                 };
                 let plan = LockPlan {
                     attempts: l.threshold,
@@ -134,79 +140,23 @@ impl Check for BruteForceLockout {
                 None,
             ),
         };
-        // Whatever happens next, the lock the guesses cause is waited out
-        // before the board is handed on.
-        console::undo_lock(ctx, &user);
         let mut observed = Vec::new();
         let mut unstopped = Vec::new();
-
-        // The console login.
-        let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
-        let mut timings = Vec::new();
-        for _ in 0..plan.attempts {
-            let start = std::time::Instant::now();
-            let outcome = console::try_login(ctx, &decl, &user, &wrong)?;
-            timings.push(start.elapsed().as_millis());
-            if outcome == LoginOutcome::LoggedIn {
-                return Ok(Finding::fail(
-                    "a wrong password logged in on the console",
-                    "login with a wrong password succeeded",
-                ));
+        let console_user = if console_login(ctx.board()) {
+            let user = console::account(ctx)?;
+            match brute_force_console(ctx, &plan, &user, &mut observed)? {
+                (Some(failed), _) => return Ok(failed),
+                (None, false) => unstopped.push("console"),
+                (None, true) => {}
             }
-        }
-        ctx.evidence().text(
-            "au04-console-timings.csv",
-            "text/csv",
-            "milliseconds each wrong console login took",
-            &timings
-                .iter()
-                .enumerate()
-                .map(|(n, ms)| format!("{},{ms}\n", n + 1))
-                .collect::<String>(),
-        )?;
-        // Now the right password, at once: a locked account refuses it.
-        let during = console::try_login(ctx, &decl, &user, &password)?;
-        let locked = during != LoginOutcome::LoggedIn;
-        let delayed = slowed(&timings);
-        let mut after = String::new();
-        if locked {
-            // It must work again once the lock passes, or the refusal
-            // proves nothing.
-            let mut waited = Duration::ZERO;
-            let mut back = false;
-            for pause in plan.waits() {
-                ctx.sleep(pause)?;
-                waited += pause;
-                if console::try_login(ctx, &decl, &user, &password)? == LoginOutcome::LoggedIn {
-                    back = true;
-                    break;
-                }
-            }
-            if !back {
-                return Err(CheckError::Board(format!(
-                    "the right password still fails on the console {} s after the guesses; cannot tell a lock from a broken login",
-                    waited.as_secs()
-                )));
-            }
-            after = format!("; after {} s: logs in", waited.as_secs());
-        }
-        console::close_shell(ctx, &decl)?;
-        if !locked && !delayed {
-            unstopped.push("console");
-        }
-        observed.push(format!(
-            "console: {} (ms each: {timings:?}{}); right password right after: {}{after}",
-            plan.describe(),
-            if delayed { ", slowed" } else { ", not slowed" },
-            verdict_word(&during),
-        ));
+            Some(user)
+        } else {
+            None
+        };
 
         // The API's login (its declared authentication), when the device
         // has one: brute force must be stopped there too.
-        if matches!(
-            crate::api::needs_api(ctx.board()),
-            Applicability::Applicable
-        ) {
+        if api_login(ctx.board()) {
             let (stopped, note) = brute_force_http(ctx, &plan)?;
             observed.push(note);
             if !stopped {
@@ -214,13 +164,15 @@ impl Check for BruteForceLockout {
             }
         }
 
-        if saved.is_some() {
-            console::open_shell(ctx)?;
-            console::restore_lockout(ctx, &decl, saved)?;
-            console::close_shell(ctx, &decl)?;
+        if let Some((param, original)) = saved {
+            let settings = Settings::open(ctx)?;
+            settings.set_verified(ctx, &param, &original)?;
+            settings.close(ctx)?;
         }
-        // The declared account logged in after the guesses: no lock left.
-        ctx.settle_undo(&console::lock_key(&user));
+        if let Some(user) = console_user {
+            // The declared account logged in after the guesses: no lock left.
+            ctx.settle_undo(&console::lock_key(&user));
+        }
         let observed = observed.join("; ");
         if unstopped.is_empty() {
             Ok(Finding::pass(
@@ -238,6 +190,93 @@ impl Check for BruteForceLockout {
             ))
         }
     }
+}
+
+fn console_login(board: &Board) -> bool {
+    matches!(needs_console(board), Applicability::Applicable)
+        && matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
+}
+
+fn api_login(board: &Board) -> bool {
+    matches!(crate::api::needs_api(board), Applicability::Applicable)
+}
+
+/// Brute force against the console login: the plan's wrong passwords,
+/// then the right one at once, then after the lock. A finding when a
+/// wrong password logged in, and whether the guesses were stopped (locked
+/// or slowed); what was seen goes to `observed`.
+fn brute_force_console(
+    ctx: &mut CheckContext,
+    plan: &LockPlan,
+    user: &str,
+    observed: &mut Vec<String>,
+) -> Result<(Option<Finding>, bool), CheckError> {
+    let password = ctx.password(user)?;
+    let decl = ctx.console_decl()?;
+    // Whatever happens next, the lock the guesses cause is waited out
+    // before the board is handed on.
+    console::undo_lock(ctx, user);
+    // The console login.
+    let wrong = hilt_harness::board::Secret::from_guess("Hilt-wrong-guess");
+    let mut timings = Vec::new();
+    for _ in 0..plan.attempts {
+        let start = std::time::Instant::now();
+        let outcome = console::try_login(ctx, &decl, user, &wrong)?;
+        timings.push(start.elapsed().as_millis());
+        if outcome == LoginOutcome::LoggedIn {
+            return Ok((
+                Some(Finding::fail(
+                    "a wrong password logged in on the console",
+                    "login with a wrong password succeeded",
+                )),
+                false,
+            ));
+        }
+    }
+    ctx.evidence().text(
+        "au04-console-timings.csv",
+        "text/csv",
+        "milliseconds each wrong console login took",
+        &timings
+            .iter()
+            .enumerate()
+            .map(|(n, ms)| format!("{},{ms}\n", n + 1))
+            .collect::<String>(),
+    )?;
+    // Now the right password, at once: a locked account refuses it.
+    let during = console::try_login(ctx, &decl, user, &password)?;
+    let locked = during != LoginOutcome::LoggedIn;
+    let delayed = slowed(&timings);
+    let mut after = String::new();
+    if locked {
+        // It must work again once the lock passes, or the refusal
+        // proves nothing.
+        let mut waited = Duration::ZERO;
+        let mut back = false;
+        for pause in plan.waits() {
+            ctx.sleep(pause)?;
+            waited += pause;
+            if console::try_login(ctx, &decl, user, &password)? == LoginOutcome::LoggedIn {
+                back = true;
+                break;
+            }
+        }
+        if !back {
+            return Err(CheckError::Board(format!(
+                "the right password still fails on the console {} s after the guesses; cannot tell a lock from a broken login",
+                waited.as_secs()
+            )));
+        }
+        after = format!("; after {} s: logs in", waited.as_secs());
+    }
+    console::close_shell(ctx, &decl)?;
+    observed.push(format!(
+        "console: {} (ms each: {timings:?}{}); right password right after: {}{after}",
+        plan.describe(),
+        if delayed { ", slowed" } else { ", not slowed" },
+        verdict_word(&during),
+    ));
+    Ok((None, locked || delayed))
 }
 
 /// Brute force against the API's HTTP authentication: the plan's wrong

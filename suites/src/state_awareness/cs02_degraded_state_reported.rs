@@ -27,9 +27,49 @@ static DEGRADED_STATE: CheckMeta = CheckMeta {
     params: &[],
 };
 
-fn state_command(board: &Board) -> Option<(Dialogue, String)> {
+/// Where the state is read: the console's state dialogue when a console
+/// is wired, else the API's state resource.
+enum StateSource {
+    Console(Dialogue),
+    Api(String),
+}
+
+/// The state source and the degraded marker.
+fn state_source(board: &Board) -> Option<(StateSource, String)> {
     let state = board.spec.declares.state.as_ref()?;
-    Some((state.console.clone()?, state.degraded.clone()?))
+    let degraded = state.degraded.clone()?;
+    let console_wired =
+        board.spec.hardware.serial.is_some() && board.spec.declares.console.is_some();
+    if let (true, Some(command)) = (console_wired, &state.console) {
+        return Some((StateSource::Console(command.clone()), degraded));
+    }
+    let path = state.http.clone()?;
+    matches!(crate::api::needs_api(board), Applicability::Applicable)
+        .then_some((StateSource::Api(path), degraded))
+}
+
+/// The state as the device reports it (the API's answer body as text).
+fn read_state(ctx: &mut CheckContext, source: &StateSource) -> Result<String, CheckError> {
+    match source {
+        StateSource::Console(command) => {
+            let decl = console::open_shell(ctx)?;
+            let state = console::ask(ctx, &decl, command)?;
+            console::close_shell(ctx, &decl)?;
+            Ok(state)
+        }
+        StateSource::Api(path) => {
+            let target = crate::api::for_state(ctx)?;
+            let request = hilt_net::http::HttpRequest::get(path.clone());
+            let response = crate::api::send(ctx, &target, request, crate::api::Auth::Declared)?;
+            if response.status != 200 {
+                return Err(CheckError::Board(format!(
+                    "authorized GET {path} answered {}",
+                    response.status
+                )));
+            }
+            Ok(response.text())
+        }
+    }
 }
 
 impl Check for DegradedStateReported {
@@ -42,21 +82,23 @@ impl Check for DegradedStateReported {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        if state_command(board).is_none() {
+        if state_source(board).is_none() {
             return Applicability::not_applicable(
-                "no console state command with a degraded marker declared (declares.state.console, declares.state.degraded)",
-                &["declares.state.console", "declares.state.degraded"],
+                "no state hilt can read with a degraded marker: neither a state dialogue on a wired console (declares.state.console) nor a state resource on an API (declares.state.http), with declares.state.degraded",
+                &[
+                    "declares.state.console",
+                    "declares.state.http",
+                    "declares.state.degraded",
+                ],
             );
         }
         update::applicable(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let (command, degraded) = state_command(ctx.board())
-            .ok_or_else(|| CheckError::Harness("no state command".into()))?;
-        let decl = console::open_shell(ctx)?;
-        let before = console::ask(ctx, &decl, &command)?;
-        console::close_shell(ctx, &decl)?;
+        let (source, degraded) = state_source(ctx.board())
+            .ok_or_else(|| CheckError::Harness("no state source".into()))?;
+        let before = read_state(ctx, &source)?;
         if before.contains(&degraded) {
             return Err(CheckError::Board(format!(
                 "the board reports {degraded:?} before the check: {before:?}"
@@ -70,9 +112,7 @@ impl Check for DegradedStateReported {
             .first()
             .ok_or_else(|| CheckError::Harness("no update path".into()))?;
         let attempt = attempt(ctx, path.as_ref(), &forged)?;
-        console::open_shell(ctx)?;
-        let after = console::ask(ctx, &decl, &command)?;
-        console::close_shell(ctx, &decl)?;
+        let after = read_state(ctx, &source)?;
         let observed = format!(
             "state before: {:?}; update: {}; state after: {:?}",
             before.trim(),
