@@ -6,6 +6,7 @@ use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
 use crate::console;
+use crate::settings::Settings;
 
 /// CS-05: security events reach a remote collector (syslog).
 pub struct RemoteLogging;
@@ -57,13 +58,17 @@ impl Check for RemoteLogging {
                 &["hardware.network.host_address"],
             );
         }
-        match &board.spec.declares.console {
-            Some(c) if c.login.is_some() => Applicability::Applicable,
-            _ => Applicability::not_applicable(
-                "no console login to produce an event with",
-                &["declares.console.login"],
-            ),
+        match crate::settings::applicable(board) {
+            Applicability::Applicable => {}
+            na => return na,
         }
+        if console_login(board) || api_login(board) {
+            return Applicability::Applicable;
+        }
+        Applicability::not_applicable(
+            "no login to produce an event with: no console with a login wired, and no API declared",
+            &["declares.console.login", "declares.interfaces[].api"],
+        )
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
@@ -87,18 +92,11 @@ impl Check for RemoteLogging {
             .udp_addr()
             .or(collector.tcp_addr())
             .ok_or_else(|| CheckError::Harness("collector has no address".into()))?;
-        let decl = console::open_shell(ctx)?;
-        let original = console::config_get(ctx, &decl, &syslog.collector_parameter)?;
-        console::config_set_verified(
-            ctx,
-            &decl,
-            &syslog.collector_parameter,
-            &address.to_string(),
-        )?;
-        console::close_shell(ctx, &decl)?;
-        let user = console::account(ctx)?;
-        let wrong = hilt_harness::board::Secret::from_guess("Hilt-syslog-probe");
-        let attempt = console::try_login(ctx, &decl, &user, &wrong)?;
+        let settings = Settings::open(ctx)?;
+        let original = settings.get(ctx, &syslog.collector_parameter)?;
+        settings.set_verified(ctx, &syslog.collector_parameter, &address.to_string())?;
+        settings.close(ctx)?;
+        let accepted = failed_login(ctx)?;
         let wait = crate::api::stop(ctx);
         // "No event" counts only if the board was alive and reachable on
         // its network while the collector waited.
@@ -118,13 +116,13 @@ impl Check for RemoteLogging {
             Ok(messages)
         });
         let all = collector.shutdown();
-        console::open_shell(ctx)?;
-        console::config_set_verified(ctx, &decl, &syslog.collector_parameter, &original)?;
-        console::close_shell(ctx, &decl)?;
-        if attempt == LoginOutcome::LoggedIn {
-            return Err(CheckError::Board(
-                "the probe login with a wrong password succeeded".into(),
-            ));
+        settings.reopen(ctx)?;
+        settings.set_verified(ctx, &syslog.collector_parameter, &original)?;
+        settings.close(ctx)?;
+        if let Some(how) = accepted {
+            return Err(CheckError::Board(format!(
+                "the probe login with a wrong password succeeded ({how})"
+            )));
         }
         let (messages, alive) = waited?;
         let text: Vec<String> = all.iter().map(|m| m.raw.clone()).collect();
@@ -154,4 +152,43 @@ impl Check for RemoteLogging {
             )),
         }
     }
+}
+
+fn console_login(board: &Board) -> bool {
+    board.spec.hardware.serial.is_some()
+        && matches!(&board.spec.declares.console, Some(c) if c.login.is_some())
+}
+
+fn api_login(board: &Board) -> bool {
+    matches!(crate::api::needs_api(board), Applicability::Applicable)
+}
+
+/// Causes a failed login: a wrong password at the console's login when one
+/// is wired, else on the API's authenticated state resource (or its root).
+/// Some(how) when the wrong password was accepted.
+fn failed_login(ctx: &mut CheckContext) -> Result<Option<String>, CheckError> {
+    let wrong = "Hilt-syslog-probe";
+    if console_login(ctx.board()) {
+        let decl = ctx.console_decl()?;
+        let user = console::account(ctx)?;
+        let secret = hilt_harness::board::Secret::from_guess(wrong);
+        return Ok(
+            (console::try_login(ctx, &decl, &user, &secret)? == LoginOutcome::LoggedIn)
+                .then(|| format!("console login as {user}")),
+        );
+    }
+    let path = ctx
+        .board()
+        .spec
+        .declares
+        .state
+        .as_ref()
+        .and_then(|s| s.http.clone())
+        .unwrap_or_else(|| "/".into());
+    let target = crate::api::for_state(ctx)?;
+    let request = hilt_net::http::HttpRequest::get(path.clone());
+    let status = crate::api::send(ctx, &target, request, crate::api::Auth::Wrong(wrong))?.status;
+    Ok((200..300)
+        .contains(&status)
+        .then(|| format!("GET {path} on {} answered {status}", target.label())))
 }

@@ -20,6 +20,7 @@ pub const NAME: &str = "no-console";
 pub fn board_file(doc: &mut Value, _ctx: &BoardFileContext) {
     edit::remove(doc, &["hardware", "serial"]);
     edit::remove(doc, &["declares", "console"]);
+    label_keeps_its_pattern(doc);
     keep_list(doc, &["declares", "identity", "logical"], |e| {
         !has_key(e, "console")
     });
@@ -63,6 +64,35 @@ pub fn board_file(doc: &mut Value, _ctx: &BoardFileContext) {
             );
         }
     }
+}
+
+/// The label's identifier was found with the console identity source's
+/// pattern; with that source gone, the label declares the pattern itself.
+fn label_keeps_its_pattern(doc: &mut Value) {
+    let pattern = list(doc, &["declares", "identity", "logical"])
+        .iter()
+        .find_map(|e| {
+            e.get("console")?
+                .get("pattern")?
+                .as_str()
+                .map(str::to_string)
+        });
+    let Some(pattern) = pattern else {
+        return;
+    };
+    let identity = edit::mapping(doc, &["declares", "identity"]);
+    let physical = match identity.get("physical") {
+        Some(Value::String(file)) => {
+            let mut m = yaml_serde::Mapping::new();
+            m.insert(Value::from("file"), Value::from(file.clone()));
+            m
+        }
+        Some(Value::Mapping(m)) if !m.contains_key("identifier") => m.clone(),
+        _ => return,
+    };
+    let mut physical = physical;
+    physical.insert(Value::from("identifier"), Value::from(pattern));
+    identity.insert(Value::from("physical"), Value::Mapping(physical));
 }
 
 fn has_key(entry: &Value, key: &str) -> bool {
@@ -115,6 +145,12 @@ mod tests {
         assert!(text.contains("/cgi-bin/firmware-upload.cgi"), "{text}");
         assert!(text.contains("path: /cgi-bin/status.cgi"), "{text}");
         assert!(text.contains("/cgi-bin/identity.cgi"), "{text}");
+        // The label's identifier keeps the console source's pattern.
+        assert!(
+            text.contains("identifier: device_id: (\\S+)")
+                || text.contains("identifier: 'device_id: (\\S+)'"),
+            "{text}"
+        );
     }
 
     #[test]
