@@ -424,6 +424,73 @@ const SHAPES: &[ShapeRows] = &[
             ROLLBACK_ALLOWED,
         ],
     },
+    // A camera the lab reaches only through its plain-HTTP API: no console
+    // wired (`no-console`), its one update path the multipart upload on
+    // that API. Settings, the event log, a failed login, the degraded
+    // state, brute force and the identity across power cycles all go over
+    // the API; what stays NOT_APPLICABLE has only a console route today.
+    ShapeRows {
+        shapes: &["http-api", "http-upload-only", "no-console"],
+        reference_fails: &[
+            "data_protection::cleartext_credentials",
+            "data_protection::passive_traffic",
+        ],
+        not_applicable: &[
+            "logical_access::serial_login_required",
+            "logical_access::console_default_credentials",
+            "logical_access::password_change",
+            "data_protection::tls_server",
+            "state_awareness::reported_image_matches",
+            "device_configuration::factory_reset",
+        ],
+        flaws: &[
+            (
+                "no-security-logging",
+                &[
+                    "state_awareness::failed_login_logged",
+                    "state_awareness::log_clear_requires_auth",
+                    "state_awareness::remote_logging",
+                ],
+            ),
+            (
+                "identifier-changes-on-reboot",
+                &[
+                    "device_identification::identifier_immutable",
+                    "device_identification::physical_identifier",
+                ],
+            ),
+            // One update path: the setting is lost only at a restart after
+            // the attempt, so SU-14 holds (as on `http-api`).
+            (
+                "config-not-persisted",
+                &["device_configuration::authorized_change"],
+            ),
+            (
+                "no-degraded-state",
+                &["state_awareness::degraded_state_reported"],
+            ),
+            ("no-lockout", &["logical_access::brute_force_lockout"]),
+            (
+                "disable-not-persisted",
+                &["logical_access::disabled_interface_stays_disabled"],
+            ),
+            (
+                "update-setting-ignored",
+                &["software_update::update_setting_enforced"],
+            ),
+            (
+                "tls-accepts-untrusted",
+                &[
+                    "data_protection::tls_client_mitm",
+                    "data_protection::tls_client_chain_validation",
+                ],
+            ),
+            (
+                "http-upload-unauthenticated",
+                &["software_update::unauthenticated_update"],
+            ),
+        ],
+    },
 ];
 
 /// Starts one board with `shapes` and `flaw` (None: the shape's reference
