@@ -896,7 +896,7 @@ fn board_check_names_each_check_that_will_not_run_and_the_field_that_would() {
     let board = coverage(dir.path(), &serial);
     assert_eq!(
         check_entry(&board, "DP-01")["enabled_by"],
-        serde_json::json!(["declares.console"]),
+        serde_json::json!(["declares.console", "declares.interfaces"]),
         "{board}"
     );
 

@@ -80,10 +80,10 @@ impl Check for PassiveTraffic {
         // the board answers on the network again.
         let console = board.spec.hardware.serial.is_some() && board.spec.declares.console.is_some();
         if !console {
-            if let Err(why) = crate::liveness::available(board) {
+            if crate::liveness::available(board).is_err() {
                 return Applicability::not_applicable(
-                    format!("the end of the boot cannot be seen: no console and {why}"),
-                    &["declares.interfaces", "declares.console"],
+                    "the end of the boot cannot be seen: neither on a console (hardware.serial, declares.console) nor by a service that shows the board alive (declares.interfaces: TLS, HTTP, SSH, telnet or FTP, enabled by default)",
+                    &["declares.console", "declares.interfaces"],
                 );
             }
         }
