@@ -79,13 +79,11 @@ impl Check for PassiveTraffic {
         // The boot is followed on the console, or else seen to end when
         // the board answers on the network again.
         let console = board.spec.hardware.serial.is_some() && board.spec.declares.console.is_some();
-        if !console {
-            if crate::liveness::available(board).is_err() {
-                return Applicability::not_applicable(
-                    "the end of the boot cannot be seen: neither on a console (hardware.serial, declares.console) nor by a service that shows the board alive (declares.interfaces: TLS, HTTP, SSH, telnet or FTP, enabled by default)",
-                    &["declares.console", "declares.interfaces"],
-                );
-            }
+        if !console && crate::liveness::available(board).is_err() {
+            return Applicability::not_applicable(
+                "the end of the boot cannot be seen: neither on a console (hardware.serial, declares.console) nor by a service that shows the board alive (declares.interfaces: TLS, HTTP, SSH, telnet or FTP, enabled by default)",
+                &["declares.console", "declares.interfaces"],
+            );
         }
         Applicability::Applicable
     }
