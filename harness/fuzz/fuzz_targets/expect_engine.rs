@@ -61,6 +61,8 @@ fuzz_target!(|data: &[u8]| {
         settle_ms: 5,
         failure: Some("Login incorrect".into()),
         wake: Default::default(),
+        change_password: None,
+        reboot: None,
     };
     let mut console = Console::from_stream(Replay(chunks), LineEnding::Cr, stop);
     let _ = dialogue::login(&mut console, &decl, "admin", &Secret::from_guess("x"), Duration::from_millis(5));
