@@ -93,8 +93,36 @@ impl Check for Forged {
             forged.clone(),
         )?;
         let attempts = attempt_every_path(ctx, &forged)?;
+        prove_refusals(ctx, &attempts)?;
         Ok(judge_refused(&attempts, "the forged image"))
     }
+}
+
+/// A refusal at upload counts only if the same path takes the genuine
+/// golden image: a path that refuses everything (a wrong declared path,
+/// broken authentication, a full slot) proves nothing about forgeries.
+pub(super) fn prove_refusals(
+    ctx: &mut CheckContext,
+    attempts: &[Attempt],
+) -> Result<(), CheckError> {
+    if attempts.iter().all(|a| a.upload_taken || !a.unchanged()) {
+        return Ok(());
+    }
+    let golden = golden(ctx)?;
+    for (attempt, updater) in attempts.iter().zip(update::updaters(ctx.board())) {
+        if attempt.upload_taken || !attempt.unchanged() {
+            continue;
+        }
+        let control = update::control_upload(ctx, updater.as_ref(), &golden)?;
+        if !control.taken() {
+            return Err(CheckError::Board(format!(
+                "{} refused the genuine golden image as well ({}); its refusal of the test image proves nothing",
+                attempt.path,
+                control.note()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// PASS when `what` ran through no path (the image that ran before still

@@ -4,7 +4,7 @@ use hilt_harness::board::{Board, Reference};
 use hilt_harness::context::CheckContext;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use super::forgery::judge_refused;
+use super::forgery::{judge_refused, prove_refusals};
 use super::images::declared_image;
 use crate::update::{self, attempt_every_path, image_version};
 
@@ -65,6 +65,7 @@ impl Check for Rollback {
         let image = declared_image(ctx, "older", |u| u.older.clone())?;
         let version = image_version(&image)?;
         let attempts = attempt_every_path(ctx, &image)?;
+        prove_refusals(ctx, &attempts)?;
         Ok(judge_refused(
             &attempts,
             &format!("the older image {version}"),

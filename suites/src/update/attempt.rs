@@ -20,6 +20,8 @@ pub struct Attempt {
     pub boot_log: String,
     /// The device hung at the restart and needed a power cycle.
     pub hung: bool,
+    /// Whether the path took the upload (every step answered as taken).
+    pub upload_taken: bool,
 }
 
 impl Attempt {
@@ -89,12 +91,11 @@ pub fn attempt(
             before.describe()
         )));
     }
-    let mut steps = vec![updater
-        .upload(ctx, image, Session::Authorized)?
-        .note()
-        .to_string()];
+    let upload = updater.upload(ctx, image, Session::Authorized)?;
+    let upload_taken = upload.taken();
+    let mut steps = vec![upload.note().to_string()];
     if updater.in_place() {
-        return in_place(ctx, updater, before, steps);
+        return in_place(ctx, updater, before, steps, upload_taken);
     }
     let boot = restart_and_wait(ctx, updater)?;
     let hung = matches!(boot, Boot::HungUntilPowerCycle(_));
@@ -119,6 +120,7 @@ pub fn attempt(
         after,
         boot_log,
         hung,
+        upload_taken,
     })
 }
 
@@ -130,6 +132,7 @@ fn in_place(
     updater: &dyn Updater,
     before: Running,
     mut steps: Vec<String>,
+    upload_taken: bool,
 ) -> Result<Attempt, CheckError> {
     updater.restart(ctx)?;
     let boot_log = match wait_for_boot(ctx)? {
@@ -169,6 +172,7 @@ fn in_place(
         after,
         boot_log,
         hung: false,
+        upload_taken,
     })
 }
 
