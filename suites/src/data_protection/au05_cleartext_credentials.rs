@@ -39,20 +39,10 @@ impl Check for CleartextCredentials {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        if board
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.capture_interface())
-            .is_none()
-        {
-            return Applicability::not_applicable(
-                "no capture interface wired (hardware.network.interface or capture)",
-                &["hardware.network.interface", "hardware.network.capture"],
-            );
+        match capture::needs_capture(board) {
+            Applicability::Applicable => api::needs_api(board),
+            na => na,
         }
-        api::needs_api(board)
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {

@@ -116,3 +116,23 @@ fn capture_fault(interface: &str, e: hilt_capture::CaptureError) -> CheckError {
         _ => CheckError::Harness(format!("capture on {interface}: {e}")),
     }
 }
+
+/// Applicable when the board's traffic can be captured (the link's
+/// interface or a named capture interface).
+pub fn needs_capture(board: &hilt_harness::board::Board) -> hilt_harness::Applicability {
+    let wired = board
+        .spec
+        .hardware
+        .network
+        .as_ref()
+        .and_then(|n| n.capture_interface())
+        .is_some();
+    if wired {
+        hilt_harness::Applicability::Applicable
+    } else {
+        hilt_harness::Applicability::not_applicable(
+            "no capture interface wired (hardware.network.interface or capture)",
+            &["hardware.network.interface", "hardware.network.capture"],
+        )
+    }
+}

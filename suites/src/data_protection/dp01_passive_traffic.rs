@@ -57,18 +57,8 @@ impl Check for PassiveTraffic {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        if board
-            .spec
-            .hardware
-            .network
-            .as_ref()
-            .and_then(|n| n.capture_interface())
-            .is_none()
-        {
-            return Applicability::not_applicable(
-                "no capture interface wired (hardware.network.interface or capture)",
-                &["hardware.network.interface", "hardware.network.capture"],
-            );
+        if let na @ Applicability::NotApplicable(_) = super::capture::needs_capture(board) {
+            return na;
         }
         if board.spec.hardware.power.is_none() {
             return Applicability::not_applicable(

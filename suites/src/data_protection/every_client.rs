@@ -106,6 +106,9 @@ fn combine(
     let mut held = Vec::new();
     let mut unmet = Vec::new();
     let mut observed = Vec::new();
+    // Clients left out before the run and those found unjudgeable during
+    // it: every verdict's reason names them, a PASS included.
+    let mut left_out: Vec<String> = left_out.to_vec();
     for (name, result) in results {
         match result {
             Ok(f) if f.verdict == Verdict::Fail => {
@@ -117,7 +120,7 @@ fn combine(
                 observed.push(format!("{name}: {}", f.observed));
             }
             Err(CheckError::NotApplicable(why)) => {
-                observed.push(format!("{name}: not judged: {why}"));
+                left_out.push(format!("{name}: {why}"));
             }
             Err(CheckError::Board(why)) => {
                 observed.push(format!("{name}: not met: {why}"));
@@ -267,6 +270,23 @@ mod tests {
             }
             other => panic!("expected INCONCLUSIVE, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pass_names_a_client_that_could_not_be_judged() {
+        let judged = run(vec![
+            ("telemetry", pass("held")),
+            (
+                "ota-check",
+                Err(CheckError::NotApplicable("no test CA".into())),
+            ),
+        ])
+        .expect("a finding");
+        assert_eq!(judged.verdict, Verdict::Pass);
+        assert!(
+            judged.reason.contains("not judged: ota-check: no test CA"),
+            "{judged:?}"
+        );
     }
 
     #[test]

@@ -59,6 +59,22 @@ fn verdict_lines(boot_log: &str) -> String {
     }
 }
 
+/// Keeps the boot log after `what` through `updater` as evidence.
+fn keep_boot_log(
+    ctx: &mut CheckContext,
+    updater: &dyn Updater,
+    what: &str,
+    boot_log: &str,
+) -> Result<(), CheckError> {
+    ctx.evidence().text(
+        &format!("boot-{}.log", slug(&updater.label())),
+        "text/plain",
+        &format!("boot log after {what} through {}", updater.label()),
+        boot_log,
+    )?;
+    Ok(())
+}
+
 /// A file-name-safe form of a path's label, for evidence names.
 fn slug(label: &str) -> String {
     let mut out: String = label
@@ -103,15 +119,7 @@ pub fn attempt(
         steps.push("the device hung at reboot and booted only after a power cycle".into());
     }
     let boot_log = boot.log().to_string();
-    ctx.evidence().text(
-        &format!("boot-{}.log", slug(&updater.label())),
-        "text/plain",
-        &format!(
-            "boot log after the update attempt through {}",
-            updater.label()
-        ),
-        &boot_log,
-    )?;
+    keep_boot_log(ctx, updater, "the update attempt", &boot_log)?;
     let after = running(ctx)?;
     Ok(Attempt {
         path: updater.label(),
@@ -155,15 +163,7 @@ fn in_place(
             tail
         }
     };
-    ctx.evidence().text(
-        &format!("boot-{}.log", slug(&updater.label())),
-        "text/plain",
-        &format!(
-            "boot log after writing the image through {}",
-            updater.label()
-        ),
-        &boot_log,
-    )?;
+    keep_boot_log(ctx, updater, "writing the image", &boot_log)?;
     let after = running(ctx)?;
     Ok(Attempt {
         path: updater.label(),
