@@ -12,7 +12,16 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # Packages go in without recommends, so what a tool only recommends is
 # named here: ipxe-qemu holds the option ROMs (efi-virtio.rom) QEMU needs
 # for its default NIC, mosquitto-clients the mosquitto_sub the MQTT test uses.
-for pkg in build-essential pkg-config libpcap-dev socat iproute2 nftables nmap tshark gdb gdb-multiarch openssl curl mosquitto mosquitto-clients qemu-system-arm ipxe-qemu inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna python3-pip; do
+# One line a group, so that each addition stays its own line.
+packages="
+build-essential pkg-config libpcap-dev
+socat iproute2 nftables nmap tshark gdb gdb-multiarch openssl curl
+mosquitto mosquitto-clients
+qemu-system-arm ipxe-qemu
+inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
+python3-pip
+"
+for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
 done
 if [ -n "$need_apt" ]; then
