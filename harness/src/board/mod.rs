@@ -3,6 +3,7 @@
 mod api;
 mod dialogue;
 mod dialogues;
+mod login;
 mod model;
 mod preflight;
 mod secret;
@@ -13,6 +14,7 @@ pub use api::{
 };
 pub use dialogue::{at_line_start, declared_text, resting_prompt};
 pub use dialogues::{capture, Dialogue, DialogueStep, DialogueSteps, LabelDecl, LabelReading};
+pub use login::InterfaceLoginDecl;
 pub use model::*;
 pub use preflight::{Reference, ReferenceProblem};
 pub use secret::{Secret, SecretError, SecretRef};

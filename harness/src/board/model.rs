@@ -322,6 +322,11 @@ pub struct InterfaceDecl {
     /// an API with HTTP Basic and the console's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiDecl>,
+    /// How hilt logs in on this interface (telnet, ssh, mqtt, snmp, ftp):
+    /// the account that must get in and, for telnet, the dialogue. Unset,
+    /// the console's dialogue and account are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<super::login::InterfaceLoginDecl>,
 }
 
 /// Service names spoken over TLS from the first byte.

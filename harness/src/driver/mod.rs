@@ -5,3 +5,4 @@ pub mod api;
 pub mod console;
 pub mod dialogues;
 pub mod digest;
+pub mod login;

@@ -39,19 +39,44 @@ pub struct Decoder {
     state: State,
     sub: Vec<u8>,
     replies: Vec<u8>,
+    /// Options we agree to enable on our side (a DO answered WILL).
+    ours: &'static [u8],
+    /// Options we agree the peer enables (a WILL answered DO).
+    theirs: &'static [u8],
 }
 
 impl Default for Decoder {
     fn default() -> Self {
+        Self::agreeing(RFC2217_OPTIONS, RFC2217_OPTIONS)
+    }
+}
+
+/// What an RFC 2217 console link agrees to, on both sides.
+const RFC2217_OPTIONS: &[u8] = &[BINARY, SUPPRESS_GO_AHEAD, COM_PORT_OPTION];
+/// A telnet login client agrees to the server's echo and suppress-go-ahead
+/// and to nothing on its own side (no terminal type, window size or
+/// environment is sent; no binary mode, so CR LF stays a line ending).
+const LOGIN_THEIRS: &[u8] = &[ECHO, SUPPRESS_GO_AHEAD];
+const ECHO: u8 = 1;
+
+impl Decoder {
+    /// A decoder that answers DO with WILL for `ours`, WILL with DO for
+    /// `theirs`, and refuses every other option.
+    pub fn agreeing(ours: &'static [u8], theirs: &'static [u8]) -> Self {
         Self {
             state: State::Data,
             sub: Vec::new(),
             replies: Vec::new(),
+            ours,
+            theirs,
         }
     }
-}
 
-impl Decoder {
+    /// The decoder of a telnet login client (see [`Rfc2217::telnet`]).
+    pub fn telnet_login() -> Self {
+        Self::agreeing(&[], LOGIN_THEIRS)
+    }
+
     /// Feeds raw bytes; appends console data to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         for &b in input {
@@ -94,15 +119,15 @@ impl Decoder {
         }
     }
 
-    /// Agrees to binary, suppress-go-ahead and the COM port option;
-    /// refuses everything else (echo included: the device echoes itself).
+    /// Agrees to the options it was made with (an RFC 2217 link: binary,
+    /// suppress-go-ahead and the COM port option); refuses everything else
+    /// (echo included there: the device echoes itself).
     fn answer(&mut self, verb: u8, option: u8) {
-        let wanted = matches!(option, BINARY | SUPPRESS_GO_AHEAD | COM_PORT_OPTION);
-        let reply = match (verb, wanted) {
-            (DO, true) => WILL,
-            (DO, false) => WONT,
-            (WILL, true) => DO,
-            (WILL, false) => DONT,
+        let reply = match verb {
+            DO if self.ours.contains(&option) => WILL,
+            DO => WONT,
+            WILL if self.theirs.contains(&option) => DO,
+            WILL => DONT,
             // WONT/DONT need no answer once refused.
             _ => return,
         };
@@ -162,6 +187,18 @@ pub struct Rfc2217 {
 }
 
 impl Rfc2217 {
+    /// A plain telnet session (a login service, RFC 854) over `stream`:
+    /// nothing is offered, the server's echo and suppress-go-ahead are
+    /// agreed to and every other option refused; 0xFF is escaped as on any
+    /// telnet stream.
+    pub fn telnet(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            decoder: Decoder::telnet_login(),
+            pending: Vec::new(),
+        }
+    }
+
     pub fn open(mut stream: TcpStream, baud: u32) -> io::Result<Self> {
         stream.write_all(&opening(baud))?;
         Ok(Self {
@@ -247,6 +284,55 @@ mod tests {
         assert_eq!(
             d.take_replies(),
             vec![IAC, WILL, COM_PORT_OPTION, IAC, WONT, 1]
+        );
+    }
+
+    #[test]
+    fn a_telnet_login_agrees_to_echo_and_refuses_terminal_questions() {
+        let mut d = Decoder::telnet_login();
+        let mut out = Vec::new();
+        // inetutils-telnetd's opening: DO TTYPE, WILL ECHO, WILL SGA, DO NAWS, DO BINARY.
+        d.feed(
+            &[
+                IAC,
+                DO,
+                24,
+                IAC,
+                WILL,
+                ECHO,
+                IAC,
+                WILL,
+                SUPPRESS_GO_AHEAD,
+                IAC,
+                DO,
+                31,
+                IAC,
+                DO,
+                BINARY,
+                b'l',
+            ],
+            &mut out,
+        );
+        assert_eq!(out, b"l");
+        assert_eq!(
+            d.take_replies(),
+            vec![
+                IAC,
+                WONT,
+                24,
+                IAC,
+                DO,
+                ECHO,
+                IAC,
+                DO,
+                SUPPRESS_GO_AHEAD,
+                IAC,
+                WONT,
+                31,
+                IAC,
+                WONT,
+                BINARY
+            ]
         );
     }
 

@@ -211,6 +211,13 @@ impl Console {
         )
     }
 
+    /// The same console named `name` in timeout reasons (`telnet
+    /// 198.18.0.2:23` for a console another driver opened).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     fn from_link(
         link: Box<dyn Link>,
         line_ending: LineEnding,

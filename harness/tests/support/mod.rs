@@ -1,1 +1,2 @@
+pub mod netns_device;
 pub mod pty_device;
