@@ -12,6 +12,8 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # Packages go in without recommends, so what a tool only recommends is
 # named here: ipxe-qemu holds the option ROMs (efi-virtio.rom) QEMU needs
 # for its default NIC, mosquitto-clients the mosquitto_sub the MQTT test uses.
+# The ssh2 crate builds its bundled libssh2 against libssl-dev and zlib1g-dev;
+# dropbear-bin and openssh-server are the SSH devices its tests log in to.
 # One line a group, so that each addition stays its own line.
 packages="
 build-essential pkg-config libpcap-dev
@@ -20,6 +22,7 @@ mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
 python3-pip
+libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client
 "
 for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi

@@ -2,7 +2,8 @@
 //! UDP service probes, a TLS client and TLS version/suite probes, an
 //! HTTP(S)/1.1 client that records redacted exchanges, a rogue TLS server
 //! for man-in-the-middle checks, a downgrade server (TLS 1.0 / weak-suite
-//! answers to a device's ClientHello), and a syslog collector.
+//! answers to a device's ClientHello), a syslog collector, and an SSH
+//! password-login probe.
 //!
 //! Every buffer is bounded and every wait is bounded by a [`Stop`].
 
@@ -17,6 +18,7 @@ pub mod pem;
 mod recorder;
 pub mod rogue;
 pub mod scan;
+pub mod ssh;
 pub mod stop;
 pub mod suites;
 pub mod syslog;
