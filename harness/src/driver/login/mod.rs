@@ -10,6 +10,7 @@
 //! transcript for the evidence in which the password never appears (it is
 //! sent as a secret; the transcript shows `<redacted>`).
 
+pub mod ssh;
 pub mod telnet;
 
 use std::time::Duration;
@@ -151,6 +152,7 @@ pub fn probe_for(target: Target<'_>) -> Result<Option<Box<dyn LoginProbe>>, Logi
     let service = target.interface.service.to_ascii_lowercase();
     Ok(match service.as_str() {
         "telnet" => Some(Box::new(telnet::TelnetProbe::new(&target)?)),
+        "ssh" => Some(Box::new(ssh::SshProbe::new(&target)?)),
         _ => None,
     })
 }
