@@ -83,6 +83,7 @@ fn ssh_login_through_dropbear_with_passwords_and_with_keys_only() {
         wrong.transcript
     );
     assert!(!wrong.transcript.contains("hunter2"));
+    assert_eq!(weak.passwords_not_taken(), None);
 
     let mut keys_only = probe(&board, 1);
     let refused = keys_only
@@ -94,4 +95,6 @@ fn ssh_login_through_dropbear_with_passwords_and_with_keys_only() {
         refused.outcome,
         refused.transcript
     );
+    let why = keys_only.passwords_not_taken().expect("keys only");
+    assert!(why.contains("publickey"), "{why}");
 }

@@ -130,6 +130,16 @@ pub trait LoginProbe {
     fn banner(&mut self) -> Result<Option<String>, LoginError> {
         Ok(None)
     }
+
+    /// Why no password can get in, when every attempt so far was refused
+    /// before any password was weighed: the service offers those users no
+    /// password login at all (SSH with public keys only). Its refusals then
+    /// need no positive control: the answer that lists no password method
+    /// shows the service alive. None where passwords are taken (the
+    /// default), or once any attempt was weighed.
+    fn passwords_not_taken(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How long one step of a login dialogue may take.

@@ -19,6 +19,10 @@ pub struct SshProbe {
     port: u16,
     stop: Stop,
     scrubber: Scrubber,
+    /// Attempts so far, and the reason while every one of them was refused
+    /// with no password method offered.
+    attempts: usize,
+    not_taken: Option<String>,
 }
 
 impl SshProbe {
@@ -29,6 +33,8 @@ impl SshProbe {
             port: target.interface.port,
             stop: super::net_stop(target.stop),
             scrubber: target.scrubber.clone(),
+            attempts: 0,
+            not_taken: None,
         })
     }
 }
@@ -59,6 +65,12 @@ impl LoginProbe for SshProbe {
             &self.stop,
         )
         .map_err(|e| scrub_error(&self.scrubber, e.into()))?;
+        self.not_taken = match (&login.auth, self.attempts) {
+            (SshAuth::NotOffered { reason }, 0) => Some(reason.clone()),
+            (SshAuth::NotOffered { .. }, _) => self.not_taken.take(),
+            _ => None,
+        };
+        self.attempts += 1;
         let outcome = match outcome(&login.auth) {
             Outcome::Refused(why) => Outcome::Refused(self.scrubber.scrub_text(&why)),
             Outcome::Unknown(why) => Outcome::Unknown(self.scrubber.scrub_text(&why)),
@@ -74,6 +86,12 @@ impl LoginProbe for SshProbe {
         let id = ssh::read_identification(&self.link, self.port, STEP, &self.stop)
             .map_err(|e| scrub_error(&self.scrubber, e.into()))?;
         Ok(Some(self.scrubber.scrub_text(&id)))
+    }
+
+    fn passwords_not_taken(&self) -> Option<String> {
+        self.not_taken
+            .as_ref()
+            .map(|why| format!("{} to every user tried", self.scrubber.scrub_text(why)))
     }
 }
 
