@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hilt_debug::gdb::packet::{frame, Decoder, Event};
-use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError};
+use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError, Released};
 
 /// What the scripted peer does with one packet from the client.
 enum Act {
@@ -28,7 +28,16 @@ fn ack_reply(payload: &[u8]) -> Act {
 
 /// Starts a one-connection peer; returns its address and a handle that
 /// yields every event it decoded from the client.
-fn peer(mut script: impl FnMut(&[u8]) -> Act + Send + 'static) -> (String, JoinHandle<Vec<Event>>) {
+fn peer(script: impl FnMut(&[u8]) -> Act + Send + 'static) -> (String, JoinHandle<Vec<Event>>) {
+    peer_with(Vec::new(), script)
+}
+
+/// [`peer`] that writes `greeting` as soon as the client connects (QEMU
+/// sends a stop reply then, when the guest was running).
+fn peer_with(
+    greeting: Vec<u8>,
+    mut script: impl FnMut(&[u8]) -> Act + Send + 'static,
+) -> (String, JoinHandle<Vec<Event>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let handle = std::thread::spawn(move || {
@@ -37,6 +46,9 @@ fn peer(mut script: impl FnMut(&[u8]) -> Act + Send + 'static) -> (String, JoinH
             return events;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        if stream.write_all(&greeting).is_err() {
+            return events;
+        }
         let mut decoder = Decoder::new(1 << 20);
         let mut buf = [0u8; 4096];
         loop {
@@ -147,13 +159,116 @@ fn no_ack_mode_stops_acknowledgements_both_ways() {
     assert!(!gdb.ack_mode());
     assert_eq!(gdb.packet_size(), 0x100);
     assert_eq!(gdb.halt_reason().expect("?").signal(), Some(5));
+    assert!(!gdb.target_was_running());
     drop(gdb);
     let events = peer.join().expect("peer");
     // The client acknowledged the qSupported reply and the OK, and nothing
-    // after that.
+    // after that; dropped, it detached.
     let acks = events.iter().filter(|e| **e == Event::Ack).count();
     assert_eq!(acks, 2, "{events:?}");
-    assert_eq!(events.last(), Some(&Event::Packet(b"?".to_vec())));
+    let n = events.len();
+    assert_eq!(
+        events[n - 2..],
+        [Event::Packet(b"?".to_vec()), Event::Packet(b"D".to_vec())]
+    );
+}
+
+/// QEMU's behaviour with a running guest: a stop reply (`T02`, SIGINT)
+/// as soon as the client connects, before any request. The old client
+/// took it for the answer to `qSupported` and stayed one reply behind.
+#[test]
+fn a_stop_reply_on_connect_is_not_taken_for_the_first_reply() {
+    let (addr, peer) = peer_with(frame(b"T02thread:01;"), |p| match p {
+        b"qSupported:swbreak+;hwbreak+" => ack_reply(b"PacketSize=100;qXfer:features:read+"),
+        b"m1000,4" => ack_reply(b"deadbeef"),
+        // A stop reply the stub sends on its own in the middle of a
+        // session, before the reply: skipped too.
+        b"m2000,2" => {
+            let mut out = b"+".to_vec();
+            out.extend_from_slice(&frame(b"S05"));
+            out.extend_from_slice(&frame(b"cafe"));
+            Act::Send(out)
+        }
+        b"?" => ack_reply(b"T05thread:01;"),
+        b"D" => ack_reply(b"OK"),
+        _ => ack_reply(b""),
+    });
+    let mut gdb = GdbClient::connect(&addr, quick()).expect("connect");
+    assert_eq!(gdb.packet_size(), 0x100, "{:?}", gdb.features());
+    assert!(gdb.supports("qXfer:features:read"));
+    assert!(gdb.target_was_running());
+    assert_eq!(
+        gdb.read_memory(0x1000, 4).expect("m"),
+        [0xde, 0xad, 0xbe, 0xef]
+    );
+    assert_eq!(gdb.read_memory(0x2000, 2).expect("m"), [0xca, 0xfe]);
+    assert_eq!(gdb.halt_reason().expect("?").signal(), Some(5));
+    let (stops, count) = gdb.unsolicited_stops();
+    assert_eq!(count, 2);
+    assert_eq!(stops[0].signal(), Some(2));
+    assert_eq!(stops[1].signal(), Some(5));
+    assert_eq!(gdb.release().expect("release"), Released::Detached);
+    assert!(gdb.read_memory(0x1000, 4).is_err(), "released client reads");
+    drop(gdb);
+    let events = peer.join().expect("peer");
+    let packets: Vec<&Event> = events.iter().filter(|e| **e != Event::Ack).collect();
+    assert_eq!(packets.last(), Some(&&Event::Packet(b"D".to_vec())));
+    // Every packet of the peer was acknowledged, the connect-time stop
+    // reply included.
+    let acks = events.iter().filter(|e| **e == Event::Ack).count();
+    assert_eq!(acks, 7, "{events:?}");
+}
+
+/// No-ack mode with `O` console output and stray stop replies between
+/// the replies, and a stub that refuses `D`: the target, found running,
+/// is resumed with `c`.
+#[test]
+fn no_ack_mode_console_output_and_a_refused_detach() {
+    let mut no_ack = false;
+    let (addr, peer) = peer_with(frame(b"T02thread:01;"), move |p| {
+        let hello = frame(b"O68656c6c6f0a"); // "hello\n"
+        let parts: Vec<Vec<u8>> = match p {
+            b"qSupported:swbreak+;hwbreak+" => {
+                vec![frame(b"PacketSize=100;QStartNoAckMode+")]
+            }
+            b"QStartNoAckMode" => {
+                no_ack = true;
+                return ack_reply(b"OK");
+            }
+            b"m1000,4" => vec![hello.clone(), frame(b"S05"), frame(b"01020304")],
+            b"g" => vec![hello.clone(), frame(b"00000000")],
+            b"?" => vec![hello.clone(), frame(b"T05thread:01;")],
+            b"qRcmd,6869" => vec![frame(b"O6869"), frame(b"T05"), frame(b"O0a"), frame(b"OK")],
+            b"D" => vec![frame(b"E01")],
+            _ => vec![frame(b"")],
+        };
+        let mut out = if no_ack { Vec::new() } else { b"+".to_vec() };
+        for part in parts {
+            out.extend_from_slice(&part);
+        }
+        Act::Send(out)
+    });
+    let mut gdb = GdbClient::connect(&addr, quick()).expect("connect");
+    assert!(!gdb.ack_mode());
+    assert!(gdb.target_was_running());
+    assert_eq!(gdb.read_memory(0x1000, 4).expect("m"), [1, 2, 3, 4]);
+    assert_eq!(gdb.read_registers().expect("g").u32_le(0), Some(0));
+    assert_eq!(gdb.halt_reason().expect("?").signal(), Some(5));
+    assert_eq!(gdb.monitor("hi").expect("qRcmd"), "hi\n");
+    assert_eq!(gdb.console_output(), b"hello\nhello\nhello\n");
+    assert_eq!(gdb.unsolicited_stops().1, 3);
+    assert_eq!(gdb.release().expect("release"), Released::Resumed);
+    drop(gdb);
+    let events = peer.join().expect("peer");
+    let n = events.len();
+    assert_eq!(
+        events[n - 2..],
+        [Event::Packet(b"D".to_vec()), Event::Packet(b"c".to_vec())],
+        "{events:?}"
+    );
+    // Acks for the connect-time stop reply, qSupported's reply and OK.
+    let acks = events.iter().filter(|e| **e == Event::Ack).count();
+    assert_eq!(acks, 3, "{events:?}");
 }
 
 #[test]

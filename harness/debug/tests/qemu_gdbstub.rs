@@ -7,7 +7,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::Qemu;
-use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError, StopReply};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError, Released, StopReply};
 
 /// Initial stack pointer and reset vector in the blob's vector table.
 const SP: u32 = 0x2000_1000;
@@ -155,9 +158,139 @@ fn cortex_a15_virt_ram_round_trip_and_detach() {
     assert!(!qemu.exited_within(Duration::from_millis(200)));
 }
 
-/// Connects to QEMU's gdbstub. The readiness probe in `Qemu::start`
-/// connects and leaves; QEMU may still be tearing that session down when
-/// the real client arrives and reset it, so a reset is retried a few times.
+/// Where the counting guest keeps its counter (SSRAM2 on mps2-an385).
+const COUNTER: u32 = 0x2000_0000;
+
+/// A Cortex-M image whose reset handler counts for ever:
+/// `ldr r0, =COUNTER; movs r1, #0; 1: adds r1, #1; str r1, [r0]; b 1b`.
+/// Hand-assembled Thumb; the loop is at 0x104..=0x108.
+fn counting_blob() -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&SP.to_le_bytes());
+    b.extend_from_slice(&(RESET | 1).to_le_bytes());
+    for i in 0..(RESET as usize - 8) {
+        b.push((i as u8).wrapping_mul(37).wrapping_add(0x5a));
+    }
+    // ldr r0,[pc,#8] (literal at 0x10c); movs r1,#0; adds r1,#1;
+    // str r1,[r0]; b 0x104; nop
+    for op in [0x4802u16, 0x2100, 0x3101, 0x6001, 0xe7fc, 0xbf00] {
+        b.extend_from_slice(&op.to_le_bytes());
+    }
+    b.extend_from_slice(&COUNTER.to_le_bytes());
+    b
+}
+
+fn read_u32(gdb: &mut GdbClient, addr: u32) -> u32 {
+    let bytes = gdb.read_memory(u64::from(addr), 4).expect("m");
+    u32::from_le_bytes(bytes.try_into().expect("four bytes"))
+}
+
+/// The guest runs when we come (no `-S`), as a board in a lab does. QEMU
+/// halts it on connect and says so with a stop reply nobody asked for;
+/// the client must not take that for the answer to its first request,
+/// must read the image's bytes right, and must leave the guest running.
+#[test]
+fn running_guest_cold_connect_reads_right_and_is_left_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kernel = dir.path().join("count.bin");
+    let image = counting_blob();
+    std::fs::write(&kernel, &image).expect("write blob");
+    let kernel_arg = kernel.to_str().expect("utf-8 path");
+    let qemu = Qemu::start_running(&["-M", "mps2-an385", "-kernel", kernel_arg]);
+
+    // Cold connect to the running guest.
+    let mut gdb = connect(&qemu.addr);
+    let (stops, count) = gdb.unsolicited_stops();
+    assert!(count >= 1, "QEMU sends a stop reply on connect");
+    assert_eq!(
+        stops[0].signal(),
+        Some(2),
+        "{stops:?} (SIGINT: halted for us)"
+    );
+    assert!(gdb.target_was_running());
+    // qSupported got its own answer, not the stop reply.
+    assert_eq!(gdb.packet_size(), 0x1000, "{:?}", gdb.features());
+
+    // The reads are right: the image's bytes, and the registers of a core
+    // caught in the loop.
+    assert_eq!(gdb.read_memory(0, image.len()).expect("m"), image);
+    let regs = gdb.read_registers().expect("g");
+    assert_eq!(regs.u32_le(13), Some(SP), "sp");
+    assert_eq!(regs.u32_le(0), Some(COUNTER), "r0");
+    let pc = regs.u32_le(15).expect("pc");
+    assert!((0x104..=0x108).contains(&pc), "pc {pc:#x} outside the loop");
+    let first = read_u32(&mut gdb, COUNTER);
+    let r1 = regs.u32_le(1).expect("r1");
+    assert!(
+        r1 == first || r1 == first.wrapping_add(1),
+        "r1 {r1:#x} against the stored counter {first:#x}"
+    );
+    // While we hold it the guest is halted: the counter stands still.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(read_u32(&mut gdb, COUNTER), first, "halted while connected");
+    let stop = gdb.halt_reason().expect("?");
+    assert!(stop.signal().is_some(), "{stop:?}");
+    assert_eq!(gdb.release().expect("release"), Released::Detached);
+    let transcript = gdb.transcript().render();
+    assert!(
+        transcript.contains("unsolicited stop reply"),
+        "{transcript}"
+    );
+    drop(gdb);
+
+    // The guest ran on: a second cold connect is again halted on connect
+    // (a stop reply only comes for a running guest), and the counter moved.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = connect(&qemu.addr);
+    assert!(again.target_was_running(), "the guest was left halted");
+    let second = read_u32(&mut again, COUNTER);
+    assert_ne!(second, first, "the counter did not move after release");
+
+    // The check can fail: a client that leaves without `D` (what the old
+    // client did after an error) leaves the guest halted, and the next
+    // connect sees it: no stop reply, and a counter that stands.
+    drop(again); // `D` on drop: the guest runs again ...
+    std::thread::sleep(Duration::from_millis(100));
+    let mut raw = TcpStream::connect(&qemu.addr).expect("raw connect");
+    raw.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !seen.windows(4).any(|w| w == b"$T02") && seen.len() < 4096 {
+        match raw.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        seen.windows(4).any(|w| w == b"$T02"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    let _ = raw.write_all(b"+");
+    drop(raw); // ... and a client that vanishes halts it for good.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect(&qemu.addr);
+    let halted = read_u32(&mut third, COUNTER);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !third.target_was_running(),
+        "{:?}",
+        third.unsolicited_stops()
+    );
+    assert_eq!(read_u32(&mut third, COUNTER), halted);
+    // And `release` of a guest found halted still detaches (QEMU resumes
+    // on `D`).
+    assert_eq!(third.release().expect("release"), Released::Detached);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fourth = connect(&qemu.addr);
+    assert!(fourth.target_was_running());
+    assert_ne!(read_u32(&mut fourth, COUNTER), halted);
+    fourth.release().expect("release");
+}
+
+/// Connects to QEMU's gdbstub. A reset while QEMU still tears down an
+/// earlier session is retried a few times.
 fn connect(addr: &str) -> GdbClient {
     let mut last = None;
     for _ in 0..10 {

@@ -149,7 +149,9 @@ fn gdb_reads(
         "GDB remote protocol transcript",
         &transcript,
     )?;
-    let _ = client.detach();
+    // Leave the board as found: running if it ran (QEMU halts a running
+    // guest when a client connects).
+    let _ = client.release();
     match failure {
         Some(why) => Err(CheckError::Board(why)),
         None => Ok((results, readable)),

@@ -25,6 +25,84 @@ const READ_CHUNK: usize = 4096;
 /// Packets that arrive while we wait for an acknowledgement and are kept
 /// for the next reply; more than this is a confused peer.
 const STASH_LIMIT: usize = 4;
+/// Unsolicited stop replies kept for [`GdbClient::unsolicited_stops`] (the
+/// rest are counted).
+const UNSOLICITED_KEPT: usize = 16;
+/// GDB's signal number for an interrupt (SIGINT): a stub that halted a
+/// running target for its debugger reports it.
+const SIGINT: u8 = 2;
+
+/// What a request is answered with; decides which packets that arrive in
+/// between are not its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A plain reply (`OK`, hex data, `Exx`, ...). A stop reply is not
+    /// one: it is the stub saying the target halted (QEMU sends one as soon
+    /// as a client connects to a running guest), noted and skipped. `O`
+    /// console output is kept apart and skipped.
+    Reply,
+    /// A stop reply (`?`, `s`, `c`); `O` console output is skipped.
+    Stop,
+    /// `qRcmd`: `O` packets are the command's output; stop replies are
+    /// skipped as for `Reply`.
+    Monitor,
+}
+
+impl Expect {
+    /// What a packet starting with these bytes is answered with.
+    fn of(payload: &[u8]) -> Expect {
+        match payload {
+            [b'?'] => Expect::Stop,
+            [b'c' | b's' | b'C' | b'S', ..] => Expect::Stop,
+            p if p.starts_with(b"vCont;")
+                || p.starts_with(b"vAttach;")
+                || p.starts_with(b"vRun;")
+                || p.starts_with(b"vStopped") =>
+            {
+                Expect::Stop
+            }
+            p if p.starts_with(b"qRcmd,") => Expect::Monitor,
+            _ => Expect::Reply,
+        }
+    }
+}
+
+/// What a received payload is, as far as pairing replies goes.
+enum Kind {
+    /// A stop reply.
+    Stop(StopReply),
+    /// `O` console output (hex), decoded.
+    Output(Vec<u8>),
+    /// Anything else.
+    Other,
+}
+
+fn classify(payload: &[u8]) -> Kind {
+    if let Some(hex) = payload.strip_prefix(b"O") {
+        if payload != b"OK" {
+            if let Ok(text) = packet::from_hex(hex) {
+                return Kind::Output(text);
+            }
+        }
+    }
+    match StopReply::parse(payload) {
+        Some(stop) => Kind::Stop(stop),
+        None => Kind::Other,
+    }
+}
+
+/// How [`GdbClient::release`] left the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// `D` answered `OK`: the stub let go of the target, and a stub resumes
+    /// it on detach (GDB's `detach`: "the process continues its
+    /// execution"; QEMU, OpenOCD's default `gdb_detach resume`, Black
+    /// Magic Probe).
+    Detached,
+    /// The stub refused `D`; the target was running when we connected, so
+    /// it was resumed with `c` and the connection closed.
+    Resumed,
+}
 
 /// Limits and timeouts of a connection.
 #[derive(Debug, Clone)]
@@ -111,6 +189,24 @@ pub struct GdbClient {
     binary_writes: bool,
     transcript: Transcript,
     lost: Option<String>,
+    /// The connection is finished (detached, killed, or the socket died):
+    /// nothing more is sent, not even on drop.
+    closed: bool,
+    /// Stop replies that answered nothing we asked.
+    unsolicited: Vec<StopReply>,
+    unsolicited_count: u64,
+    /// Console output from `O` packets outside monitor commands (bounded
+    /// by `max_monitor_output`; the rest is counted).
+    console: Vec<u8>,
+    console_dropped: u64,
+    /// We sent `c`/`s`/`vCont` at some point.
+    run_control_sent: bool,
+    /// We resumed the target and have not seen it stop since.
+    running: bool,
+    /// The protocol showed the target running when we connected: the stub
+    /// sent a stop reply before we ran it (it halted the target for us), or
+    /// its first `?` answer said SIGINT (halted by an interrupt request).
+    was_running: bool,
 }
 
 impl std::fmt::Debug for GdbClient {
@@ -180,6 +276,14 @@ impl GdbClient {
             binary_writes: true,
             transcript,
             lost: None,
+            closed: false,
+            unsolicited: Vec::new(),
+            unsolicited_count: 0,
+            console: Vec::new(),
+            console_dropped: 0,
+            run_control_sent: false,
+            running: false,
+            was_running: false,
             config,
         })
     }
@@ -265,13 +369,107 @@ impl GdbClient {
     /// Sends one packet and returns the reply payload (run-length encoding
     /// expanded; `Exx` replies are returned as they are). The escape hatch
     /// for requests this client has no method for.
+    ///
+    /// A stop reply that arrives while the answer to anything but a
+    /// run-control or `?` request is awaited is not its answer: it is
+    /// noted ([`unsolicited_stops`](Self::unsolicited_stops)) and skipped,
+    /// as are `O` console-output packets ([`console_output`](Self::console_output)).
     pub fn request(&mut self, payload: &[u8]) -> Result<Vec<u8>, GdbError> {
+        let expect = Expect::of(payload);
+        if expect == Expect::Stop {
+            self.run_control(payload);
+        }
         let deadline = Instant::now() + self.config.reply_timeout;
         let what = describe(payload);
         let result = self
-            .send_packet(payload, deadline, &what)
-            .and_then(|()| self.recv_packet(deadline, &format!("the reply to {what}")));
+            .send_packet(payload, deadline, &what, expect)
+            .and_then(|()| self.recv_reply(deadline, &format!("the reply to {what}"), expect));
         self.desync_on_timeout(result)
+    }
+
+    /// Notes a run-control request (`c`, `s`, `vCont;...`): from now on a
+    /// stop reply may be an answer, not a sign of how we found the target.
+    fn run_control(&mut self, payload: &[u8]) {
+        if payload != b"?" {
+            self.run_control_sent = true;
+        }
+    }
+
+    /// Whether the protocol showed the target running when this client
+    /// connected: the stub sent a stop reply before we ran the target
+    /// (QEMU halts a running guest when a client connects and says so with
+    /// `T02`), or the first `?` answered SIGINT (halted by an interrupt
+    /// request, as OpenOCD reports a halt on attach).
+    /// [`release`](Self::release) leaves such a target running.
+    pub fn target_was_running(&self) -> bool {
+        self.was_running
+    }
+
+    /// Stop replies that answered nothing asked (the first 16), and how
+    /// many there were in all.
+    pub fn unsolicited_stops(&self) -> (&[StopReply], u64) {
+        (&self.unsolicited, self.unsolicited_count)
+    }
+
+    /// Console output the stub sent in `O` packets outside monitor
+    /// commands (bounded by `max_monitor_output`).
+    pub fn console_output(&self) -> &[u8] {
+        &self.console
+    }
+
+    fn note_unsolicited(&mut self, stop: StopReply) {
+        self.unsolicited_count = self.unsolicited_count.saturating_add(1);
+        self.running = false;
+        let why = if self.run_control_sent {
+            "the target stopped"
+        } else {
+            self.was_running = true;
+            "the stub halted the running target for this client"
+        };
+        self.transcript.note(&format!(
+            "unsolicited stop reply {stop:?}: {why}; not taken as a reply"
+        ));
+        if self.unsolicited.len() < UNSOLICITED_KEPT {
+            self.unsolicited.push(stop);
+        }
+    }
+
+    fn note_output(&mut self, text: &[u8]) {
+        let room = self
+            .config
+            .max_monitor_output
+            .saturating_sub(self.console.len());
+        let kept = text.len().min(room);
+        self.console.extend_from_slice(&text[..kept]);
+        self.console_dropped = self
+            .console_dropped
+            .saturating_add((text.len() - kept) as u64);
+        self.transcript.note(&format!(
+            "console output ({} bytes) in an O packet; not taken as a reply",
+            text.len()
+        ));
+    }
+
+    /// The answer to a request: packets that cannot be it (see [`Expect`])
+    /// are noted and skipped until the deadline.
+    fn recv_reply(
+        &mut self,
+        deadline: Instant,
+        what: &str,
+        expect: Expect,
+    ) -> Result<Vec<u8>, GdbError> {
+        loop {
+            let payload = self.recv_packet(deadline, what)?;
+            match (classify(&payload), expect) {
+                (Kind::Output(text), Expect::Reply | Expect::Stop) => self.note_output(&text),
+                (Kind::Stop(stop), Expect::Reply | Expect::Monitor) => self.note_unsolicited(stop),
+                (Kind::Stop(_), Expect::Stop) => {
+                    self.running = false;
+                    return Ok(payload);
+                }
+                _ => return Ok(payload),
+            }
+        }
     }
 
     /// A reply that arrives after its deadline would be taken as the reply
@@ -291,7 +489,14 @@ impl GdbClient {
     /// `?`: why the target is halted.
     pub fn halt_reason(&mut self) -> Result<StopReply, GdbError> {
         let reply = self.request(b"?")?;
-        self.stop_reply("?", &reply)
+        let stop = self.stop_reply("?", &reply)?;
+        if !self.run_control_sent && stop.signal() == Some(SIGINT) && !self.was_running {
+            self.was_running = true;
+            self.transcript.note(
+                "the stub says the target was halted by an interrupt (SIGINT): it was running",
+            );
+        }
+        Ok(stop)
     }
 
     /// `g`: all general registers.
@@ -530,10 +735,11 @@ impl GdbClient {
         command: &str,
         what: &str,
     ) -> Result<String, GdbError> {
-        self.send_packet(packet, deadline, what)?;
+        self.send_packet(packet, deadline, what, Expect::Monitor)?;
         let mut output: Vec<u8> = Vec::new();
         loop {
-            let reply = self.recv_packet(deadline, &format!("the output of {what}"))?;
+            let reply =
+                self.recv_reply(deadline, &format!("the output of {what}"), Expect::Monitor)?;
             if reply == b"OK" {
                 break;
             }
@@ -575,20 +781,18 @@ impl GdbClient {
     /// [`wait_for_stop`](Self::wait_for_stop) or [`interrupt`](Self::interrupt).
     pub fn resume(&mut self) -> Result<(), GdbError> {
         let deadline = Instant::now() + self.config.reply_timeout;
-        self.send_packet(b"c", deadline, "c")
+        self.run_control(b"c");
+        self.send_packet(b"c", deadline, "c", Expect::Stop)?;
+        self.running = true;
+        Ok(())
     }
 
     /// Waits up to `timeout` for a stop reply (after `c`), skipping `O`
-    /// console output packets.
+    /// console output packets (kept in [`console_output`](Self::console_output)).
     pub fn wait_for_stop(&mut self, timeout: Duration) -> Result<StopReply, GdbError> {
         let deadline = Instant::now() + timeout;
-        loop {
-            let reply = self.recv_packet(deadline, "a stop reply")?;
-            if reply.first() == Some(&b'O') && reply != b"OK" {
-                continue;
-            }
-            return self.stop_reply("c", &reply);
-        }
+        let reply = self.recv_reply(deadline, "a stop reply", Expect::Stop)?;
+        self.stop_reply("c", &reply)
     }
 
     /// Sends Ctrl-C (0x03) and waits for the stop reply.
@@ -607,7 +811,7 @@ impl GdbClient {
     /// answer at all; both count as done.
     pub fn kill(&mut self) -> Result<(), GdbError> {
         let deadline = Instant::now() + self.config.reply_timeout.min(Duration::from_secs(1));
-        self.send_packet(b"k", deadline, "k")?;
+        self.send_packet(b"k", deadline, "k", Expect::Reply)?;
         match self.recv_packet(deadline, "the reply to k") {
             Ok(_) | Err(GdbError::Lost { .. }) | Err(GdbError::Timeout { .. }) => {}
             Err(e) => return Err(e),
@@ -616,17 +820,57 @@ impl GdbClient {
         Ok(())
     }
 
-    /// `D`: detaches (the target runs on).
+    /// `D`: detaches (the stub resumes the target). A target this client
+    /// resumed is stopped first (Ctrl-C): in all-stop mode a stub takes
+    /// any byte that arrives while the target runs as an interrupt (QEMU
+    /// halts the guest on it and drops the packet), so `D` is sent only to
+    /// a halted target.
     pub fn detach(&mut self) -> Result<(), GdbError> {
+        if self.running {
+            self.interrupt()?;
+        }
         let reply = self.request(b"D")?;
         self.check_reply("D", &reply)?;
         self.finish("detached");
         Ok(())
     }
 
+    /// Leaves the target as a lab expects to find it after a read: running
+    /// if it was running when we connected ([`target_was_running`](Self::target_was_running)),
+    /// and this client gone. Sends `D` (a stub resumes the target on
+    /// detach); if the stub refuses `D` and the target was running, sends
+    /// `c` and closes the connection. Not `c` then `D`: in all-stop mode
+    /// the `D` would arrive while the target runs, and QEMU takes its `$`
+    /// as an interrupt, halts the guest again and drops the packet.
+    pub fn release(&mut self) -> Result<Released, GdbError> {
+        if self.running {
+            self.interrupt()?;
+        }
+        let reply = self.request(b"D")?;
+        if reply == b"OK" {
+            self.finish("detached");
+            return Ok(Released::Detached);
+        }
+        let refusal = self.check_reply("D", &reply).err().unwrap_or_else(|| {
+            self.protocol(format!("unexpected reply to D: {}", describe(&reply)))
+        });
+        if self.was_running {
+            self.transcript
+                .note("the stub refused D; resuming the target with c before closing");
+            let deadline = Instant::now() + self.config.reply_timeout;
+            self.run_control(b"c");
+            self.send_packet(b"c", deadline, "c", Expect::Stop)?;
+            self.finish("resumed and closed");
+            return Ok(Released::Resumed);
+        }
+        self.finish("closed the connection to");
+        Err(refusal)
+    }
+
     fn finish(&mut self, why: &str) {
         self.transcript.note(why);
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.closed = true;
         self.lost = Some(format!("this client {why} the target"));
     }
 
@@ -686,6 +930,7 @@ impl GdbClient {
     fn mark_lost(&mut self, reason: String) -> GdbError {
         self.transcript.note(&format!("connection lost: {reason}"));
         self.lost = Some(reason.clone());
+        self.closed = true;
         GdbError::Lost {
             peer: self.peer.clone(),
             reason,
@@ -699,6 +944,7 @@ impl GdbClient {
         payload: &[u8],
         deadline: Instant,
         what: &str,
+        expect: Expect,
     ) -> Result<(), GdbError> {
         let framed = frame(payload);
         for _ in 0..self.config.transmissions.max(1) {
@@ -714,15 +960,32 @@ impl GdbClient {
                         break;
                     }
                     Event::Packet(raw) => {
-                        // A packet before the ack: some stubs drop the ack.
-                        // Keep it as the reply and take it as received.
                         self.write(b"+")?;
+                        let payload = expand_rle(&raw, self.config.max_reply).map_err(|e| {
+                            self.protocol(format!("cannot decode a packet sent before the acknowledgement of {what}: {e}"))
+                        })?;
+                        // A stop reply or console output the stub sent
+                        // on its own (QEMU's stop reply on connect) is not
+                        // the reply: note it and wait on for the ack.
+                        match (classify(&payload), expect) {
+                            (Kind::Output(text), Expect::Reply | Expect::Stop) => {
+                                self.note_output(&text);
+                                continue;
+                            }
+                            (Kind::Stop(stop), Expect::Reply | Expect::Monitor) => {
+                                self.note_unsolicited(stop);
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        // Otherwise some stubs drop the ack: keep it as the
+                        // reply and take ours as received.
                         if self.stash.len() >= STASH_LIMIT {
                             return Err(self.protocol(
                                 "peer keeps sending packets without acknowledging ours".into(),
                             ));
                         }
-                        self.stash.push_back(raw);
+                        self.stash.push_back(payload);
                         return Ok(());
                     }
                     Event::Oversize { limit } => {
@@ -748,11 +1011,11 @@ impl GdbClient {
     /// Receives one packet (acknowledging it in ack mode) and expands its
     /// run-length encoding. Notifications and stray acks are skipped.
     fn recv_packet(&mut self, deadline: Instant, what: &str) -> Result<Vec<u8>, GdbError> {
+        if let Some(payload) = self.stash.pop_front() {
+            return Ok(payload);
+        }
         let mut bad = 0u32;
         let raw = loop {
-            if let Some(raw) = self.stash.pop_front() {
-                break raw;
-            }
             match self.next_event(deadline, what)? {
                 Event::Packet(raw) => {
                     if self.ack_mode {
@@ -846,6 +1109,26 @@ impl GdbClient {
                 Err(e) => return Err(self.mark_lost(format!("read failed: {e}"))),
             }
         }
+    }
+}
+
+impl Drop for GdbClient {
+    /// A client dropped without [`release`](GdbClient::release) or
+    /// [`detach`](GdbClient::detach) still lets go of the target: QEMU keeps
+    /// a guest halted after its client vanishes without `D`. `D` is sent
+    /// without waiting for the answer, and only to a halted target (one we
+    /// resumed runs on when the socket closes).
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if !self.running {
+            let framed = frame(b"D");
+            self.transcript.sent(&framed);
+            let _ = self.stream.write_all(&framed);
+            let _ = self.stream.flush();
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -6,7 +6,7 @@ mod error;
 pub mod packet;
 mod transcript;
 
-pub use client::{GdbClient, GdbConfig, Registers};
+pub use client::{GdbClient, GdbConfig, Registers, Released};
 pub use error::GdbError;
 pub use packet::{ErrorReply, StopReply};
 pub use transcript::{Direction, Entry, Transcript};

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,24 +42,42 @@ impl Drop for Qemu {
 
 impl Qemu {
     /// Starts `qemu-system-arm` halted (`-S`) with its gdbstub on a free
-    /// loopback port and waits (up to 10 s) until the port accepts.
+    /// loopback port and waits (up to 10 s) until the port listens.
     pub fn start(args: &[&str]) -> Qemu {
+        Self::launch(args, true)
+    }
+
+    /// Starts `qemu-system-arm` with the guest running (no `-S`), as a
+    /// board is found in a lab. Readiness is read from the kernel's socket
+    /// table, not by connecting: a connection to QEMU's gdbstub halts a
+    /// running guest.
+    pub fn start_running(args: &[&str]) -> Qemu {
+        Self::launch(args, false)
+    }
+
+    fn launch(args: &[&str], halted: bool) -> Qemu {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
-            let mut child = Command::new(qemu_arm())
-                .args(args)
-                .args([
-                    "-nographic",
-                    "-monitor",
-                    "none",
-                    "-serial",
-                    "none",
-                    "-S",
-                    "-gdb",
-                    &format!("tcp:{addr}"),
-                ])
+            let mut command = Command::new(qemu_arm());
+            command.args(args).args([
+                "-nographic",
+                "-monitor",
+                "none",
+                "-serial",
+                "none",
+                // No NIC: its option ROM (efi-virtio.rom for -M virt) is
+                // only a recommended package, absent on a fresh machine.
+                "-nic",
+                "none",
+                "-gdb",
+                &format!("tcp:{addr}"),
+            ]);
+            if halted {
+                command.arg("-S");
+            }
+            let mut child = command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -76,15 +94,7 @@ impl Qemu {
                     last = format!("qemu exited with {status}: {err}");
                     break;
                 }
-                // Probe readiness without holding the connection: QEMU's
-                // gdbstub takes one client; a probe that connects and
-                // closes is harmless (it waits for the next).
-                if TcpStream::connect_timeout(
-                    &addr.parse().expect("socket address"),
-                    Duration::from_millis(200),
-                )
-                .is_ok()
-                {
+                if listening(port) {
                     return Qemu { child, addr };
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -106,6 +116,18 @@ impl Qemu {
         }
         false
     }
+}
+
+/// Whether a TCP socket listens on 127.0.0.1:`port`, from
+/// `/proc/net/tcp` (state 0A), without connecting to it.
+pub fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace();
+        let _slot = fields.next();
+        fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
+    })
 }
 
 /// The workspace's target directory.
