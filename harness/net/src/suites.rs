@@ -191,6 +191,11 @@ pub fn known_suite_name(code: u16) -> Option<&'static str> {
         .map(|i| NAMES[i].1)
 }
 
+/// Every suite code this crate has a name for, in code order.
+pub fn known_suites() -> impl Iterator<Item = u16> {
+    NAMES.iter().map(|(c, _)| *c)
+}
+
 /// IANA name where known, "GREASE 0x?a?a" for GREASE, else "0x1234".
 pub fn suite_name(code: u16) -> String {
     match known_suite_name(code) {

@@ -9,9 +9,15 @@
 //! verification fails.
 //!
 //! Limit: rustls implements only TLS 1.2 and 1.3 with AEAD suites, so it
-//! cannot offer TLS 1.0/1.1 or weak suites. [`probe_legacy_hello`] fills
-//! that gap: it sends a hand-built TLS 1.0/1.1 ClientHello and reads the
-//! ServerHello version or the alert (bounded parsing, no handshake).
+//! cannot offer SSL 3.0, TLS 1.0/1.1 or weak suites. [`probe_hello`] fills
+//! that gap: it sends a hand-built ClientHello (built by
+//! [`clienthello::build_client_hello`]) and reads the ServerHello version
+//! and suite or the alert (bounded parsing, no handshake).
+//!
+//! Every connection here is closed, and its close seen through (bounded,
+//! [`close_through`]), before the function returns, so that a server that
+//! serves one connection at a time (`openssl s_server`, many
+//! microcontroller stacks) is free for the next probe.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -33,9 +39,12 @@ use crate::certinfo::CertInfo;
 use crate::error::NetError;
 use crate::link::Link;
 use crate::stop::Stop;
+use crate::{clienthello, suites};
 
 /// How long one socket read waits before re-checking the stop signal.
 pub(crate) const POLL: Duration = Duration::from_millis(25);
+/// How long a closed connection's peer is given to close its side.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Largest certificate chain recorded (certificates).
 const MAX_CHAIN: usize = 16;
 
@@ -372,6 +381,15 @@ impl TlsStream {
         self.conn.send_close_notify();
         let _ = self.conn.complete_io(&mut self.sock);
     }
+
+    /// Sends close_notify, half-closes and waits (at most `timeout`) for
+    /// the server to close its side: true when that was seen. A server
+    /// that serves one connection at a time is then free for the next.
+    pub fn close_through(mut self, timeout: Duration) -> Result<bool, NetError> {
+        self.conn.send_close_notify();
+        let _ = self.conn.write_tls(&mut self.sock);
+        close_through(&mut self.sock, &self.stop.within(timeout))
+    }
 }
 
 impl Read for TlsStream {
@@ -499,7 +517,14 @@ pub fn connect(
         verified: completed && !matches!(cfg.trust, Trust::InspectOnly),
         elapsed_ms: started.elapsed().as_millis(),
     };
-    let stream = completed.then_some(TlsStream { conn, sock, stop });
+    let stream = if completed {
+        Some(TlsStream { conn, sock, stop })
+    } else {
+        // A failed handshake's connection is closed here, and its close
+        // seen through (bounded), before the caller's next connection.
+        let _ = close_through(&mut sock, &stop.within(CLOSE_WAIT));
+        None
+    };
     Ok(TlsConnection { record, stream })
 }
 
@@ -589,31 +614,80 @@ pub fn probe_cipher_suites(
 /// A legacy protocol version for [`probe_legacy_hello`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LegacyVersion {
+    Ssl30,
     Tls10,
     Tls11,
 }
 
 impl LegacyVersion {
-    fn wire(self) -> u16 {
+    /// Every legacy version, oldest first.
+    pub const ALL: [LegacyVersion; 3] = [
+        LegacyVersion::Ssl30,
+        LegacyVersion::Tls10,
+        LegacyVersion::Tls11,
+    ];
+
+    /// The version code on the wire (0x0300 = SSL 3.0).
+    pub fn wire(self) -> u16 {
         match self {
-            LegacyVersion::Tls10 => 0x0301,
-            LegacyVersion::Tls11 => 0x0302,
+            LegacyVersion::Ssl30 => suites::SSL_3_0,
+            LegacyVersion::Tls10 => suites::TLS_1_0,
+            LegacyVersion::Tls11 => suites::TLS_1_1,
         }
+    }
+
+    /// "SSL 3.0", "TLS 1.0", "TLS 1.1".
+    pub fn name(self) -> String {
+        suites::version_name(self.wire())
     }
 }
 
-/// What a server answered to a legacy ClientHello.
+/// How a server answered a hand-built ClientHello.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HelloAnswer {
+    /// A ServerHello came (see `server_version`, `cipher_suite`).
+    ServerHello,
+    /// An alert came (see `alert`).
+    Alert,
+    /// The server closed or reset the connection without a TLS record.
+    Closed,
+    /// Nothing came within the probe's timeout.
+    Silent,
+    /// Bytes came that are not a ServerHello or an alert (not TLS, a
+    /// record cut short, another handshake message).
+    Garbled,
+}
+
+/// What a server answered to a hand-built ClientHello.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LegacyProbe {
-    pub offered: LegacyVersion,
+pub struct HelloProbe {
+    /// The highest version offered (`client_version`).
+    #[serde(serialize_with = "suites::ser_version")]
+    pub offered: u16,
+    pub answer: HelloAnswer,
     /// Version in the ServerHello, when one came (0x0301 = TLS 1.0).
     pub server_version: Option<u16>,
     pub cipher_suite: Option<u16>,
     pub alert: Option<Alert>,
-    /// True when the server chose the offered legacy version (or older).
+    /// True when the server chose the offered version or an older one.
     pub accepted: bool,
+    /// True when the server's side of the connection was seen closed
+    /// (EOF or reset) after the answer, before the probe returned.
+    pub closed_seen: bool,
     pub note: String,
 }
+
+impl HelloProbe {
+    /// The server answered with TLS (a ServerHello or an alert): it was
+    /// alive and heard the hello.
+    pub fn answered(&self) -> bool {
+        matches!(self.answer, HelloAnswer::ServerHello | HelloAnswer::Alert)
+    }
+}
+
+/// What [`probe_legacy_hello`] returns.
+pub type LegacyProbe = HelloProbe;
 
 /// Cipher suites offered in the legacy hello (RFC 2246/4346/4492 suites
 /// a TLS 1.0/1.1 server commonly has).
@@ -621,70 +695,62 @@ const LEGACY_SUITES: [u16; 10] = [
     0xc014, 0xc013, 0xc00a, 0xc009, 0x0039, 0x0033, 0x0035, 0x002f, 0x000a, 0x0005,
 ];
 
-/// Builds a TLS 1.0/1.1 ClientHello record (RFC 2246 section 7.4.1.2, with
-/// SNI, supported groups, point formats and renegotiation_info extensions).
-pub fn legacy_client_hello(version: LegacyVersion, server_name: &str) -> Vec<u8> {
-    let v = version.wire();
-    let mut body = Vec::new();
-    body.extend_from_slice(&v.to_be_bytes());
-    body.extend_from_slice(&pseudo_random_32());
-    body.push(0); // session id
-    body.extend_from_slice(&((LEGACY_SUITES.len() * 2) as u16).to_be_bytes());
-    for s in LEGACY_SUITES {
-        body.extend_from_slice(&s.to_be_bytes());
-    }
-    body.extend_from_slice(&[1, 0]); // compression: null
-    let mut ext = Vec::new();
-    let name = server_name.as_bytes();
+/// The name to send in SNI: DNS names only (RFC 6066 section 3).
+fn sni_of(server_name: &str) -> Option<&str> {
     let is_ip = server_name.parse::<std::net::IpAddr>().is_ok();
-    if !is_ip && !name.is_empty() && name.len() < 256 {
-        let n = name.len() as u16;
-        ext.extend_from_slice(&[0, 0]);
-        ext.extend_from_slice(&(n + 5).to_be_bytes());
-        ext.extend_from_slice(&(n + 3).to_be_bytes());
-        ext.push(0); // host_name
-        ext.extend_from_slice(&n.to_be_bytes());
-        ext.extend_from_slice(name);
-    }
-    // supported_groups: x25519, secp256r1, secp384r1
-    ext.extend_from_slice(&[
-        0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18,
-    ]);
-    // ec_point_formats: uncompressed
-    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
-    // renegotiation_info: empty
-    ext.extend_from_slice(&[0xff, 0x01, 0x00, 0x01, 0x00]);
-    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    body.extend_from_slice(&ext);
-    let mut hs = vec![1u8]; // client_hello
-    let len = body.len() as u32;
-    hs.extend_from_slice(&len.to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut rec = vec![22u8];
-    rec.extend_from_slice(&v.to_be_bytes());
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend_from_slice(&hs);
-    rec
+    (!is_ip && !server_name.is_empty() && server_name.len() < 256).then_some(server_name)
 }
 
-fn pseudo_random_32() -> [u8; 32] {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = [0u8; 32];
-    for chunk in out.chunks_mut(8) {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        chunk.copy_from_slice(&h.finish().to_be_bytes());
-    }
-    out
+/// The record version of a first flight offering `client_version`: SSL
+/// 3.0 for an SSL 3.0 hello, else TLS 1.0 (what TLS clients send, and what
+/// old servers still read).
+fn record_version(client_version: u16) -> u16 {
+    client_version.min(suites::TLS_1_0)
 }
 
-/// Sends a legacy ClientHello and reads the first record of the answer.
+/// Builds a ClientHello record offering `client_version` (no
+/// supported_versions extension) and `cipher_suites`, with
+/// [`clienthello::build_client_hello`].
+pub fn probe_client_hello(
+    client_version: u16,
+    cipher_suites: &[u16],
+    server_name: &str,
+) -> Vec<u8> {
+    let mut suites_offered = cipher_suites.to_vec();
+    suites_offered.push(suites::TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+    let hs =
+        clienthello::build_client_hello(client_version, &suites_offered, sni_of(server_name), None);
+    clienthello::to_records(
+        record_version(client_version),
+        &hs,
+        clienthello::MAX_FRAGMENT,
+    )
+}
+
+/// Builds an SSL 3.0/TLS 1.0/TLS 1.1 ClientHello record offering the CBC,
+/// 3DES and RC4 suites servers of that era have.
+pub fn legacy_client_hello(version: LegacyVersion, server_name: &str) -> Vec<u8> {
+    probe_client_hello(version.wire(), &LEGACY_SUITES, server_name)
+}
+
+/// Suites of the classes a TLS server must not choose (NULL, EXPORT, RC4,
+/// DES, 3DES, anon: [`suites::Weakness::is_weak`]), every one this crate
+/// knows except TLS_NULL_WITH_NULL_NULL (never negotiable).
+pub fn weak_suites() -> Vec<u16> {
+    suites::known_suites()
+        .filter(|c| *c != 0x0000)
+        .filter(|c| suites::weakness(*c).is_some_and(|w| w.is_weak()))
+        .collect()
+}
+
+/// Suites whose only weakness is CBC with HMAC-SHA1.
+pub fn cbc_sha1_suites() -> Vec<u16> {
+    suites::known_suites()
+        .filter(|c| suites::weakness(*c) == Some(suites::Weakness::CbcSha1))
+        .collect()
+}
+
+/// Sends a legacy ClientHello (see [`probe_hello`]).
 pub fn probe_legacy_hello(
     link: &Link,
     port: u16,
@@ -693,87 +759,204 @@ pub fn probe_legacy_hello(
     timeout: Duration,
     stop: &Stop,
 ) -> Result<LegacyProbe, NetError> {
-    let stop = stop.within(timeout);
-    let mut sock = tcp_connect(link, port, &stop)?;
     let hello = legacy_client_hello(version, server_name);
-    sock.write_all(&hello)
-        .map_err(|e| NetError::io("sending ClientHello", e))?;
-    let mut result = LegacyProbe {
-        offered: version,
+    probe_hello(link, port, &hello, version.wire(), timeout, stop)
+}
+
+/// Sends `hello` (a first flight offering `offered`) on a connection of
+/// its own, reads the first record of the answer (bounded parsing, no
+/// handshake), then closes the connection and waits (within `timeout`)
+/// for the server to close its side, so that a server that serves one
+/// connection at a time is free for the next probe.
+///
+/// Silence within `timeout`, a close without a record or bytes that are
+/// no answer come back as `Ok` with that [`HelloAnswer`]; `Err` means the
+/// TCP connection could not be made, or the caller's stop ended it.
+pub fn probe_hello(
+    link: &Link,
+    port: u16,
+    hello: &[u8],
+    offered: u16,
+    timeout: Duration,
+    stop: &Stop,
+) -> Result<HelloProbe, NetError> {
+    let probe_stop = stop.within(timeout);
+    let mut sock = tcp_connect(link, port, &probe_stop)?;
+    let mut result = HelloProbe {
+        offered,
+        answer: HelloAnswer::Silent,
         server_version: None,
         cipher_suite: None,
         alert: None,
         accepted: false,
+        closed_seen: false,
         note: String::new(),
     };
-    let header = match read_exact_bounded(&mut sock, 5, &stop)? {
-        Some(h) => h,
-        None => {
+    if let Err(e) = sock.write_all(hello) {
+        result.answer = HelloAnswer::Closed;
+        result.note = format!("the connection failed while sending the ClientHello: {e}");
+        result.closed_seen = true;
+        return Ok(result);
+    }
+    read_answer(&mut sock, offered, &probe_stop, &mut result)?;
+    // Closed before the next probe, and the close seen through: a half
+    // close, then whatever is left until the server's EOF (bounded).
+    if !result.closed_seen {
+        result.closed_seen = close_through(&mut sock, &stop.within(CLOSE_WAIT.min(timeout)))?;
+    }
+    Ok(result)
+}
+
+fn read_answer(
+    sock: &mut TcpStream,
+    offered: u16,
+    stop: &Stop,
+    result: &mut HelloProbe,
+) -> Result<(), NetError> {
+    let header = match read_exact_bounded(sock, 5, stop)? {
+        Read_::Bytes(h) => h,
+        Read_::Eof => {
+            result.answer = HelloAnswer::Closed;
+            result.closed_seen = true;
             result.note = "connection closed without an answer".into();
-            return Ok(result);
+            return Ok(());
+        }
+        Read_::TimedOut => {
+            result.note = "no answer within the probe's timeout".into();
+            return Ok(());
         }
     };
     let ctype = header[0];
     let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
     if !(20..=24).contains(&ctype) || header[1] != 3 || len > 16384 + 2048 {
+        result.answer = HelloAnswer::Garbled;
         result.note = format!(
             "not a TLS record (first bytes {})",
             crate::certinfo::to_hex(&header)
         );
-        return Ok(result);
+        return Ok(());
     }
-    let body = match read_exact_bounded(&mut sock, len.min(4096), &stop)? {
-        Some(b) => b,
-        None => {
+    let body = match read_exact_bounded(sock, len.min(4096), stop)? {
+        Read_::Bytes(b) => b,
+        Read_::Eof => {
+            result.answer = HelloAnswer::Garbled;
+            result.closed_seen = true;
             result.note = "record cut short".into();
-            return Ok(result);
+            return Ok(());
+        }
+        Read_::TimedOut => {
+            result.answer = HelloAnswer::Garbled;
+            result.note = "record cut short (no more within the probe's timeout)".into();
+            return Ok(());
         }
     };
     match ctype {
         21 if body.len() >= 2 => {
+            result.answer = HelloAnswer::Alert;
             result.alert = Some(Alert::new(body[1]));
-            result.note = format!("server refused with alert {}", alert_name(body[1]));
+            result.note = format!("refused with alert {}", alert_name(body[1]));
         }
-        22 if body.len() >= 4 && body[0] == 2 => {
+        22 if body.len() >= 4 + 2 && body[0] == 2 => {
             // ServerHello: version(2) random(32) sid_len(1) sid cipher(2)
             let hs = &body[4..];
-            if hs.len() >= 2 {
-                let sv = u16::from_be_bytes([hs[0], hs[1]]);
-                result.server_version = Some(sv);
-                result.accepted = sv <= version.wire();
-                if let Some(&sid_len) = hs.get(34) {
-                    let at = 35 + usize::from(sid_len);
-                    if let (Some(a), Some(b)) = (hs.get(at), hs.get(at + 1)) {
-                        result.cipher_suite = Some(u16::from_be_bytes([*a, *b]));
-                    }
+            let sv = u16::from_be_bytes([hs[0], hs[1]]);
+            result.answer = HelloAnswer::ServerHello;
+            result.server_version = Some(sv);
+            result.accepted = suites::version_rank(sv)
+                .zip(suites::version_rank(offered))
+                .is_some_and(|(s, o)| s <= o);
+            if let Some(&sid_len) = hs.get(34) {
+                let at = 35 + usize::from(sid_len);
+                if let (Some(a), Some(b)) = (hs.get(at), hs.get(at + 1)) {
+                    result.cipher_suite = Some(u16::from_be_bytes([*a, *b]));
                 }
-                result.note = format!("ServerHello version {sv:#06x}");
             }
+            result.note = match (result.accepted, result.cipher_suite) {
+                (true, Some(c)) => format!(
+                    "accepted: ServerHello {} {}",
+                    suites::version_name(sv),
+                    suites::suite_name(c)
+                ),
+                (true, None) => format!("accepted: ServerHello {}", suites::version_name(sv)),
+                (false, _) => format!(
+                    "not accepted: ServerHello with {}, newer than the {} offered (a client must abort)",
+                    suites::version_name(sv),
+                    suites::version_name(offered)
+                ),
+            };
         }
-        _ => result.note = format!("unexpected record type {ctype}"),
+        _ => {
+            result.answer = HelloAnswer::Garbled;
+            result.note = format!(
+                "unexpected first record ({} {})",
+                clienthello::content_type_name(ctype),
+                body.first()
+                    .map(|t| clienthello::handshake_name(*t))
+                    .unwrap_or("empty")
+            );
+        }
     }
-    Ok(result)
+    Ok(())
 }
 
-/// Reads exactly `n` bytes; `None` on EOF before that.
-fn read_exact_bounded(
-    sock: &mut TcpStream,
-    n: usize,
-    stop: &Stop,
-) -> Result<Option<Vec<u8>>, NetError> {
+/// Most bytes read (and dropped) while waiting for the server's close.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Half-closes `sock` and reads (dropping what comes, at most 1 MiB) until
+/// the server closes or resets its side: true when that was seen, false
+/// when `stop`'s bound (or the byte limit) came first. `Err` only when the
+/// caller's own deadline or interruption ended the wait.
+pub fn close_through(sock: &mut TcpStream, stop: &Stop) -> Result<bool, NetError> {
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    let mut buf = [0u8; 4096];
+    let mut dropped = 0usize;
+    loop {
+        match stop.reason() {
+            Some(why) if why == crate::stop::TIMED_OUT => return Ok(false),
+            Some(why) => return Err(NetError::Stopped(why)),
+            None => {}
+        }
+        match sock.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                dropped += n;
+                if dropped > DRAIN_LIMIT {
+                    return Ok(false);
+                }
+            }
+            Err(e) if is_wait(&e) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(true),
+        }
+    }
+}
+
+/// What a bounded read got.
+enum Read_ {
+    Bytes(Vec<u8>),
+    Eof,
+    /// The probe's own bound passed (not the caller's).
+    TimedOut,
+}
+
+/// Reads exactly `n` bytes; `Eof` on EOF or reset before that.
+fn read_exact_bounded(sock: &mut TcpStream, n: usize, stop: &Stop) -> Result<Read_, NetError> {
     let mut buf = vec![0u8; n];
     let mut got = 0;
     while got < n {
-        if let Some(why) = stop.reason() {
-            return Err(NetError::Stopped(why));
+        match stop.reason() {
+            Some(why) if why == crate::stop::TIMED_OUT => return Ok(Read_::TimedOut),
+            Some(why) => return Err(NetError::Stopped(why)),
+            None => {}
         }
         match sock.read(&mut buf[got..]) {
-            Ok(0) => return Ok(None),
+            Ok(0) => return Ok(Read_::Eof),
             Ok(k) => got += k,
             Err(e) if is_wait(&e) => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(Read_::Eof),
             Err(e) => return Err(NetError::io("reading the answer", e)),
         }
     }
-    Ok(Some(buf))
+    Ok(Read_::Bytes(buf))
 }
