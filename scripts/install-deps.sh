@@ -18,6 +18,7 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 packages="
 build-essential pkg-config libpcap-dev
 socat iproute2 nftables nmap tshark gdb gdb-multiarch openssl curl
+sslscan
 mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
