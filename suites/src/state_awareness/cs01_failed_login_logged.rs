@@ -214,7 +214,6 @@ fn judge_logged(event: &SecurityEvent, before: &str, after: &str) -> (Option<Str
         let l = l.to_ascii_lowercase();
         event.subject.iter().any(|w| l.contains(w)) && event.refusal.iter().any(|w| l.contains(w))
     });
-    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}").ok();
     let note = format!(
         "{} new log line(s), {}",
         new.len(),
@@ -222,11 +221,31 @@ fn judge_logged(event: &SecurityEvent, before: &str, after: &str) -> (Option<Str
             .unwrap_or_else(|| "none names it".into())
     );
     let problem = match hit {
-        Some(line) if timestamp.is_some_and(|t| t.is_match(line)) => None,
+        Some(line) if has_timestamp(line) => None,
         Some(_) => Some(format!("the {} was logged without a timestamp", event.what)),
         None => Some(format!("the {} left no event in the log", event.what)),
     };
     (problem, note)
+}
+
+/// Whether a log line carries a date and time: ISO 8601 / RFC 3339
+/// (`2026-12-07T01:33:10Z`, `2026-12-07 01:33`), or the BSD syslog stamp
+/// of RFC 3164 that busybox `logread`, sysklogd and many embedded loggers
+/// print (`Dec  7 01:33:10`). An uptime counter (`[   12.3]`) is no time.
+fn has_timestamp(line: &str) -> bool {
+    static PATTERNS: std::sync::OnceLock<Vec<regex::Regex>> = std::sync::OnceLock::new();
+    PATTERNS
+        .get_or_init(|| {
+            [
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}",
+                r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-3]\d \d{2}:\d{2}:\d{2}\b",
+            ]
+            .iter()
+            .filter_map(|p| regex::Regex::new(p).ok())
+            .collect()
+        })
+        .iter()
+        .any(|t| t.is_match(line))
 }
 
 impl Check for FailedLoginLogged {
@@ -441,5 +460,24 @@ impl Provocation {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_timestamp;
+
+    #[test]
+    fn iso_and_syslog_stamps_are_times_and_uptime_is_not() {
+        assert!(has_timestamp("2026-12-07T01:33:10Z login failed for root"));
+        assert!(has_timestamp("2026-12-07 01:33 login failed"));
+        // busybox logread (RFC 3164), day padded with a space or a zero
+        assert!(has_timestamp(
+            "Dec  7 01:33:10 hilt-linux auth.warn login[107]: invalid password for 'root' on 'ttyS0'"
+        ));
+        assert!(has_timestamp("Jan 17 23:59:01 host sshd[1]: Failed password"));
+        assert!(!has_timestamp("[   12.345678] login: invalid password"));
+        assert!(!has_timestamp("login[107]: invalid password for 'root'"));
+        assert!(!has_timestamp("Decimal 7 01:33 is not a date"));
     }
 }
