@@ -10,11 +10,14 @@ use crate::api::{self, net_fault};
 
 /// AU-05: credentials never cross the network in cleartext. While the
 /// board's traffic is captured, hilt logs in to every declared API (each
-/// with its own authentication and account) and to every undeclared open
-/// port that speaks HTTP (with the first API's), then searches the capture
-/// for everything that proved the account: the password, a bearer token,
-/// a session cookie, a Digest response (a hash of the password that can
-/// be guessed offline). A plain-HTTP API fails whatever its scheme.
+/// with its own authentication and account), to every undeclared open
+/// port that speaks HTTP (with the first API's), and to every other
+/// declared interface that takes a password and runs by default (telnet,
+/// through its login driver, with its declared account), then searches
+/// the capture for everything that proved the account: the password, a
+/// bearer token, a session cookie, a Digest response (a hash of the
+/// password that can be guessed offline). A plain-HTTP API fails whatever
+/// its scheme; so does a telnet login.
 pub struct CleartextCredentials;
 
 static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
@@ -33,6 +36,18 @@ static CLEARTEXT_CREDENTIALS: CheckMeta = CheckMeta {
     params: &[],
 };
 
+/// The declared interfaces, other than APIs, that take a password and that
+/// hilt can log in to (a login driver serves them), running by default.
+fn login_interfaces(board: &Board) -> impl Iterator<Item = &hilt_harness::board::InterfaceDecl> {
+    board.spec.declares.interfaces.iter().filter(|i| {
+        i.api.is_none()
+            && !i.speaks_tls()
+            && i.enabled_by_default
+            && i.auth == hilt_harness::board::AuthRequirement::Required
+            && hilt_harness::driver::login::has_probe(i)
+    })
+}
+
 impl Check for CleartextCredentials {
     fn meta(&self) -> &CheckMeta {
         &CLEARTEXT_CREDENTIALS
@@ -40,6 +55,10 @@ impl Check for CleartextCredentials {
 
     fn applicability(&self, board: &Board) -> Applicability {
         match capture::needs_capture(board) {
+            Applicability::Applicable if login_interfaces(board).next().is_some() => {
+                Applicability::Applicable
+            }
+            // The reason names the API: the interface a board most often lacks.
             Applicability::Applicable => api::needs_api(board),
             na => na,
         }
@@ -60,13 +79,15 @@ impl Check for CleartextCredentials {
                 Some(&hilt_harness::board::ApiRef::Port(port)),
             )?);
         }
-        let first = apis
-            .first()
-            .cloned()
-            .ok_or_else(|| CheckError::Harness("no API declared".into()))?;
-        let open = scan_tcp(&link, &TcpScanOptions::default(), &stop)
-            .map_err(net_fault)?
-            .open;
+        let first = apis.first().cloned();
+        let open = match first {
+            Some(_) => {
+                scan_tcp(&link, &TcpScanOptions::default(), &stop)
+                    .map_err(net_fault)?
+                    .open
+            }
+            None => Vec::new(),
+        };
         let capture = capture::BoardCapture::start(ctx, "logins")?;
         let interface = capture.interface.clone();
         let options = HttpOptions {
@@ -76,6 +97,7 @@ impl Check for CleartextCredentials {
         // A service the board file does not declare that speaks HTTP may be
         // the API again (a plain-HTTP copy): it gets the first API's login.
         for port in open {
+            let Some(first) = &first else { break };
             if apis.iter().any(|a| a.target().port == port) {
                 continue;
             }
@@ -116,6 +138,66 @@ impl Check for CleartextCredentials {
                 // A login that never completed put nothing on the wire
                 // to judge: the capture proves nothing about it.
                 Err(e) => unfinished.push(format!("{}: {e}", target.label())),
+            }
+        }
+        // Every other interface that takes a password: one login with its
+        // declared account, through the interface's login driver.
+        let declared: Vec<_> = login_interfaces(ctx.board()).cloned().collect();
+        for iface in &declared {
+            let label = format!(
+                "{} {}/{}",
+                iface.service,
+                iface.port,
+                format!("{:?}", iface.protocol).to_ascii_lowercase()
+            );
+            let Some(user) = hilt_harness::driver::login::interface_account(ctx.board(), iface)
+            else {
+                unfinished.push(format!("{label}: no account declared for it"));
+                continue;
+            };
+            let password = ctx.password(&user)?;
+            let scrubber = ctx.evidence().scrubber().clone();
+            let attempt = {
+                let target = hilt_harness::driver::login::Target {
+                    board: ctx.board(),
+                    interface: iface,
+                    link: &link,
+                    stop: ctx.stop(),
+                    scrubber: scrubber.clone(),
+                };
+                hilt_harness::driver::login::probe_for(target).and_then(|probe| match probe {
+                    Some(mut probe) => probe.attempt(&user, &password).map(Some),
+                    None => Ok(None),
+                })
+            };
+            match attempt {
+                Ok(Some(attempt)) => {
+                    let outcome = match &attempt.outcome {
+                        hilt_harness::driver::login::Outcome::Accepted => "logged in".to_string(),
+                        hilt_harness::driver::login::Outcome::Refused(why) => {
+                            format!("refused ({why})")
+                        }
+                        hilt_harness::driver::login::Outcome::Unknown(why) => {
+                            format!("no clear answer ({why})")
+                        }
+                    };
+                    ctx.evidence().text(
+                        &format!("{}-{}-login.txt", iface.service, iface.port),
+                        "text/plain",
+                        &format!("the login as {user} on {label}"),
+                        &scrubber.scrub_text(&attempt.transcript),
+                    )?;
+                    tried.push(format!("{label} as {user}: {outcome}"));
+                    let value = password.expose().to_string();
+                    if !proofs.iter().any(|(_, v)| *v == value) {
+                        proofs.push((format!("password of {user}"), value));
+                    }
+                }
+                Ok(None) => unfinished.push(format!("{label}: hilt has no login driver for it")),
+                Err(hilt_harness::driver::login::LoginError::Stopped(why)) => {
+                    return Err(CheckError::Stopped(why))
+                }
+                Err(e) => unfinished.push(format!("{label}: {e}")),
             }
         }
         let (packets, report) = capture.finish(

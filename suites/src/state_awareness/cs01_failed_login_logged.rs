@@ -475,7 +475,9 @@ mod tests {
         assert!(has_timestamp(
             "Dec  7 01:33:10 hilt-linux auth.warn login[107]: invalid password for 'root' on 'ttyS0'"
         ));
-        assert!(has_timestamp("Jan 17 23:59:01 host sshd[1]: Failed password"));
+        assert!(has_timestamp(
+            "Jan 17 23:59:01 host sshd[1]: Failed password"
+        ));
         assert!(!has_timestamp("[   12.345678] login: invalid password"));
         assert!(!has_timestamp("login[107]: invalid password for 'root'"));
         assert!(!has_timestamp("Decimal 7 01:33 is not a date"));

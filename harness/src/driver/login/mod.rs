@@ -155,6 +155,12 @@ pub struct Target<'a> {
     pub scrubber: crate::scrub::Scrubber,
 }
 
+/// Whether hilt has a login driver for `interface` ([`probe_for`] builds
+/// one), so a check can decide its applicability from the board file.
+pub fn has_probe(interface: &InterfaceDecl) -> bool {
+    matches!(interface.service.to_ascii_lowercase().as_str(), "telnet")
+}
+
 /// The login driver for `interface`, from its service name: `Ok(None)`
 /// when hilt has none for that service (the caller names the interface
 /// as not judged).
