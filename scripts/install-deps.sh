@@ -21,6 +21,7 @@ socat iproute2 nftables nmap tshark gdb gdb-multiarch openssl curl
 sslscan
 mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
+u-boot-qemu
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client

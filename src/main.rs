@@ -220,6 +220,22 @@ fn run_boards(
         return fail(e);
     }
     let listing = test_args.list;
+    // QEMU boards: their machines run from here until the guards drop
+    // after the run (and die with hilt if it is killed).
+    let mut machines = Vec::new();
+    if !listing {
+        for board in &mut boards {
+            match hilt_harness::transport::qemu::start(board) {
+                Ok(guard) => machines.extend(guard),
+                Err(e) => {
+                    return fail(format!(
+                        "{}: cannot start the board's QEMU machine: {e}",
+                        board.file.display()
+                    ))
+                }
+            }
+        }
+    }
     let config = RunConfig {
         boards,
         suite,
@@ -233,7 +249,9 @@ fn run_boards(
         restore: Some(Arc::new(hilt_suites::restore::GoldenImage)),
         print_trials: true,
     };
-    match runner::run(config) {
+    let result = runner::run(config);
+    drop(machines);
+    match result {
         Ok(outcome) => {
             if let Some(dir) = &outcome.run_dir {
                 if !listing {

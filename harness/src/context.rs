@@ -211,6 +211,9 @@ impl CheckContext {
             let mut console = Console::open(wiring, self.board.base_dir(), self.stop.clone())?;
             console.set_scrubber(self.evidence.scrubber().clone());
             self.console = Some(console);
+            // A QEMU machine held at reset runs once someone watches.
+            crate::transport::qemu::release_hold(self.board.name())
+                .map_err(|e| CheckError::Board(e.to_string()))?;
         }
         self.console
             .as_mut()

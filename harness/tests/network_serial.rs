@@ -64,6 +64,7 @@ fn decl() -> ConsoleDecl {
         settle_ms: 250,
         failure: None,
         wake: Default::default(),
+        autoboot: None,
     }
 }
 

@@ -100,6 +100,7 @@ fn decl() -> ConsoleDecl {
         reboot: None,
         settle_ms: 250,
         wake: Default::default(),
+        autoboot: None,
     }
 }
 

@@ -61,6 +61,7 @@ fuzz_target!(|data: &[u8]| {
         settle_ms: 5,
         failure: Some("Login incorrect".into()),
         wake: Default::default(),
+        autoboot: None,
         change_password: None,
         reboot: None,
     };

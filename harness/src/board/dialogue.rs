@@ -59,7 +59,17 @@ impl ConsoleDecl {
             ("password", self.password.as_deref()),
             ("prompt", Some(self.prompt.as_str())),
             ("failure", self.failure.as_deref()),
+            (
+                "autoboot.pattern",
+                self.autoboot.as_ref().map(|a| a.pattern.as_str()),
+            ),
         ];
+        if self.autoboot.as_ref().is_some_and(|a| a.key.is_empty()) {
+            return Some((
+                "autoboot.key",
+                "expected the key that stops autoboot (a space unless told), not empty text".into(),
+            ));
+        }
         fields.into_iter().find_map(|(field, text)| {
             let text = text?;
             let why = match (
@@ -148,6 +158,7 @@ mod tests {
             reboot: None,
             settle_ms: 250,
             wake: Default::default(),
+            autoboot: None,
         }
     }
 

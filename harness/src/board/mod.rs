@@ -138,6 +138,9 @@ impl Board {
 /// Checks that need the whole file rather than one field.
 fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionError> {
     let hw = &spec.hardware;
+    if let Some(qemu) = &hw.qemu {
+        validate_qemu(file, text, spec, qemu)?;
+    }
     if let Some(serial) = &hw.serial {
         match (&serial.port, &serial.tcp) {
             (None, None) => {
@@ -302,12 +305,12 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 "`login` and `password` prompts go together: give both or neither",
             ));
         }
-        if hw.serial.is_none() {
+        if hw.serial.is_none() && hw.qemu.is_none() {
             return Err(DefinitionError::at_field(
                 file,
                 text,
                 "declares.console",
-                "a console is declared but `hardware.serial` is missing",
+                "a console is declared but `hardware.serial` (or `hardware.qemu`) is missing",
             ));
         }
     }
@@ -391,6 +394,112 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A QEMU machine: it brings its own console, debug port and power, and
+/// names files that must exist.
+fn validate_qemu(
+    file: &Path,
+    text: &str,
+    spec: &BoardFile,
+    qemu: &QemuWiring,
+) -> Result<(), DefinitionError> {
+    let hw = &spec.hardware;
+    let at = |field: &str, why: String| DefinitionError::at_field(file, text, field, why);
+    for (field, given) in [
+        ("serial", hw.serial.is_some()),
+        ("debug", hw.debug.is_some()),
+        ("power", hw.power.is_some()),
+    ] {
+        if given {
+            return Err(at(
+                &format!("hardware.{field}"),
+                format!(
+                    "a QEMU board's {field} comes from `hardware.qemu`; remove `hardware.{field}`"
+                ),
+            ));
+        }
+    }
+    let word = |v: &str| {
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.,=/+:".contains(c))
+    };
+    if qemu.system.is_empty() || qemu.system.contains(char::is_whitespace) {
+        return Err(at(
+            "hardware.qemu.system",
+            format!(
+                "expected a QEMU binary such as `qemu-system-arm`, got {:?}",
+                qemu.system
+            ),
+        ));
+    }
+    for (field, value) in [
+        ("hardware.qemu.machine", Some(&qemu.machine)),
+        ("hardware.qemu.cpu", qemu.cpu.as_ref()),
+        ("hardware.qemu.memory", qemu.memory.as_ref()),
+    ] {
+        if let Some(value) = value.filter(|v| !word(v)) {
+            return Err(at(
+                field,
+                format!("{value:?} is not a QEMU option value (letters, digits, `-_.,=/+:`)"),
+            ));
+        }
+    }
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut files: Vec<(String, &PathBuf)> = Vec::new();
+    for (field, path) in [
+        ("bios", &qemu.bios),
+        ("kernel", &qemu.kernel),
+        ("initrd", &qemu.initrd),
+    ] {
+        if let Some(path) = path {
+            files.push((format!("hardware.qemu.{field}"), path));
+        }
+    }
+    for (i, path) in qemu.pflash.iter().enumerate() {
+        files.push((format!("hardware.qemu.pflash[{i}]"), path));
+    }
+    for (i, drive) in qemu.drives.iter().enumerate() {
+        files.push((format!("hardware.qemu.drives[{i}].file"), &drive.file));
+        for (what, value) in [("format", &drive.format), ("interface", &drive.interface)] {
+            if !word(value) || value.contains(',') {
+                return Err(at(
+                    &format!("hardware.qemu.drives[{i}].{what}"),
+                    format!("{value:?} is not a QEMU drive {what}"),
+                ));
+            }
+        }
+    }
+    for (field, path) in files {
+        let full = base.join(path);
+        if !full.is_file() {
+            let mut error = at(
+                &field,
+                format!(
+                    "{} is not a file (relative paths start at the board file)",
+                    full.display()
+                ),
+            );
+            if error.line.is_none() {
+                // A list item has no line of its own: the list's line.
+                let parent = field
+                    .rsplit_once(['[', '.'])
+                    .map(|(p, _)| p)
+                    .unwrap_or("hardware.qemu");
+                error = at(parent, error.message.clone());
+                error.field = Some(field.clone());
+            }
+            return Err(error);
+        }
+    }
+    if qemu.start_timeout_s == 0 || qemu.start_timeout_s > 300 {
+        return Err(at(
+            "hardware.qemu.start_timeout_s",
+            "expected seconds from 1 to 300".into(),
+        ));
     }
     Ok(())
 }

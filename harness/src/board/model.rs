@@ -56,6 +56,124 @@ pub struct Hardware {
     /// image, or the simulated board's flash file), used while powered off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flash: Option<FlashWiring>,
+    /// The board is a QEMU machine hilt starts itself: its console, debug
+    /// port and power come from QEMU (a chardev, the gdbstub, QMP), so
+    /// `serial`, `debug` and `power` are not given with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu: Option<QemuWiring>,
+}
+
+/// A QEMU machine as a board. hilt starts it before the board's first
+/// trial and stops it after the last (and when hilt dies: QEMU gets
+/// SIGKILL with its parent), always with software emulation (TCG) and
+/// `-nic none` unless a network is declared. Power through QMP: `on`
+/// starts QEMU, `off` quits it (so files it holds, pflash and drives, can
+/// be written through `hardware.flash`), `cycle` quits and starts it again
+/// (a cold boot, as a lab's relay gives; a warm `system_reset` would keep
+/// the flash QEMU read at start).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QemuWiring {
+    /// The QEMU binary (`qemu-system-arm`), found on PATH or as a path.
+    pub system: String,
+    /// The machine (`-M`), e.g. `virt`.
+    pub machine: String,
+    /// `-cpu`, e.g. `cortex-a15`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// `-m`, e.g. `256M`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Firmware (`-bios`), e.g. `/usr/lib/u-boot/qemu_arm/u-boot.bin`;
+    /// relative paths start at the board file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bios: Option<PathBuf>,
+    /// A kernel to boot directly (`-kernel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<PathBuf>,
+    /// Its initial RAM disk (`-initrd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line (`-append`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
+    /// Flash images, one `-drive if=pflash,format=raw` each, in order.
+    #[serde(default)]
+    pub pflash: Vec<PathBuf>,
+    /// Disk images.
+    #[serde(default)]
+    pub drives: Vec<QemuDrive>,
+    /// How hilt reaches the console (the first serial port).
+    #[serde(default)]
+    pub console: QemuConsole,
+    /// What the console expects at the end of a typed line.
+    #[serde(default)]
+    pub line_ending: LineEnding,
+    /// Open QEMU's gdbstub on a free loopback port; it becomes the board's
+    /// `hardware.debug.gdb`.
+    #[serde(default)]
+    pub gdb: bool,
+    /// Hold the machine at its reset vector (`-S`) until hilt first opens
+    /// the console after each power-on, so the console transcript holds the
+    /// boot from its first line (a bootloader's autoboot countdown, which
+    /// `declares.console.autoboot` interrupts). Without it the machine runs
+    /// from power-on and output before hilt looks is lost.
+    #[serde(default)]
+    pub hold_until_console: bool,
+    /// The machine's network.
+    #[serde(default)]
+    pub network: QemuNetwork,
+    /// More arguments passed to QEMU as they are (after hilt's own).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Seconds QEMU may take to come up (its QMP socket answering).
+    #[serde(default = "default_qemu_start_s")]
+    pub start_timeout_s: u32,
+}
+
+fn default_qemu_start_s() -> u32 {
+    10
+}
+
+/// One disk image (`-drive file=..,format=..,if=..`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QemuDrive {
+    /// The image file; relative paths start at the board file.
+    pub file: PathBuf,
+    /// `raw` (default) or `qcow2`.
+    #[serde(default = "default_drive_format")]
+    pub format: String,
+    /// The drive's interface: `virtio` (default), `none`, `sd`, `ide`, `scsi`.
+    #[serde(default = "default_drive_interface")]
+    pub interface: String,
+}
+
+fn default_drive_format() -> String {
+    "raw".into()
+}
+
+fn default_drive_interface() -> String {
+    "virtio".into()
+}
+
+/// How the first serial port of the machine is exported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QemuConsole {
+    /// A pseudo-terminal (`-chardev pty`); hilt keeps a fixed link to it in
+    /// the machine's runtime folder, across restarts.
+    #[default]
+    Pty,
+}
+
+/// The machine's network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum QemuNetwork {
+    /// No network card (`-nic none`): no option ROM is needed.
+    #[default]
+    None,
 }
 
 /// How hilt reads and writes the board's flash at rest. Only a file is
@@ -196,6 +314,10 @@ pub enum PowerWiring {
     Sim(PathBuf),
     /// Shell commands (uhubctl, sispmctl, relay tools).
     Command(PowerCommands),
+    /// QEMU's power, through QMP, for a board with `hardware.qemu` (hilt
+    /// sets it; not written in a board file).
+    #[serde(skip_deserializing)]
+    Qemu(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -438,6 +560,26 @@ pub struct ConsoleDecl {
     /// What hilt sends to a console that shows no prompt, so it prints one.
     #[serde(default)]
     pub wake: Wake,
+    /// A bootloader's autoboot countdown hilt interrupts: when the console
+    /// shows `pattern` (a regular expression, e.g. `Hit any key to stop
+    /// autoboot`) while hilt waits for the prompt, it sends `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoboot: Option<AutobootDecl>,
+}
+
+/// How a bootloader's autoboot is interrupted.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutobootDecl {
+    /// What the bootloader prints while it counts down (a regular expression).
+    pub pattern: String,
+    /// What to send to stop it (a space unless told; `\u0003` for Ctrl-C).
+    #[serde(default = "default_autoboot_key")]
+    pub key: String,
+}
+
+fn default_autoboot_key() -> String {
+    " ".into()
 }
 
 /// How a silent console is asked for its prompt. hilt first looks (the

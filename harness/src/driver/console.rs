@@ -93,10 +93,24 @@ fn settle_at_prompt(
     )?;
     let mut rest = resting(console, decl, &shown)?;
     let mut shown = shown;
+    let autoboot = match &decl.autoboot {
+        Some(a) => Some((compile(&a.pattern)?, a.key.as_bytes().to_vec())),
+        None => None,
+    };
     for _ in 0..20 {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
+        }
+        // A bootloader counting down to autoboot: stop it with its key
+        // (before any wake key, which it might take for a command).
+        if let Some((pattern, key)) = autoboot.as_ref().filter(|_| rest.is_none()) {
+            if pattern.is_match(&shown) {
+                console.send(key)?;
+                shown = wait_for_prompt(console, decl, left.min(Duration::from_secs(10)))?;
+                rest = resting(console, decl, &shown)?;
+                continue;
+            }
         }
         match rest {
             Some(Rest::Login) => return Ok(AT_LOGIN),
@@ -179,6 +193,8 @@ fn wait_for_prompt(
     let mut patterns = vec![decl.prompt_pattern()];
     patterns.extend(decl.login_pattern());
     patterns.extend(decl.password_pattern());
+    // A countdown to autoboot ends the wait too, so it is stopped in time.
+    patterns.extend(decl.autoboot.as_ref().map(|a| a.pattern.clone()));
     let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
     match console.expect_any(&refs, timeout) {
         Ok(found) => {

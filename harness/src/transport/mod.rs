@@ -7,6 +7,7 @@
 
 pub mod flash;
 pub mod power;
+pub mod qemu;
 pub mod rfc2217;
 pub mod serial;
 pub mod smp;

@@ -43,6 +43,8 @@ pub enum PowerError {
         path: std::path::PathBuf,
         waited: Duration,
     },
+    #[error("QEMU power: {0}")]
+    Qemu(String),
     #[error("power socket {} answered {reply:?}", .path.display())]
     Refused {
         path: std::path::PathBuf,
@@ -77,6 +79,7 @@ pub fn switch(
     match wiring {
         None | Some(PowerWiring::None) => Err(PowerError::NotWired),
         Some(PowerWiring::Sim(socket)) => sim_socket(&base_dir.join(socket), action),
+        Some(PowerWiring::Qemu(board)) => super::qemu::power(board, action),
         Some(PowerWiring::Command(commands)) => {
             let line = match action {
                 PowerAction::On => commands.on.clone(),
