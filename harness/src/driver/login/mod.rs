@@ -219,5 +219,6 @@ pub fn telnet_dialogue(board: &Board, interface: &InterfaceDecl) -> ConsoleDecl 
         settle_ms: console.map_or(250, |c| c.settle_ms),
         // A telnet server speaks first; nothing is sent to wake it.
         wake: crate::board::Wake::None,
+        autoboot: None,
     }
 }
