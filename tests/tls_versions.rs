@@ -10,7 +10,12 @@
 //!
 //! Each time hilt's per-version findings (its evidence table) equal what
 //! `sslscan` reports against the same server, version by version.
-//! Needs root (a namespace), openssl and sslscan.
+//!
+//! Fail closed, with a relay (python3) in front of s_server: a stack that
+//! drops legacy hellos without an alert PASSes (modern handshakes complete
+//! before and after), one that stops answering after the modern
+//! handshakes is INCONCLUSIVE naming the probes it left unanswered.
+//! Needs root (a namespace), openssl, sslscan and python3.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -101,9 +106,13 @@ struct SServer {
 
 impl SServer {
     fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_on(dir, &format!("{DEVICE}:{PORT}"), args)
+    }
+
+    fn start_on(dir: &Path, accept: &str, args: &[&str]) -> Self {
         let mut child = Command::new("ip")
             .args(["netns", "exec", NETNS, "openssl", "s_server"])
-            .args(["-accept", &format!("{DEVICE}:{PORT}")])
+            .args(["-accept", accept])
             .arg("-cert")
             .arg(dir.join("leaf.pem"))
             .arg("-key")
@@ -132,6 +141,95 @@ impl SServer {
 }
 
 impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fault in front of s_server (python3, in the namespace): it takes
+/// each connection on the device's port, reads the first flight, and
+/// either closes it without a word or relays it to s_server on loopback,
+/// one connection at a time.
+/// - `legacy-silent`: hellos offering less than TLS 1.2 are dropped
+///   silently (as some embedded stacks do), everything else is relayed;
+/// - `dies-after N`: the first N connections are relayed, every later one
+///   is dropped silently (a TLS stack that hung, TCP still up).
+const RELAY: &str = r#"
+import socket, sys, threading
+mode, after, listen, upstream = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+host, port = listen.rsplit(":", 1)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((host, int(port)))
+srv.listen(8)
+print("ACCEPT", flush=True)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    try:
+        b.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+n = 0
+while True:
+    c, _ = srv.accept()
+    n += 1
+    c.settimeout(5)
+    try:
+        first = c.recv(16384)
+    except OSError:
+        first = b""
+    legacy = len(first) >= 11 and first[0] == 22 and first[5] == 1 and (first[9] << 8 | first[10]) < 0x0303
+    if (mode == "legacy-silent" and legacy) or (mode == "dies-after" and n > after) or not first:
+        c.close()
+        continue
+    c.settimeout(None)
+    u = socket.create_connection(("127.0.0.1", upstream))
+    u.sendall(first)
+    t = threading.Thread(target=pump, args=(u, c))
+    t.start()
+    pump(c, u)
+    t.join()
+    c.close()
+    u.close()
+"#;
+
+/// The relay of [`RELAY`] on the device's port; killed on drop.
+struct Relay {
+    child: Child,
+}
+
+impl Relay {
+    fn start(mode: &str, after: u32, upstream: u16) -> Self {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", NETNS, "python3", "-c", RELAY, mode])
+            .arg(after.to_string())
+            .arg(format!("{DEVICE}:{PORT}"))
+            .arg(upstream.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 starts");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let relay = Self { child };
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("relay output");
+        assert!(line.contains("ACCEPT"), "relay did not start: {line:?}");
+        relay
+    }
+}
+
+impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -261,12 +359,17 @@ fn hilt_dp02(dir: &Path, name: &str) -> (String, String, Vec<(String, String)>) 
             )
         })
         .collect();
-    // The observed text carries the table too.
-    assert!(
-        observed.contains("SSL 3.0: ") && observed.contains("TLS 1.3: "),
-        "{observed}"
-    );
     eprintln!("{name}: {verdict}: {reason}\n  observed: {observed}");
+    // The observed text carries the table (an INCONCLUSIVE trial's reason).
+    let shown = if verdict == "INCONCLUSIVE" {
+        reason.as_str()
+    } else {
+        observed
+    };
+    assert!(
+        shown.contains("SSL 3.0: ") && shown.contains("TLS 1.3: "),
+        "{verdict}: {reason}; {observed}"
+    );
     (verdict, reason, rows)
 }
 
@@ -351,7 +454,7 @@ fn dp02_judges_each_version_and_weak_suites_of_openssl_s_server() {
         );
         return;
     }
-    for tool in ["openssl", "sslscan", "ip"] {
+    for tool in ["openssl", "sslscan", "ip", "python3"] {
         if !have(tool) {
             assert!(
                 std::env::var_os("HILT_ALLOW_SKIP").is_some(),
@@ -415,5 +518,37 @@ fn dp02_judges_each_version_and_weak_suites_of_openssl_s_server() {
         assert_same_versions(&rows, "NULL-suite server");
         let suites = sslscan_tls12_suites();
         assert!(suites.iter().any(|s| s == "NULL-SHA256"), "{suites:?}");
+    }
+
+    // Fail closed. A stack that drops legacy hellos without an alert:
+    // refused, since modern handshakes complete before and after.
+    let upstream = "127.0.0.1:4434";
+    {
+        let _server = SServer::start_on(dir.path(), upstream, &["-min_protocol", "TLSv1.2"]);
+        let _relay = Relay::start("legacy-silent", 0, 4434);
+        let (verdict, reason, rows) = hilt_dp02(dir.path(), "silent");
+        assert_eq!(verdict, "PASS", "{reason} {rows:?}");
+        for version in ["SSL 3.0", "TLS 1.0", "TLS 1.1"] {
+            assert!(
+                rows.iter().any(|(p, r)| p == version && r == "no_answer"),
+                "{version}: {rows:?}"
+            );
+        }
+    }
+    // A stack that stops answering after the modern handshakes: the
+    // legacy probes' silence proves nothing, INCONCLUSIVE naming them.
+    {
+        let _server = SServer::start_on(dir.path(), upstream, &["-min_protocol", "TLSv1.2"]);
+        let _relay = Relay::start("dies-after", 3, 4434);
+        let (verdict, reason, rows) = hilt_dp02(dir.path(), "hung");
+        assert_eq!(verdict, "INCONCLUSIVE", "{reason} {rows:?}");
+        assert!(
+            reason.contains("no answer to the 5 probe(s): SSL 3.0 ("),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("no modern handshake completed after them"),
+            "{reason}"
+        );
     }
 }

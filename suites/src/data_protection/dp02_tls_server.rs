@@ -113,9 +113,11 @@ impl Check for TlsServer {
         if !problems.is_empty() {
             return Ok(Finding::fail(problems.join("; "), observed));
         }
-        // A service that could not be judged leaves the check open.
+        // A service that could not be judged leaves the check open; an
+        // INCONCLUSIVE trial keeps no observed text, so the table goes
+        // into its reason.
         if let Some(error) = undetermined {
-            return Err(error);
+            return Err(error.map_text(|why| format!("{why} (observed: {observed})")));
         }
         Ok(Finding::pass(
             format!(
@@ -451,15 +453,19 @@ fn judge_tls_service(ctx: &mut CheckContext, port: u16) -> Result<ServiceJudgeme
 
     // Judgement.
     let mut undetermined = Vec::new();
-    for row in &rows {
-        if row.result == RowResult::NoAnswer && !(alive_before && alive_after) {
-            undetermined.push(format!(
-                "the {} probe got no answer ({}) and no modern handshake completed {}: cannot tell a refusal from a lost connection",
-                row.probe,
-                row.detail,
-                if alive_before { "after it" } else { "before it" }
-            ));
-        }
+    let silent: Vec<String> = rows
+        .iter()
+        .filter(|r| r.result == RowResult::NoAnswer)
+        .map(|r| format!("{} ({})", r.probe, r.detail))
+        .collect();
+    let bracketed = alive_before && alive_after;
+    if !silent.is_empty() && !bracketed {
+        undetermined.push(format!(
+            "no answer to the {} probe(s): {}, and no modern handshake completed {} them: cannot tell a refusal from a lost connection",
+            silent.len(),
+            silent.join(", "),
+            if alive_before { "after" } else { "before" }
+        ));
     }
     let mut accepted_legacy: Vec<String> = Vec::new();
     for p in probes.iter().take(LegacyVersion::ALL.len()) {
