@@ -13,13 +13,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use probe_rs::architecture::arm::{ArmError, DapError};
 use probe_rs::config::{Registry, RegistryError};
 use probe_rs::flashing::{
     self, BinLoader, BinOptions, DownloadOptions, ElfLoader, ElfOptions, FlashLoader,
     FlashProgress, HexLoader,
 };
 use probe_rs::probe::list::Lister;
-use probe_rs::probe::{DebugProbeInfo, Probe};
+use probe_rs::probe::{
+    DebugProbeError, DebugProbeInfo, DebugProbeSelector, Probe, ProbeCreationError,
+};
 use probe_rs::{MemoryInterface, Permissions, Session};
 
 /// Suggestions offered for an unknown chip name.
@@ -52,12 +55,19 @@ pub enum ProbeError {
         candidates: Vec<String>,
     },
     #[error("cannot open debug probe {probe}: {reason} (in use by another program, or no permission for the USB device?)")]
-    Open { probe: String, reason: String },
+    Open {
+        probe: String,
+        reason: String,
+        /// What probe-rs's typed error says (see [`port_state`]).
+        state: PortState,
+    },
     #[error("cannot attach to {chip} through {probe}: {reason} (check wiring, target power and that the chip name is right)")]
     Attach {
         probe: String,
         chip: String,
         reason: String,
+        /// What probe-rs's typed error says (see [`port_state`]).
+        state: PortState,
     },
     #[error("the chip has no core {0}")]
     NoCore(usize),
@@ -66,6 +76,8 @@ pub enum ProbeError {
         addr: u64,
         len: usize,
         reason: String,
+        /// What probe-rs's typed error says (see [`port_state`]).
+        state: PortState,
     },
     #[error("cannot write {len} bytes at {addr:#x}: {reason}")]
     Write {
@@ -85,6 +97,114 @@ pub enum ProbeError {
     Erase(String),
     #[error("probe-rs panicked during {operation}: {message} (a probe-rs limitation for this probe or chip)")]
     Panicked { operation: String, message: String },
+}
+
+/// What a probe-rs error says about the debug port, read from the error's
+/// type (and the types in its `source()` chain), never from its text: no
+/// wording in an error message can make a port look locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortState {
+    /// The chip's debug access is locked and probe-rs needs permission to
+    /// erase the chip to go on (nRF APPROTECT, the SAM security bit):
+    /// `ArmError::MissingPermissions` (as `Error::Arm`) or
+    /// `Error::MissingPermissions`. `permission` is what it asked for
+    /// (`erase_all`).
+    Locked { permission: String },
+    /// The target answered a memory access with a FAULT
+    /// (`DapError::FaultResponse`): the bus refused it.
+    AccessFault,
+    /// No such probe (`ProbeCreationError::NotFound`).
+    NoProbe,
+    /// The probe, or the host's USB, could not be reached: the other
+    /// `ProbeCreationError`s (in use, USB permissions, and `Usb` on a host
+    /// with no USB bus at all, such as a container without
+    /// `/sys/bus/usb/devices`).
+    ProbeUnavailable,
+    /// The probe works but nothing answers on the wire
+    /// (`ArmError::NoTargetResponse`, `DebugProbeError::TargetNotFound`,
+    /// `DapError::NoAcknowledge`): the target is off, not wired, or its
+    /// debug port is disabled for good (an STM32 at readout protection
+    /// level 2 looks exactly like this).
+    NoTargetResponse,
+    /// Nothing the types tell; proves nothing about the port.
+    Unknown,
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortState::Locked { permission } => {
+                write!(f, "locked (probe-rs needs the {permission} permission)")
+            }
+            PortState::AccessFault => f.write_str("access refused with a FAULT response"),
+            PortState::NoProbe => f.write_str("no such probe"),
+            PortState::ProbeUnavailable => f.write_str("probe or USB unreachable"),
+            PortState::NoTargetResponse => f.write_str("no target response"),
+            PortState::Unknown => f.write_str("not a debug-port state"),
+        }
+    }
+}
+
+/// Classifies a probe-rs error (any error: `probe_rs::Error`,
+/// `ArmError`, `DebugProbeError`, ...) by walking its `source()` chain and
+/// matching the first type that says something. Pure; unit-tested with
+/// constructed errors.
+pub fn port_state(error: &(dyn std::error::Error + 'static)) -> PortState {
+    let mut next = Some(error);
+    // The chain is finite in probe-rs; the bound keeps a cyclic one finite.
+    for _ in 0..32 {
+        let Some(e) = next else { break };
+        if let Some(state) = state_of(e) {
+            return state;
+        }
+        next = e.source();
+    }
+    PortState::Unknown
+}
+
+fn state_of(e: &(dyn std::error::Error + 'static)) -> Option<PortState> {
+    if let Some(e) = e.downcast_ref::<probe_rs::Error>() {
+        return match e {
+            probe_rs::Error::MissingPermissions(p) => Some(PortState::Locked {
+                permission: p.clone(),
+            }),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<ArmError>() {
+        return match e {
+            ArmError::MissingPermissions(p) => Some(PortState::Locked {
+                permission: p.clone(),
+            }),
+            ArmError::NoTargetResponse { .. } => Some(PortState::NoTargetResponse),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<DebugProbeError>() {
+        return match e {
+            DebugProbeError::ProbeCouldNotBeCreated(c) => Some(creation_state(c)),
+            DebugProbeError::TargetNotFound => Some(PortState::NoTargetResponse),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<ProbeCreationError>() {
+        return Some(creation_state(e));
+    }
+    if let Some(e) = e.downcast_ref::<DapError>() {
+        return match e {
+            DapError::FaultResponse => Some(PortState::AccessFault),
+            DapError::NoAcknowledge => Some(PortState::NoTargetResponse),
+            _ => None,
+        };
+    }
+    None
+}
+
+fn creation_state(e: &ProbeCreationError) -> PortState {
+    match e {
+        ProbeCreationError::NotFound => PortState::NoProbe,
+        _ => PortState::ProbeUnavailable,
+    }
 }
 
 fn suggest(names: &[String]) -> String {
@@ -408,6 +528,7 @@ pub fn attach(
         info.open().map_err(|e| ProbeError::Open {
             probe: label.clone(),
             reason: e.to_string(),
+            state: port_state(&e),
         })
     })?;
     if let Some(khz) = options.speed_khz {
@@ -418,10 +539,30 @@ pub fn attach(
                 .map_err(|e| ProbeError::Open {
                     probe: label.clone(),
                     reason: format!("cannot set {khz} kHz: {e}"),
+                    state: port_state(&e),
                 })
         })?;
     }
     attach_with(probe, &label, &chip, &registry, options)
+}
+
+/// Opens a probe through probe-rs's own lister (no listing of ours
+/// first), so a missing probe comes back as probe-rs's typed error
+/// (`ProbeCreationError::NotFound`, [`PortState::NoProbe`]).
+pub fn open(selector: &ProbeSelector) -> Result<Probe, ProbeError> {
+    let wanted = DebugProbeSelector {
+        vendor_id: selector.vendor_id,
+        product_id: selector.product_id,
+        interface: None,
+        serial_number: selector.serial.clone(),
+    };
+    guarded("opening the probe", || {
+        Lister::new().open(wanted).map_err(|e| ProbeError::Open {
+            probe: selector.to_string(),
+            reason: e.to_string(),
+            state: port_state(&e),
+        })
+    })
 }
 
 /// Attaches an already open probe (probe-rs's `FakeProbe` in tests, or a
@@ -461,6 +602,7 @@ fn attach_with(
             probe: label.into(),
             chip: chip.into(),
             reason: e.to_string(),
+            state: port_state(&e),
         })
     })?;
     Ok(ProbeSession {
@@ -560,6 +702,7 @@ impl ProbeSession {
                 addr,
                 len,
                 reason: e.to_string(),
+                state: port_state(&e),
             })?;
             Ok(buf)
         })
@@ -679,6 +822,59 @@ fn summarise(loader: &FlashLoader) -> LoadedImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use probe_rs::architecture::arm::DapError;
+
+    #[test]
+    fn port_state_reads_types_not_words() {
+        let locked = probe_rs::Error::Arm(ArmError::MissingPermissions("erase_all".into()));
+        assert_eq!(
+            port_state(&locked),
+            PortState::Locked {
+                permission: "erase_all".into()
+            }
+        );
+        let locked = probe_rs::Error::MissingPermissions("erase_all".into());
+        assert!(matches!(port_state(&locked), PortState::Locked { .. }));
+        let missing = probe_rs::Error::Probe(DebugProbeError::ProbeCouldNotBeCreated(
+            ProbeCreationError::NotFound,
+        ));
+        assert_eq!(port_state(&missing), PortState::NoProbe);
+        let busy = DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::CouldNotOpen);
+        assert_eq!(port_state(&busy), PortState::ProbeUnavailable);
+        let dead = probe_rs::Error::Arm(ArmError::NoTargetResponse {
+            source: Box::new(ArmError::Dap(DapError::NoAcknowledge)),
+        });
+        assert_eq!(port_state(&dead), PortState::NoTargetResponse);
+        let wiring = probe_rs::Error::Probe(DebugProbeError::TargetNotFound);
+        assert_eq!(port_state(&wiring), PortState::NoTargetResponse);
+        // A probe error inside an ARM error.
+        let nested = probe_rs::Error::Arm(ArmError::Probe(
+            DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::NotFound),
+        ));
+        assert_eq!(port_state(&nested), PortState::NoProbe);
+        let fault = probe_rs::Error::Arm(ArmError::Dap(DapError::FaultResponse));
+        assert_eq!(port_state(&fault), PortState::AccessFault);
+        // Words that sound like a lock are not a lock.
+        for text in [
+            "device is locked",
+            "APPROTECT enabled",
+            "readout protection",
+            "access port is disabled",
+        ] {
+            let e = probe_rs::Error::Other(text.into());
+            assert_eq!(port_state(&e), PortState::Unknown, "{text}");
+            let e = probe_rs::Error::Arm(ArmError::Other(text.into()));
+            assert_eq!(port_state(&e), PortState::Unknown, "{text}");
+            let e = DebugProbeError::Other(text.into());
+            assert_eq!(port_state(&e), PortState::Unknown, "{text}");
+        }
+        assert_eq!(port_state(&probe_rs::Error::Timeout), PortState::Unknown);
+        assert_eq!(
+            port_state(&std::io::Error::other("erase_all")),
+            PortState::Unknown
+        );
+    }
 
     #[test]
     fn edit_distance_basics() {

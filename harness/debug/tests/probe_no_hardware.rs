@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use hilt_debug::probe::{
-    self, attach, attach_probe, AttachOptions, ImageFormat, ProbeError, ProbeSelector,
+    self, attach, attach_probe, port_state, AttachOptions, ImageFormat, PortState, ProbeError,
+    ProbeSelector,
 };
 use probe_rs::integration::FakeProbe;
 
@@ -69,6 +70,48 @@ fn no_probe_error_names_the_selector_and_what_is_attached() {
         );
     } else {
         assert!(text.starts_with("no debug probe found matching 1366:1015; attached probes: "));
+    }
+}
+
+/// The missing-probe path for real: probe-rs itself, asked to open a probe
+/// that is not there, answers with its typed `NotFound`, and hilt reads
+/// that type (not its words) as "no probe", which AU-10 turns into a fault
+/// of the rack, never a PASS.
+#[test]
+fn a_missing_probe_is_told_by_probe_rs_s_own_typed_error() {
+    // A vendor id no probe has (0xfffe is reserved for testing).
+    let sel: ProbeSelector = "fffe:0001:hilt-no-such-probe".parse().expect("selector");
+    if probe::list_probes()
+        .expect("list")
+        .iter()
+        .any(|p| sel.matches(p))
+    {
+        return;
+    }
+    // probe-rs answers NotFound where the host has a USB bus; a host with
+    // none (a container without /sys/bus/usb/devices, like this one) gets
+    // ProbeCreationError::Usb. Both are typed, both say "no usable probe",
+    // and AU-10 makes both a fault of the rack.
+    let no_probe = [PortState::NoProbe, PortState::ProbeUnavailable];
+    match probe::open(&sel) {
+        Err(ProbeError::Open { state, reason, .. }) => {
+            assert!(no_probe.contains(&state), "{state:?}: {reason}");
+        }
+        Err(other) => panic!("expected Open, got {other}"),
+        Ok(_) => panic!("a probe answered to fffe:0001"),
+    }
+    // The same through probe-rs's lister directly.
+    let err = probe_rs::probe::list::Lister::new()
+        .open(
+            "fffe:0001"
+                .parse::<probe_rs::probe::DebugProbeSelector>()
+                .expect("probe-rs selector"),
+        )
+        .expect_err("no probe");
+    let state = port_state(&err);
+    assert!(no_probe.contains(&state), "{state:?}: {err:?}");
+    if std::path::Path::new("/sys/bus/usb/devices").is_dir() {
+        assert_eq!(state, PortState::NoProbe, "{err:?}");
     }
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hilt_debug::gdb::{GdbClient, GdbConfig, GdbError};
-use hilt_debug::probe::{self, AttachOptions, ProbeError, ProbeSelector};
+use hilt_debug::probe::{self, AttachOptions, PortState, ProbeError, ProbeSelector};
 use hilt_harness::board::{Board, ProbeWiring};
 use hilt_harness::context::CheckContext;
 use hilt_harness::params::{parse_hex_address, ItemRule, ParamKind, ParamSpec};
@@ -158,20 +158,50 @@ fn gdb_reads(
     }
 }
 
-/// Words probe-rs and the chips' debug ports use when access is refused
-/// because of readout protection (nRF APPROTECT, STM32 RDP, ...).
-fn says_locked(reason: &str) -> bool {
-    let reason = reason.to_ascii_lowercase();
-    [
-        "locked",
-        "protect",
-        "approtect",
-        "readout",
-        "secured",
-        "access port is disabled",
-    ]
-    .iter()
-    .any(|w| reason.contains(w))
+/// What a failed attach says, for AU-10, from probe-rs's typed error
+/// ([`PortState`]), never from its text. `Ok` is the lock AU-10 asks for
+/// (the evidence line); a missing or unusable probe is a fault of the
+/// rack, and a target that does not answer proves nothing.
+fn judge_attach(error: &ProbeError) -> Result<String, CheckError> {
+    match error {
+        ProbeError::Attach {
+            state: PortState::Locked { permission },
+            reason,
+            ..
+        } => Ok(format!(
+            "attach refused: the debug port is locked (probe-rs needs the {permission} permission, a mass erase, to go on): {reason}"
+        )),
+        ProbeError::Attach {
+            state: PortState::NoTargetResponse,
+            ..
+        } => Err(CheckError::Board(format!(
+            "{error}: no target answers the probe; the target is off or not wired, or its debug port is disabled for good (an STM32 at readout protection level 2 looks exactly the same), so no verdict"
+        ))),
+        ProbeError::BadSelector { .. }
+        | ProbeError::UnknownChip { .. }
+        | ProbeError::AmbiguousChip { .. } => Err(CheckError::Harness(error.to_string())),
+        ProbeError::NoProbe { .. }
+        | ProbeError::AmbiguousProbe { .. }
+        | ProbeError::Open { .. } => Err(CheckError::Board(format!(
+            "{error} (the debug probe of this rack is missing or unusable: a fault of the rack, not a verdict on the device)"
+        ))),
+        other => Err(CheckError::Board(other.to_string())),
+    }
+}
+
+/// What a failed read says: refused by the chip (the bus answered FAULT,
+/// or the port is locked) or a fault that proves nothing.
+fn judge_read(address: u64, error: &ProbeError) -> Result<String, CheckError> {
+    match error {
+        ProbeError::Read {
+            state: state @ (PortState::AccessFault | PortState::Locked { .. }),
+            reason,
+            ..
+        } => Ok(format!("0x{address:08x}: refused ({state}: {reason})")),
+        other => Err(CheckError::Board(format!(
+            "debug probe read at 0x{address:08x}: {other}"
+        ))),
+    }
 }
 
 fn probe_reads(
@@ -212,28 +242,17 @@ fn probe_reads(
     let mut log = vec![format!("probe {selector}, chip {}", wiring.chip)];
     let mut session = match probe::attach(&selector, &wiring.chip, &AttachOptions::default()) {
         Ok(session) => session,
-        // A debug port that refuses the attach because of readout
-        // protection is the lock AU-10 asks for; any other attach failure
-        // (wiring, power, a wrong chip name) proves nothing.
-        Err(ProbeError::Attach { reason, .. }) if says_locked(&reason) => {
-            log.push(format!("attach refused: {reason}"));
+        Err(e) => {
+            let locked = judge_attach(&e)?;
+            log.push(locked.clone());
             ctx.evidence().text(
                 "probe.log",
                 "text/plain",
                 "probe-rs attach",
                 &log.join("\n"),
             )?;
-            return Ok((
-                vec![format!("attach refused as protected: {reason}")],
-                Vec::new(),
-            ));
+            return Ok((vec![locked], Vec::new()));
         }
-        Err(
-            e @ (ProbeError::BadSelector { .. }
-            | ProbeError::UnknownChip { .. }
-            | ProbeError::AmbiguousChip { .. }),
-        ) => return Err(CheckError::Harness(e.to_string())),
-        Err(e) => return Err(CheckError::Board(e.to_string())),
     };
     let mut results = Vec::new();
     let mut readable = Vec::new();
@@ -243,10 +262,7 @@ fn probe_reads(
                 results.push(format!("0x{address:08x}: read {} bytes", bytes.len()));
                 readable.push(address);
             }
-            Err(ProbeError::Read { reason, .. }) => {
-                results.push(format!("0x{address:08x}: refused ({reason})"))
-            }
-            Err(e) => return Err(CheckError::Board(e.to_string())),
+            Err(e) => results.push(judge_read(address, &e)?),
         }
     }
     log.extend(results.iter().cloned());
@@ -257,4 +273,102 @@ fn probe_reads(
         &log.join("\n"),
     )?;
     Ok((results, readable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attach_error(state: PortState) -> ProbeError {
+        ProbeError::Attach {
+            probe: "1366:1015 (J-Link)".into(),
+            chip: "nRF52840_xxAA".into(),
+            reason: "probe-rs said something".into(),
+            state,
+        }
+    }
+
+    #[test]
+    fn a_locked_port_is_the_lock_au10_asks_for() {
+        let locked = judge_attach(&attach_error(PortState::Locked {
+            permission: "erase_all".into(),
+        }))
+        .expect("locked is a pass");
+        assert!(locked.contains("erase_all"), "{locked}");
+    }
+
+    #[test]
+    fn a_missing_probe_is_a_fault_of_the_rack_never_a_pass() {
+        for e in [
+            ProbeError::NoProbe {
+                selector: "1366:1015".into(),
+                attached: Vec::new(),
+            },
+            ProbeError::Open {
+                probe: "1366:1015".into(),
+                reason: "not found".into(),
+                state: PortState::NoProbe,
+            },
+            ProbeError::Open {
+                probe: "1366:1015".into(),
+                reason: "busy".into(),
+                state: PortState::ProbeUnavailable,
+            },
+        ] {
+            match judge_attach(&e) {
+                Err(CheckError::Board(why)) => assert!(why.contains("rack"), "{why}"),
+                other => panic!("{e}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn no_target_response_is_inconclusive_and_says_rdp2_looks_the_same() {
+        match judge_attach(&attach_error(PortState::NoTargetResponse)) {
+            Err(CheckError::Board(why)) => assert!(why.contains("level 2"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn words_in_a_message_do_not_make_a_lock() {
+        // The old check read "locked"/"protect" in the text as a lock.
+        let e = ProbeError::Attach {
+            probe: "p".into(),
+            chip: "c".into(),
+            reason: "device is locked: APPROTECT readout protection".into(),
+            state: PortState::Unknown,
+        };
+        assert!(matches!(judge_attach(&e), Err(CheckError::Board(_))));
+        let e = ProbeError::Read {
+            addr: 0,
+            len: 64,
+            reason: "readout protection enabled".into(),
+            state: PortState::Unknown,
+        };
+        assert!(matches!(judge_read(0, &e), Err(CheckError::Board(_))));
+        let e = ProbeError::Read {
+            addr: 0,
+            len: 64,
+            reason: "no answer".into(),
+            state: PortState::NoTargetResponse,
+        };
+        assert!(matches!(judge_read(0, &e), Err(CheckError::Board(_))));
+        let e = ProbeError::Read {
+            addr: 0,
+            len: 64,
+            reason: "fault".into(),
+            state: PortState::AccessFault,
+        };
+        assert!(judge_read(0, &e).expect("refused").contains("refused"));
+    }
+
+    #[test]
+    fn a_wrong_chip_name_is_a_harness_fault() {
+        let e = ProbeError::UnknownChip {
+            name: "nrf".into(),
+            suggestions: Vec::new(),
+        };
+        assert!(matches!(judge_attach(&e), Err(CheckError::Harness(_))));
+    }
 }
