@@ -443,6 +443,17 @@ pub struct TlsConnection {
     pub stream: Option<TlsStream>,
 }
 
+impl TlsConnection {
+    /// The record, after closing the session (if one was opened) and
+    /// seeing its close through ([`TlsStream::close_through`]).
+    pub fn closed_record(self) -> Result<TlsRecord, NetError> {
+        if let Some(stream) = self.stream {
+            stream.close_through(CLOSE_WAIT)?;
+        }
+        Ok(self.record)
+    }
+}
+
 fn describe(cfg: &TlsClientConfig) -> String {
     match &cfg.trust {
         Trust::Anchors(p) => format!("anchors:{}", p.display()),
@@ -583,9 +594,9 @@ pub fn probe_versions(
 ) -> Result<VersionProbe, NetError> {
     let mut cfg = TlsClientConfig::new(server_name, Trust::InspectOnly);
     cfg.versions = Versions::Tls13Only;
-    let tls13 = connect(link, port, &cfg, stop)?.record;
+    let tls13 = connect(link, port, &cfg, stop)?.closed_record()?;
     cfg.versions = Versions::Tls12Only;
-    let tls12 = connect(link, port, &cfg, stop)?.record;
+    let tls12 = connect(link, port, &cfg, stop)?.closed_record()?;
     Ok(VersionProbe { tls13, tls12 })
 }
 
@@ -605,7 +616,7 @@ pub fn probe_cipher_suites(
             rustls::SupportedCipherSuite::Tls13(_) => Versions::Tls13Only,
             rustls::SupportedCipherSuite::Tls12(_) => Versions::Tls12Only,
         };
-        let rec = connect(link, port, &cfg, stop)?.record;
+        let rec = connect(link, port, &cfg, stop)?.closed_record()?;
         out.push((name, rec.completed()));
     }
     Ok(out)

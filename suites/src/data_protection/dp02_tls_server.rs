@@ -272,13 +272,9 @@ fn modern(
     let mut cfg = TlsClientConfig::new(name, Trust::InspectOnly);
     cfg.versions = versions;
     let what = format!("the {versions:?} handshake");
-    let conn = tls::connect(link, port, &cfg, stop).map_err(|e| probe_fault(&what, e))?;
-    if let Some(stream) = conn.stream {
-        stream
-            .close_through(tls::CLOSE_WAIT)
-            .map_err(|e| probe_fault(&what, e))?;
-    }
-    Ok(conn.record)
+    tls::connect(link, port, &cfg, stop)
+        .and_then(tls::TlsConnection::closed_record)
+        .map_err(|e| probe_fault(&what, e))
 }
 
 /// Judges the TLS server on `port`: the chain against the manufacturer CA,
@@ -305,12 +301,9 @@ fn judge_tls_service(ctx: &mut CheckContext, port: u16) -> Result<ServiceJudgeme
     .map_err(|e| probe_fault("the verified handshake", e))?;
     // Closed, and the close seen through, before the next probe: a device
     // that serves one connection at a time would leave it unanswered.
-    let record = verified.record;
-    if let Some(stream) = verified.stream {
-        stream
-            .close_through(tls::CLOSE_WAIT)
-            .map_err(|e| probe_fault("the verified handshake", e))?;
-    }
+    let record = verified
+        .closed_record()
+        .map_err(|e| probe_fault("the verified handshake", e))?;
     ctx.evidence().text(
         &format!("tls-handshake-{port}.json"),
         "application/json",
