@@ -25,6 +25,7 @@ pub mod syslog;
 pub mod takeover;
 pub mod tls;
 pub mod udp;
+pub mod udp_scan;
 
 pub use error::NetError;
 pub use link::Link;

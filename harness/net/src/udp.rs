@@ -3,7 +3,15 @@
 //! `public` (RFC 3416), CoAP GET /.well-known/core (RFC 7252, RFC 6690),
 //! an mDNS query for `_services._dns-sd._udp.local` PTR sent unicast to
 //! port 5353 (RFC 6762 section 6.7 legacy unicast), and an SSDP M-SEARCH
-//! (UPnP Device Architecture 1.1, section 1.3.2) sent unicast.
+//! (UPnP Device Architecture 1.1, section 1.3.2) sent unicast; for the
+//! open-port scan also a DNS query for `version.bind` TXT in class CH
+//! (RFC 1035; the query BIND, dnsmasq and unbound answer), an NTP client
+//! request (RFC 5905 mode 3), a TFTP read request for a file that should
+//! not exist (RFC 1350: a server answers ERROR "file not found", from a
+//! new port), an RFC 5424 syslog message (no answer is expected), an
+//! MQTT-SN CONNECT (MQTT-SN 1.2 section 5.4.4; a gateway answers CONNACK)
+//! and an SNMPv3 engine discovery (RFC 3414 section 4: an agent answers a
+//! Report whatever its communities or users are).
 //!
 //! Limit: a responder whose socket is bound to the multicast group (as
 //! minidlna's is) never sees a unicast M-SEARCH, and an mDNS responder may
@@ -34,23 +42,105 @@ pub enum UdpService {
     Coap,
     Mdns,
     Ssdp,
+    Dns,
+    Ntp,
+    Tftp,
+    Syslog,
+    MqttSn,
 }
 
 impl UdpService {
-    pub const ALL: [UdpService; 4] = [
+    /// The discovery services [`probe_udp`] asks for metadata (AU-08).
+    pub const DISCOVERY: [UdpService; 4] = [
         UdpService::Snmp,
         UdpService::Coap,
         UdpService::Mdns,
         UdpService::Ssdp,
     ];
 
+    /// Every service with a probe (the open-port scan's well-known set).
+    pub const ALL: [UdpService; 9] = [
+        UdpService::Snmp,
+        UdpService::Coap,
+        UdpService::Mdns,
+        UdpService::Ssdp,
+        UdpService::Dns,
+        UdpService::Ntp,
+        UdpService::Tftp,
+        UdpService::Syslog,
+        UdpService::MqttSn,
+    ];
+
+    /// The service's well-known port.
     pub fn port(self) -> u16 {
         match self {
             UdpService::Snmp => 161,
             UdpService::Coap => 5683,
             UdpService::Mdns => 5353,
             UdpService::Ssdp => 1900,
+            UdpService::Dns => 53,
+            UdpService::Ntp => 123,
+            UdpService::Tftp => 69,
+            UdpService::Syslog => 514,
+            UdpService::MqttSn => 1883,
         }
+    }
+
+    /// The protocol's name, as reports show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            UdpService::Snmp => "SNMP",
+            UdpService::Coap => "CoAP",
+            UdpService::Mdns => "mDNS",
+            UdpService::Ssdp => "SSDP",
+            UdpService::Dns => "DNS",
+            UdpService::Ntp => "NTP",
+            UdpService::Tftp => "TFTP",
+            UdpService::Syslog => "syslog",
+            UdpService::MqttSn => "MQTT-SN",
+        }
+    }
+
+    /// The probe for a service name as a board file writes it
+    /// (`snmp`, `coap`, `mdns`, `ssdp`/`upnp`, `dns`/`domain`, `ntp`,
+    /// `tftp`, `syslog`, `mqtt-sn`), case-insensitive.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase();
+        Some(match n.as_str() {
+            "snmp" => UdpService::Snmp,
+            "coap" => UdpService::Coap,
+            "mdns" => UdpService::Mdns,
+            "ssdp" | "upnp" => UdpService::Ssdp,
+            "dns" | "domain" => UdpService::Dns,
+            "ntp" => UdpService::Ntp,
+            "tftp" => UdpService::Tftp,
+            "syslog" => UdpService::Syslog,
+            "mqtt-sn" | "mqttsn" | "mqtt_sn" => UdpService::MqttSn,
+            _ => return None,
+        })
+    }
+
+    /// The service on a well-known port, if any.
+    pub fn by_port(port: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.port() == port)
+    }
+
+    /// Whether a running service of this kind answers the unicast probe.
+    /// A syslog receiver never answers; an mDNS responder may ignore
+    /// unicast queries, and an SSDP responder bound to its multicast group
+    /// never sees a unicast M-SEARCH (see the module's note).
+    pub fn always_answers(self) -> bool {
+        !matches!(
+            self,
+            UdpService::Syslog | UdpService::Mdns | UdpService::Ssdp
+        )
+    }
+
+    /// Whether the answer may come from another port than the one asked
+    /// (a TFTP server answers from a new transfer port; an SSDP device
+    /// from any port).
+    pub fn answers_from_other_port(self) -> bool {
+        matches!(self, UdpService::Ssdp | UdpService::Tftp)
     }
 
     /// The datagram sent.
@@ -60,7 +150,38 @@ impl UdpService {
             UdpService::Coap => coap_get_well_known_core(0x4854),
             UdpService::Mdns => mdns_query("_services._dns-sd._udp.local", 12, 0x484c),
             UdpService::Ssdp => ssdp_msearch(target),
+            UdpService::Dns => dns_version_bind(0x4844),
+            UdpService::Ntp => ntp_client_request(NTP_PROBE_XMT),
+            UdpService::Tftp => tftp_read_request(TFTP_PROBE_FILE),
+            UdpService::Syslog => syslog_message(),
+            UdpService::MqttSn => mqttsn_connect(MQTTSN_CLIENT_ID, 10),
         }
+    }
+
+    /// Every datagram of the scan's probe: [`Self::payload`], and for
+    /// SNMP an SNMPv3 engine discovery too (answered whatever the agent's
+    /// communities are).
+    pub fn payloads(self, target: IpAddr) -> Vec<Vec<u8>> {
+        let mut out = vec![self.payload(target)];
+        if self == UdpService::Snmp {
+            out.push(snmp_v3_discovery(0x4849_4c55));
+        }
+        out
+    }
+
+    /// What to send once the service answered, to end what the probe
+    /// opened (an MQTT-SN session gets its DISCONNECT).
+    pub fn after_answer(self, answer: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            UdpService::MqttSn if mqttsn_msg_type(answer) == Some(0x05) => Some(vec![0x02, 0x18]),
+            _ => None,
+        }
+    }
+
+    /// A short account of an answer (bounded parsers; `None` when the
+    /// answer does not parse as this protocol).
+    pub fn summarize(self, data: &[u8]) -> Option<String> {
+        summarize(self, data)
     }
 }
 
@@ -118,7 +239,7 @@ fn probe_one(
     // SSDP devices often answer from another port: take anything from the
     // target address. The others answer from the port asked, so a
     // connected socket also reports ICMP port unreachable.
-    let connected = service != UdpService::Ssdp;
+    let connected = !service.answers_from_other_port();
     if connected {
         sock.connect(dest)
             .map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
@@ -198,7 +319,29 @@ fn summarize(service: UdpService, data: &[u8]) -> Option<String> {
         UdpService::Coap => coap_summary(data),
         UdpService::Mdns => mdns_summary(data),
         UdpService::Ssdp => ssdp_summary(data),
+        UdpService::Dns => dns_summary(data),
+        UdpService::Ntp => ntp_summary(data),
+        UdpService::Tftp => tftp_summary(data),
+        UdpService::Syslog => Some(format!(
+            "{} bytes: {}",
+            data.len(),
+            printable(&data[..data.len().min(128)])
+        )),
+        UdpService::MqttSn => mqttsn_summary(data),
     }
+}
+
+/// Printable ASCII of `data`, other bytes as `.`.
+pub fn printable(data: &[u8]) -> String {
+    data.iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect()
 }
 
 // ---- SNMP (BER, X.690) ----
@@ -271,12 +414,77 @@ fn ber_uint(c: &[u8]) -> Option<u64> {
     Some(c.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
 }
 
+/// SNMPv3 engine discovery (RFC 3414 section 4): a reportable,
+/// noAuthNoPriv GetRequest with an empty engine id and user name and no
+/// variable; an agent answers with a Report carrying its engine id.
+pub fn snmp_v3_discovery(msg_id: u32) -> Vec<u8> {
+    let header = tlv(
+        0x30,
+        &[
+            ber_int(msg_id),
+            ber_int(65507),
+            tlv(0x04, &[0x04]), // reportable, noAuthNoPriv
+            ber_int(3),         // USM
+        ]
+        .concat(),
+    );
+    let usm = tlv(
+        0x30,
+        &[
+            tlv(0x04, &[]),
+            ber_int(0),
+            ber_int(0),
+            tlv(0x04, &[]),
+            tlv(0x04, &[]),
+            tlv(0x04, &[]),
+        ]
+        .concat(),
+    );
+    let pdu = tlv(
+        0xa0,
+        &[ber_int(msg_id), ber_int(0), ber_int(0), tlv(0x30, &[])].concat(),
+    );
+    let scoped = tlv(0x30, &[tlv(0x04, &[]), tlv(0x04, &[]), pdu].concat());
+    tlv(
+        0x30,
+        &[ber_int(3), header, tlv(0x04, &usm), scoped].concat(),
+    )
+}
+
+fn hex_bytes(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn snmp_v3_summary(msg: &[u8]) -> Option<String> {
+    let (_, _version, rest) = read_tlv(msg)?;
+    let (ht, _header, rest) = read_tlv(rest)?;
+    if ht != 0x30 {
+        return None;
+    }
+    let (st, security, _) = read_tlv(rest)?;
+    if st != 0x04 {
+        return None;
+    }
+    let (ut, usm, _) = read_tlv(security)?;
+    if ut != 0x30 {
+        return Some("SNMP v3".into());
+    }
+    let (_, engine, _) = read_tlv(usm)?;
+    Some(format!(
+        "SNMP v3 engine {}",
+        hex_bytes(&engine[..engine.len().min(32)])
+    ))
+}
+
 fn snmp_summary(data: &[u8]) -> Option<String> {
     let (t, msg, _) = read_tlv(data)?;
     if t != 0x30 {
         return None;
     }
     let (_, version, rest) = read_tlv(msg)?;
+    if ber_uint(version) == Some(3) {
+        return snmp_v3_summary(msg);
+    }
     let (_, _community, rest) = read_tlv(rest)?;
     let (pdu_tag, pdu, _) = read_tlv(rest)?;
     let (_, _reqid, rest) = read_tlv(pdu)?;
@@ -495,6 +703,214 @@ fn ssdp_summary(data: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// A DNS query for `version.bind` TXT in class CHAOS, recursion not
+/// desired: any DNS server answers it (with its version, or REFUSED).
+pub fn dns_version_bind(id: u16) -> Vec<u8> {
+    let mut m = mdns_query("version.bind", 16, id);
+    let n = m.len();
+    m[n - 2..].copy_from_slice(&3u16.to_be_bytes()); // class CH
+    m
+}
+
+fn dns_summary(data: &[u8]) -> Option<String> {
+    if data.len() < 12 || data[2] & 0x80 == 0 {
+        return None;
+    }
+    let rcode = data[3] & 0x0f;
+    let rname = match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => "other",
+    };
+    let qd = u16::from_be_bytes([data[4], data[5]]);
+    let an = u16::from_be_bytes([data[6], data[7]]);
+    let mut at = 12;
+    for _ in 0..qd.min(8) {
+        at = dns_name(data, at)?.1.checked_add(4)?;
+    }
+    let mut texts = Vec::new();
+    for _ in 0..an.min(8) {
+        let Some((_, next)) = dns_name(data, at) else {
+            break;
+        };
+        let (Some(t0), Some(t1), Some(l0), Some(l1)) = (
+            data.get(next),
+            data.get(next + 1),
+            data.get(next + 8),
+            data.get(next + 9),
+        ) else {
+            break;
+        };
+        let rtype = u16::from_be_bytes([*t0, *t1]);
+        let rdlen = usize::from(u16::from_be_bytes([*l0, *l1]));
+        let rdata = next + 10;
+        let Some(rd) = data.get(rdata..rdata + rdlen) else {
+            break;
+        };
+        if rtype == 16 {
+            // TXT: length-prefixed strings.
+            let mut i = 0;
+            while let Some(&l) = rd.get(i) {
+                let s = rd.get(i + 1..i + 1 + usize::from(l)).unwrap_or(&[]);
+                texts.push(format!("\"{}\"", printable(&s[..s.len().min(64)])));
+                i += 1 + usize::from(l);
+            }
+        }
+        at = rdata + rdlen;
+    }
+    Some(format!(
+        "DNS response {rname}, {an} answers{}",
+        if texts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", texts.join(" "))
+        }
+    ))
+}
+
+// ---- NTP ----
+
+/// The transmit timestamp hilt's NTP request carries (a server copies it
+/// into its answer's origin timestamp). Not the time: the device learns
+/// nothing of this host's clock.
+pub const NTP_PROBE_XMT: [u8; 8] = *b"hilt-au7";
+
+/// An NTPv4 client request (RFC 5905 section 7.3): LI 0, VN 4, mode 3,
+/// everything else zero but the transmit timestamp.
+pub fn ntp_client_request(xmt: [u8; 8]) -> Vec<u8> {
+    let mut m = vec![0u8; 48];
+    m[0] = 0x23;
+    m[40..48].copy_from_slice(&xmt);
+    m
+}
+
+fn ntp_summary(data: &[u8]) -> Option<String> {
+    if data.len() < 48 {
+        return None;
+    }
+    let version = (data[0] >> 3) & 7;
+    let mode = data[0] & 7;
+    if !(1..=4).contains(&version) || mode != 4 {
+        return None;
+    }
+    let stratum = data[1];
+    let refid = &data[12..16];
+    let refid = if stratum <= 1 {
+        printable(refid).trim_end_matches('.').to_string()
+    } else {
+        format!("{}.{}.{}.{}", refid[0], refid[1], refid[2], refid[3])
+    };
+    let echoed = data[24..32] == NTP_PROBE_XMT;
+    Some(format!(
+        "NTP v{version} server, stratum {stratum}, refid {refid}{}",
+        if echoed { "" } else { " (origin not echoed)" }
+    ))
+}
+
+// ---- TFTP ----
+
+/// The file hilt's TFTP probe asks for: nothing a device should hold.
+pub const TFTP_PROBE_FILE: &str = "hilt-au07-probe-nonexistent";
+
+/// A TFTP read request (RFC 1350 section 5) in octet mode.
+pub fn tftp_read_request(file: &str) -> Vec<u8> {
+    let mut m = vec![0, 1];
+    m.extend_from_slice(file.as_bytes());
+    m.push(0);
+    m.extend_from_slice(b"octet");
+    m.push(0);
+    m
+}
+
+fn tftp_summary(data: &[u8]) -> Option<String> {
+    let op = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+    match op {
+        3 => Some(format!(
+            "TFTP DATA block {} ({} bytes): the probe's file was served",
+            u16::from_be_bytes([*data.get(2)?, *data.get(3)?]),
+            data.len().saturating_sub(4)
+        )),
+        5 => {
+            let code = u16::from_be_bytes([*data.get(2)?, *data.get(3)?]);
+            let msg = data.get(4..).unwrap_or(&[]);
+            let end = msg.iter().position(|&b| b == 0).unwrap_or(msg.len());
+            Some(format!(
+                "TFTP ERROR {code}: {}",
+                printable(&msg[..end.min(128)])
+            ))
+        }
+        6 => Some("TFTP OACK".into()),
+        _ => None,
+    }
+}
+
+// ---- syslog ----
+
+/// One RFC 5424 message (facility user, severity informational) saying
+/// what it is; a syslog receiver answers nothing.
+pub fn syslog_message() -> Vec<u8> {
+    b"<14>1 - hilt hilt - au07 - hilt AU-07 open-port probe".to_vec()
+}
+
+// ---- MQTT-SN ----
+
+/// Client id of hilt's MQTT-SN probe.
+pub const MQTTSN_CLIENT_ID: &str = "hilt-au07";
+
+/// An MQTT-SN 1.2 CONNECT (section 5.4.4): clean session, no will,
+/// protocol id 1, keep-alive `duration` seconds.
+pub fn mqttsn_connect(client_id: &str, duration: u16) -> Vec<u8> {
+    let id = &client_id.as_bytes()[..client_id.len().min(23)];
+    let mut m = vec![(6 + id.len()) as u8, 0x04, 0x04, 0x01];
+    m.extend_from_slice(&duration.to_be_bytes());
+    m.extend_from_slice(id);
+    m
+}
+
+/// The message type of an MQTT-SN message (1- or 3-byte length field).
+fn mqttsn_msg_type(data: &[u8]) -> Option<u8> {
+    let first = *data.first()?;
+    let (len, at) = if first == 0x01 {
+        (
+            usize::from(u16::from_be_bytes([*data.get(1)?, *data.get(2)?])),
+            3,
+        )
+    } else {
+        (usize::from(first), 1)
+    };
+    if len < at + 1 || len > data.len() {
+        return None;
+    }
+    data.get(at).copied()
+}
+
+fn mqttsn_summary(data: &[u8]) -> Option<String> {
+    let t = mqttsn_msg_type(data)?;
+    let at = if data.first() == Some(&0x01) { 4 } else { 2 };
+    Some(match t {
+        0x05 => {
+            let rc = *data.get(at)?;
+            let what = match rc {
+                0 => "accepted",
+                1 => "rejected: congestion",
+                2 => "rejected: invalid topic id",
+                3 => "rejected: not supported",
+                _ => "rejected",
+            };
+            format!("MQTT-SN CONNACK return code {rc} ({what})")
+        }
+        0x00 => "MQTT-SN ADVERTISE".into(),
+        0x02 => "MQTT-SN GWINFO".into(),
+        0x06 => "MQTT-SN WILLTOPICREQ".into(),
+        0x18 => "MQTT-SN DISCONNECT".into(),
+        other => format!("MQTT-SN message type {other:#04x}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +932,12 @@ mod tests {
             snmp_get_sysdescr(b"public", 7),
             coap_get_well_known_core(1),
             mdns_query("_services._dns-sd._udp.local", 12, 1),
+            dns_version_bind(1),
+            ntp_client_request(NTP_PROBE_XMT),
+            tftp_read_request(TFTP_PROBE_FILE),
+            mqttsn_connect(MQTTSN_CLIENT_ID, 10),
+            snmp_v3_discovery(1),
+            vec![0x01, 0xff, 0xff, 0x05],
             vec![0xc0, 0x0c, 0xc0, 0x0c],
             vec![0xff; 40],
         ];
@@ -540,5 +962,61 @@ mod tests {
             coap_summary(&r).as_deref(),
             Some("CoAP 2.05 </sensors/temp>;rt=\"temperature\"")
         );
+    }
+
+    #[test]
+    fn new_probe_bytes_and_answers() {
+        // RFC 5905: 48 bytes, first byte LI 0 / VN 4 / mode 3.
+        let ntp = ntp_client_request(NTP_PROBE_XMT);
+        assert_eq!((ntp.len(), ntp[0]), (48, 0x23));
+        let mut answer = vec![0u8; 48];
+        answer[0] = 0x24; // VN 4, mode 4
+        answer[1] = 1;
+        answer[12..16].copy_from_slice(b"GPS\0");
+        answer[24..32].copy_from_slice(&NTP_PROBE_XMT);
+        assert_eq!(
+            ntp_summary(&answer).as_deref(),
+            Some("NTP v4 server, stratum 1, refid GPS")
+        );
+        assert!(ntp_summary(&ntp).is_none(), "a client request is no answer");
+        // RFC 1350: opcode 1, name, 0, mode, 0.
+        let rrq = tftp_read_request("x");
+        assert_eq!(rrq, b"\x00\x01x\x00octet\x00");
+        assert_eq!(
+            tftp_summary(b"\x00\x05\x00\x01File not found\x00").as_deref(),
+            Some("TFTP ERROR 1: File not found")
+        );
+        // MQTT-SN 1.2: length, CONNECT 0x04, flags, protocol id, duration, id.
+        let c = mqttsn_connect("ab", 10);
+        assert_eq!(c, vec![8, 0x04, 0x04, 0x01, 0, 10, b'a', b'b']);
+        assert_eq!(
+            mqttsn_summary(&[3, 0x05, 0]).as_deref(),
+            Some("MQTT-SN CONNACK return code 0 (accepted)")
+        );
+        assert_eq!(
+            UdpService::MqttSn.after_answer(&[3, 0x05, 0]),
+            Some(vec![2, 0x18])
+        );
+        assert_eq!(UdpService::MqttSn.after_answer(&[3, 0x05]), None);
+        // DNS: the query's class is CH (3), type TXT (16).
+        let q = dns_version_bind(7);
+        assert_eq!(&q[q.len() - 4..], &[0, 16, 0, 3]);
+        let mut r = q.clone();
+        r[2] = 0x84;
+        r[7] = 1; // one answer
+        r.extend_from_slice(&[0xc0, 12, 0, 16, 0, 3, 0, 0, 0, 0, 0, 6, 5]);
+        r.extend_from_slice(b"dnsm1");
+        assert_eq!(
+            dns_summary(&r).as_deref(),
+            Some("DNS response NOERROR, 1 answers: \"dnsm1\"")
+        );
+        // SNMPv3 discovery: version 3, msgFlags reportable.
+        let v3 = snmp_v3_discovery(1);
+        assert_eq!(&v3[2..5], &[0x02, 0x01, 0x03]);
+        assert!(v3.windows(3).any(|w| w == [0x04, 0x01, 0x04]));
+        for s in UdpService::ALL {
+            assert_eq!(UdpService::by_port(s.port()), Some(s));
+            assert_eq!(UdpService::from_name(&s.label().to_lowercase()), Some(s));
+        }
     }
 }

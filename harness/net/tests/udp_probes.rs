@@ -84,7 +84,7 @@ fn probes_find_real_services() {
     for _ in 0..10 {
         results = probe_udp(
             &ns.link(),
-            &UdpService::ALL,
+            &UdpService::DISCOVERY,
             Duration::from_millis(1500),
             &stop,
         )
@@ -178,7 +178,7 @@ fn closed_ports_report_unreachable() {
     let ns = Netns::new();
     let r = probe_udp(
         &ns.link(),
-        &UdpService::ALL,
+        &UdpService::DISCOVERY,
         Duration::from_millis(800),
         &Stop::after(Duration::from_secs(10)),
     )
@@ -217,7 +217,7 @@ fn tshark_dissects_the_probes() {
     std::thread::sleep(Duration::from_millis(300));
     let _ = probe_udp(
         &ns.link(),
-        &UdpService::ALL,
+        &UdpService::DISCOVERY,
         Duration::from_millis(600),
         &Stop::after(Duration::from_secs(10)),
     );

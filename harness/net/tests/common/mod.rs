@@ -74,6 +74,31 @@ impl Netns {
             }
             idx = idx % 8191 + 1;
         };
+        Self::create(name, host_if, ns_if, host_addr, addr, vacant)
+    }
+
+    /// A namespace with a fixed name and /29 (tests that must stay in
+    /// their own range): `hilt-udp-<tag>`, links `hu<tag>x`/`hu<tag>y`,
+    /// 198.19.<third>.<base+1> here, <base+2> inside, <base+5> vacant.
+    pub fn fixed(tag: &str, third: u8, base: u8) -> Self {
+        let name = format!("hilt-udp-{tag}");
+        let host_if = format!("hu{tag}x");
+        let ns_if = format!("hu{tag}y");
+        // Left over from a run that was killed.
+        let _ = run(&["ip", "link", "del", &host_if]);
+        let _ = run(&["ip", "netns", "del", &name]);
+        let at = |n: u8| Ipv4Addr::new(198, 19, third, base + n);
+        Self::create(name, host_if, ns_if, at(1), at(2), at(5))
+    }
+
+    fn create(
+        name: String,
+        host_if: String,
+        ns_if: String,
+        host_addr: Ipv4Addr,
+        addr: Ipv4Addr,
+        vacant: Ipv4Addr,
+    ) -> Self {
         run_ok(&["ip", "netns", "add", &name]);
         let ns = Self {
             name,
