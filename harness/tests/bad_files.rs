@@ -213,3 +213,39 @@ fn parser_errors_name_the_location_once() {
         assert_located_once(&err);
     }
 }
+
+/// `declares.udp_probes`: a wrong entry is refused at its line, a good
+/// one loads with its bytes.
+#[test]
+fn udp_probes_are_checked_at_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = "board: x\nmodel: m\nhardware: {}\ndeclares:\n  udp_probes:\n";
+    let bad = [
+        ("    - { port: 0 }\n", "from 1 to 65535"),
+        ("    - { port: 9, payload: \"abc\" }\n", "even number"),
+        ("    - { port: 9, payload: \"zz\" }\n", "hex digits"),
+        ("    - { port: 9, service: gopher }\n", "unknown service"),
+        (
+            "    - { port: 9, service: coap, payload: \"00\" }\n",
+            "exclusive",
+        ),
+    ];
+    for (index, (entry, why)) in bad.iter().enumerate() {
+        let file = dir.path().join(format!("u{index}.yaml"));
+        std::fs::write(&file, format!("{head}{entry}")).expect("write");
+        let err = Board::load(&file).expect_err("refused");
+        assert_eq!(err.line, Some(6), "{err}");
+        assert!(err.message.contains(why), "{err}");
+        assert_located_once(&err);
+    }
+    let file = dir.path().join("good.yaml");
+    std::fs::write(
+        &file,
+        format!("{head}    - {{ port: 30303, payload: \"48 49:4c 54\" }}\n    - {{ port: 5684, service: CoAP }}\n"),
+    )
+    .expect("write");
+    let board = Board::load(&file).expect("loads");
+    let probes = &board.spec.declares.udp_probes;
+    assert_eq!(probes[0].payload_bytes(), Ok(b"HILT".to_vec()));
+    assert_eq!(probes[1].service.as_deref(), Some("CoAP"));
+}

@@ -150,13 +150,41 @@ pub fn well_known_targets() -> Vec<UdpTarget> {
 
 struct Slot<'a> {
     target: &'a UdpTarget,
-    /// Connected to the port: answers from it, and ICMP errors.
-    connected: UdpSocket,
-    /// For services that answer from another port: takes anything from
-    /// the board's address.
-    open: Option<UdpSocket>,
+    /// Connected to the port (answers from it, and its ICMP errors); for a
+    /// service that answers from another port, unconnected with
+    /// IP_RECVERR (anything from the board's address, and ICMP errors).
+    sock: UdpSocket,
+    connected: bool,
     result: UdpPortResult,
     resolved: bool,
+}
+
+/// Asks the kernel to report ICMP errors on an unconnected socket too
+/// (`ip(7)` IP_RECVERR): a receive then fails with ECONNREFUSED after a
+/// port unreachable, as on a connected socket. The socket sends to one
+/// port only, so the error is that port's.
+fn report_icmp_errors(sock: &UdpSocket, v6: bool) -> Result<(), NetError> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_RECVERR)
+    };
+    // SAFETY: a valid socket descriptor and a c_int option of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(NetError::io("IP_RECVERR", io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 fn nonblocking(sock: &UdpSocket) -> Result<(), NetError> {
@@ -179,23 +207,20 @@ pub fn scan_udp(
             continue;
         }
         let dest = link.to(target.port);
-        let connected = link.udp_socket()?;
-        connected
-            .connect(dest)
-            .map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
-        nonblocking(&connected)?;
-        let open = match &target.probe {
-            UdpProbe::Service(s) if s.answers_from_other_port() => {
-                let sock = link.udp_socket()?;
-                nonblocking(&sock)?;
-                Some(sock)
-            }
-            _ => None,
-        };
+        let sock = link.udp_socket()?;
+        let connected =
+            !matches!(&target.probe, UdpProbe::Service(s) if s.answers_from_other_port());
+        if connected {
+            sock.connect(dest)
+                .map_err(|e| NetError::io(format!("UDP connect {dest}"), e))?;
+        } else {
+            report_icmp_errors(&sock, board.is_ipv6())?;
+        }
+        nonblocking(&sock)?;
         slots.push(Slot {
             target,
+            sock,
             connected,
-            open,
             result: UdpPortResult {
                 port: target.port,
                 protocol: target.label(),
@@ -251,22 +276,26 @@ pub fn scan_udp(
 }
 
 fn send_probe(slot: &mut Slot, board: IpAddr) -> Result<(), NetError> {
-    let payloads = match &slot.target.probe {
+    let mut payloads = match &slot.target.probe {
         UdpProbe::Service(s) => s.payloads(board),
         UdpProbe::Raw(bytes) => vec![bytes.clone()],
     };
+    // Every datagram to a closed port costs an ICMP token of the board's
+    // rate limit: the first round sends each request, later rounds one,
+    // in turn.
+    if slot.result.attempts > 0 && payloads.len() > 1 {
+        let i = slot.result.attempts as usize % payloads.len();
+        payloads = vec![payloads.swap_remove(i)];
+    }
     slot.result.attempts += 1;
+    let dest = SocketAddr::new(board, slot.target.port);
     for payload in payloads {
-        // A service that answers from another port gets its request from
-        // the open socket (so the answer reaches it) and the connected one
-        // (so a closed port's ICMP error reaches that).
-        if let Some(open) = &slot.open {
-            let dest = SocketAddr::new(board, slot.target.port);
-            if let Err(e) = open.send_to(&payload, dest) {
-                return Err(NetError::io(format!("UDP send to {dest}"), e));
-            }
-        }
-        match slot.connected.send(&payload) {
+        let sent = if slot.connected {
+            slot.sock.send(&payload)
+        } else {
+            slot.sock.send_to(&payload, dest)
+        };
+        match sent {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 // The ICMP error of an earlier send.
@@ -274,12 +303,7 @@ fn send_probe(slot: &mut Slot, board: IpAddr) -> Result<(), NetError> {
                 return Ok(());
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                return Err(NetError::io(
-                    format!("UDP send to {}:{}", board, slot.target.port),
-                    e,
-                ))
-            }
+            Err(e) => return Err(NetError::io(format!("UDP send to {dest}"), e)),
         }
     }
     Ok(())
@@ -293,43 +317,23 @@ fn close(slot: &mut Slot) {
 fn receive(slot: &mut Slot, board: IpAddr, buf: &mut [u8]) -> Result<(), NetError> {
     let port = slot.target.port;
     loop {
-        match slot.connected.recv_from(buf) {
-            Ok((n, from)) => {
-                answered(slot, from, &buf[..n]);
+        match slot.sock.recv_from(buf) {
+            // A connected socket only takes datagrams from its port; an
+            // unconnected one takes anything, and keeps the board's.
+            Ok((n, from)) if from.ip() == board => {
+                let data = buf[..n].to_vec();
+                answered(slot, from, &data);
                 return Ok(());
             }
+            Ok(_) => {} // someone else: ignore
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 close(slot);
                 return Ok(());
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(NetError::io(format!("UDP receive from port {port}"), e)),
         }
     }
-    if let Some(open) = &slot.open {
-        loop {
-            match open.recv_from(buf) {
-                Ok((n, from)) if from.ip() == board => {
-                    let data = buf[..n].to_vec();
-                    answered(slot, from, &data);
-                    return Ok(());
-                }
-                Ok(_) => {} // someone else: ignore
-                // An ICMP error on an unconnected socket is not reported
-                // on Linux (no IP_RECVERR); the connected socket has it.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::ConnectionRefused
-                    ) =>
-                {
-                    break
-                }
-                Err(e) => return Err(NetError::io(format!("UDP receive from port {port}"), e)),
-            }
-        }
-    }
-    Ok(())
 }
 
 fn answered(slot: &mut Slot, from: SocketAddr, data: &[u8]) {
@@ -351,7 +355,7 @@ fn answered(slot: &mut Slot, from: SocketAddr, data: &[u8]) {
     });
     if let UdpProbe::Service(s) = &slot.target.probe {
         if let Some(bye) = s.after_answer(data) {
-            let _ = slot.connected.send(&bye);
+            let _ = slot.sock.send_to(&bye, from);
         }
     }
     slot.resolved = true;
@@ -371,6 +375,10 @@ mod tests {
         let closed = UdpSocket::bind((lo, 0)).expect("bind");
         let closed_port = closed.local_addr().expect("addr").port();
         drop(closed);
+        // Probed as TFTP, from an unconnected socket: IP_RECVERR reports it.
+        let closed_tftp = UdpSocket::bind((lo, 0)).expect("bind");
+        let closed_tftp_port = closed_tftp.local_addr().expect("addr").port();
+        drop(closed_tftp);
         let silent = UdpSocket::bind((lo, 0)).expect("bind");
         let silent_port = silent.local_addr().expect("addr").port();
         let t = std::thread::spawn(move || {
@@ -390,6 +398,7 @@ mod tests {
                 probe: UdpProbe::Raw(Vec::new()),
             },
             UdpTarget::service(silent_port, UdpService::Syslog),
+            UdpTarget::service(closed_tftp_port, UdpService::Tftp),
         ];
         let opts = UdpScanOptions {
             round: Duration::from_millis(200),
@@ -407,7 +416,10 @@ mod tests {
         let _ = t.join();
         drop(silent);
         assert_eq!(scan.in_state(UdpPortState::Open), vec![echo_port]);
-        assert_eq!(scan.in_state(UdpPortState::Closed), vec![closed_port]);
+        assert_eq!(
+            scan.in_state(UdpPortState::Closed),
+            vec![closed_port, closed_tftp_port]
+        );
         assert_eq!(scan.in_state(UdpPortState::OpenFiltered), vec![silent_port]);
         assert_eq!(
             scan.port(echo_port).and_then(|p| p.summary.clone()),

@@ -224,6 +224,26 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
             }
         }
     }
+    for (i, probe) in decl.udp_probes.iter().enumerate() {
+        let field = format!("declares.udp_probes[{i}]");
+        let problem = if probe.port == 0 {
+            Some("expected a port from 1 to 65535".to_string())
+        } else if probe.service.is_some() && probe.payload.is_some() {
+            Some("`service` and `payload` are exclusive: name a protocol hilt speaks, or give the bytes".into())
+        } else if let Some(service) = &probe.service {
+            hilt_net::udp::UdpService::from_name(service).is_none().then(|| {
+                format!("unknown service `{service}`: expected one of snmp, coap, mdns, ssdp, dns, ntp, tftp, syslog, mqtt-sn (or give `payload`)")
+            })
+        } else {
+            probe
+                .payload_bytes()
+                .err()
+                .map(|why| format!("payload: {why}"))
+        };
+        if let Some(why) = problem {
+            return Err(DefinitionError::at_field(file, text, &field, why));
+        }
+    }
     if let Some(update) = &decl.update {
         if let Some((field, why)) = update_problem(update) {
             // A field that is missing (or inside a flow list) has no line

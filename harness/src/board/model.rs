@@ -344,6 +344,14 @@ pub struct Declaration {
     /// finding anything else is a finding.
     #[serde(default)]
     pub interfaces: Vec<InterfaceDecl>,
+    /// More UDP ports for AU-07 to probe, beyond the declared interfaces
+    /// and the well-known set it always probes (SNMP 161, CoAP 5683, mDNS
+    /// 5353, SSDP 1900, DNS 53, NTP 123, TFTP 69, syslog 514, MQTT-SN
+    /// 1883): a vendor's discovery port, a port the product's app talks
+    /// to. Not a declaration that the port is open: an answer from a port
+    /// listed here and not under `interfaces` FAILs AU-07.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp_probes: Vec<UdpProbeDecl>,
     /// Accounts and their credentials (IXIT AuthMech), by user name.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountDecl>,
@@ -449,6 +457,57 @@ pub struct InterfaceDecl {
     /// the console's dialogue and account are used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<super::login::InterfaceLoginDecl>,
+}
+
+/// One extra UDP port to probe (`declares.udp_probes`), with what to send:
+/// a protocol hilt speaks (`service`), or the bytes of the vendor's own
+/// request (`payload`, hex), or neither (an empty datagram: a closed port
+/// still answers with ICMP port unreachable).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UdpProbeDecl {
+    pub port: u16,
+    /// A protocol hilt has a probe for: `snmp`, `coap`, `mdns`, `ssdp`,
+    /// `dns`, `ntp`, `tftp`, `syslog`, `mqtt-sn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The datagram to send, in hex (at most 1472 bytes), e.g. a vendor
+    /// discovery request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+}
+
+/// Largest `udp_probes` payload: one Ethernet frame's UDP payload.
+pub const MAX_UDP_PROBE_PAYLOAD: usize = 1472;
+
+impl UdpProbeDecl {
+    /// The payload's bytes (empty without one), or why the hex is wrong.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, String> {
+        let Some(text) = &self.payload else {
+            return Ok(Vec::new());
+        };
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace() && *b != b':')
+            .collect();
+        if digits.len() % 2 != 0 {
+            return Err("expected an even number of hex digits".into());
+        }
+        if digits.len() / 2 > MAX_UDP_PROBE_PAYLOAD {
+            return Err(format!(
+                "at most {MAX_UDP_PROBE_PAYLOAD} bytes (one frame's UDP payload)"
+            ));
+        }
+        digits
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|s| u8::from_str_radix(s, 16).ok())
+                    .ok_or_else(|| "expected hex digits (0-9, a-f)".to_string())
+            })
+            .collect()
+    }
 }
 
 /// Service names spoken over TLS from the first byte.

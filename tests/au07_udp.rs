@@ -1,0 +1,245 @@
+//! AU-07 scans UDP too (issue 11), through the real CLI, against Debian's
+//! snmpd in a network namespace of this test's own (`hilt-udp-au07`,
+//! 198.19.33.0/29; hilt on 198.19.33.1, the device on 198.19.33.2). The
+//! device declares its HTTP service (python3's http.server, the liveness
+//! control) and runs snmpd on udp/161:
+//! - undeclared, AU-07 FAILs naming udp/161 and SNMP, with the agent's
+//!   sysDescr in the reason;
+//! - declared (`protocol: udp, port: 161, service: snmp`), AU-07 PASSes,
+//!   the closed well-known ports seen as ICMP port unreachable.
+//!
+//! Needs root, iproute2, snmpd, python3.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
+use hilt_cli::{record, text, HILT};
+
+const NS: &str = "hilt-udp-au07";
+const HOST_IF: &str = "huau07x";
+const NS_IF: &str = "huau07y";
+const HOST: &str = "198.19.33.1";
+const DEVICE: &str = "198.19.33.2";
+
+fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{tool}` on PATH (scripts/install-deps.sh installs it)"
+    );
+}
+
+fn run(cmd: &[&str]) -> Output {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn run_ok(cmd: &[&str]) {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The device: a namespace behind a veth pair, its daemons; all removed on drop.
+struct Device {
+    children: Vec<Child>,
+    dir: PathBuf,
+}
+
+impl Device {
+    fn up(dir: &Path) -> Self {
+        let _ = run(&["ip", "link", "del", HOST_IF]);
+        let _ = run(&["ip", "netns", "del", NS]);
+        run_ok(&["ip", "netns", "add", NS]);
+        let mut dev = Self {
+            children: Vec::new(),
+            dir: dir.to_path_buf(),
+        };
+        run_ok(&[
+            "ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF, "netns", NS,
+        ]);
+        run_ok(&["ip", "addr", "add", &format!("{HOST}/29"), "dev", HOST_IF]);
+        run_ok(&["ip", "link", "set", HOST_IF, "up"]);
+        for cmd in [
+            vec!["ip", "addr", "add", "198.19.33.2/29", "dev", NS_IF],
+            vec!["ip", "link", "set", NS_IF, "up"],
+            vec!["ip", "link", "set", "lo", "up"],
+        ] {
+            run_ok(&[&["ip", "netns", "exec", NS][..], &cmd[..]].concat());
+        }
+        let d = dir.display().to_string();
+        std::fs::create_dir_all(dir.join("www")).expect("dir");
+        std::fs::write(dir.join("www/index.html"), "hilt au07 device\n").expect("write");
+        std::fs::write(
+            dir.join("snmpd.conf"),
+            format!(
+                "rocommunity public default\nsysdescr hilt au07 test device\nagentaddress udp:{DEVICE}:161\n"
+            ),
+        )
+        .expect("write");
+        dev.spawn(&[
+            "python3",
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            DEVICE,
+            "--directory",
+            &format!("{d}/www"),
+        ]);
+        dev.spawn(&[
+            "snmpd",
+            "-f",
+            // No SMUX listener on tcp/199: the device declares only HTTP.
+            "-I",
+            "-smux",
+            "-Lo",
+            "-C",
+            "-c",
+            &format!("{d}/snmpd.conf"),
+            "-p",
+            &format!("{d}/snmpd.pid"),
+        ]);
+        dev.wait_ready();
+        dev
+    }
+
+    fn spawn(&mut self, cmd: &[&str]) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", NS])
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        self.children.push(child);
+    }
+
+    /// HTTP accepts and snmpd has bound udp/161 (seen inside the namespace).
+    fn wait_ready(&self) {
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            let http = std::net::TcpStream::connect_timeout(
+                &format!("{DEVICE}:80").parse().expect("addr"),
+                Duration::from_millis(200),
+            )
+            .is_ok();
+            let snmp = text(&run(&["ip", "netns", "exec", NS, "ss", "-uln"]).stdout)
+                .contains(&format!("{DEVICE}:161"));
+            if http && snmp {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the device's http.server and snmpd did not come up");
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = run(&["ip", "link", "del", HOST_IF]);
+        let _ = run(&["ip", "netns", "del", NS]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn board_file(dir: &Path, declare_snmp: bool) -> PathBuf {
+    let snmp = if declare_snmp {
+        "\n    - { port: 161, protocol: udp, service: snmp }"
+    } else {
+        ""
+    };
+    let text = format!(
+        "board: au07-udp\nmodel: Debian daemons in a namespace\nhardware:\n  network: {{ address: {DEVICE}, interface: {HOST_IF}, host_address: {HOST} }}\ndeclares:\n  interfaces:\n    - {{ port: 80, protocol: tcp, service: http, auth: none }}{snmp}\n"
+    );
+    let path = dir.join(if declare_snmp {
+        "declared.yaml"
+    } else {
+        "undeclared.yaml"
+    });
+    std::fs::write(&path, text).expect("write board");
+    path
+}
+
+/// `hilt run -b BOARD -- AU-07`: the trial's verdict, reason, observation.
+fn au07(dir: &Path, board: &Path) -> (String, String, String) {
+    let out_dir = dir.join("hilt-out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = Command::new(HILT)
+        .arg("run")
+        .arg("-b")
+        .arg(board)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--", "AU-07"])
+        .current_dir(dir)
+        .output()
+        .expect("hilt runs");
+    let record = record(dir);
+    let trial = &record["trials"][0];
+    let field = |name: &str| trial[name].as_str().unwrap_or_default().to_string();
+    assert!(
+        !field("verdict").is_empty(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (field("verdict"), field("reason"), field("observed"))
+}
+
+#[test]
+fn undeclared_snmp_fails_and_declared_snmp_passes() {
+    for t in ["ip", "snmpd", "python3", "ss"] {
+        require_tool(t);
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let _device = Device::up(&dir.join("device"));
+
+    let started = Instant::now();
+    let (verdict, reason, observed) = au07(dir, &board_file(dir, false));
+    eprintln!(
+        "undeclared snmpd: AU-07 {verdict} in {:?}: {reason}",
+        started.elapsed()
+    );
+    assert_eq!(verdict, "FAIL", "{reason}\n{observed}");
+    assert!(
+        reason.contains("udp/161 SNMP") && reason.contains("hilt au07 test device"),
+        "{reason}"
+    );
+    assert!(!reason.contains("udp/80"), "{reason}");
+
+    let started = Instant::now();
+    let (verdict, reason, observed) = au07(dir, &board_file(dir, true));
+    eprintln!(
+        "declared snmpd: AU-07 {verdict} in {:?}: {observed}",
+        started.elapsed()
+    );
+    assert_eq!(verdict, "PASS", "{reason}\n{observed}");
+    // The closed well-known ports came back as ICMP port unreachable, and
+    // the silent ones are named as such.
+    assert!(
+        observed.contains("closed (ICMP port unreachable): [") && observed.contains("123/NTP"),
+        "{observed}"
+    );
+    assert!(observed.contains("udp/161 SNMP (declared)"), "{observed}");
+}
