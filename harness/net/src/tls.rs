@@ -971,3 +971,58 @@ fn read_exact_bounded(sock: &mut TcpStream, n: usize, stop: &Stop) -> Result<Rea
     }
     Ok(Read_::Bytes(buf))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clienthello::{parse_client_hello, HelloParse};
+
+    fn parsed(wire: &[u8]) -> crate::clienthello::ClientHelloInfo {
+        match parse_client_hello(wire, 16384) {
+            HelloParse::Complete { hello, trailing: 0 } => *hello,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn probe_hellos_offer_what_they_say() {
+        for v in LegacyVersion::ALL {
+            let h = parsed(&legacy_client_hello(v, "dev.test"));
+            assert_eq!(h.client_version, v.wire());
+            assert_eq!(h.max_version(), Some(v.wire()));
+            // SSL 3.0 in an SSL 3.0 record, else a TLS 1.0 record.
+            assert_eq!(h.record_version, v.wire().min(suites::TLS_1_0));
+            assert_eq!(h.supported_versions, None);
+            assert_eq!(h.sni.as_deref(), Some("dev.test"));
+        }
+        // No SNI for an address.
+        assert_eq!(
+            parsed(&legacy_client_hello(LegacyVersion::Tls10, "198.19.30.2")).sni,
+            None
+        );
+        let weak = parsed(&probe_client_hello(
+            suites::TLS_1_2,
+            &weak_suites(),
+            "dev.test",
+        ));
+        assert_eq!(weak.max_version(), Some(suites::TLS_1_2));
+        let offered: Vec<u16> = weak.real_suites().collect();
+        assert!(offered.len() > 40, "{offered:?}");
+        assert!(offered
+            .iter()
+            .all(|c| suites::weakness(*c).is_some_and(|w| w.is_weak())));
+        assert!(
+            offered.contains(&0x003b) && offered.contains(&0x000a) && offered.contains(&0x0005)
+        );
+        assert!(!offered.contains(&0x0000));
+        let cbc = parsed(&probe_client_hello(
+            suites::TLS_1_2,
+            &cbc_sha1_suites(),
+            "dev.test",
+        ));
+        assert!(cbc
+            .real_suites()
+            .all(|c| suites::suite_name(c).ends_with("_CBC_SHA")));
+        assert!(cbc.offers(suites::TLS_RSA_WITH_AES_128_CBC_SHA));
+    }
+}
