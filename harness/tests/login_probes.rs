@@ -103,3 +103,163 @@ fn telnet_login_through_busybox_telnetd_and_debian_login() {
     let banner = telnet.banner().expect("banner").expect("telnet has one");
     assert!(banner.contains("AcmeOS 4.2.1"), "{banner:?}");
 }
+
+#[test]
+fn mqtt_connect_against_mosquitto_anonymous_and_with_a_password_file() {
+    require_tool("mosquitto");
+    require_tool("mosquitto_passwd");
+    let mut device = Device::new("hilt-cr-m1", "198.19.42");
+    let pwfile = device.path("mqtt.pw");
+    support::netns_device::run_ok(&[
+        "mosquitto_passwd",
+        "-b",
+        "-c",
+        &pwfile.display().to_string(),
+        "operator",
+        PASSWORD,
+    ]);
+    // Two listeners: 1883 anonymous (weak), 1884 password file (strong).
+    device.write(
+        "mosquitto.conf",
+        &format!(
+            "per_listener_settings true\nuser root\n\
+             listener 1883 {a}\nallow_anonymous true\n\
+             listener 1884 {a}\nallow_anonymous false\npassword_file {pw}\n",
+            a = device.address,
+            pw = pwfile.display()
+        ),
+    );
+    let conf = device.path("mosquitto.conf").display().to_string();
+    device.spawn("mosquitto.log", &format!("mosquitto -c {conf}"));
+    device.wait_tcp(1883, Duration::from_secs(5));
+    device.wait_tcp(1884, Duration::from_secs(5));
+    let board = board(
+        &device,
+        "    - { port: 1883, service: mqtt, login: { account: operator } }\n    - { port: 1884, service: mqtt, login: { account: operator } }\n",
+    );
+    let mut open = probe(&board, 0);
+    let mut closed = probe(&board, 1);
+    assert_eq!(closed.label(), "mqtt 1884/tcp");
+
+    let anon = open
+        .attempt_anonymous()
+        .expect("attempt")
+        .expect("MQTT has anonymous");
+    assert_eq!(anon.outcome, Outcome::Accepted, "{}", anon.transcript);
+    let version = open
+        .banner()
+        .expect("banner")
+        .expect("anonymous may subscribe");
+    assert!(version.starts_with("mosquitto version 2."), "{version:?}");
+
+    let anon = closed
+        .attempt_anonymous()
+        .expect("attempt")
+        .expect("anonymous");
+    assert!(
+        matches!(anon.outcome, Outcome::Refused(_)),
+        "{:?}",
+        anon.outcome
+    );
+    let guess = closed
+        .attempt("admin", &Secret::from_guess("admin"))
+        .expect("attempt");
+    assert!(
+        matches!(guess.outcome, Outcome::Refused(_)),
+        "{:?}",
+        guess.outcome
+    );
+    let password = board.account_password("operator").expect("password");
+    let right = closed.attempt("operator", &password).expect("attempt");
+    assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
+    assert!(!right.transcript.contains(PASSWORD));
+    assert_eq!(closed.banner().expect("banner"), None);
+}
+
+#[test]
+fn snmp_communities_against_net_snmp() {
+    require_tool("snmpd");
+    let mut device = Device::new("hilt-cr-s1", "198.19.43");
+    device.write("snmpd.conf", &format!("rocommunity {PASSWORD}\n"));
+    let conf = device.path("snmpd.conf").display().to_string();
+    let dir = device.dir_path().display().to_string();
+    device.spawn(
+        "snmpd.log",
+        &format!(
+            "SNMP_PERSISTENT_DIR={dir} exec snmpd -f -Lo -C -c {conf} -p {dir}/snmpd.pid udp:{}:161",
+            device.address
+        ),
+    );
+    let board = board(
+        &device,
+        "    - { port: 161, protocol: udp, service: snmp, login: { account: operator } }\n",
+    );
+    let mut snmp = probe(&board, 0);
+    assert!(snmp.secret_only());
+    // Wait for the agent: the declared community answers once it is up.
+    let password = board.account_password("operator").expect("community");
+    let started = std::time::Instant::now();
+    let right = loop {
+        match snmp.attempt("", &password) {
+            Ok(a) => break a,
+            Err(e) if started.elapsed() < Duration::from_secs(8) => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("{e}: {}", device.logs()),
+        }
+    };
+    assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
+    let public = snmp
+        .attempt("", &Secret::from_guess("public"))
+        .expect("attempt");
+    assert!(
+        matches!(&public.outcome, Outcome::Refused(why) if why.contains("SNMPv3 discovery")),
+        "{:?}",
+        public.outcome
+    );
+}
+
+#[test]
+fn http_basic_against_busybox_httpd() {
+    require_tool("busybox");
+    let mut device = Device::new("hilt-cr-h1", "198.19.44");
+    std::fs::create_dir_all(device.path("www")).expect("www");
+    device.write("www/index.html", "hello\n");
+    device.write(
+        "httpd.conf",
+        &format!("/:operator:{PASSWORD}\n/:admin:admin\n"),
+    );
+    device.spawn(
+        "httpd.log",
+        &format!(
+            "exec busybox httpd -f -p {}:80 -h {} -c {}",
+            device.address,
+            device.path("www").display(),
+            device.path("httpd.conf").display()
+        ),
+    );
+    device.wait_tcp(80, Duration::from_secs(5));
+    let board = board(
+        &device,
+        "    - { port: 80, service: http, api: { auth: basic, accounts: [operator] } }\n",
+    );
+    let mut http = probe(&board, 0);
+    assert_eq!(http.label(), "http 80/tcp (basic)");
+    let weak = http
+        .attempt("admin", &Secret::from_guess("admin"))
+        .expect("attempt");
+    assert_eq!(weak.outcome, Outcome::Accepted, "{}", weak.transcript);
+    let wrong = http
+        .attempt("root", &Secret::from_guess("root"))
+        .expect("attempt");
+    assert!(
+        matches!(wrong.outcome, Outcome::Refused(_)),
+        "{:?}",
+        wrong.outcome
+    );
+    let password = board.account_password("operator").expect("password");
+    let right = http.attempt("operator", &password).expect("attempt");
+    assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
+    assert!(!right.transcript.contains(PASSWORD), "{}", right.transcript);
+}

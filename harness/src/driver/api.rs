@@ -211,6 +211,18 @@ impl ApiClient {
         other
     }
 
+    /// The same API authenticating as `user` (a guess: no declared
+    /// password, a session of its own), for a login driver trying
+    /// credentials with [`Credentials::Wrong`].
+    pub fn as_account(&self, user: &str) -> Self {
+        let mut other = self.clone();
+        other.account = user.to_string();
+        other.password = None;
+        other.token = None;
+        other.session = Arc::default();
+        other
+    }
+
     /// Bounds one exchange (also bounded by the caller's stop).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;

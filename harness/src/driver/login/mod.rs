@@ -10,6 +10,9 @@
 //! transcript for the evidence in which the password never appears (it is
 //! sent as a secret; the transcript shows `<redacted>`).
 
+pub mod http;
+pub mod mqtt;
+pub mod snmp;
 pub mod ssh;
 pub mod telnet;
 
@@ -117,6 +120,13 @@ pub trait LoginProbe {
     /// Tries `user` with `password`.
     fn attempt(&mut self, user: &str, password: &Secret) -> Result<Attempt, LoginError>;
 
+    /// Whether the protocol takes one secret and no user name (an SNMP
+    /// community): `attempt` then ignores its user name, and a dictionary
+    /// of such secrets is tried instead of user/password pairs.
+    fn secret_only(&self) -> bool {
+        false
+    }
+
     /// Tries to get in without any credential, where the protocol has
     /// such a thing (MQTT without a user name, anonymous FTP); None where
     /// it has not.
@@ -169,6 +179,12 @@ pub fn probe_for(target: Target<'_>) -> Result<Option<Box<dyn LoginProbe>>, Logi
     Ok(match service.as_str() {
         "telnet" => Some(Box::new(telnet::TelnetProbe::new(&target)?)),
         "ssh" => Some(Box::new(ssh::SshProbe::new(&target)?)),
+        "snmp" => Some(Box::new(snmp::SnmpProbe::new(&target))),
+        "mqtt" | "mqtts" | "secure-mqtt" => Some(Box::new(mqtt::MqttProbe::new(&target))),
+        "http" | "https" | "http-alt" | "https-alt" => match http::HttpProbe::new(&target)? {
+            Some(p) => Some(Box::new(p)),
+            None => None,
+        },
         _ => None,
     })
 }
