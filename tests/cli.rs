@@ -61,7 +61,7 @@ fn filters_select_what_cargo_test_would() {
         &[
             "device_identification::logical_identifier",
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
         ],
     );
     let all = |names: &[&str]| -> Vec<String> {
@@ -72,10 +72,10 @@ fn filters_select_what_cargo_test_would() {
     let everything = all(&[
         "sim-a::device_identification::logical_identifier",
         "sim-a::logical_access::serial_login_required",
-        "sim-a::logical_access::console_default_credentials",
+        "sim-a::logical_access::default_credentials",
         "sim-b::device_identification::logical_identifier",
         "sim-b::logical_access::serial_login_required",
-        "sim-b::logical_access::console_default_credentials",
+        "sim-b::logical_access::default_credentials",
     ]);
     let d = dir.path();
     assert_eq!(listed(&[], d, &boards, &suite), everything);
@@ -84,9 +84,9 @@ fn filters_select_what_cargo_test_would() {
         listed(&["logical_access"], d, &boards, &suite),
         all(&[
             "sim-a::logical_access::serial_login_required",
-            "sim-a::logical_access::console_default_credentials",
+            "sim-a::logical_access::default_credentials",
             "sim-b::logical_access::serial_login_required",
-            "sim-b::logical_access::console_default_credentials",
+            "sim-b::logical_access::default_credentials",
         ])
     );
     assert_eq!(
@@ -167,7 +167,7 @@ fn filters_select_what_cargo_test_would() {
         ),
         all(&[
             "sim-a::device_identification::logical_identifier",
-            "sim-a::logical_access::console_default_credentials",
+            "sim-a::logical_access::default_credentials",
         ])
     );
 }
@@ -223,7 +223,7 @@ fn a_flawed_device_fails_and_sets_exit_code_one() {
     };
     let a = PtyDevice::start(dir.path(), "a", flawed);
     let board = board_file(dir.path(), "sim-a", &a, PASSWORD_ENV);
-    let suite = suite(dir.path(), &["logical_access::console_default_credentials"]);
+    let suite = suite(dir.path(), &["logical_access::default_credentials"]);
     let out = hilt(
         &[
             "run",
@@ -258,7 +258,7 @@ fn secrets_reach_neither_output_nor_record() {
         &[
             "device_identification::logical_identifier",
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
         ],
     );
     let out = hilt(
@@ -312,7 +312,7 @@ fn sigint_leaves_an_incomplete_record_with_every_finished_trial() {
         &[
             "non_technical::support_period",
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
             "device_identification::logical_identifier",
         ],
     );
@@ -569,7 +569,7 @@ fn suite_with(dir: &Path, check: &str, entry: &str) -> PathBuf {
 #[test]
 fn bad_suite_parameters_name_file_line_and_field() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let au01 = "logical_access::console_default_credentials";
+    let au01 = "logical_access::default_credentials";
     let cases = [
         (au01, "    params: { max_attempts: 0 }\n", "bad.yaml:6:15: field `checks[1].params.max_attempts`: 0 would let the check test nothing"),
         (au01, "    params: { max_attempt: 5 }\n", "bad.yaml:6:15: field `checks[1].params.max_attempt`: unknown parameter; did you mean `max_attempts`?"),
@@ -645,7 +645,7 @@ fn sigterm_ends_a_run_like_ctrl_c() {
         &[
             "non_technical::support_period",
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
             "device_identification::logical_identifier",
         ],
     );
@@ -711,7 +711,7 @@ fn catalogue_ids_select_trials_as_names_do() {
         &[
             "device_identification::logical_identifier",
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
         ],
     );
     let d = dir.path();
@@ -740,7 +740,7 @@ fn catalogue_ids_select_trials_as_names_do() {
         ),
         sorted(&[
             "sim-a::device_identification::logical_identifier",
-            "sim-a::logical_access::console_default_credentials",
+            "sim-a::logical_access::default_credentials",
         ])
     );
     assert_eq!(

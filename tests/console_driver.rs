@@ -122,11 +122,7 @@ fn au01_logs_in_cleanly_past_a_last_login_line_and_motd() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = last_login_device(dir.path(), false);
     let board = board_file(dir.path(), "motd", &device, PASSWORD_ENV);
-    let (code, rec, out) = run(
-        dir.path(),
-        &board,
-        &["logical_access::console_default_credentials"],
-    );
+    let (code, rec, out) = run(dir.path(), &board, &["logical_access::default_credentials"]);
     assert_eq!(rec["trials"][0]["verdict"], "PASS", "{out}\n{rec:#}");
     assert_eq!(code, Some(0), "{out}");
     assert_clean_logins(dir.path(), &device);
@@ -137,11 +133,7 @@ fn au01_fails_a_console_that_also_accepts_root_root() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = last_login_device(dir.path(), true);
     let board = board_file(dir.path(), "root", &device, PASSWORD_ENV);
-    let (code, rec, out) = run(
-        dir.path(),
-        &board,
-        &["logical_access::console_default_credentials"],
-    );
+    let (code, rec, out) = run(dir.path(), &board, &["logical_access::default_credentials"]);
     assert_eq!(rec["trials"][0]["verdict"], "FAIL", "{out}\n{rec:#}");
     assert!(
         rec["trials"][0]["reason"]

@@ -14,10 +14,7 @@ const HILT: &str = env!("CARGO_BIN_EXE_hilt");
 /// Each flaw of the simulated board and the checks that must FAIL on it
 /// (every other verdict must equal the reference board's).
 const MATRIX: &[(&str, &[&str])] = &[
-    (
-        "default-password",
-        &["logical_access::console_default_credentials"],
-    ),
+    ("default-password", &["logical_access::default_credentials"]),
     (
         "telnet-open",
         &[
@@ -303,6 +300,8 @@ const SHAPES: &[ShapeRows] = &[
             &[
                 "device_configuration::unauthenticated_write",
                 "logical_access::brute_force_lockout",
+                // admin/admin and every other guess log in on the form.
+                "logical_access::default_credentials",
             ],
         )],
     },
@@ -333,7 +332,7 @@ const SHAPES: &[ShapeRows] = &[
             "data_protection::unauthenticated_erase",
             "state_awareness::remote_logging",
             // No login, so no password to guess, change or see refused.
-            "logical_access::console_default_credentials",
+            "logical_access::default_credentials",
             "logical_access::password_change",
             "logical_access::brute_force_lockout",
             "state_awareness::failed_login_logged",
@@ -437,7 +436,6 @@ const SHAPES: &[ShapeRows] = &[
         ],
         not_applicable: &[
             "logical_access::serial_login_required",
-            "logical_access::console_default_credentials",
             "logical_access::password_change",
             "data_protection::tls_server",
             "state_awareness::reported_image_matches",

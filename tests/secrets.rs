@@ -267,7 +267,7 @@ fn a_special_password_echoed_byte_by_byte_reaches_no_output() {
                 "logical_access::serial_login_required",
                 "device_identification::logical_identifier",
                 "logical_access::password_change",
-                "logical_access::console_default_credentials",
+                "logical_access::default_credentials",
             ],
         );
         let out = hilt_run(dir.path(), &board, &suite, SPECIAL);
@@ -326,7 +326,7 @@ fn a_default_credential_equal_to_the_declared_one_is_still_named() {
         },
     );
     let board = board_file(dir.path(), "dev", &device, PASSWORD_ENV);
-    let suite = suite(dir.path(), &["logical_access::console_default_credentials"]);
+    let suite = suite(dir.path(), &["logical_access::default_credentials"]);
     let out = hilt_run(dir.path(), &board, &suite, "admin");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
@@ -335,11 +335,11 @@ fn a_default_credential_equal_to_the_declared_one_is_still_named() {
     assert_eq!(trial["verdict"], "FAIL", "{trial}");
     let reason = trial["reason"].as_str().unwrap_or("");
     assert!(
-        reason.contains("logged in with the default credential admin/admin"),
+        reason.contains("serial console accepted admin/admin"),
         "{reason}"
     );
     assert!(stdout.contains("admin/admin"), "{stdout}");
-    assert!(parsed_junit(&run.join("junit.xml")).contains("default credential admin/admin"));
+    assert!(parsed_junit(&run.join("junit.xml")).contains("serial console accepted admin/admin"));
     // The transcripts still mask the short, common secret everywhere.
     let mut transcripts = 0;
     for path in files(&run) {

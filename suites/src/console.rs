@@ -281,39 +281,6 @@ pub fn can_restart(board: &hilt_harness::board::Board) -> bool {
             .is_some_and(|c| c.reboot.is_some())
 }
 
-/// Shortens the declared lockout delay (authorized, through its declared
-/// parameter) so a check need not wait out the factory delay; returns the
-/// delay in force and the original value to put back.
-pub fn shorten_lockout(
-    ctx: &mut CheckContext,
-    decl: &ConsoleDecl,
-    seconds: u32,
-) -> Result<(u32, Option<(String, String)>), CheckError> {
-    let lockout = ctx.board().spec.declares.lockout.clone();
-    let Some(lockout) = lockout else {
-        return Ok((0, None));
-    };
-    let factory = lockout.delay_s.unwrap_or(0);
-    let Some(param) = lockout.delay_parameter else {
-        return Ok((factory, None));
-    };
-    let original = config_get(ctx, decl, &param)?;
-    config_set_verified(ctx, decl, &param, &seconds.to_string())?;
-    Ok((seconds, Some((param, original))))
-}
-
-/// Puts back what `shorten_lockout` changed.
-pub fn restore_lockout(
-    ctx: &mut CheckContext,
-    decl: &ConsoleDecl,
-    saved: Option<(String, String)>,
-) -> Result<(), CheckError> {
-    if let Some((param, original)) = saved {
-        config_set_verified(ctx, decl, &param, &original)?;
-    }
-    Ok(())
-}
-
 /// The undo key of a setting changed from `original`.
 fn setting_key(param: &str, original: &str) -> String {
     format!("setting:{param}\n{original}")

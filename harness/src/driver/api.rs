@@ -212,14 +212,16 @@ impl ApiClient {
     }
 
     /// The same API authenticating as `user` (a guess: no declared
-    /// password, a session of its own), for a login driver trying
-    /// credentials with [`Credentials::Wrong`].
+    /// password), for a login driver trying credentials with
+    /// [`Credentials::Wrong`]. It shares this client's session: a Digest
+    /// challenge and its nonce count carry on from one guess to the next
+    /// (a device refuses a nonce count used before as a replay); no
+    /// token or cookie of a guess is ever kept in it.
     pub fn as_account(&self, user: &str) -> Self {
         let mut other = self.clone();
         other.account = user.to_string();
         other.password = None;
         other.token = None;
-        other.session = Arc::default();
         other
     }
 

@@ -43,6 +43,8 @@ pub struct Decoder {
     ours: &'static [u8],
     /// Options we agree the peer enables (a WILL answered DO).
     theirs: &'static [u8],
+    /// The peer said it echoes (WILL ECHO, agreed).
+    remote_echo: bool,
 }
 
 impl Default for Decoder {
@@ -69,7 +71,14 @@ impl Decoder {
             replies: Vec::new(),
             ours,
             theirs,
+            remote_echo: false,
         }
+    }
+
+    /// Whether the peer echoes what is typed (it said WILL ECHO and it
+    /// was agreed); otherwise a telnet client echoes locally (RFC 857).
+    pub fn remote_echo(&self) -> bool {
+        self.remote_echo
     }
 
     /// The decoder of a telnet login client (see [`Rfc2217::telnet`]).
@@ -123,6 +132,9 @@ impl Decoder {
     /// suppress-go-ahead and the COM port option); refuses everything else
     /// (echo included there: the device echoes itself).
     fn answer(&mut self, verb: u8, option: u8) {
+        if option == ECHO {
+            self.remote_echo = verb == WILL && self.theirs.contains(&ECHO);
+        }
         let reply = match verb {
             DO if self.ours.contains(&option) => WILL,
             DO => WONT,
@@ -184,6 +196,11 @@ pub struct Rfc2217 {
     stream: TcpStream,
     decoder: Decoder,
     pending: Vec<u8>,
+    /// A telnet login client shows a line break where a line was sent
+    /// while the server does not echo (a terminal in local echo shows
+    /// the line; the typed characters, maybe a password, are left out),
+    /// so the server's next prompt starts a line as on a screen.
+    echo_line_breaks: bool,
 }
 
 impl Rfc2217 {
@@ -196,6 +213,7 @@ impl Rfc2217 {
             stream,
             decoder: Decoder::telnet_login(),
             pending: Vec::new(),
+            echo_line_breaks: true,
         }
     }
 
@@ -205,6 +223,7 @@ impl Rfc2217 {
             stream,
             decoder: Decoder::default(),
             pending: Vec::new(),
+            echo_line_breaks: false,
         })
     }
 }
@@ -243,6 +262,9 @@ impl Read for Rfc2217 {
 impl Write for Rfc2217 {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.write_all(&escape(buf))?;
+        if self.echo_line_breaks && !self.decoder.remote_echo() && buf.ends_with(b"\n") {
+            self.pending.extend_from_slice(b"\r\n");
+        }
         Ok(buf.len())
     }
 

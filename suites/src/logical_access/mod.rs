@@ -6,7 +6,7 @@ use hilt_harness::board::Board;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Check};
 
-mod au01_console_default_credentials;
+mod au01_default_credentials;
 mod au03_password_change;
 mod au04_brute_force_lockout;
 mod au07_open_ports;
@@ -17,7 +17,7 @@ mod au13_disabled_interface_stays_disabled;
 
 pub fn checks() -> Vec<Arc<dyn Check>> {
     vec![
-        Arc::new(au01_console_default_credentials::ConsoleDefaultCredentials),
+        Arc::new(au01_default_credentials::DefaultCredentials),
         Arc::new(au03_password_change::PasswordChange),
         Arc::new(au04_brute_force_lockout::BruteForceLockout),
         Arc::new(au09_serial_login_required::SerialLoginRequired),

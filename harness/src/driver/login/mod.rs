@@ -190,14 +190,27 @@ pub fn probe_for(target: Target<'_>) -> Result<Option<Box<dyn LoginProbe>>, Logi
 }
 
 /// The account that must log in on `interface` (its `login.account`, else
-/// the console's account, else the only declared account).
+/// its API's account, else the console's account, else the first admin
+/// account, else the only declared account).
 pub fn interface_account(board: &Board, interface: &InterfaceDecl) -> Option<String> {
     let declares = &board.spec.declares;
+    let api = board
+        .spec
+        .api(Some(&crate::board::ApiRef::Port(interface.port)))
+        .and_then(|a| board.spec.api_account(&a));
     interface
         .login
         .as_ref()
         .and_then(|l| l.account.clone())
+        .or(api)
         .or_else(|| declares.console.as_ref().and_then(|c| c.account.clone()))
+        .or_else(|| {
+            declares
+                .accounts
+                .iter()
+                .find(|(_, a)| a.role == crate::board::Role::Admin)
+                .map(|(name, _)| name.clone())
+        })
         .or_else(|| {
             (declares.accounts.len() == 1)
                 .then(|| declares.accounts.keys().next().cloned())
