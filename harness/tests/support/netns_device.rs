@@ -133,6 +133,13 @@ impl Device {
             shadow.push_str("root:*:19000:0:99999:7:::\n");
             group.push_str("root:x:0:\n");
         }
+        // Debian's PAM stack for login, without its failure delay
+        // (pam_faildelay, pam_unix's own): a device that answers a wrong
+        // password at once, so tests need not wait 3 s a guess.
+        self.write(
+            "pam-login",
+            "auth required pam_unix.so nodelay\naccount required pam_unix.so\nsession required pam_unix.so\n",
+        );
         self.write("passwd", &passwd);
         self.write("shadow", &shadow);
         self.write("group", &group);
@@ -167,7 +174,7 @@ impl Device {
         let d = self.dir.path().display().to_string();
         let line = format!(
             "mount --bind {d}/passwd /etc/passwd && mount --bind {d}/shadow /etc/shadow && \
-             mount --bind {d}/group /etc/group && exec {cmd}"
+             mount --bind {d}/group /etc/group && mount --bind {d}/pam-login /etc/pam.d/login && exec {cmd}"
         );
         self.spawn_inner(
             log,

@@ -1,0 +1,172 @@
+//! AU-01 through the real CLI on a device made of Debian's daemons in a
+//! network namespace (hilt-cr-d1, 198.19.40.0/24): busybox telnetd running
+//! Debian's `/bin/login` with made-up accounts, mosquitto, Net-SNMP's
+//! snmpd and busybox httpd with HTTP Basic. The weak configuration
+//! (admin/admin on telnet and HTTP, anonymous MQTT, community `public`)
+//! must FAIL naming each interface; the strong one (only the declared
+//! account's password, MQTT password file, a private community) must PASS
+//! with every interface judged. The board file is the same for both.
+//! Needs root (namespaces), busybox, openssl, mosquitto, snmpd.
+
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
+#[path = "../harness/tests/support/netns_device.rs"]
+mod netns_device;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hilt_cli::{hilt_with, record, text};
+use netns_device::{require_tool, run_ok, Device};
+
+const PASSWORD: &str = "Tq7-harbor-Vw3z";
+const COMMUNITY: &str = "Rk2-beacon-Yp8d";
+
+struct Config {
+    weak: bool,
+}
+
+fn start(device: &mut Device, config: &Config) {
+    let a = device.address.clone();
+    let mut users = vec![("operator", PASSWORD)];
+    if config.weak {
+        users.push(("admin", "admin"));
+    }
+    device.accounts(&users);
+    device.spawn_with_accounts(
+        "telnetd.log",
+        &format!("busybox telnetd -F -p 23 -b {a} -l /bin/login"),
+    );
+    let pwfile = device.path("mqtt.pw").display().to_string();
+    run_ok(&[
+        "mosquitto_passwd",
+        "-b",
+        "-c",
+        &pwfile,
+        "operator",
+        PASSWORD,
+    ]);
+    let mqtt = if config.weak {
+        format!("user root\nlistener 1883 {a}\nallow_anonymous true\n")
+    } else {
+        format!("user root\nlistener 1883 {a}\nallow_anonymous false\npassword_file {pwfile}\n")
+    };
+    let conf = device.write("mosquitto.conf", &mqtt).display().to_string();
+    device.spawn("mosquitto.log", &format!("exec mosquitto -c {conf}"));
+    let community = if config.weak { "public" } else { COMMUNITY };
+    let mut snmp = format!("rocommunity {COMMUNITY}\n");
+    if config.weak {
+        snmp.push_str(&format!("rocommunity {community}\n"));
+    }
+    let conf = device.write("snmpd.conf", &snmp).display().to_string();
+    let dir = device.dir_path().display().to_string();
+    device.spawn(
+        "snmpd.log",
+        &format!("SNMP_PERSISTENT_DIR={dir} exec snmpd -f -Lo -C -c {conf} -p {dir}/snmpd.pid udp:{a}:161"),
+    );
+    std::fs::create_dir_all(device.path("www")).expect("www");
+    device.write("www/index.html", "thermostat\n");
+    let mut basic = format!("/:operator:{PASSWORD}\n");
+    if config.weak {
+        basic.push_str("/:admin:admin\n");
+    }
+    let conf = device.write("httpd.conf", &basic).display().to_string();
+    device.spawn(
+        "httpd.log",
+        &format!(
+            "exec busybox httpd -f -p {a}:80 -h {} -c {conf}",
+            device.path("www").display()
+        ),
+    );
+    for port in [23, 1883, 80] {
+        device.wait_tcp(port, Duration::from_secs(5));
+    }
+}
+
+fn board_file(dir: &Path, device: &Device) -> PathBuf {
+    std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).expect("pw");
+    std::fs::write(dir.join("community"), format!("{COMMUNITY}\n")).expect("community");
+    let file = dir.join("board.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "board: debian-daemons\nmodel: a network device of Debian's daemons\n\
+             hardware:\n  network: {{ address: {}, interface: {}, host_address: {} }}\n\
+             declares:\n  accounts:\n    operator: {{ password: 'file:pw' }}\n    snmp: {{ password: 'file:community', role: user }}\n\
+             \x20 interfaces:\n\
+             \x20   - {{ port: 23, service: telnet, login: {{ account: operator }} }}\n\
+             \x20   - {{ port: 1883, service: mqtt, login: {{ account: operator }} }}\n\
+             \x20   - {{ port: 161, protocol: udp, service: snmp, login: {{ account: snmp }} }}\n\
+             \x20   - {{ port: 80, service: http, api: {{ auth: basic, accounts: [operator] }} }}\n",
+            device.address, device.host_if, device.host_address
+        ),
+    )
+    .expect("board file");
+    file
+}
+
+/// Runs AU-01 and returns its trial from the record.
+fn au01(device: &Device) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let board = board_file(dir.path(), device);
+    let board = board.display().to_string();
+    let out = hilt_with(&["run", "-b", &board, "--", "AU-01"], dir.path(), &[]);
+    let trial = record(dir.path())["trials"][0].clone();
+    assert_eq!(
+        trial["name"],
+        "debian-daemons::logical_access::default_credentials",
+        "{trial:#}\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // Nothing secret in what was printed or recorded.
+    let printed = format!("{}{}{trial}", text(&out.stdout), text(&out.stderr));
+    assert!(!printed.contains(PASSWORD), "{printed}");
+    assert!(!printed.contains(COMMUNITY), "{printed}");
+    trial
+}
+
+fn tools() {
+    for tool in [
+        "busybox",
+        "openssl",
+        "mosquitto",
+        "mosquitto_passwd",
+        "snmpd",
+    ] {
+        require_tool(tool);
+    }
+}
+
+#[test]
+fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one() {
+    tools();
+    let mut weak = Device::new("hilt-cr-d1", "198.19.40");
+    start(&mut weak, &Config { weak: true });
+    let trial = au01(&weak);
+    drop(weak);
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}");
+    let reason = trial["reason"].as_str().unwrap_or("");
+    for named in [
+        "telnet 23/tcp accepted admin/admin",
+        "mqtt 1883/tcp accepted anonymous",
+        "snmp 161/udp accepted community public",
+        "http 80/tcp accepted admin/admin",
+    ] {
+        assert!(reason.contains(named), "{named:?} not in {reason}");
+    }
+
+    let mut strong = Device::new("hilt-cr-d1", "198.19.40");
+    start(&mut strong, &Config { weak: false });
+    let trial = au01(&strong);
+    assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{}", strong.logs());
+    let observed = trial["observed"].as_str().unwrap_or("");
+    for held in [
+        "telnet 23/tcp refused 10 (the declared account operator logged in)",
+        "mqtt 1883/tcp refused 11 (the declared account operator logged in)",
+        "snmp 161/udp refused 6 (the declared account snmp logged in)",
+        "http 80/tcp refused 10 (the declared account operator logged in)",
+    ] {
+        assert!(observed.contains(held), "{held:?} not in {observed}");
+    }
+}
