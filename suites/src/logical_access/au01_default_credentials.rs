@@ -434,6 +434,10 @@ fn guess(
             ));
             if a.accepted() {
                 judged.control = format!("the declared account {account} logged in");
+            } else if let Some(why) = probe.passwords_not_taken() {
+                // No password is weighed at all (SSH with keys only): the
+                // method list that said so shows the service alive.
+                judged.control = why;
             } else {
                 judged.unjudged = Some(format!(
                     "{}: the declared account {account} did not get in either ({:?}); the refusals prove nothing",

@@ -167,8 +167,13 @@ pub struct Target<'a> {
 
 /// Whether hilt has a login driver for `interface` ([`probe_for`] builds
 /// one), so a check can decide its applicability from the board file.
+/// HTTP interfaces are served through their API (`api:`), see
+/// [`http::HttpProbe`]; this names the others.
 pub fn has_probe(interface: &InterfaceDecl) -> bool {
-    matches!(interface.service.to_ascii_lowercase().as_str(), "telnet")
+    matches!(
+        interface.service.to_ascii_lowercase().as_str(),
+        "telnet" | "ssh" | "snmp" | "mqtt" | "mqtts"
+    )
 }
 
 /// The login driver for `interface`, from its service name: `Ok(None)`
@@ -180,7 +185,7 @@ pub fn probe_for(target: Target<'_>) -> Result<Option<Box<dyn LoginProbe>>, Logi
         "telnet" => Some(Box::new(telnet::TelnetProbe::new(&target)?)),
         "ssh" => Some(Box::new(ssh::SshProbe::new(&target)?)),
         "snmp" => Some(Box::new(snmp::SnmpProbe::new(&target))),
-        "mqtt" | "mqtts" | "secure-mqtt" => Some(Box::new(mqtt::MqttProbe::new(&target))),
+        "mqtt" | "mqtts" => Some(Box::new(mqtt::MqttProbe::new(&target))),
         "http" | "https" | "http-alt" | "https-alt" => match http::HttpProbe::new(&target)? {
             Some(p) => Some(Box::new(p)),
             None => None,
