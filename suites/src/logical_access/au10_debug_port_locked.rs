@@ -142,6 +142,10 @@ fn gdb_reads(
             }
         }
     }
+    // Leave the board as found: running if it ran (QEMU halts a running
+    // guest when a client connects). The transcript, written after, shows
+    // how the client let go (`D`, or `c` if the stub refused `D`).
+    let _ = client.release();
     let transcript = client.transcript().render();
     ctx.evidence().text(
         "gdb.log",
@@ -149,9 +153,6 @@ fn gdb_reads(
         "GDB remote protocol transcript",
         &transcript,
     )?;
-    // Leave the board as found: running if it ran (QEMU halts a running
-    // guest when a client connects).
-    let _ = client.release();
     match failure {
         Some(why) => Err(CheckError::Board(why)),
         None => Ok((results, readable)),
