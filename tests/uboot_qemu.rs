@@ -193,32 +193,61 @@ fn uboot_in_qemu_fails_where_it_is_weak_and_shows_the_interrupted_autoboot() {
     assert!(!machine_dir(pid).exists(), "the machine's folder is left");
 }
 
-#[test]
-fn qemu_dies_with_a_killed_hilt() {
-    if !tools_present() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(HILT)
+/// Starts `hilt run` on the board and waits until its QEMU runs.
+fn start_hilt(dir: &Path) -> (std::process::Child, String) {
+    let child = Command::new(HILT)
         .args(["run", "-b"])
         .arg(board_file())
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("hilt runs");
-    let pid = child.id();
-    let machine = machine_dir(pid).display().to_string();
+    let machine = machine_dir(child.id()).display().to_string();
     let started = wait_until(Duration::from_secs(20), || {
         !processes_mentioning(&machine).is_empty()
     });
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(started, "hilt never started QEMU");
+    (child, machine)
+}
+
+#[test]
+fn qemu_goes_with_a_killed_or_interrupted_hilt() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Killed: QEMU dies with it (PR_SET_PDEATHSIG); its folder stays...
+    let (mut killed, killed_machine) = start_hilt(dir.path());
+    let _ = killed.kill();
+    let _ = killed.wait();
     assert!(
-        wait_until(Duration::from_secs(5), || processes_mentioning(&machine)
-            .is_empty()),
+        wait_until(Duration::from_secs(5), || processes_mentioning(
+            &killed_machine
+        )
+        .is_empty()),
         "QEMU outlived a killed hilt: {:?}",
-        processes_mentioning(&machine)
+        processes_mentioning(&killed_machine)
+    );
+    // ...until the next run, which removes it. Interrupted (SIGINT, as
+    // Ctrl-C): hilt stops QEMU itself, after the running check's undo.
+    let (interrupted, machine) = start_hilt(dir.path());
+    assert!(
+        !Path::new(&killed_machine).exists(),
+        "a dead run's folder is left"
+    );
+    // SAFETY: kill(2) on the child's pid with SIGINT.
+    unsafe {
+        libc::kill(interrupted.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = interrupted.wait_with_output().expect("hilt ends");
+    assert_eq!(out.status.code(), Some(130), "interrupted run's exit");
+    assert!(
+        processes_mentioning(&machine).is_empty(),
+        "QEMU outlived an interrupted hilt"
+    );
+    assert!(
+        !Path::new(&machine).exists(),
+        "the machine's folder is left"
     );
 }

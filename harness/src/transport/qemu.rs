@@ -326,7 +326,11 @@ impl Machine {
                 .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::from(log));
+                .stderr(Stdio::from(log))
+                // Its own process group: a Ctrl-C at the terminal is hilt's
+                // to handle (it undoes the running check's changes on the
+                // machine before it stops it).
+                .process_group(0);
             // SAFETY: prctl and getppid are async-signal-safe; nothing
             // else runs between fork and exec here.
             unsafe {

@@ -1,0 +1,110 @@
+//! `hardware.qemu`: a QEMU machine as a board. Bad values are errors that
+//! name the file, the line and the field.
+
+use hilt_harness::board::{Board, QemuNetwork};
+use hilt_harness::yaml::DefinitionError;
+
+fn load(qemu: &str, more: &str) -> Result<Board, DefinitionError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fw.bin"), b"firmware").expect("firmware");
+    let file = dir.path().join("board.yaml");
+    let text = format!("board: vm-1\nmodel: a QEMU machine\nhardware:\n  qemu:\n{qemu}{more}");
+    std::fs::write(&file, text).expect("write");
+    let loaded = Board::load(&file);
+    if let Err(e) = &loaded {
+        assert_eq!(e.file, file, "{e}");
+    }
+    loaded
+}
+
+const GOOD: &str = "    system: qemu-system-arm\n    machine: virt\n    bios: fw.bin\n";
+
+#[test]
+fn a_qemu_machine_loads_with_its_defaults() {
+    let board = load(GOOD, "declares:\n  console: { prompt: '=> ' }\n").expect("valid");
+    let qemu = board.spec.hardware.qemu.as_ref().expect("qemu");
+    assert_eq!(qemu.network, QemuNetwork::None);
+    assert!(!qemu.gdb && !qemu.hold_until_console);
+    assert_eq!(qemu.start_timeout_s, 10);
+    // The console it brings counts as wired; serial is filled in at start.
+    assert!(board.spec.hardware.serial.is_none());
+}
+
+#[test]
+fn bad_values_name_file_line_and_field() {
+    let cases: &[(&str, &str, &str, usize)] = &[
+        (
+            "    system: qemu-system-arm\n    machine: \"virt accel=kvm\"\n",
+            "",
+            "hardware.qemu.machine",
+            6,
+        ),
+        (
+            "    system: qemu-system-arm\n    machine: virt\n    bios: missing.bin\n",
+            "",
+            "hardware.qemu.bios",
+            7,
+        ),
+        (
+            "    system: \"\"\n    machine: virt\n",
+            "",
+            "hardware.qemu.system",
+            5,
+        ),
+        (
+            GOOD,
+            "  serial: { port: /dev/ttyS0 }\n",
+            "hardware.serial",
+            8,
+        ),
+        (GOOD, "  power: none\n", "hardware.power", 8),
+        (
+            "    system: qemu-system-arm\n    machine: virt\n    start_timeout_s: 0\n",
+            "",
+            "hardware.qemu.start_timeout_s",
+            7,
+        ),
+    ];
+    for (qemu, more, field, line) in cases {
+        let err = load(qemu, more).expect_err(field);
+        assert_eq!(err.field.as_deref(), Some(*field), "{err}");
+        assert_eq!(err.line, Some(*line), "{field}: {err}");
+    }
+    // A missing drive file: the list item's field, at the list's line.
+    let err = load(
+        "    system: qemu-system-arm\n    machine: virt\n    drives:\n      - { file: disk.img }\n",
+        "",
+    )
+    .expect_err("missing drive");
+    assert_eq!(err.field.as_deref(), Some("hardware.qemu.drives[0].file"));
+    assert!(err.line.is_some(), "{err}");
+    // A misspelt key and an unknown network kind are refused too.
+    let err = load(&format!("{GOOD}    gbd: true\n"), "").expect_err("misspelt key");
+    assert!(err.to_string().contains("gbd"), "{err}");
+    let err = load(&format!("{GOOD}    network: bridge\n"), "").expect_err("unknown network");
+    assert!(err.to_string().contains("network"), "{err}");
+}
+
+#[test]
+fn an_autoboot_key_may_not_be_empty_nor_its_pattern_invalid() {
+    let err = load(
+        GOOD,
+        "declares:\n  console: { prompt: '=> ', autoboot: { pattern: 'Hit any key', key: '' } }\n",
+    )
+    .expect_err("empty key");
+    assert_eq!(
+        err.field.as_deref(),
+        Some("declares.console.autoboot.key"),
+        "{err}"
+    );
+    let err = load(
+        GOOD,
+        "declares:\n  console: { prompt: '=> ', autoboot: { pattern: 'Hit (any' } }\n",
+    )
+    .expect_err("bad pattern");
+    assert_eq!(
+        err.field.as_deref(),
+        Some("declares.console.autoboot.pattern"),
+        "{err}"
+    );
+}
