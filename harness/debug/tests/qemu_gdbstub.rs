@@ -286,7 +286,23 @@ fn running_guest_cold_connect_reads_right_and_is_left_running() {
     let mut fourth = connect(&qemu.addr);
     assert!(fourth.target_was_running());
     assert_ne!(read_u32(&mut fourth, COUNTER), halted);
-    fourth.release().expect("release");
+    // A target this client resumed itself: `release` stops it first (in
+    // all-stop mode QEMU would take the `$` of a `D` sent to a running
+    // guest as an interrupt and drop the packet), then detaches.
+    fourth.resume().expect("c");
+    assert_eq!(fourth.release().expect("release"), Released::Detached);
+    let transcript = fourth.transcript().render();
+    assert!(transcript.contains("$D#44"), "{transcript}");
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fifth = connect(&qemu.addr);
+    assert!(fifth.target_was_running(), "left halted after c + release");
+    let before = read_u32(&mut fifth, COUNTER);
+    fifth.release().expect("release");
+    std::thread::sleep(Duration::from_millis(100));
+    let mut sixth = connect(&qemu.addr);
+    assert!(sixth.target_was_running());
+    assert_ne!(read_u32(&mut sixth, COUNTER), before);
+    sixth.release().expect("release");
 }
 
 /// Connects to QEMU's gdbstub. A reset while QEMU still tears down an
