@@ -129,6 +129,9 @@ pub struct RogueConnection {
     pub app_data: Vec<u8>,
     pub app_data_total: u64,
     pub app_data_truncated: bool,
+    /// Bytes the client sent that do not begin a TLS record: it spoke
+    /// another protocol in the clear to this server (0 for a TLS client).
+    pub cleartext_bytes: u64,
 }
 
 /// The certificate material a mode produced.
@@ -374,6 +377,14 @@ pub fn find_plaintext_alert(raw: &[u8]) -> Option<Alert> {
     None
 }
 
+/// Whether what a client sent cannot be the start of TLS: its first byte
+/// is no TLS record type (change_cipher_spec, alert, handshake,
+/// application_data) and no SSL 2.0 record header (high bit set).
+fn speaks_cleartext(raw: &[u8]) -> bool {
+    raw.first()
+        .is_some_and(|b| !(0x14..=0x17).contains(b) && b & 0x80 == 0)
+}
+
 fn serve(
     mut sock: TcpStream,
     peer: SocketAddr,
@@ -397,6 +408,7 @@ fn serve(
         app_data: Vec::new(),
         app_data_total: 0,
         app_data_truncated: false,
+        cleartext_bytes: 0,
     };
     let _ = sock.set_nonblocking(false);
     if let Err(e) = sock
@@ -464,6 +476,9 @@ fn serve(
         }
     }
     if conn.is_handshaking() {
+        if speaks_cleartext(&raw) {
+            rec.cleartext_bytes = raw.len() as u64;
+        }
         return rec;
     }
     rec.handshake_completed = true;
@@ -541,5 +556,19 @@ mod tests {
         assert_eq!(find_plaintext_alert(&[21, 3, 3, 0, 2, 2]), None);
         assert_eq!(find_plaintext_alert(&[22, 3, 1, 0xff, 0xff, 0]), None);
         assert_eq!(find_plaintext_alert(b"GET / HTTP/1.1\r\n"), None);
+    }
+
+    #[test]
+    fn cleartext_is_told_from_tls_and_ssl2() {
+        // MQTT CONNECT, an HTTP request: another protocol in the clear.
+        assert!(speaks_cleartext(&[
+            0x10, 0x2a, 0x00, 0x04, b'M', b'Q', b'T', b'T'
+        ]));
+        assert!(speaks_cleartext(b"POST /telemetry HTTP/1.1\r\n"));
+        // A TLS handshake or alert record, an SSL 2.0 header, nothing at all.
+        assert!(!speaks_cleartext(&[22, 3, 1, 0, 5]));
+        assert!(!speaks_cleartext(&[21, 3, 3, 0, 2, 2, 48]));
+        assert!(!speaks_cleartext(&[0x80, 0x2e, 0x01]));
+        assert!(!speaks_cleartext(&[]));
     }
 }

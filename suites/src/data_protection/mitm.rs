@@ -239,6 +239,14 @@ fn answer(connections: &[hilt_net::rogue::RogueConnection]) -> Answer {
     {
         return Answer::Accepted(describe(c));
     }
+    // A client that speaks its protocol in the clear to the impostor has
+    // given it what it would have told the real server: no TLS protected it.
+    if let Some(c) = connections.iter().find(|c| c.cleartext_bytes > 0) {
+        return Answer::Accepted(format!(
+            "no TLS: the client sent {} bytes in the clear that begin no TLS record",
+            c.cleartext_bytes
+        ));
+    }
     let refused = |c: &hilt_net::rogue::RogueConnection| {
         c.alert
             .is_some_and(|a| CERTIFICATE_ALERTS.contains(&a.code))
@@ -323,11 +331,25 @@ mod tests {
             app_data: Vec::new(),
             app_data_total: data,
             app_data_truncated: false,
+            cleartext_bytes: 0,
         }
     }
 
     fn verdict(met: &[(&str, bool, Answer)]) -> Result<hilt_harness::Verdict, CheckError> {
         judge(met).map(|f| f.verdict)
+    }
+
+    #[test]
+    fn a_client_speaking_in_the_clear_to_the_impostor_fails() {
+        let mut plain = connection(false, None, 0);
+        plain.cleartext_bytes = 125;
+        let answered = answer(&[plain]);
+        assert!(matches!(answered, Answer::Accepted(_)), "{answered:?}");
+        let judged = verdict(&[("self_signed", false, answered)]);
+        assert!(
+            matches!(judged, Ok(hilt_harness::Verdict::Fail)),
+            "{judged:?}"
+        );
     }
 
     #[test]
