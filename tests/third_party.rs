@@ -435,8 +435,9 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     assert_eq!(hilt_flows, tshark_flows, "DP-01 plaintext flows vs tshark");
 
     // AU-05: every frame hilt names carries, by tshark's decoding, a
-    // password field (MQTT CONNECT, HTTP Basic) or telnet data sent to the
-    // device; and hilt missed no password field tshark decodes.
+    // password field (MQTT CONNECT, HTTP Basic) or telnet data (the login
+    // hilt makes; the default password is also the user name, which the
+    // device echoes); and hilt missed no password field tshark decodes.
     let au05 = trial(&record, "AU-05");
     let login = evidence(&run, &record, "AU-05", "login.pcap");
     let named = frames_named(au05["reason"].as_str().unwrap_or_default());
@@ -444,11 +445,18 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     let fields = tshark_frames(&login, "mqtt.passwd || http.authorization");
     let decoded = tshark_frames(
         &login,
-        "mqtt.passwd || http.authorization || (telnet.data && tcp.dstport == 23)",
+        "mqtt.passwd || http.authorization || (telnet.data && tcp.port == 23)",
     );
     assert!(
         named.is_subset(&decoded) && fields.is_subset(&named),
-        "AU-05 names frames {named:?}; tshark decodes password fields in {fields:?}, and with telnet input {decoded:?}"
+        "AU-05 names frames {named:?}; tshark decodes password fields in {fields:?}, and with telnet data {decoded:?}"
+    );
+    assert!(
+        named
+            .intersection(&tshark_frames(&login, "telnet.data && tcp.dstport == 23"))
+            .next()
+            .is_some(),
+        "AU-05 names no frame of the telnet login: {named:?}"
     );
 }
 
