@@ -78,7 +78,12 @@ fn check_file(file: &Path, suite: &Suite, registry: &Registry) -> FileReport {
         checks: Vec::new(),
     };
     let board = match Board::load(file) {
-        Ok(board) => board,
+        // A QEMU board's console, debug port and power come from the
+        // machine hilt starts at run time: previewed as a run wires them.
+        Ok(mut board) => {
+            hilt_harness::transport::qemu::preview(&mut board);
+            board
+        }
         Err(e) => {
             report.errors.push(e.to_string());
             return report;

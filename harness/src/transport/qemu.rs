@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::board::{
-    Board, DebugWiring, HostPort, PowerWiring, QemuConsole, QemuNetwork, QemuWiring, SerialWiring,
+    Board, DebugWiring, HostPort, LineEnding, PowerWiring, QemuConsole, QemuNetwork, QemuWiring,
+    SerialWiring,
 };
 
 use super::power::{PowerAction, PowerError};
@@ -591,6 +592,14 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
         .lock()
         .map_err(|_| QemuError::Unknown(name.clone()))?
         .start()?;
+    wire(board, &dir, line_ending, gdb_port);
+    Ok(Some(guard))
+}
+
+/// Fills in the console, debug and power wiring a QEMU board gets from its
+/// machine.
+fn wire(board: &mut Board, dir: &Path, line_ending: LineEnding, gdb_port: Option<u16>) {
+    let name = board.name().to_string();
     let hw = &mut board.spec.hardware;
     hw.serial = Some(SerialWiring {
         port: Some(dir.join("console")),
@@ -609,7 +618,17 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
         });
     }
     hw.power = Some(PowerWiring::Qemu(name));
-    Ok(Some(guard))
+}
+
+/// Wires a QEMU board as [`start`] would, without starting it (the gdbstub
+/// port is a stand-in): for previews such as `hilt board check`.
+pub fn preview(board: &mut Board) {
+    let Some(wiring) = board.spec.hardware.qemu.clone() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("hilt-qemu-{}-preview", board.name()));
+    let gdb_port = wiring.gdb.then_some(1234);
+    wire(board, &dir, wiring.line_ending, gdb_port);
 }
 
 /// Switches a QEMU board's power (see the module's notes).
