@@ -273,3 +273,85 @@ fn qemu_goes_with_a_killed_or_interrupted_hilt() {
         "the machine's folder is left"
     );
 }
+
+/// Flash at rest on a QEMU board: with the machine off (QEMU quit), a
+/// pflash file written through `hardware.flash` is what the guest reads
+/// after power-on (U-Boot's `md.b` on the second flash bank shows it).
+#[test]
+fn a_pflash_file_written_while_off_is_what_the_machine_reads_after_power_on() {
+    use hilt_harness::board::{Board, FlashRegion};
+    use hilt_harness::driver::console as driver;
+    use hilt_harness::stop::StopSignal;
+    use hilt_harness::transport::power::{self, PowerAction};
+    use hilt_harness::transport::{flash::OfflineFlash, qemu, serial::Console};
+
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::File::create(dir.path().join("flash1.img"))
+        .and_then(|f| f.set_len(64 << 20))
+        .expect("a 64 MiB flash bank");
+    let file = dir.path().join("board.yaml");
+    let text = format!(
+        "board: uboot-qemu-flash
+model: U-Boot with a flash bank
+hardware:
+  qemu:
+    system: qemu-system-arm
+    machine: virt
+    bios: {BIOS}
+    pflash: [flash1.img]
+    hold_until_console: true
+  flash: {{ file: flash1.img }}
+declares:
+  console: {{ prompt: '=> ', autoboot: {{ pattern: 'Hit any key to stop autoboot' }} }}
+"
+    );
+    std::fs::write(&file, text).expect("board file");
+    let mut board = Board::load(&file).expect("board loads");
+    let _machine = qemu::start(&mut board)
+        .expect("QEMU starts")
+        .expect("a QEMU board");
+    let base = board.base_dir().to_path_buf();
+    let switch = |action: PowerAction| {
+        power::switch(board.spec.hardware.power.as_ref(), &base, action)
+            .unwrap_or_else(|e| panic!("power {action:?}: {e}"))
+    };
+    let decl = board.spec.declares.console.clone().expect("console");
+    let read_bank = || -> String {
+        let serial = board.spec.hardware.serial.as_ref().expect("wired by start");
+        let mut console = Console::open(serial, &base, StopSignal::after(Duration::from_secs(40)))
+            .expect("console opens");
+        qemu::release_hold(board.name()).expect("cont");
+        driver::wake(&mut console, &decl, Duration::from_secs(20)).expect("U-Boot's prompt");
+        driver::command(
+            &mut console,
+            &decl,
+            "md.b 0x04000000 0x10",
+            Duration::from_secs(10),
+        )
+        .expect("md.b")
+    };
+    const SHOWN: &str = "68 69 6c 74 2d 66 6c 61 73 68 2d 70 72 6f 62 65";
+    let before = read_bank();
+    assert!(before.contains("04000000:"), "md.b answered: {before}");
+    assert!(!before.contains(SHOWN), "the bank starts blank: {before}");
+    switch(PowerAction::Off);
+    let flash = OfflineFlash::new(board.spec.hardware.flash.as_ref().expect("flash"), &base);
+    flash
+        .write(
+            FlashRegion {
+                offset: 0,
+                size: 16,
+            },
+            b"hilt-flash-probe",
+        )
+        .expect("written at rest");
+    switch(PowerAction::On);
+    let after = read_bank();
+    assert!(
+        after.contains(SHOWN),
+        "U-Boot reads what was written while off: {after}"
+    );
+}

@@ -97,7 +97,10 @@ pub struct QemuWiring {
     /// The kernel command line (`-append`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub append: Option<String>,
-    /// Flash images, one `-drive if=pflash,format=raw` each, in order.
+    /// Flash images, one `-drive if=pflash,format=raw,unit=N` each, in
+    /// order from bank 0, or from bank 1 when `bios` fills bank 0. Each
+    /// must have the bank's exact size (64 MiB on arm `virt`). Name one in
+    /// `hardware.flash.file` too for hilt to write it while the board is off.
     #[serde(default)]
     pub pflash: Vec<PathBuf>,
     /// Disk images.

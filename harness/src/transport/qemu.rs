@@ -259,11 +259,15 @@ impl Machine {
         if let Some(append) = &w.append {
             args.extend(["-append".into(), append.clone()]);
         }
-        for file in &w.pflash {
+        // With `-bios` the first flash bank holds the firmware; the files
+        // fill the banks after it.
+        let first_unit = usize::from(w.bios.is_some());
+        for (i, file) in w.pflash.iter().enumerate() {
             args.extend([
                 "-drive".into(),
                 format!(
-                    "if=pflash,format=raw,file={}",
+                    "if=pflash,unit={},format=raw,file={}",
+                    first_unit + i,
                     escape_opt(&self.resolve(file))
                 ),
             ]);
