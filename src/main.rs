@@ -223,7 +223,12 @@ fn run_boards(
     // QEMU boards: their machines run from here until the guards drop
     // after the run (and die with hilt if it is killed).
     let mut machines = Vec::new();
-    if !listing {
+    if listing {
+        // A listing starts nothing: QEMU boards are wired as a run would.
+        boards
+            .iter_mut()
+            .for_each(hilt_harness::transport::qemu::preview);
+    } else {
         for board in &mut boards {
             match hilt_harness::transport::qemu::start(board) {
                 Ok(guard) => machines.extend(guard),
