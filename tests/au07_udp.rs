@@ -6,9 +6,13 @@
 //! - undeclared, AU-07 FAILs naming udp/161 and SNMP, with the agent's
 //!   sysDescr in the reason;
 //! - declared (`protocol: udp, port: 161, service: snmp`), AU-07 PASSes,
-//!   the closed well-known ports seen as ICMP port unreachable.
+//!   the closed well-known ports seen as ICMP port unreachable;
+//! - with the device dropping every UDP datagram (an nftables rule in its
+//!   namespace), nothing answers and no ICMP comes back: AU-07 is
+//!   INCONCLUSIVE with either board file, never PASS (the declared agent
+//!   did not answer; with none declared, no probe came back).
 //!
-//! Needs root, iproute2, snmpd, python3.
+//! Needs root, iproute2, nftables, snmpd, python3.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -208,7 +212,7 @@ fn au07(dir: &Path, board: &Path) -> (String, String, String) {
 
 #[test]
 fn undeclared_snmp_fails_and_declared_snmp_passes() {
-    for t in ["ip", "snmpd", "python3", "ss"] {
+    for t in ["ip", "nft", "snmpd", "python3", "ss"] {
         require_tool(t);
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -242,4 +246,21 @@ fn undeclared_snmp_fails_and_declared_snmp_passes() {
         "{observed}"
     );
     assert!(observed.contains("udp/161 SNMP (declared)"), "{observed}");
+
+    // The device's firewall drops UDP: silence proves nothing.
+    let rules = "table inet hiltudp { chain input { type filter hook input priority 0; meta l4proto udp drop; }; }";
+    run_ok(&["ip", "netns", "exec", NS, "nft", rules]);
+    for (declare_snmp, why) in [
+        (true, "declared UDP services on [161] did not answer"),
+        (false, "no UDP probe came back"),
+    ] {
+        let started = Instant::now();
+        let (verdict, reason, _) = au07(dir, &board_file(dir, declare_snmp));
+        eprintln!(
+            "UDP dropped, snmp declared {declare_snmp}: AU-07 {verdict} in {:?}: {reason}",
+            started.elapsed()
+        );
+        assert_eq!(verdict, "INCONCLUSIVE", "{reason}");
+        assert!(reason.contains(why), "{reason}");
+    }
 }

@@ -11,7 +11,9 @@
 //! new port), an RFC 5424 syslog message (no answer is expected), an
 //! MQTT-SN CONNECT (MQTT-SN 1.2 section 5.4.4; a gateway answers CONNACK)
 //! and an SNMPv3 engine discovery (RFC 3414 section 4: an agent answers a
-//! Report whatever its communities or users are).
+//! Report whatever its communities or users are), and an MCUmgr SMP OS
+//! echo (Zephyr's SMP over UDP, port 1337; an unauthenticated update
+//! service when undeclared).
 //!
 //! Limit: a responder whose socket is bound to the multicast group (as
 //! minidlna's is) never sees a unicast M-SEARCH, and an mDNS responder may
@@ -47,6 +49,8 @@ pub enum UdpService {
     Tftp,
     Syslog,
     MqttSn,
+    /// MCUmgr SMP over UDP (Zephyr's default port 1337): an OS echo.
+    Smp,
 }
 
 impl UdpService {
@@ -59,7 +63,7 @@ impl UdpService {
     ];
 
     /// Every service with a probe (the open-port scan's well-known set).
-    pub const ALL: [UdpService; 9] = [
+    pub const ALL: [UdpService; 10] = [
         UdpService::Snmp,
         UdpService::Coap,
         UdpService::Mdns,
@@ -69,6 +73,7 @@ impl UdpService {
         UdpService::Tftp,
         UdpService::Syslog,
         UdpService::MqttSn,
+        UdpService::Smp,
     ];
 
     /// The service's well-known port.
@@ -83,6 +88,7 @@ impl UdpService {
             UdpService::Tftp => 69,
             UdpService::Syslog => 514,
             UdpService::MqttSn => 1883,
+            UdpService::Smp => 1337,
         }
     }
 
@@ -98,12 +104,13 @@ impl UdpService {
             UdpService::Tftp => "TFTP",
             UdpService::Syslog => "syslog",
             UdpService::MqttSn => "MQTT-SN",
+            UdpService::Smp => "MCUmgr SMP",
         }
     }
 
     /// The probe for a service name as a board file writes it
     /// (`snmp`, `coap`, `mdns`, `ssdp`/`upnp`, `dns`/`domain`, `ntp`,
-    /// `tftp`, `syslog`, `mqtt-sn`), case-insensitive.
+    /// `tftp`, `syslog`, `mqtt-sn`, `mcumgr-smp`/`smp`), case-insensitive.
     pub fn from_name(name: &str) -> Option<Self> {
         let n = name.trim().to_ascii_lowercase();
         Some(match n.as_str() {
@@ -116,6 +123,7 @@ impl UdpService {
             "tftp" => UdpService::Tftp,
             "syslog" => UdpService::Syslog,
             "mqtt-sn" | "mqttsn" | "mqtt_sn" => UdpService::MqttSn,
+            "smp" | "mcumgr" | "mcumgr-smp" | "mcumgr smp" | "smp-udp" => UdpService::Smp,
             _ => return None,
         })
     }
@@ -155,6 +163,7 @@ impl UdpService {
             UdpService::Tftp => tftp_read_request(TFTP_PROBE_FILE),
             UdpService::Syslog => syslog_message(),
             UdpService::MqttSn => mqttsn_connect(MQTTSN_CLIENT_ID, 10),
+            UdpService::Smp => smp_echo(0x48),
         }
     }
 
@@ -328,6 +337,7 @@ fn summarize(service: UdpService, data: &[u8]) -> Option<String> {
             printable(&data[..data.len().min(128)])
         )),
         UdpService::MqttSn => mqttsn_summary(data),
+        UdpService::Smp => smp_summary(data),
     }
 }
 
@@ -911,6 +921,37 @@ fn mqttsn_summary(data: &[u8]) -> Option<String> {
     })
 }
 
+// ---- MCUmgr SMP ----
+
+/// An SMP (version 1) OS-group echo request, `{"d": "hilt"}` in CBOR:
+/// header op 2 (write), flags 0, length, group 0, sequence, id 0.
+pub fn smp_echo(seq: u8) -> Vec<u8> {
+    let body = [0xa1, 0x61, b'd', 0x64, b'h', b'i', b'l', b't'];
+    let mut m = vec![0x02, 0x00, 0x00, body.len() as u8, 0x00, 0x00, seq, 0x00];
+    m.extend_from_slice(&body);
+    m
+}
+
+fn smp_summary(data: &[u8]) -> Option<String> {
+    let header = data.get(..8)?;
+    let op = header[0] & 0x07;
+    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let group = u16::from_be_bytes([header[4], header[5]]);
+    let id = header[7];
+    // A response (read or write response) whose body is all there.
+    if !(op == 1 || op == 3) || data.len() < 8 + len {
+        return None;
+    }
+    let body = &data[8..8 + len];
+    if op == 3 && group == 0 && id == 0 && body.ends_with(b"hilt") {
+        return Some("MCUmgr SMP OS echo answered (no authentication asked)".into());
+    }
+    Some(format!(
+        "MCUmgr SMP response group {group} id {id}: {}",
+        printable(&body[..body.len().min(64)])
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -937,6 +978,7 @@ mod tests {
             tftp_read_request(TFTP_PROBE_FILE),
             mqttsn_connect(MQTTSN_CLIENT_ID, 10),
             snmp_v3_discovery(1),
+            smp_echo(1),
             vec![0x01, 0xff, 0xff, 0x05],
             vec![0xc0, 0x0c, 0xc0, 0x0c],
             vec![0xff; 40],
@@ -1014,6 +1056,23 @@ mod tests {
         let v3 = snmp_v3_discovery(1);
         assert_eq!(&v3[2..5], &[0x02, 0x01, 0x03]);
         assert!(v3.windows(3).any(|w| w == [0x04, 0x01, 0x04]));
+        // SMP: the echo request and a response's summary.
+        assert_eq!(&smp_echo(5)[..8], &[2, 0, 0, 8, 0, 0, 5, 0]);
+        let mut rsp = vec![3, 0, 0, 8, 0, 0, 5, 0];
+        rsp.extend_from_slice(&[0xa1, 0x61, b'r', 0x64, b'h', b'i', b'l', b't']);
+        assert_eq!(
+            smp_summary(&rsp).as_deref(),
+            Some("MCUmgr SMP OS echo answered (no authentication asked)")
+        );
+        rsp[7] = 1;
+        assert_eq!(
+            smp_summary(&rsp).as_deref(),
+            Some("MCUmgr SMP response group 0 id 1: .ardhilt")
+        );
+        assert!(
+            smp_summary(&smp_echo(5)).is_none(),
+            "a request is no answer"
+        );
         for s in UdpService::ALL {
             assert_eq!(UdpService::by_port(s.port()), Some(s));
             assert_eq!(UdpService::from_name(&s.label().to_lowercase()), Some(s));

@@ -1,12 +1,13 @@
 //! The UDP scan (AU-07's) against Debian's daemons in a network namespace
 //! of this test's own (`hilt-udp-scan`, 198.19.32.0/29): snmpd, libcoap's
 //! coap-server, dnsmasq (DNS and TFTP) answer; a socat that swallows
-//! datagrams stands for a silent syslog receiver; NTP, MQTT-SN, SSDP and
-//! mDNS are closed. hilt's states must equal what the services are, and
-//! nmap's UDP scan of the same ports (`nmap -sU`): nmap's `open` is hilt's
-//! answered, nmap's `closed` hilt's ICMP port unreachable, nmap's
-//! `open|filtered` is "not open" to hilt, except where hilt's answer came
-//! from another port than the one asked (TFTP), which nmap does not take.
+//! datagrams stands for a silent syslog receiver; NTP, MQTT-SN, SSDP, mDNS
+//! and MCUmgr SMP are closed. hilt's states must equal what the services
+//! are, and nmap's UDP scan of the same ports (`nmap -sU`): nmap's `open`
+//! is hilt's answered, nmap's `closed` hilt's ICMP port unreachable,
+//! nmap's `open|filtered` is "not open" to hilt, except where hilt's answer
+//! came from another port than the one asked (TFTP), which nmap does not
+//! take.
 //!
 //! Needs root, snmpd, coap-server-notls, dnsmasq, socat, nmap.
 
@@ -136,7 +137,7 @@ fn udp_states_equal_the_services_and_nmap() {
     let mut closed = scan.in_state(UdpPortState::Closed);
     closed.sort_unstable();
     assert_eq!(open, expected_open, "{scan:#?}");
-    assert_eq!(closed, vec![123u16, 1883, 1900, 5353], "{scan:#?}");
+    assert_eq!(closed, vec![123u16, 1337, 1883, 1900, 5353], "{scan:#?}");
     assert_eq!(
         scan.in_state(UdpPortState::OpenFiltered),
         vec![514],

@@ -232,7 +232,7 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
             Some("`service` and `payload` are exclusive: name a protocol hilt speaks, or give the bytes".into())
         } else if let Some(service) = &probe.service {
             hilt_net::udp::UdpService::from_name(service).is_none().then(|| {
-                format!("unknown service `{service}`: expected one of snmp, coap, mdns, ssdp, dns, ntp, tftp, syslog, mqtt-sn (or give `payload`)")
+                format!("unknown service `{service}`: expected one of snmp, coap, mdns, ssdp, dns, ntp, tftp, syslog, mqtt-sn, mcumgr-smp (or give `payload`)")
             })
         } else {
             probe

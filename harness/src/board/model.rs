@@ -350,7 +350,7 @@ pub struct Declaration {
     /// More UDP ports for AU-07 to probe, beyond the declared interfaces
     /// and the well-known set it always probes (SNMP 161, CoAP 5683, mDNS
     /// 5353, SSDP 1900, DNS 53, NTP 123, TFTP 69, syslog 514, MQTT-SN
-    /// 1883): a vendor's discovery port, a port the product's app talks
+    /// 1883, MCUmgr SMP 1337): a vendor's discovery port, a port the product's app talks
     /// to. Not a declaration that the port is open: an answer from a port
     /// listed here and not under `interfaces` FAILs AU-07.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -471,7 +471,7 @@ pub struct InterfaceDecl {
 pub struct UdpProbeDecl {
     pub port: u16,
     /// A protocol hilt has a probe for: `snmp`, `coap`, `mdns`, `ssdp`,
-    /// `dns`, `ntp`, `tftp`, `syslog`, `mqtt-sn`.
+    /// `dns`, `ntp`, `tftp`, `syslog`, `mqtt-sn`, `mcumgr-smp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The datagram to send, in hex (at most 1472 bytes), e.g. a vendor

@@ -15,7 +15,7 @@ use crate::console;
 ///
 /// TCP: a full connect scan. UDP: a probe of every declared UDP port, the
 /// board file's `udp_probes` and the well-known IoT services (SNMP, CoAP,
-/// mDNS, SSDP, DNS, NTP, TFTP, syslog, MQTT-SN), each with a well-formed
+/// mDNS, SSDP, DNS, NTP, TFTP, syslog, MQTT-SN, MCUmgr SMP), each with a well-formed
 /// request of its protocol (see `hilt_net::udp_scan`). A port that
 /// answers is open; ICMP port unreachable is closed; silence is
 /// open|filtered, recorded but not a finding (a syslog receiver never
@@ -65,12 +65,21 @@ impl Check for OpenPorts {
         let udp_opts = UdpScanOptions::default();
         // A dead or cut-off board shows no open port either: the scans
         // count only between two controls that show the board alive.
+        // The UDP probes mostly wait (for the board's rate-limited ICMP
+        // errors): they run beside the TCP scan.
         let ((scan, udp), alive) = crate::liveness::around(ctx, |_| {
-            let tcp = scan_tcp(&link, &TcpScanOptions::default(), &stop)
-                .map_err(crate::api::net_fault)?;
-            let udp =
-                scan_udp(&link, &udp_targets, &udp_opts, &stop).map_err(crate::api::net_fault)?;
-            Ok((tcp, udp))
+            let (tcp, udp) = std::thread::scope(|scope| {
+                let udp = scope.spawn(|| scan_udp(&link, &udp_targets, &udp_opts, &stop));
+                let tcp = scan_tcp(&link, &TcpScanOptions::default(), &stop);
+                let udp = udp.join().unwrap_or_else(|_| {
+                    Err(hilt_net::NetError::Setup("UDP scan thread panicked".into()))
+                });
+                (tcp, udp)
+            });
+            Ok((
+                tcp.map_err(crate::api::net_fault)?,
+                udp.map_err(crate::api::net_fault)?,
+            ))
         })?;
         ctx.evidence().text(
             "tcp-scan.json",
