@@ -196,7 +196,7 @@ fn uboot_in_qemu_fails_where_it_is_weak_and_shows_the_interrupted_autoboot() {
     assert!(interrupted, "no transcript shows the interrupted autoboot");
     let cf02 = conversation(&log("device_configuration.unauthenticated_write"));
     let set = cf02
-        .find("[sent:setenv bootdelay 7\\r]")
+        .find("[sent:setenv bootdelay 7; saveenv")
         .unwrap_or_else(|| panic!("CF-02 sent setenv: {cf02}"));
     assert!(
         cf02[set..].contains("bootdelay=7"),
