@@ -170,3 +170,88 @@ fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one(
         assert!(observed.contains(held), "{held:?} not in {observed}");
     }
 }
+
+/// Debian's PAM stack with pam_faillock: 3 failures lock the account
+/// for 3 s (the tally kept in the device's own folder).
+fn faillock_stack(dir: &Path) -> String {
+    let opts = format!("deny=3 unlock_time=3 dir={}", dir.display());
+    format!(
+        "auth required pam_faillock.so preauth {opts}\n\
+         auth [success=1 default=bad] pam_unix.so nodelay\n\
+         auth [default=die] pam_faillock.so authfail {opts}\n\
+         auth sufficient pam_faillock.so authsucc {opts}\n\
+         account required pam_unix.so\nsession required pam_unix.so\n"
+    )
+}
+
+/// Runs AU-04 against a board whose one login is telnet.
+fn au04(device: &Device) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).expect("pw");
+    let board = dir.path().join("board.yaml");
+    std::fs::write(
+        &board,
+        format!(
+            "board: telnet-box\nmodel: m\n\
+             hardware:\n  network: {{ address: {}, interface: {}, host_address: {} }}\n\
+             declares:\n  accounts: {{ operator: {{ password: 'file:pw' }} }}\n\
+             \x20 lockout: {{ threshold: 3, delay_s: 3 }}\n\
+             \x20 interfaces:\n    - {{ port: 23, service: telnet, login: {{ account: operator }} }}\n",
+            device.address, device.host_if, device.host_address
+        ),
+    )
+    .expect("board");
+    let board = board.display().to_string();
+    let out = hilt_with(&["run", "-b", &board, "--", "AU-04"], dir.path(), &[]);
+    let trial = record(dir.path())["trials"][0].clone();
+    assert_eq!(
+        trial["name"],
+        "telnet-box::logical_access::brute_force_lockout",
+        "{trial:#}\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    trial
+}
+
+#[test]
+fn au04_passes_telnet_behind_pam_faillock_and_fails_it_without() {
+    tools();
+    let mut locking = Device::new("hilt-cr-d2", "198.19.41");
+    locking.accounts(&[("operator", PASSWORD)]);
+    std::fs::create_dir_all(locking.path("faillock")).expect("tally dir");
+    locking.pam_login(&faillock_stack(&locking.path("faillock")));
+    let a = locking.address.clone();
+    locking.spawn_with_accounts(
+        "telnetd.log",
+        &format!("busybox telnetd -F -p 23 -b {a} -l /bin/login"),
+    );
+    locking.wait_tcp(23, Duration::from_secs(5));
+    let trial = au04(&locking);
+    assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{}", locking.logs());
+    let observed = trial["observed"].as_str().unwrap_or("");
+    assert!(
+        observed.contains("telnet 23/tcp: 3 wrong attempts")
+            && observed.contains("right password right after: refused; after 4 s: logs in"),
+        "{observed}"
+    );
+    drop(locking);
+
+    let mut open = Device::new("hilt-cr-d2", "198.19.41");
+    open.accounts(&[("operator", PASSWORD)]);
+    let a = open.address.clone();
+    open.spawn_with_accounts(
+        "telnetd.log",
+        &format!("busybox telnetd -F -p 23 -b {a} -l /bin/login"),
+    );
+    open.wait_tcp(23, Duration::from_secs(5));
+    let trial = au04(&open);
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}");
+    assert!(
+        trial["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("telnet 23/tcp"),
+        "{trial:#}"
+    );
+}

@@ -145,6 +145,11 @@ impl Device {
         self.write("group", &group);
     }
 
+    /// Replaces the PAM stack `/bin/login` uses (after [`Device::accounts`]).
+    pub fn pam_login(&self, stack: &str) {
+        self.write("pam-login", stack);
+    }
+
     fn cmd(&self, cmd: &[&str]) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name]).args(cmd);

@@ -5,8 +5,12 @@ use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
+use hilt_harness::board::{InterfaceDecl, Secret};
+use hilt_harness::driver::login::{self, LoginError, LoginProbe, Outcome};
+
 use super::{needs_console, verdict_word};
 use crate::console;
+use crate::logins;
 use crate::settings::Settings;
 
 /// AU-04: repeated failures lock the account (or delay further attempts).
@@ -17,13 +21,13 @@ static BRUTE_FORCE_LOCKOUT: CheckMeta = CheckMeta {
     capability: Capability::LogicalAccess,
     catalogue_id: "AU-04",
     title: "Brute force is stopped by lockout or delay",
-    expected: "on the console and on the network API, after the declared number of failures (10 when none is declared) even the right password is refused until the lock passes, or the attempts are slowed",
+    expected: "on the console, the network API and every other interface that authenticates (telnet, SSH, MQTT, SNMP, ...), after the declared number of failures (10 when none is declared) even the right password is refused until the lock passes, or the attempts are slowed",
     nistir_8259a: &["LA-3"],
     en_303_645: &["5.1-5"],
     ts_103_701: &["5.1-5-2"],
     cra_annex_i: &["d"],
     destructive: true,
-    default_timeout: Duration::from_secs(180),
+    default_timeout: Duration::from_secs(300),
     params: &[],
 };
 
@@ -91,7 +95,7 @@ impl Check for BruteForceLockout {
     }
 
     fn applicability(&self, board: &Board) -> Applicability {
-        if console_login(board) || api_login(board) {
+        if console_login(board) || api_login(board) || !other_logins(board).is_empty() {
             return Applicability::Applicable;
         }
         match needs_console(board) {
@@ -141,12 +145,12 @@ impl Check for BruteForceLockout {
             ),
         };
         let mut observed = Vec::new();
-        let mut unstopped = Vec::new();
+        let mut unstopped: Vec<String> = Vec::new();
         let console_user = if console_login(ctx.board()) {
             let user = console::account(ctx)?;
             match brute_force_console(ctx, &plan, &user, &mut observed)? {
                 (Some(failed), _) => return Ok(failed),
-                (None, false) => unstopped.push("console"),
+                (None, false) => unstopped.push("console".to_string()),
                 (None, true) => {}
             }
             Some(user)
@@ -160,7 +164,21 @@ impl Check for BruteForceLockout {
             let (stopped, note) = brute_force_http(ctx, &plan)?;
             observed.push(note);
             if !stopped {
-                unstopped.push("the API");
+                unstopped.push("the API".to_string());
+            }
+        }
+
+        // Every other interface that authenticates, through its login
+        // driver.
+        let mut unjudged = Vec::new();
+        for interface in other_logins(ctx.board()) {
+            match brute_force_interface(ctx, &plan, &interface)? {
+                Judged::Stopped(note) => observed.push(note),
+                Judged::Unstopped(note) => {
+                    observed.push(note);
+                    unstopped.push(logins::label(&interface));
+                }
+                Judged::Unjudged(why) => unjudged.push(why),
             }
         }
 
@@ -173,7 +191,16 @@ impl Check for BruteForceLockout {
             // The declared account logged in after the guesses: no lock left.
             ctx.settle_undo(&console::lock_key(&user));
         }
-        let observed = observed.join("; ");
+        let mut observed = observed.join("; ");
+        if !unjudged.is_empty() {
+            observed.push_str(&format!("; not judged: {}", unjudged.join("; ")));
+        }
+        if unstopped.is_empty() && !unjudged.is_empty() {
+            return Err(CheckError::Board(format!(
+                "not every interface could be judged: {}; seen: {observed}",
+                unjudged.join("; ")
+            )));
+        }
         if unstopped.is_empty() {
             Ok(Finding::pass(
                 "every login locked or slowed after the failures, and let the right password in afterwards",
@@ -199,6 +226,168 @@ fn console_login(board: &Board) -> bool {
 
 fn api_login(board: &Board) -> bool {
     matches!(crate::api::needs_api(board), Applicability::Applicable)
+}
+
+/// The interfaces that authenticate other than the API judged through the
+/// API driver (the board's first): telnet, SSH, MQTT, SNMP, other APIs.
+fn other_logins(board: &Board) -> Vec<InterfaceDecl> {
+    let first_api = api_login(board)
+        .then(|| board.spec.api(None).map(|a| a.port()))
+        .flatten();
+    logins::authenticating(board)
+        .into_iter()
+        .filter(|i| Some(i.port) != first_api || i.protocol != hilt_harness::board::Transport::Tcp)
+        .collect()
+}
+
+/// One interface's brute force, in words.
+enum Judged {
+    Stopped(String),
+    Unstopped(String),
+    Unjudged(String),
+}
+
+/// Brute force through an interface's login driver: the plan's wrong
+/// passwords for the interface's declared account, then the right one at
+/// once (a locked account refuses it), then after the lock (it must get
+/// in, or the refusal proves nothing).
+fn brute_force_interface(
+    ctx: &mut CheckContext,
+    plan: &LockPlan,
+    interface: &InterfaceDecl,
+) -> Result<Judged, CheckError> {
+    let label = logins::label(interface);
+    let mut probe = match logins::open(ctx, interface)? {
+        Ok(p) => p,
+        Err(why) => return Ok(Judged::Unjudged(why)),
+    };
+    let Some(account) = login::interface_account(ctx.board(), interface) else {
+        return Ok(Judged::Unjudged(format!(
+            "{label}: no account declared for it (declares.interfaces[].login.account)"
+        )));
+    };
+    let password = ctx
+        .board()
+        .account_password(&account)
+        .map_err(|e| CheckError::Harness(format!("the password of {account:?}: {e}")))?;
+    let turned = match logins::ensure_on(ctx, interface)? {
+        Ok(t) => t,
+        Err(why) => return Ok(Judged::Unjudged(why)),
+    };
+    let mut transcript = String::new();
+    let result = hammer(
+        ctx,
+        plan,
+        probe.as_mut(),
+        &label,
+        &account,
+        &password,
+        &mut transcript,
+    );
+    logins::put_back(ctx, turned)?;
+    ctx.evidence().text(
+        &logins::evidence_name("au04", interface),
+        "text/plain",
+        &format!("brute force on {label}"),
+        &transcript,
+    )?;
+    result
+}
+
+fn hammer(
+    ctx: &mut CheckContext,
+    plan: &LockPlan,
+    probe: &mut dyn LoginProbe,
+    label: &str,
+    account: &str,
+    password: &Secret,
+    transcript: &mut String,
+) -> Result<Judged, CheckError> {
+    let device = |e: LoginError| -> Result<Judged, CheckError> {
+        match e {
+            LoginError::Device(why) => Ok(Judged::Unjudged(format!("{label}: {why}"))),
+            other => Err(other.into()),
+        }
+    };
+    let wrong = Secret::from_guess("Hilt-wrong-guess");
+    let mut timings = Vec::new();
+    for _ in 0..plan.attempts {
+        let start = std::time::Instant::now();
+        let attempt = match probe.attempt(account, &wrong) {
+            Ok(a) => a,
+            Err(e) => return device(e),
+        };
+        timings.push(start.elapsed().as_millis());
+        transcript.push_str(&format!(
+            "=== wrong password: {:?}\n{}\n",
+            attempt.outcome, attempt.transcript
+        ));
+        if attempt.accepted() {
+            return Ok(Judged::Unstopped(format!(
+                "{label}: a wrong password got in"
+            )));
+        }
+    }
+    if let Some(why) = probe.passwords_not_taken() {
+        return Ok(Judged::Stopped(format!(
+            "{label}: no password to guess ({why})"
+        )));
+    }
+    let during = match probe.attempt(account, password) {
+        Ok(a) => a,
+        Err(e) => return device(e),
+    };
+    transcript.push_str(&format!(
+        "=== right password at once: {:?}\n{}\n",
+        during.outcome, during.transcript
+    ));
+    let locked = !during.accepted();
+    let mut after = String::new();
+    if locked {
+        let mut waited = Duration::ZERO;
+        let mut back = false;
+        for pause in plan.waits() {
+            ctx.sleep(pause)?;
+            waited += pause;
+            let again = match probe.attempt(account, password) {
+                Ok(a) => a,
+                Err(e) => return device(e),
+            };
+            transcript.push_str(&format!(
+                "=== right password after {} s: {:?}\n{}\n",
+                waited.as_secs(),
+                again.outcome,
+                again.transcript
+            ));
+            if again.accepted() {
+                back = true;
+                break;
+            }
+        }
+        if !back {
+            return Ok(Judged::Unjudged(format!(
+                "{label}: the right password still fails {} s after the guesses; cannot tell a lock from a broken login",
+                waited.as_secs()
+            )));
+        }
+        after = format!("; after {} s: logs in", waited.as_secs());
+    }
+    let delayed = slowed(&timings);
+    let word = match &during.outcome {
+        Outcome::Accepted => "logs in".to_string(),
+        Outcome::Refused(_) => "refused".to_string(),
+        Outcome::Unknown(why) => format!("no answer ({why})"),
+    };
+    let note = format!(
+        "{label}: {} (ms each: {timings:?}{}); right password right after: {word}{after}",
+        plan.describe(),
+        if delayed { ", slowed" } else { ", not slowed" },
+    );
+    Ok(if locked || delayed {
+        Judged::Stopped(note)
+    } else {
+        Judged::Unstopped(note)
+    })
 }
 
 /// Brute force against the console login: the plan's wrong passwords,

@@ -18,7 +18,7 @@ use crate::board::Secret;
 use crate::stop::StopSignal;
 
 /// How long one request waits for its answer (sent twice).
-const WAIT: Duration = Duration::from_millis(1500);
+const WAIT: Duration = Duration::from_millis(1000);
 const POLL: Duration = Duration::from_millis(50);
 
 pub struct SnmpProbe {
