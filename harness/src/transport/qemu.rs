@@ -686,4 +686,128 @@ mod tests {
     fn commas_in_paths_are_doubled_for_qemu() {
         assert_eq!(escape_opt("/a,b/c"), "/a,,b/c");
     }
+
+    /// A QMP peer that answers each request line with the next script item.
+    fn peer(greeting: &'static [u8], replies: Vec<&'static [u8]>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("qmp.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.write_all(greeting);
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            for reply in replies {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let _ = stream.write_all(reply);
+            }
+        });
+        (dir, path)
+    }
+
+    const GREETING: &[u8] = b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n";
+
+    #[test]
+    fn qmp_replies_are_paired_past_events_and_bad_ones_are_errors() {
+        let (_dir, path) = peer(
+            GREETING,
+            vec![
+                b"{\"return\": {}}\n",
+                b"{\"event\": \"RESUME\"}\n{\"return\": {\"status\": \"running\"}}\n",
+                b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\n",
+                b"not json\n",
+            ],
+        );
+        let mut qmp = Qmp::connect(&path).expect("greeting and capabilities");
+        let status = qmp.execute("query-status", None).expect("reply");
+        assert_eq!(status["status"], "running");
+        let refused = qmp.execute("cont", None).expect_err("an error reply");
+        assert!(refused.contains("GenericError"), "{refused}");
+        let garbage = qmp.execute("cont", None).expect_err("not JSON");
+        assert!(garbage.contains("not JSON"), "{garbage}");
+    }
+
+    #[test]
+    fn an_endless_qmp_line_or_a_wrong_greeting_is_an_error_not_a_hang() {
+        static LONG: OnceLock<Vec<u8>> = OnceLock::new();
+        let long = LONG.get_or_init(|| vec![b'{'; (QMP_LINE_MAX + 10) as usize]);
+        let (_dir, path) = peer(long, vec![]);
+        let err = Qmp::connect(&path).err().expect("refused");
+        assert!(err.contains("bytes"), "{err}");
+        let (_dir, path) = peer(b"{\"hello\": 1}\n", vec![]);
+        let err = Qmp::connect(&path).err().expect("refused");
+        assert!(err.contains("greeting"), "{err}");
+    }
+
+    fn machine(yaml: &str, gdb_port: Option<u16>) -> Machine {
+        Machine {
+            wiring: yaml_serde::from_str(yaml).expect("qemu wiring"),
+            base_dir: PathBuf::from("/lab/boards/x"),
+            dir: PathBuf::from("/tmp/hilt-qemu-x-1"),
+            gdb_port,
+            child: None,
+            held: false,
+        }
+    }
+
+    fn has(args: &[String], pair: [&str; 2]) -> bool {
+        args.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1])
+    }
+
+    #[test]
+    fn the_command_line_is_software_emulation_without_a_nic_rom() {
+        let m = machine(
+            "{ system: qemu-system-arm, machine: virt, bios: u-boot.bin, pflash: [env.img], gdb: true, hold_until_console: true }",
+            Some(4321),
+        );
+        let args = m.args();
+        for pair in [
+            ["-M", "virt"],
+            ["-accel", "tcg"],
+            ["-nic", "none"],
+            ["-bios", "/lab/boards/x/u-boot.bin"],
+            [
+                "-drive",
+                "if=pflash,unit=1,format=raw,file=/lab/boards/x/env.img",
+            ],
+            ["-gdb", "tcp:127.0.0.1:4321"],
+            ["-serial", "chardev:hiltcon0"],
+            [
+                "-qmp",
+                "unix:/tmp/hilt-qemu-x-1/qmp.sock,server=on,wait=off",
+            ],
+        ] {
+            assert!(has(&args, pair), "{pair:?} in {args:?}");
+        }
+        assert!(args.iter().any(|a| a == "-S"), "held: {args:?}");
+        // Without bios the flash files start at bank 0; no gdb, no hold.
+        let m = machine(
+            "{ system: qemu-system-arm, machine: virt, kernel: zImage, pflash: [a.img, b.img], extra_args: [-smp, '2'] }",
+            None,
+        );
+        let args = m.args();
+        assert!(has(
+            &args,
+            [
+                "-drive",
+                "if=pflash,unit=0,format=raw,file=/lab/boards/x/a.img"
+            ]
+        ));
+        assert!(has(
+            &args,
+            [
+                "-drive",
+                "if=pflash,unit=1,format=raw,file=/lab/boards/x/b.img"
+            ]
+        ));
+        assert!(!args.iter().any(|a| a == "-S" || a == "-gdb"), "{args:?}");
+        assert_eq!(
+            args[args.len() - 2..],
+            ["-smp".to_string(), "2".to_string()]
+        );
+    }
 }
