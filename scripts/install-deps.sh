@@ -25,6 +25,7 @@ mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
 u-boot-qemu
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
+busybox
 dnsmasq-base
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client

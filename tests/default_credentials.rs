@@ -255,3 +255,79 @@ fn au04_passes_telnet_behind_pam_faillock_and_fails_it_without() {
         "{trial:#}"
     );
 }
+
+/// Runs AU-08 against a board with telnet and MQTT.
+fn au08(device: &Device) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).expect("pw");
+    let board = dir.path().join("board.yaml");
+    std::fs::write(
+        &board,
+        format!(
+            "board: banners\nmodel: m\n\
+             hardware:\n  network: {{ address: {}, interface: {}, host_address: {} }}\n\
+             declares:\n  accounts: {{ operator: {{ password: 'file:pw' }} }}\n\
+             \x20 interfaces:\n    - {{ port: 23, service: telnet }}\n    - {{ port: 1883, service: mqtt }}\n",
+            device.address, device.host_if, device.host_address
+        ),
+    )
+    .expect("board");
+    let board = board.display().to_string();
+    let out = hilt_with(&["run", "-b", &board, "--", "AU-08"], dir.path(), &[]);
+    let trial = record(dir.path())["trials"][0].clone();
+    assert_eq!(
+        trial["name"],
+        "banners::logical_access::metadata_leakage",
+        "{trial:#}\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    trial
+}
+
+fn banner_device(issue: &str, anonymous: bool) -> Device {
+    let mut device = Device::new("hilt-cr-d3", "198.19.42");
+    device.accounts(&[("operator", PASSWORD)]);
+    let issue = device.write("issue", issue).display().to_string();
+    let a = device.address.clone();
+    device.spawn_with_accounts(
+        "telnetd.log",
+        &format!("busybox telnetd -F -p 23 -b {a} -f {issue} -l /bin/login"),
+    );
+    let conf = device
+        .write(
+            "mosquitto.conf",
+            &format!("user root\nlistener 1883 {a}\nallow_anonymous {anonymous}\n"),
+        )
+        .display()
+        .to_string();
+    device.spawn("mosquitto.log", &format!("exec mosquitto -c {conf}"));
+    device.wait_tcp(23, Duration::from_secs(5));
+    device.wait_tcp(1883, Duration::from_secs(5));
+    device
+}
+
+#[test]
+fn au08_reads_the_telnet_and_mqtt_banners_before_any_login() {
+    tools();
+    let chatty = banner_device("Debian GNU/Linux 12 (kernel 6.1)\n", true);
+    let trial = au08(&chatty);
+    drop(chatty);
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}");
+    let reason = trial["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("telnet 23/tcp: banner names"), "{reason}");
+    assert!(
+        reason.contains("mqtt 1883/tcp: banner names a version: \"mosquitto version 2."),
+        "{reason}"
+    );
+
+    let quiet = banner_device("Authorized use only\n", false);
+    let trial = au08(&quiet);
+    assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{}", quiet.logs());
+    let observed = trial["observed"].as_str().unwrap_or("");
+    assert!(
+        observed.contains("telnet 23/tcp banner")
+            && observed.contains("mqtt 1883/tcp (no banner without login)"),
+        "{observed}"
+    );
+}

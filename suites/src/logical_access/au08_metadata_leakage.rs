@@ -12,6 +12,7 @@ use hilt_net::udp::{probe_udp, UdpService};
 
 use crate::api::{self, net_fault};
 use crate::console;
+use crate::logins;
 
 /// AU-08: banners and discovery answers disclose nothing security-relevant.
 pub struct MetadataLeakage;
@@ -21,7 +22,7 @@ static METADATA_LEAKAGE: CheckMeta = CheckMeta {
     capability: Capability::LogicalAccess,
     catalogue_id: "AU-08",
     title: "Banners and discovery answers disclose no security-relevant metadata",
-    expected: "unauthenticated HTTP responses and SNMP/mDNS/SSDP answers carry no firmware or component versions, key material, credentials or debug output",
+    expected: "unauthenticated HTTP responses, login banners (telnet, SSH, FTP, MQTT's $SYS/broker/version) and SNMP/mDNS/SSDP answers carry no firmware or component versions, key material, credentials or debug output",
     nistir_8259a: &["LA-2"],
     en_303_645: &["5.6-2"],
     ts_103_701: &["5.6-2-2"],
@@ -93,6 +94,85 @@ fn leaks_in(
         leaks.push(format!("{source}: contains the account password"));
     }
     leaks
+}
+
+/// Software a banner may name; with or without a version it tells an
+/// attacker what runs there.
+const PRODUCT_NAMES: &str = r"(?i)\b(linux|debian|ubuntu|raspbian|busybox|openwrt|yocto|poky|freebsd|windows|vxworks|zephyr|freertos|openssh|dropbear|vsftpd|proftpd|pure-ftpd|mosquitto|emqx|hivemq|net-snmp|lighttpd|nginx|apache|boa|goahead)\b";
+
+/// Services whose banner is read before any login.
+const BANNER_SERVICES: &[&str] = &["telnet", "ssh", "ftp", "mqtt", "mqtts"];
+
+/// What a login banner discloses: a version number or a product name
+/// (an SSH identification's own protocol version `SSH-2.0-` aside), plus
+/// what any unauthenticated answer must not carry.
+fn banner_leaks(
+    source: &str,
+    banner: &str,
+    firmware_version: Option<&regex::Regex>,
+    password: &str,
+) -> Vec<String> {
+    let software = match banner.strip_prefix("SSH-") {
+        Some(rest) => rest.split_once('-').map_or(rest, |(_, s)| s),
+        None => banner,
+    };
+    let shown: String = banner.trim().chars().take(120).collect();
+    let mut leaks = Vec::new();
+    let numbered = regex::Regex::new(r"\d+\.\d+").ok();
+    let product = regex::Regex::new(PRODUCT_NAMES).ok();
+    if numbered.as_ref().is_some_and(|re| re.is_match(software)) {
+        leaks.push(format!("{source}: banner names a version: {shown:?}"));
+    } else if product.as_ref().is_some_and(|re| re.is_match(software)) {
+        leaks.push(format!("{source}: banner names the software: {shown:?}"));
+    }
+    leaks.extend(leaks_in(source, &[], banner, firmware_version, password));
+    leaks
+}
+
+fn banner_interfaces(board: &Board) -> Vec<InterfaceDecl> {
+    board
+        .spec
+        .declares
+        .interfaces
+        .iter()
+        .filter(|i| i.protocol == Transport::Tcp && i.enabled_by_default)
+        .filter(|i| BANNER_SERVICES.contains(&i.service.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The greeting a service sends unasked (FTP's 220 lines), bounded.
+fn greeting(link: &hilt_net::Link, port: u16) -> Result<String, CheckError> {
+    use std::io::Read;
+    let mut sock = link
+        .tcp_connect(port, Duration::from_secs(5))
+        .map_err(net_fault)?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .map_err(|e| CheckError::Harness(format!("socket: {e}")))?;
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while std::time::Instant::now() < until && got.len() < 4096 {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                // An FTP greeting ends at its last line, "220 ...".
+                let text = String::from_utf8_lossy(&got);
+                if text.lines().any(|l| l.len() > 3 && l.as_bytes()[3] == b' ') {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(CheckError::Board(format!("greeting on {port}/tcp: {e}"))),
+        }
+    }
+    got.truncate(4096);
+    Ok(String::from_utf8_lossy(&got).into_owned())
 }
 
 fn http_interfaces(board: &Board) -> Vec<InterfaceDecl> {
@@ -196,6 +276,39 @@ impl Check for MetadataLeakage {
                 answered.push(source);
             }
         }
+        // Login services greet anyone before a login.
+        let mut banners = String::new();
+        for interface in banner_interfaces(ctx.board()) {
+            let source = logins::label(&interface);
+            let banner = if interface.service.eq_ignore_ascii_case("ftp") {
+                Some(greeting(&link, interface.port)?)
+            } else {
+                match logins::open(ctx, &interface)? {
+                    Ok(mut probe) => probe.banner().map_err(CheckError::from)?,
+                    Err(why) => {
+                        answered.push(format!("{source} (not read: {why})"));
+                        continue;
+                    }
+                }
+            };
+            match banner {
+                Some(text) => {
+                    banners.push_str(&format!("=== {source}\n{text}\n"));
+                    leaks.extend(banner_leaks(&source, &text, version_re.as_ref(), &password));
+                    answered.push(format!("{source} banner"));
+                }
+                // MQTT without anonymous access, or no version published.
+                None => answered.push(format!("{source} (no banner without login)")),
+            }
+        }
+        if !banners.is_empty() {
+            ctx.evidence().text(
+                "login-banners.txt",
+                "text/plain",
+                "what the login services show before a login",
+                &banners,
+            )?;
+        }
         // Discovery and management protocols answer anyone on the network.
         let udp = probe_udp(
             &link,
@@ -265,5 +378,45 @@ impl Check for MetadataLeakage {
                 observed,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::banner_leaks;
+
+    #[test]
+    fn a_banner_naming_software_or_a_version_is_a_leak() {
+        assert_eq!(
+            banner_leaks(
+                "ssh 22/tcp",
+                "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3",
+                None,
+                ""
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            banner_leaks("mqtt", "mosquitto version 2.0.11", None, "").len(),
+            1
+        );
+        assert_eq!(
+            banner_leaks("telnet", "\r\nDebian GNU/Linux 12\r\n", None, "").len(),
+            1
+        );
+        assert_eq!(
+            banner_leaks("ftp", "220 (vsFTPd 3.0.3)\r\n", None, "").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_plain_banner_and_the_ssh_protocol_version_are_not() {
+        assert!(banner_leaks("ssh", "SSH-2.0-server", None, "").is_empty());
+        assert!(
+            banner_leaks("telnet", "hilt reference thermostat (simulated)", None, "").is_empty()
+        );
+        assert!(banner_leaks("ftp", "220 ready\r\n", None, "").is_empty());
     }
 }
