@@ -4,7 +4,10 @@
 use super::ConsoleDecl;
 
 /// Regex source matching `pattern` only where a line begins (the start of
-/// output, or after CR or LF).
+/// output, or after CR or LF). A terminal's echo of control keys in caret
+/// notation (`^C`, as a tty with ECHOCTL echoes the Ctrl-C that woke it)
+/// may stand before it: a login that restarts without a new line prints
+/// `^Cdebian login: ` on one line, and that is still where the line begins.
 pub fn at_line_start(pattern: &str) -> String {
     format!("{LINE_START}{pattern})")
 }
@@ -27,7 +30,7 @@ pub fn declared_text(pattern: &str) -> &str {
     }
 }
 
-const LINE_START: &str = "(?mR:^)(?:";
+const LINE_START: &str = "(?mR:^)(?:\\^[@-_?])*(?:";
 const RESTING: &str = ")[ \\t]*\\z";
 
 impl ConsoleDecl {
@@ -112,6 +115,18 @@ mod tests {
             &resting_prompt("debian login: "),
             "\r\ndebian login: "
         ));
+    }
+
+    #[test]
+    fn an_echoed_control_key_before_a_prompt_keeps_the_line_start() {
+        let login = resting_prompt("debian login: ");
+        assert!(matches(&login, "\r\n^Cdebian login: "));
+        assert!(matches(&login, "^C^Cdebian login: "));
+        assert!(matches(&resting_prompt("=> "), "^C\r\n=> "));
+        // Caret notation only: other text before the prompt still is no line start.
+        assert!(!matches(&login, "\r\nx^Cdebian login: "));
+        assert!(!matches(&login, "\r\n^debian login: "));
+        assert_eq!(declared_text(&login), "debian login: ");
     }
 
     #[test]
