@@ -197,3 +197,37 @@ fn a_server_that_does_not_speak_ssh_is_an_error() {
     );
     let _ = server.join();
 }
+
+/// A valid identification string, then junk where the key exchange should
+/// be (random bytes, then a packet length of 4 GiB): an error, no panic.
+#[test]
+fn junk_after_the_identification_is_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        for junk in [
+            &b"\x13\x37garbage-garbage-garbage"[..],
+            &[0xff, 0xff, 0xff, 0xff, 0x0a, 0x14][..],
+        ] {
+            let (mut s, _) = listener.accept().expect("accept");
+            let _ = s.write_all(b"SSH-2.0-Evil_1.0\r\n");
+            let _ = s.write_all(junk);
+            let _ = s.write_all(&[0u8; 64]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    for _ in 0..2 {
+        let started = Instant::now();
+        let got = try_password(
+            &Link::loopback(),
+            port,
+            "root",
+            "root",
+            Duration::from_secs(2),
+            &stop(),
+        );
+        assert!(got.is_err(), "{got:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    let _ = server.join();
+}
