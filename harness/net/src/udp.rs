@@ -997,6 +997,42 @@ mod tests {
     }
 
     #[test]
+    fn parsers_survive_random_answers() {
+        // Hostile answers: random bytes, and valid requests with random
+        // bytes flipped (xorshift, fixed seed). No parser may panic.
+        let mut x: u64 = 0x4849_4c54_5544_5021;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let seeds: Vec<Vec<u8>> = UdpService::ALL
+            .iter()
+            .flat_map(|s| s.payloads(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)))
+            .collect();
+        for round in 0..20_000 {
+            let mut data = if round % 2 == 0 {
+                let n = (next() % 300) as usize;
+                (0..n).map(|_| next() as u8).collect::<Vec<u8>>()
+            } else {
+                seeds[(next() % seeds.len() as u64) as usize].clone()
+            };
+            if !data.is_empty() {
+                for _ in 0..(next() % 4) {
+                    let i = (next() % data.len() as u64) as usize;
+                    data[i] = next() as u8;
+                }
+            }
+            for svc in UdpService::ALL {
+                if let Some(text) = svc.summarize(&data) {
+                    assert!(text.len() < 4096, "{svc:?}: {} bytes", text.len());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn coap_response_summary() {
         let mut r = vec![0x60, 0x45, 0, 1, 0xc1, 0x28, 0xff];
         r.extend_from_slice(b"</sensors/temp>;rt=\"temperature\"");

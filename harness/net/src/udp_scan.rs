@@ -29,6 +29,8 @@ use crate::udp::{printable, UdpService};
 
 /// Answer bytes kept per port.
 const KEEP: usize = 512;
+/// Characters of an answer's summary kept.
+const SUMMARY_CHARS: usize = 240;
 /// Poll interval while waiting for answers.
 const POLL: Duration = Duration::from_millis(10);
 /// Gap between two probes sent in one round.
@@ -353,6 +355,14 @@ fn answered(slot: &mut Slot, from: SocketAddr, data: &[u8]) {
             printable(&data[..data.len().min(64)])
         ))
     });
+    // The summary goes into the finding's text: bounded, whatever the
+    // device sent.
+    if let Some(text) = &mut r.summary {
+        if let Some((cut, _)) = text.char_indices().nth(SUMMARY_CHARS) {
+            text.truncate(cut);
+            text.push_str("...");
+        }
+    }
     if let UdpProbe::Service(s) = &slot.target.probe {
         if let Some(bye) = s.after_answer(data) {
             let _ = slot.sock.send_to(&bye, from);
