@@ -7,12 +7,15 @@
 //!   sysDescr in the reason;
 //! - declared (`protocol: udp, port: 161, service: snmp`), AU-07 PASSes,
 //!   the closed well-known ports seen as ICMP port unreachable;
+//! - a vendor's discovery responder (socat) on udp/30303, listed in the
+//!   board file's `udp_probes` with its request bytes: AU-07 FAILs
+//!   naming udp/30303 and quoting the answer;
 //! - with the device dropping every UDP datagram (an nftables rule in its
 //!   namespace), nothing answers and no ICMP comes back: AU-07 is
 //!   INCONCLUSIVE with either board file, never PASS (the declared agent
 //!   did not answer; with none declared, no probe came back).
 //!
-//! Needs root, iproute2, nftables, snmpd, python3.
+//! Needs root, iproute2, nftables, snmpd, python3, socat.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -118,6 +121,13 @@ impl Device {
             "-p",
             &format!("{d}/snmpd.pid"),
         ]);
+        // A vendor's discovery responder on udp/30303, not a well-known
+        // port: probed only when the board file lists it (`udp_probes`).
+        dev.spawn(&[
+            "socat",
+            &format!("UDP4-RECVFROM:30303,bind={DEVICE},fork"),
+            "SYSTEM:echo ACME-DISCOVERY model=X1 fw=1.0",
+        ]);
         dev.wait_ready();
         dev
     }
@@ -143,9 +153,10 @@ impl Device {
                 Duration::from_millis(200),
             )
             .is_ok();
-            let snmp = text(&run(&["ip", "netns", "exec", NS, "ss", "-uln"]).stdout)
-                .contains(&format!("{DEVICE}:161"));
-            if http && snmp {
+            let udp = text(&run(&["ip", "netns", "exec", NS, "ss", "-uln"]).stdout);
+            let snmp = udp.contains(&format!("{DEVICE}:161"));
+            let vendor = udp.contains(&format!("{DEVICE}:30303"));
+            if http && snmp && vendor {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -167,18 +178,23 @@ impl Drop for Device {
 }
 
 fn board_file(dir: &Path, declare_snmp: bool) -> PathBuf {
+    board_file_with(dir, declare_snmp, "")
+}
+
+/// The board file; `more` is appended under `declares:`.
+fn board_file_with(dir: &Path, declare_snmp: bool, more: &str) -> PathBuf {
     let snmp = if declare_snmp {
         "\n    - { port: 161, protocol: udp, service: snmp }"
     } else {
         ""
     };
     let text = format!(
-        "board: au07-udp\nmodel: Debian daemons in a namespace\nhardware:\n  network: {{ address: {DEVICE}, interface: {HOST_IF}, host_address: {HOST} }}\ndeclares:\n  interfaces:\n    - {{ port: 80, protocol: tcp, service: http, auth: none }}{snmp}\n"
+        "board: au07-udp\nmodel: Debian daemons in a namespace\nhardware:\n  network: {{ address: {DEVICE}, interface: {HOST_IF}, host_address: {HOST} }}\ndeclares:\n  interfaces:\n    - {{ port: 80, protocol: tcp, service: http, auth: none }}{snmp}\n{more}"
     );
-    let path = dir.join(if declare_snmp {
-        "declared.yaml"
-    } else {
-        "undeclared.yaml"
+    let path = dir.join(match (declare_snmp, more.is_empty()) {
+        (true, true) => "declared.yaml",
+        (false, true) => "undeclared.yaml",
+        _ => "more.yaml",
     });
     std::fs::write(&path, text).expect("write board");
     path
@@ -212,7 +228,7 @@ fn au07(dir: &Path, board: &Path) -> (String, String, String) {
 
 #[test]
 fn undeclared_snmp_fails_and_declared_snmp_passes() {
-    for t in ["ip", "nft", "snmpd", "python3", "ss"] {
+    for t in ["ip", "nft", "snmpd", "python3", "ss", "socat"] {
         require_tool(t);
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -246,6 +262,18 @@ fn undeclared_snmp_fails_and_declared_snmp_passes() {
         "{observed}"
     );
     assert!(observed.contains("udp/161 SNMP (declared)"), "{observed}");
+
+    // The board file's `udp_probes` adds the vendor's discovery port: its
+    // answer, undeclared, FAILs and is quoted.
+    let more = "  udp_probes:\n    - { port: 30303, payload: \"48494c54\" }\n";
+    let (verdict, reason, observed) = au07(dir, &board_file_with(dir, true, more));
+    eprintln!("udp_probes 30303: AU-07 {verdict}: {reason}");
+    assert_eq!(verdict, "FAIL", "{reason}\n{observed}");
+    assert!(
+        reason.contains("udp/30303 raw") && reason.contains("ACME-DISCOVERY model=X1"),
+        "{reason}"
+    );
+    assert!(!reason.contains("udp/161"), "{reason}");
 
     // The device's firewall drops UDP: silence proves nothing.
     let rules = "table inet hiltudp { chain input { type filter hook input priority 0; meta l4proto udp drop; }; }";
