@@ -139,6 +139,17 @@ impl Netns {
         ]);
         ns.exec_ok(&["ip", "link", "set", &ns_if, "up"]);
         ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        // A new veth pair takes a moment to get its carrier; hilt's link
+        // check refuses a link without one.
+        let carrier = format!("/sys/class/net/{}/carrier", ns.host_if);
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until
+            && std::fs::read_to_string(&carrier)
+                .map(|c| c.trim() != "1")
+                .unwrap_or(true)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         ns
     }
 
