@@ -16,6 +16,9 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # modules the hardened Debian-daemons device's HTTPS and lockout.
 # The ssh2 crate builds its bundled libssh2 against libssl-dev and zlib1g-dev;
 # dropbear-bin and openssh-server are the SSH devices its tests log in to.
+# busybox (telnetd, httpd) and vsftpd are the telnet, HTTP Basic and FTP
+# logins the login-driver tests (harness/tests/login_probes.rs,
+# tests/default_credentials.rs) run with made-up accounts.
 # One line a group, so that each addition stays its own line.
 packages="
 build-essential pkg-config libpcap-dev
@@ -25,7 +28,7 @@ mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
 u-boot-qemu
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
-busybox
+busybox vsftpd
 dnsmasq-base
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client

@@ -263,3 +263,89 @@ fn http_basic_against_busybox_httpd() {
     assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
     assert!(!right.transcript.contains(PASSWORD), "{}", right.transcript);
 }
+
+#[test]
+fn ftp_login_against_vsftpd_with_and_without_anonymous() {
+    require_tool("vsftpd");
+    require_tool("openssl");
+    let mut device = Device::new("hilt-cr-f1", "198.19.40");
+    device.accounts(&[
+        ("operator", PASSWORD),
+        ("admin", "admin"),
+        ("ftp", "*"),
+        ("nobody", "*"),
+    ]);
+    std::fs::create_dir_all(device.path("empty")).expect("empty");
+    std::fs::create_dir_all(device.path("anon")).expect("anon");
+    let conf = |port: u16, anonymous: bool| {
+        format!(
+            "listen=YES\nlisten_ipv6=NO\nlisten_address={a}\nlisten_port={port}\nbackground=NO\n\
+             anonymous_enable={anon}\nno_anon_password=YES\nanon_root={d}/anon\n\
+             local_enable=YES\npam_service_name=login\ncheck_shell=NO\nseccomp_sandbox=NO\n\
+             secure_chroot_dir={d}/empty\nftpd_banner=AcmeFTP 1.4 ready\n",
+            a = device.address,
+            d = device.dir_path().display(),
+            anon = if anonymous { "YES" } else { "NO" },
+        )
+    };
+    let open = device
+        .write("open.conf", &conf(21, true))
+        .display()
+        .to_string();
+    let closed = device
+        .write("closed.conf", &conf(2121, false))
+        .display()
+        .to_string();
+    device.spawn_with_accounts("vsftpd-open.log", &format!("vsftpd {open}"));
+    device.spawn_with_accounts("vsftpd-closed.log", &format!("vsftpd {closed}"));
+    device.wait_tcp(21, Duration::from_secs(5));
+    device.wait_tcp(2121, Duration::from_secs(5));
+    let board = board(
+        &device,
+        "    - { port: 21, service: ftp, login: { account: operator } }\n    - { port: 2121, service: ftp, login: { account: operator } }\n",
+    );
+    let mut weak = probe(&board, 0);
+    let mut strong = probe(&board, 1);
+
+    let anon = weak
+        .attempt_anonymous()
+        .expect("attempt")
+        .expect("anonymous");
+    assert_eq!(anon.outcome, Outcome::Accepted, "{}", anon.transcript);
+    let admin = weak
+        .attempt("admin", &Secret::from_guess("admin"))
+        .expect("attempt");
+    assert_eq!(admin.outcome, Outcome::Accepted, "{}", admin.transcript);
+    let banner = weak.banner().expect("banner").expect("a greeting");
+    assert!(banner.starts_with("220 AcmeFTP 1.4 ready"), "{banner:?}");
+
+    let anon = strong
+        .attempt_anonymous()
+        .expect("attempt")
+        .expect("anonymous");
+    assert!(
+        matches!(anon.outcome, Outcome::Refused(_)),
+        "{:?}\n{}",
+        anon.outcome,
+        anon.transcript
+    );
+    let guess = strong
+        .attempt("root", &Secret::from_guess("root"))
+        .expect("attempt");
+    assert!(
+        matches!(guess.outcome, Outcome::Refused(_)),
+        "{:?}\n{}",
+        guess.outcome,
+        guess.transcript
+    );
+    let password = board.account_password("operator").expect("password");
+    let right = strong.attempt("operator", &password).expect("attempt");
+    assert_eq!(
+        right.outcome,
+        Outcome::Accepted,
+        "{}\n{}",
+        right.transcript,
+        device.logs()
+    );
+    assert!(!right.transcript.contains(PASSWORD));
+}

@@ -10,6 +10,7 @@
 //! transcript for the evidence in which the password never appears (it is
 //! sent as a secret; the transcript shows `<redacted>`).
 
+pub mod ftp;
 pub mod http;
 pub mod mqtt;
 pub mod snmp;
@@ -172,7 +173,7 @@ pub struct Target<'a> {
 pub fn has_probe(interface: &InterfaceDecl) -> bool {
     matches!(
         interface.service.to_ascii_lowercase().as_str(),
-        "telnet" | "ssh" | "snmp" | "mqtt" | "mqtts"
+        "telnet" | "ssh" | "snmp" | "mqtt" | "mqtts" | "ftp"
     )
 }
 
@@ -185,6 +186,7 @@ pub fn probe_for(target: Target<'_>) -> Result<Option<Box<dyn LoginProbe>>, Logi
         "telnet" => Some(Box::new(telnet::TelnetProbe::new(&target)?)),
         "ssh" => Some(Box::new(ssh::SshProbe::new(&target)?)),
         "snmp" => Some(Box::new(snmp::SnmpProbe::new(&target))),
+        "ftp" => Some(Box::new(ftp::FtpProbe::new(&target))),
         "mqtt" | "mqtts" => Some(Box::new(mqtt::MqttProbe::new(&target))),
         "http" | "https" | "http-alt" | "https-alt" => match http::HttpProbe::new(&target)? {
             Some(p) => Some(Box::new(p)),
