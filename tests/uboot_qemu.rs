@@ -277,6 +277,7 @@ fn qemu_goes_with_a_killed_or_interrupted_hilt() {
 /// Flash at rest on a QEMU board: with the machine off (QEMU quit), a
 /// pflash file written through `hardware.flash` is what the guest reads
 /// after power-on (U-Boot's `md.b` on the second flash bank shows it).
+/// This machine's console is a Unix socket (`console: socket`).
 #[test]
 fn a_pflash_file_written_while_off_is_what_the_machine_reads_after_power_on() {
     use hilt_harness::board::{Board, FlashRegion};
@@ -302,6 +303,7 @@ hardware:
     machine: virt
     bios: {BIOS}
     pflash: [flash1.img]
+    console: socket
     hold_until_console: true
   flash: {{ file: flash1.img }}
 declares:
@@ -321,6 +323,7 @@ declares:
     let decl = board.spec.declares.console.clone().expect("console");
     let read_bank = || -> String {
         let serial = board.spec.hardware.serial.as_ref().expect("wired by start");
+        assert!(serial.unix.is_some(), "a socket console: {serial:?}");
         let mut console = Console::open(serial, &base, StopSignal::after(Duration::from_secs(40)))
             .expect("console opens");
         qemu::release_hold(board.name()).expect("cont");

@@ -16,6 +16,7 @@ fn main() {
     let wiring = SerialWiring {
         port: Some(name.into()),
         tcp: None,
+        unix: None,
         rfc2217: false,
         baud: 115_200,
         line_ending: LineEnding::Cr,

@@ -108,3 +108,26 @@ fn an_autoboot_key_may_not_be_empty_nor_its_pattern_invalid() {
         "{err}"
     );
 }
+
+#[test]
+fn a_socket_console_is_one_way_to_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("board.yaml");
+    let load = |serial: &str| {
+        std::fs::write(
+            &file,
+            format!("board: b\nmodel: m\nhardware:\n  serial: {serial}\n"),
+        )
+        .expect("write");
+        Board::load(&file)
+    };
+    let board = load("{ unix: console.sock }").expect("a socket console");
+    let serial = board.spec.hardware.serial.expect("serial");
+    assert_eq!(
+        serial.unix.as_deref(),
+        Some(std::path::Path::new("console.sock"))
+    );
+    let err = load("{ unix: console.sock, port: /dev/ttyS0 }").expect_err("two ways");
+    assert_eq!(err.field.as_deref(), Some("hardware.serial.unix"), "{err}");
+    assert_eq!(err.line, Some(4), "{err}");
+}

@@ -134,6 +134,7 @@ fn console_works_through_ser2net_raw_and_rfc2217() {
         let wiring = SerialWiring {
             port: None,
             tcp: Some(HostPort::try_from(format!("{address}:{port}")).expect("host:port")),
+            unix: None,
             rfc2217,
             baud: 115_200,
             line_ending: LineEnding::Cr,

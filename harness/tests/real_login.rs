@@ -108,6 +108,7 @@ fn open(link: &Path) -> Console {
     let wiring = SerialWiring {
         port: Some(link.to_path_buf()),
         tcp: None,
+        unix: None,
         rfc2217: false,
         baud: 115_200,
         line_ending: LineEnding::Cr,

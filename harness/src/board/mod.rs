@@ -143,12 +143,12 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
     }
     if let Some(serial) = &hw.serial {
         match (&serial.port, &serial.tcp) {
-            (None, None) => {
+            (None, None) if serial.unix.is_none() => {
                 return Err(DefinitionError::at_field(
                     file,
                     text,
                     "hardware.serial",
-                    "expected either `port` (a serial device) or `tcp` (host:port of a network serial export)",
+                    "expected either `port` (a serial device), `tcp` (host:port of a network serial export) or `unix` (a socket)",
                 ))
             }
             (Some(_), Some(_)) => {
@@ -160,6 +160,14 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 ))
             }
             _ => {}
+        }
+        if serial.unix.is_some() && (serial.port.is_some() || serial.tcp.is_some()) {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                "hardware.serial.unix",
+                "`unix` excludes `port` and `tcp`: name one way to reach the console",
+            ));
         }
         if serial.rfc2217 && serial.tcp.is_none() {
             return Err(DefinitionError::at_field(

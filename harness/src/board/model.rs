@@ -168,6 +168,9 @@ pub enum QemuConsole {
     /// the machine's runtime folder, across restarts.
     #[default]
     Pty,
+    /// A Unix socket QEMU listens on (`-chardev socket,server=on`) in the
+    /// machine's runtime folder; hilt connects to it as a console.
+    Socket,
 }
 
 /// The machine's network.
@@ -197,9 +200,13 @@ pub struct SerialWiring {
     /// A serial device (`/dev/ttyUSB0`, a PTY path) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<PathBuf>,
-    /// ... or `host:port` of a network serial export.
+    /// ... or `host:port` of a network serial export ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<HostPort>,
+    /// ... or a Unix stream socket carrying the console's bytes (QEMU's
+    /// `-chardev socket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<PathBuf>,
     /// Whether `tcp` speaks RFC 2217 (telnet COM-port control) rather than raw bytes.
     #[serde(default)]
     pub rfc2217: bool,

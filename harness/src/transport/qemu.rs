@@ -227,6 +227,10 @@ impl Machine {
         self.dir.join("console")
     }
 
+    fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
+
     fn log_path(&self) -> PathBuf {
         self.dir.join("qemu.log")
     }
@@ -289,6 +293,15 @@ impl Machine {
         match w.console {
             QemuConsole::Pty => {
                 args.extend(["-chardev".into(), format!("pty,id={CONSOLE_ID}")]);
+            }
+            QemuConsole::Socket => {
+                args.extend([
+                    "-chardev".into(),
+                    format!(
+                        "socket,id={CONSOLE_ID},path={},server=on,wait=off",
+                        escape_opt(&self.console_socket().display().to_string())
+                    ),
+                ]);
             }
         }
         args.extend(["-serial".into(), format!("chardev:{CONSOLE_ID}")]);
@@ -407,8 +420,12 @@ impl Machine {
         qmp.execute(command, arguments).map_err(fault)
     }
 
-    /// Points the console link at the PTY QEMU allocated this time.
+    /// Points the console link at the PTY QEMU allocated this time (a
+    /// socket console keeps its path).
     fn link_console(&self) -> Result<(), QemuError> {
+        if self.wiring.console == QemuConsole::Socket {
+            return Ok(());
+        }
         let chardevs = self.qmp("query-chardev", None)?;
         let pty = chardevs
             .as_array()
@@ -576,7 +593,7 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
             })?;
     }
     let gdb_port = if wiring.gdb { Some(free_port()?) } else { None };
-    let line_ending = wiring.line_ending;
+    let (line_ending, console) = (wiring.line_ending, wiring.console);
     let shared = Arc::new(Mutex::new(Machine {
         wiring,
         base_dir: board.base_dir().to_path_buf(),
@@ -596,17 +613,28 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
         .lock()
         .map_err(|_| QemuError::Unknown(name.clone()))?
         .start()?;
-    wire(board, &dir, line_ending, gdb_port);
+    wire(board, &dir, console, line_ending, gdb_port);
     Ok(Some(guard))
 }
 
 /// Fills in the console, debug and power wiring a QEMU board gets from its
 /// machine.
-fn wire(board: &mut Board, dir: &Path, line_ending: LineEnding, gdb_port: Option<u16>) {
+fn wire(
+    board: &mut Board,
+    dir: &Path,
+    console: QemuConsole,
+    line_ending: LineEnding,
+    gdb_port: Option<u16>,
+) {
     let name = board.name().to_string();
     let hw = &mut board.spec.hardware;
+    let (port, unix) = match console {
+        QemuConsole::Pty => (Some(dir.join("console")), None),
+        QemuConsole::Socket => (None, Some(dir.join("console.sock"))),
+    };
     hw.serial = Some(SerialWiring {
-        port: Some(dir.join("console")),
+        port,
+        unix,
         tcp: None,
         rfc2217: false,
         baud: 115_200,
@@ -632,7 +660,7 @@ pub fn preview(board: &mut Board) {
     };
     let dir = std::env::temp_dir().join(format!("hilt-qemu-{}-preview", board.name()));
     let gdb_port = wiring.gdb.then_some(1234);
-    wire(board, &dir, wiring.line_ending, gdb_port);
+    wire(board, &dir, wiring.console, wiring.line_ending, gdb_port);
 }
 
 /// Switches a QEMU board's power (see the module's notes).

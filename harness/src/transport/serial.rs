@@ -166,6 +166,17 @@ impl Console {
                     source: io::Error::other(e.to_string()),
                 })?;
             Box::new(tty)
+        } else if let Some(socket) = &wiring.unix {
+            let path = base_dir.join(socket);
+            let what = path.display().to_string();
+            name = what.clone();
+            let open = |source| SerialError::Open {
+                what: what.clone(),
+                source,
+            };
+            let stream = std::os::unix::net::UnixStream::connect(&path).map_err(open)?;
+            stream.set_read_timeout(Some(POLL)).map_err(open)?;
+            Box::new(stream)
         } else if let Some(tcp) = &wiring.tcp {
             let what = tcp.to_string();
             name = what.clone();
