@@ -54,6 +54,9 @@ pub struct SshDevice {
     pub host_addr: Ipv4Addr,
     pub addr: Ipv4Addr,
     pub dir: PathBuf,
+    /// Accounts written from now on have their password expired (last
+    /// changed on day 0: a login must change it first).
+    pub expired: bool,
     children: Vec<Child>,
 }
 
@@ -82,6 +85,7 @@ impl SshDevice {
             host_addr,
             addr,
             dir,
+            expired: false,
             children: Vec::new(),
         };
         run_ok(&["ip", "netns", "add", &dev.ns]);
@@ -124,7 +128,8 @@ impl SshDevice {
             passwd.push_str(&format!("{user}:x:{uid}:{uid}:{user}:/:/bin/sh\n"));
             let hash = run_ok(&["openssl", "passwd", "-6", password]);
             let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
-            shadow.push_str(&format!("{user}:{hash}:19000:0:99999:7:::\n"));
+            let changed = if self.expired { 0 } else { 19000 };
+            shadow.push_str(&format!("{user}:{hash}:{changed}:0:99999:7:::\n"));
         }
         passwd.push_str("sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n");
         shadow.push_str("sshd:*:19000:0:99999:7:::\n");

@@ -257,6 +257,7 @@ fn attempt_methods(
         } else {
             session.userauth_keyboard_interactive(user, &mut answers)
         };
+        let change_demanded = answers.change_demanded;
         let mut record = |outcome: String| {
             login.tried.push(MethodTry {
                 method: method.into(),
@@ -265,6 +266,14 @@ fn attempt_methods(
             })
         };
         match result {
+            _ if change_demanded && !session.authenticated() => {
+                record("password change demanded".into());
+                unknown = Some(format!(
+                    "{method}: the server asks for a new password for {} (it took the \
+                     current one and demands a change)",
+                    login.user
+                ));
+            }
             Ok(()) if session.authenticated() => {
                 record("accepted".into());
                 return Ok(SshAuth::Accepted {
@@ -411,6 +420,9 @@ struct Answers<'a> {
     password: &'a str,
     rounds: usize,
     seen: Vec<String>,
+    /// The server asked for a new password (it took the old one and
+    /// demands a change): no answer is given from then on.
+    change_demanded: bool,
 }
 
 impl<'a> Answers<'a> {
@@ -420,6 +432,7 @@ impl<'a> Answers<'a> {
             password,
             rounds: 0,
             seen: Vec::new(),
+            change_demanded: false,
         }
     }
 }
@@ -432,7 +445,10 @@ impl KeyboardInteractivePrompt for Answers<'_> {
         prompts: &[Prompt<'b>],
     ) -> Vec<String> {
         self.rounds += 1;
-        let answering = self.rounds <= MAX_ROUNDS;
+        if prompts.iter().any(|p| asks_new_password(&p.text)) {
+            self.change_demanded = true;
+        }
+        let answering = self.rounds <= MAX_ROUNDS && !self.change_demanded;
         prompts
             .iter()
             .map(|p| {
@@ -456,6 +472,14 @@ impl KeyboardInteractivePrompt for Answers<'_> {
             })
             .collect()
     }
+}
+
+/// A prompt for a new password (PAM's `New password:`, `Retype new
+/// password:`, `Enter new UNIX password:`), which a server shows only
+/// after it took the current one.
+fn asks_new_password(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("password") && t.contains("new")
 }
 
 /// Shuts the socket when the stop ends, so that no libssh2 call outlives
@@ -627,5 +651,22 @@ mod tests {
         assert_eq!(a.prompt("", "", &prompts), ["", "", ""]);
         assert!(a.seen.len() <= 16);
         assert!(a.seen.iter().all(|s| !s.contains("pw")));
+    }
+
+    #[test]
+    fn a_new_password_prompt_stops_the_answers() {
+        let mut a = Answers::new("root", "pw");
+        let first = [Prompt {
+            text: "Password: ".into(),
+            echo: false,
+        }];
+        assert_eq!(a.prompt("", "", &first), ["pw"]);
+        let change = [Prompt {
+            text: "New password: ".into(),
+            echo: false,
+        }];
+        assert_eq!(a.prompt("", "", &change), [""]);
+        assert!(a.change_demanded);
+        assert_eq!(a.prompt("", "", &first), [""]);
     }
 }

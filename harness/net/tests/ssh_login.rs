@@ -4,7 +4,8 @@
 //! refuses every password as "not offered"; OpenSSH with passwords by
 //! keyboard-interactive (PAM) only takes them that way. The host key
 //! fingerprint is checked against ssh-keygen's. Subnet 198.19.45.0/24
-//! (helper ssh's), namespaces hilt-ssh-n1..n3.
+//! (helper ssh's), namespaces hilt-ssh-n1..n4. An expired password
+//! (PAM asks for a new one) is neither a login nor a refusal.
 
 #[path = "../../../tests/support/ssh_server.rs"]
 mod ssh_server;
@@ -136,6 +137,36 @@ fn openssh_with_keyboard_interactive_only_takes_the_password_that_way() {
         Some(SshDevice::fingerprint(&pubkey))
     );
 
+    let bad = try_password(&link, 2222, "root", "wrong", STEP, &stop()).expect("attempt");
+    assert!(
+        matches!(bad.auth, SshAuth::Refused { .. }),
+        "{}",
+        bad.transcript()
+    );
+}
+
+/// An account whose password has expired (PAM asks for a new one after
+/// taking the current one): the right password is neither a login nor a
+/// refusal (no new password is ever sent); a wrong one is refused.
+#[test]
+fn an_expired_password_is_unknown_and_no_new_one_is_sent() {
+    let mut dev = SshDevice::new("n4", Ipv4Addr::new(198, 19, 45, 12));
+    dev.expired = true;
+    dev.sshd(2222, &[("root", "root")], true);
+    let link = link(&dev);
+    let got = try_password(&link, 2222, "root", "root", STEP, &stop()).expect("attempt");
+    match &got.auth {
+        SshAuth::Unknown { reason } => assert!(reason.contains("new password"), "{reason}"),
+        other => panic!("{other:?}\n{}", got.transcript()),
+    }
+    assert!(
+        got.tried[0]
+            .prompts
+            .iter()
+            .any(|p| p.to_ascii_lowercase().contains("new password")),
+        "{:?}",
+        got.tried
+    );
     let bad = try_password(&link, 2222, "root", "wrong", STEP, &stop()).expect("attempt");
     assert!(
         matches!(bad.auth, SshAuth::Refused { .. }),
