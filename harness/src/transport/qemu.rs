@@ -609,10 +609,26 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
     if let Ok(mut all) = machines().lock() {
         all.insert(name.clone(), shared.clone());
     }
-    shared
-        .lock()
-        .map_err(|_| QemuError::Unknown(name.clone()))?
-        .start()?;
+    let gdb_port = {
+        let mut m = shared
+            .lock()
+            .map_err(|_| QemuError::Unknown(name.clone()))?;
+        let mut attempt = 1;
+        loop {
+            match m.start() {
+                Ok(()) => break m.gdb_port,
+                // The free port was taken between the probe and QEMU's
+                // bind: another one, twice at most.
+                Err(QemuError::Exited { ref log, .. })
+                    if m.gdb_port.is_some() && attempt < 3 && log.contains("gdb") =>
+                {
+                    attempt += 1;
+                    m.gdb_port = Some(free_port()?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
     wire(board, &dir, console, line_ending, gdb_port);
     Ok(Some(guard))
 }
