@@ -118,24 +118,50 @@ fn mqtt_connect_against_mosquitto_anonymous_and_with_a_password_file() {
         "operator",
         PASSWORD,
     ]);
-    // Two listeners: 1883 anonymous (weak), 1884 password file (strong).
+    // A throwaway server certificate for the TLS listener.
+    let (cert, key) = (device.path("mqtt.crt"), device.path("mqtt.key"));
+    support::netns_device::run_ok(&[
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mqtt.test",
+        "-keyout",
+        &key.display().to_string(),
+        "-out",
+        &cert.display().to_string(),
+    ]);
+    // Three listeners: 1883 anonymous (weak), 1884 password file
+    // (strong), 8883 the same over TLS.
     device.write(
         "mosquitto.conf",
         &format!(
             "per_listener_settings true\nuser root\n\
              listener 1883 {a}\nallow_anonymous true\n\
-             listener 1884 {a}\nallow_anonymous false\npassword_file {pw}\n",
+             listener 1884 {a}\nallow_anonymous false\npassword_file {pw}\n\
+             listener 8883 {a}\nallow_anonymous false\npassword_file {pw}\n\
+             certfile {crt}\nkeyfile {key}\n",
             a = device.address,
-            pw = pwfile.display()
+            pw = pwfile.display(),
+            crt = cert.display(),
+            key = key.display(),
         ),
     );
     let conf = device.path("mosquitto.conf").display().to_string();
     device.spawn("mosquitto.log", &format!("mosquitto -c {conf}"));
     device.wait_tcp(1883, Duration::from_secs(5));
     device.wait_tcp(1884, Duration::from_secs(5));
+    device.wait_tcp(8883, Duration::from_secs(5));
     let board = board(
         &device,
-        "    - { port: 1883, service: mqtt, login: { account: operator } }\n    - { port: 1884, service: mqtt, login: { account: operator } }\n",
+        "    - { port: 1883, service: mqtt, login: { account: operator } }\n    - { port: 1884, service: mqtt, login: { account: operator } }\n    - { port: 8883, service: mqtts, login: { account: operator } }\n",
     );
     let mut open = probe(&board, 0);
     let mut closed = probe(&board, 1);
@@ -174,6 +200,21 @@ fn mqtt_connect_against_mosquitto_anonymous_and_with_a_password_file() {
     assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
     assert!(!right.transcript.contains(PASSWORD));
     assert_eq!(closed.banner().expect("banner"), None);
+
+    // Over TLS: the same answers.
+    let mut tls = probe(&board, 2);
+    assert_eq!(tls.label(), "mqtts 8883/tcp");
+    let anon = tls
+        .attempt_anonymous()
+        .expect("attempt")
+        .expect("anonymous");
+    assert!(
+        matches!(anon.outcome, Outcome::Refused(_)),
+        "{:?}",
+        anon.outcome
+    );
+    let right = tls.attempt("operator", &password).expect("attempt");
+    assert_eq!(right.outcome, Outcome::Accepted, "{}", right.transcript);
 }
 
 #[test]
