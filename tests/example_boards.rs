@@ -73,8 +73,8 @@ const EXAMPLES: &[Example] = &[
         ],
         env: &[],
         not_applicable: &[
-            "AU-01", "AU-03", "AU-09", "AU-10", "AU-13", "CF-05", "CS-05", "CS-06", "DP-02",
-            "DP-03", "DP-04", "DP-06", "SU-14", "SU-15",
+            "AU-03", "AU-09", "AU-10", "AU-13", "CF-05", "CS-05", "CS-06", "DP-02", "DP-03",
+            "DP-04", "DP-06", "SU-14", "SU-15",
         ],
     },
     Example {
