@@ -3,6 +3,7 @@
 
 mod board_check;
 mod image_cmd;
+mod report_cmd;
 mod signals;
 mod sim;
 
@@ -73,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: image_cmd::ImageCommand,
     },
+    /// Work with run folders: verify one against its signed manifest.
+    Report {
+        #[command(subcommand)]
+        command: report_cmd::ReportCommand,
+    },
     /// Manage simulated reference boards (runs `hilt-sim`).
     #[command(disable_help_flag = true)]
     Sim {
@@ -115,6 +121,10 @@ struct RunArgs {
     /// Folder that receives `<run-id>/record.json`, `junit.xml` and evidence.
     #[arg(long, default_value = "hilt-out")]
     out: PathBuf,
+    /// Sign the run's manifest.json with this Ed25519 key: `env:NAME` or
+    /// `file:PATH`, a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<String>,
     /// How many simulated boards to start when no board file is given.
     #[arg(long, default_value_t = 1)]
     sim_count: u32,
@@ -152,6 +162,7 @@ fn main() -> ExitCode {
         },
         Command::Schema { kind } => schema(kind),
         Command::Image { command } => image_cmd::run(command).unwrap_or_else(fail),
+        Command::Report { command } => report_cmd::run(command),
         Command::Sim { args } => sim::passthrough(&args),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
@@ -171,6 +182,12 @@ fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // Read before anything starts, so a bad key costs no run.
+    let sign_key = match args.sign_key.as_deref().map(report_cmd::load_sign_key) {
+        None => None,
+        Some(Ok(key)) => Some(key),
+        Some(Err(e)) => return fail(e),
+    };
 
     let mut started_sim = None;
     let board_files = if args.boards.is_empty() {
@@ -185,7 +202,14 @@ fn run(args: RunArgs) -> i32 {
     } else {
         args.boards.clone()
     };
-    let code = run_boards(&board_files, suite, &args, test_args, filters);
+    let code = run_boards(
+        &board_files,
+        suite,
+        &args,
+        test_args,
+        filters,
+        sign_key.as_ref(),
+    );
     if let Some(up) = started_sim {
         if let Err(e) = sim::down(&up) {
             eprintln!("warning: stopping the simulated board: {e}");
@@ -200,6 +224,7 @@ fn run_boards(
     args: &RunArgs,
     test_args: libtest_mimic::Arguments,
     filters: Vec<String>,
+    sign_key: Option<&hilt_reports::manifest::SigningKey>,
 ) -> i32 {
     let mut boards = Vec::new();
     for file in files {
@@ -260,7 +285,11 @@ fn run_boards(
         Ok(outcome) => {
             if let Some(dir) = &outcome.run_dir {
                 if !listing {
-                    print_summary(dir);
+                    // Last, once every other file of the run folder is final.
+                    if let Err(e) = hilt_reports::manifest::Manifest::write(dir, sign_key) {
+                        return fail(format!("writing the manifest: {e}"));
+                    }
+                    print_summary(dir, sign_key);
                 }
             }
             outcome.exit_code
@@ -269,7 +298,7 @@ fn run_boards(
     }
 }
 
-fn print_summary(dir: &Path) {
+fn print_summary(dir: &Path, sign_key: Option<&hilt_reports::manifest::SigningKey>) {
     let Ok(record) = hilt_reports::RunRecord::read(&dir.join("record.json")) else {
         return;
     };
@@ -309,6 +338,14 @@ fn print_summary(dir: &Path) {
     }
     let _ = writeln!(out, "record: {}", dir.join("record.json").display());
     let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
+    let signed = sign_key
+        .map(|k| format!(" (signed by {})", k.fingerprint()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "manifest: {}{signed}",
+        dir.join(hilt_reports::manifest::MANIFEST_FILE).display()
+    );
 }
 
 /// libtest-mimic's arguments, and the filters apart (libtest-mimic takes

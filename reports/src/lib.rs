@@ -6,6 +6,7 @@
 
 pub mod escape;
 pub mod junit;
+pub mod manifest;
 pub mod record;
 
 pub use escape::escape_controls;

@@ -1,0 +1,113 @@
+//! `hilt report`: what is done with a run folder after the run. Today
+//! `verify`; #12 adds `diff`, `render` and `merge` here.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use hilt_harness::board::SecretRef;
+use hilt_reports::manifest::{self, SignatureStatus, SigningKey, VerifyingKey};
+
+pub const VERIFY_EXIT_HELP: &str = "\
+Exit status:
+  0  every file matches the manifest, the record agrees with it, and the signature
+     (if any) holds (for the --key given)
+  1  a file was changed, is missing or was added, the record disagrees with the
+     manifest, or the signature does not hold: each is printed naming its file
+  2  usage error, or the manifest (or --key) cannot be read";
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Check a run folder against its manifest.json: every file's SHA-256
+    /// and size, no file missing or added, the record's evidence hashes,
+    /// and the Ed25519 signature.
+    #[command(after_help = VERIFY_EXIT_HELP)]
+    Verify {
+        /// The run folder (`hilt-out/<run-id>`).
+        dir: PathBuf,
+        /// The lab's public key (`PUBLIC KEY` PEM, `openssl pkey -in KEY
+        /// -pubout`): the manifest must be signed by this key. Without it
+        /// the signature is checked against the key it names.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+pub fn run(command: ReportCommand) -> i32 {
+    match command {
+        ReportCommand::Verify { dir, key } => verify(&dir, key.as_deref()),
+    }
+}
+
+/// Reads `--sign-key KEY` (`env:NAME` or `file:PATH`, as any secret).
+pub fn load_sign_key(reference: &str) -> Result<SigningKey, String> {
+    let secret_ref = SecretRef::parse(reference).map_err(|e| format!("--sign-key: {e}"))?;
+    if secret_ref == SecretRef::Label {
+        return Err("--sign-key: expected `env:NAME` or `file:PATH`".into());
+    }
+    let secret = secret_ref
+        .resolve(Path::new("."))
+        .map_err(|e| format!("--sign-key: {e}"))?;
+    SigningKey::from_pkcs8_pem(secret.expose()).map_err(|e| format!("--sign-key: {e}"))
+}
+
+fn verify(dir: &Path, key: Option<&Path>) -> i32 {
+    let trusted = match key {
+        None => None,
+        Some(path) => {
+            let pem = match hilt_harness::yaml::read_regular_file(path, 64 * 1024) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => {
+                    eprintln!("error: --key {}: {e}", path.display());
+                    return 2;
+                }
+            };
+            match VerifyingKey::from_public_key_pem(&pem) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("error: --key {}: {e}", path.display());
+                    return 2;
+                }
+            }
+        }
+    };
+    let result = match manifest::verify(dir, trusted.as_ref()) {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for problem in &result.problems {
+        let _ = writeln!(
+            out,
+            "FAILED {}",
+            hilt_reports::escape_controls(&problem.to_string())
+        );
+    }
+    let signature = match &result.signature {
+        SignatureStatus::Unsigned => "not signed".to_string(),
+        SignatureStatus::SelfConsistent { fingerprint } => format!(
+            "self-consistent, signed by key {fingerprint} (give --key to require the lab's key)"
+        ),
+        SignatureStatus::Trusted { fingerprint } => {
+            format!("valid, signed by the trusted key {fingerprint}")
+        }
+        SignatureStatus::Invalid => "INVALID".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{}: {} files, {} problem(s); signature {signature}",
+        dir.display(),
+        result.files,
+        result.problems.len()
+    );
+    if result.ok() {
+        let _ = writeln!(out, "verify: ok");
+        0
+    } else {
+        let _ = writeln!(out, "verify: FAILED");
+        1
+    }
+}
