@@ -176,6 +176,42 @@ fn verify_names_every_changed_missing_or_added_file_and_the_wrong_key() {
     }
     assert_eq!(manifest["signature"]["key_fingerprint"], fp_a.as_str());
 
+    // The signature is plain Ed25519 over the documented canonical bytes,
+    // rebuilt here by hand: openssl verifies it with A's key, not with B's.
+    let entries: Vec<String> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            format!(
+                r#"{{"path":"{}","sha256":"{}","bytes":{}}}"#,
+                f["path"].as_str().expect("path"),
+                f["sha256"].as_str().expect("sha256"),
+                f["bytes"].as_u64().expect("bytes")
+            )
+        })
+        .collect();
+    let canonical = format!(r#"{{"format":1,"files":[{}]}}"#, entries.join(","));
+    std::fs::write(d.join("canonical"), canonical).expect("write");
+    let signature = decode_hex(
+        manifest["signature"]["value"]
+            .as_str()
+            .expect("signature value"),
+    );
+    std::fs::write(d.join("signature"), signature).expect("write");
+    let pkeyutl = |public: &str| {
+        Command::new("openssl")
+            .args(["pkeyutl", "-verify", "-pubin", "-inkey", public])
+            .args(["-rawin", "-in", "canonical", "-sigfile", "signature"])
+            .current_dir(d)
+            .output()
+            .expect("openssl runs")
+            .status
+            .success()
+    };
+    assert!(pkeyutl("lab-a.pub.pem"), "openssl accepts the signature");
+    assert!(!pkeyutl("lab-b.pub.pem"), "openssl rejects it for key B");
+
     let work = d.join("copies");
     let a_pub = d.join("lab-a.pub.pem").display().to_string();
     let b_pub = d.join("lab-b.pub.pem").display().to_string();
@@ -327,4 +363,11 @@ fn sha256_hex(bytes: &[u8], dir: &Path) -> String {
         .next()
         .expect("digest")
         .to_string()
+}
+
+fn decode_hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
 }

@@ -700,4 +700,60 @@ mod tests {
         assert!(!err.to_string().contains("c2VjcmV0"));
         assert!(SigningKey::from_pkcs8_pem("hunter2").is_err());
     }
+
+    #[test]
+    fn signatures_hold_only_for_their_key_and_their_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(d.join("record.json"), br#"{"not":"a record"}"#).expect("write");
+        let a = SigningKey(ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
+        let b = SigningKey(ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
+        let public = |k: &SigningKey| VerifyingKey(k.0.verifying_key());
+
+        // Unsigned, but a key is required: a problem.
+        Manifest::write(d, None).expect("manifest");
+        let v = verify(d, Some(&public(&a))).expect("verify");
+        assert_eq!(v.signature, SignatureStatus::Invalid);
+        assert!(v
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Signature(_))));
+
+        let signed = Manifest::write(d, Some(&a)).expect("manifest");
+        let v = verify(d, Some(&public(&a))).expect("verify");
+        assert_eq!(
+            v.signature,
+            SignatureStatus::Trusted {
+                fingerprint: a.fingerprint()
+            }
+        );
+        let v = verify(d, Some(&public(&b))).expect("verify");
+        assert_eq!(v.signature, SignatureStatus::Invalid);
+
+        // The fingerprint field swapped for B's: named as a lie.
+        let mut lying = signed.clone();
+        if let Some(sig) = lying.signature.as_mut() {
+            sig.key_fingerprint = b.fingerprint();
+        }
+        std::fs::write(
+            d.join(MANIFEST_FILE),
+            serde_json::to_vec(&lying).expect("json"),
+        )
+        .expect("write");
+        let v = verify(d, None).expect("verify");
+        assert_eq!(v.signature, SignatureStatus::Invalid);
+
+        // Re-signed by B with B's key embedded: self-consistent, and named B;
+        // against A it fails.
+        Manifest::write(d, Some(&b)).expect("manifest");
+        let v = verify(d, None).expect("verify");
+        assert_eq!(
+            v.signature,
+            SignatureStatus::SelfConsistent {
+                fingerprint: b.fingerprint()
+            }
+        );
+        let v = verify(d, Some(&public(&a))).expect("verify");
+        assert_eq!(v.signature, SignatureStatus::Invalid);
+    }
 }
