@@ -55,6 +55,12 @@ if ! python3 -c "import imgtool" 2>/dev/null; then
     echo "install-deps: pip install imgtool"
     pip_install imgtool
 fi
+# jsonschema: an independent validator the run record is checked against
+# (tests/record_schema.rs validates record.json with `hilt schema record`).
+if ! python3 -c "import jsonschema" 2>/dev/null; then
+    echo "install-deps: pip install jsonschema"
+    pip_install jsonschema
+fi
 if ! python3 -c "import smpclient" 2>/dev/null; then
     echo "install-deps: pip install smpclient[serial]"
     pip_install "smpclient[serial]"

@@ -64,7 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: BoardCommand,
     },
-    /// Print the JSON Schema of board files and suite files.
+    /// Print the JSON Schema of board files, suite files, run records
+    /// (record.json) or lab statements (`run --lab-info`).
     Schema {
         #[arg(value_enum, default_value = "board")]
         kind: SchemaKind,
@@ -107,6 +108,10 @@ enum BoardCommand {
 enum SchemaKind {
     Board,
     Suite,
+    /// The run record, record.json.
+    Record,
+    /// The lab's statements for the record (`hilt run --lab-info FILE`).
+    Lab,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +130,11 @@ struct RunArgs {
     /// `file:PATH`, a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
     #[arg(long, value_name = "KEY")]
     sign_key: Option<String>,
+    /// YAML file of the lab's statements for the record: title, lab,
+    /// customer, methods, decision rule, dates, authorisation, items
+    /// (`hilt schema lab`; docs/record.md).
+    #[arg(long, value_name = "FILE")]
+    lab_info: Option<PathBuf>,
     /// How many simulated boards to start when no board file is given.
     #[arg(long, default_value_t = 1)]
     sim_count: u32,
@@ -188,6 +198,13 @@ fn run(args: RunArgs) -> i32 {
         Some(Ok(key)) => Some(key),
         Some(Err(e)) => return fail(e),
     };
+    let report = match &args.lab_info {
+        Some(file) => match hilt_harness::yaml::load::<hilt_reports::ReportInfo>(file) {
+            Ok((report, _)) => report,
+            Err(e) => return fail(e),
+        },
+        None => hilt_reports::ReportInfo::default(),
+    };
 
     let mut started_sim = None;
     let board_files = if args.boards.is_empty() {
@@ -205,6 +222,7 @@ fn run(args: RunArgs) -> i32 {
     let code = run_boards(
         &board_files,
         suite,
+        report,
         &args,
         test_args,
         filters,
@@ -221,6 +239,7 @@ fn run(args: RunArgs) -> i32 {
 fn run_boards(
     files: &[PathBuf],
     suite: Suite,
+    report: hilt_reports::ReportInfo,
     args: &RunArgs,
     test_args: libtest_mimic::Arguments,
     filters: Vec<String>,
@@ -278,6 +297,14 @@ fn run_boards(
         interrupted,
         restore: Some(Arc::new(hilt_suites::restore::GoldenImage)),
         print_trials: true,
+        description: runner::RunDescription {
+            report,
+            hilt_commit: option_env!("HILT_GIT_COMMIT").map(String::from),
+            built_in: vec![hilt_reports::ToolVersion {
+                name: "probe-rs (library)".into(),
+                version: env!("HILT_PROBE_RS_VERSION").into(),
+            }],
+        },
     };
     let result = runner::run(config);
     drop(machines);
@@ -529,10 +556,12 @@ fn describe_params(schema: &mut serde_json::Value) {
 
 fn schema(kind: SchemaKind) -> i32 {
     let schema = match kind {
-        SchemaKind::Board => schemars::schema_for!(BoardFile),
-        SchemaKind::Suite => schemars::schema_for!(SuiteFile),
+        SchemaKind::Board => serde_json::to_value(schemars::schema_for!(BoardFile)),
+        SchemaKind::Suite => serde_json::to_value(schemars::schema_for!(SuiteFile)),
+        SchemaKind::Record => Ok(hilt_reports::RunRecord::json_schema()),
+        SchemaKind::Lab => serde_json::to_value(schemars::schema_for!(hilt_reports::ReportInfo)),
     };
-    let mut schema = match serde_json::to_value(&schema) {
+    let mut schema = match schema {
         Ok(value) => value,
         Err(e) => return fail(e),
     };

@@ -516,6 +516,7 @@ fn run_quoting_checks(dir: &Path) {
         interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,
         print_trials: true,
+        description: Default::default(),
     })
     .expect("run completes");
     assert_eq!(outcome.exit_code, 2);

@@ -121,6 +121,7 @@ impl EvidenceSink {
             bytes: data.len() as u64,
             media_type: media_type.to_string(),
             description: description.to_string(),
+            locator: None,
         });
         Ok(())
     }

@@ -183,6 +183,7 @@ fn run_with(
         interrupted: extra.interruption,
         restore: extra.restore,
         print_trials: false,
+        description: Default::default(),
     })
     .expect("run completes");
     let run_dir = outcome.run_dir.expect("a run folder");
@@ -728,6 +729,7 @@ fn an_overflowing_timeout_is_refused_before_anything_runs() {
         interrupted: Interruption::new(),
         restore: None,
         print_trials: false,
+        description: Default::default(),
     });
     let err = outcome.expect_err("refused by the plan").to_string();
     assert!(err.contains("above the limit"), "{err}");

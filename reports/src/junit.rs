@@ -171,12 +171,14 @@ mod tests {
             duration_ms: 1000,
             evidence: vec![],
             board_left: None,
+            applicability: None,
         }
     }
 
     fn record(trials: Vec<TrialRecord>) -> RunRecord {
         RunRecord {
             format: RECORD_FORMAT,
+            schema_version: RECORD_SCHEMA_VERSION.into(),
             run_id: "r".into(),
             tool: ToolInfo {
                 name: "hilt".into(),
@@ -193,13 +195,9 @@ mod tests {
                 file: None,
                 sha256: None,
             },
-            boards: vec![BoardInfo {
-                name: "b".into(),
-                model: "m".into(),
-                file: "f".into(),
-                file_sha256: "0".into(),
-                observed_identity: Default::default(),
-            }],
+            report: ReportInfo::default(),
+            environment: Environment::default(),
+            boards: vec![BoardInfo::new("b", "m", "f", "0")],
             trials,
         }
     }

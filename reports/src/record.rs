@@ -10,14 +10,30 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning or disappears.
 pub const RECORD_FORMAT: u32 = 1;
 
+/// The record schema's version, `FORMAT.MINOR`: the major part is
+/// [`RECORD_FORMAT`]; the minor part grows when fields are added (a reader
+/// of 1.0 records reads 1.1 ones).
+pub const RECORD_SCHEMA_VERSION: &str = "1.1";
+
+/// The `$id` of the record's JSON Schema (`hilt schema record`). A name,
+/// not a place to fetch: `.invalid` never resolves.
+pub const RECORD_SCHEMA_ID: &str = "https://hilt.invalid/schema/record/1.1.json";
+
+fn schema_version_1_0() -> String {
+    "1.0".into()
+}
+
 /// The five verdicts. The order is the precedence used when summarising:
 /// a capability with one ERROR is ERROR, and so on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
     /// The device held: the secure behaviour was established.
@@ -54,82 +70,334 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// One run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One run of `hilt run`: the JSON every report is rendered from
+/// (`record.json` in the run folder). Where each ISO/IEC 17025 7.8.2.1
+/// report item lives is tabled in docs/record.md.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "hilt run record")]
 pub struct RunRecord {
+    /// Major version of the record format; bumped when a field changes
+    /// meaning or disappears (equals the major part of `schema_version`).
     pub format: u32,
+    /// Version of the record's JSON Schema (`MAJOR.MINOR`) this record
+    /// follows; the schema's `$id` ends in it. Records written before the
+    /// field existed read as "1.0".
+    #[serde(default = "schema_version_1_0")]
+    pub schema_version: String,
+    /// Unique identification of this run (and of its report): UTC start
+    /// stamp and a random suffix; the run folder's name (17025 7.8.2.1 d).
     pub run_id: String,
+    /// The program that made the record and how it was invoked.
     pub tool: ToolInfo,
-    /// RFC 3339 UTC.
+    /// When the run started, RFC 3339 UTC (17025 7.8.2.1 i, date of testing).
     pub started_at: String,
+    /// When the run ended, RFC 3339 UTC; absent while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
-    /// False until every selected trial finished; an interrupted run stays false.
+    /// False until every selected trial finished; an interrupted run stays
+    /// false. True marks the record's clear end (17025 7.8.2.1 d).
     pub complete: bool,
     /// Why the run ended early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// The suite run: the selection of checks and their parameters.
     pub suite: SuiteInfo,
+    /// What the lab states about the report: title, lab, customer, methods,
+    /// decision rule, dates, authorisation (`hilt run --lab-info FILE`).
+    #[serde(default)]
+    pub report: ReportInfo,
+    /// Where and with what the tests ran: hilt's version and commit, host,
+    /// operating system, external tools.
+    #[serde(default)]
+    pub environment: Environment,
+    /// Every board (device under test) of the rack, with its identification.
     pub boards: Vec<BoardInfo>,
+    /// One entry per (board, check) trial, in the order they finished.
     pub trials: Vec<TrialRecord>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The program that made the record.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
+    /// Always `hilt`.
     pub name: String,
+    /// hilt's version (Cargo package version).
     pub version: String,
     /// The command line, as given.
     pub command: Vec<String>,
+    /// Host name of the machine that ran the tests.
     pub host: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The suite (test method as configured) a run used.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SuiteInfo {
+    /// The suite's name (`suite:` in its file).
     pub name: String,
+    /// Path of the suite file, as read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// SHA-256 (hex) of the suite file's bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BoardInfo {
+/// What a lab states about its report, read from `hilt run --lab-info
+/// FILE` (YAML, the same fields; `hilt schema lab`). Every field is
+/// optional: hilt fills what it knows (title, methods, statement) and
+/// leaves the rest for the lab. Letters are ISO/IEC 17025 7.8.2.1 items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInfo {
+    /// (a) Title of the report. Default: "hilt security conformance test
+    /// report: <suite title>".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// (b) The laboratory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<Lab>,
+    /// (c) Where the tests were done, when not at the lab's address
+    /// (customer site, a remote rack reached through labgrid, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// (e) The customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Customer>,
+    /// (f) The methods: standards and their versions the trials' references
+    /// point into. Default: the documents and versions hilt's catalogue
+    /// cites (NIST IR 8259A, ETSI EN 303 645, ETSI TS 103 701, CRA Annex I).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<MethodRef>,
+    /// (7.8.6) The decision rule a statement of conformity follows
+    /// (for hilt: a provision conforms when none of its trials is FAIL,
+    /// INCONCLUSIVE or ERROR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_rule: Option<String>,
+    /// (h) Date the test items were received, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_on: Option<String>,
+    /// (j) Date the report is issued, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<String>,
+    /// (k) Reference to the sampling plan, where items were sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
+    /// (l) Statement that the results relate only to the items tested.
+    /// Default: "The results relate only to the items tested, as
+    /// identified in this record."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    /// (n) Additions to, deviations from or exclusions from the method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<String>,
+    /// (o) Person(s) authorising the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorized_by: Vec<Person>,
+    /// (p) Results from external providers, each identified as such
+    /// (e.g. "penetration test of the mobile app by X, report 123").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_results: Vec<String>,
+    /// (g) What the lab states per test item, by board name (the `board:`
+    /// of its board file): serial number, physical identifier, condition.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub items: BTreeMap<String, ItemInfo>,
+}
+
+/// A laboratory (17025 7.8.2.1 b).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// The lab's name.
     pub name: String,
+    /// The lab's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Accreditation body and number, if accredited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accreditation: Option<String>,
+}
+
+/// A customer (17025 7.8.2.1 e).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The customer's name.
+    pub name: String,
+    /// How to reach the customer (address, e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// A method reference: a standard and its version (17025 7.8.2.1 f).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MethodRef {
+    /// The document (`ETSI EN 303 645`).
+    pub standard: String,
+    /// Its version or date (`V2.1.1 (2020-06)`).
+    pub version: String,
+    /// Which part applies, or how it is used, if not all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A person who authorises the report (17025 7.8.2.1 o).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Name.
+    pub name: String,
+    /// Function (`technical manager`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// What the lab states about one test item (17025 7.8.2.1 g).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInfo {
+    /// Serial number, as on the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// Physical identifier (label, engraving) as read by the lab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    /// Condition of the item on receipt (sealed, damaged, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// Where and with what the tests ran (17025 7.5: enough to repeat them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Environment {
+    /// hilt's version (Cargo package version).
+    #[serde(default)]
+    pub hilt_version: String,
+    /// The git commit hilt was built from (`git rev-parse HEAD` at build
+    /// time, or `HILT_GIT_COMMIT` when set then; uncommitted changes are
+    /// not marked); absent when built outside a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hilt_commit: Option<String>,
+    /// Host name of the machine that ran the tests.
+    #[serde(default)]
+    pub host: String,
+    /// Operating system of that machine (`PRETTY_NAME` of os-release and
+    /// the kernel release).
+    #[serde(default)]
+    pub os: String,
+    /// Clock the timestamps come from.
+    #[serde(default)]
+    pub time_source: String,
+    /// External tools and libraries the run used, with their versions,
+    /// where known (QEMU for QEMU boards, probe-rs, ...).
+    #[serde(default)]
+    pub tools: Vec<ToolVersion>,
+}
+
+/// One external tool or library and its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolVersion {
+    /// The tool's name (`qemu-system-arm`, `probe-rs`).
+    pub name: String,
+    /// Its version as it reports it (first line of `--version`), or as
+    /// built in.
+    pub version: String,
+}
+
+/// One board (device under test): its identification as declared in the
+/// board file, stated by the lab, and observed during the run
+/// (17025 7.8.2.1 g; TS 103 701's DUT identification).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BoardInfo {
+    /// The board's name (`board:` in its board file).
+    pub name: String,
+    /// Product model, from the board file.
     pub model: String,
+    /// Path of the board file, as read.
     pub file: String,
-    /// SHA-256 of the board file as read.
+    /// SHA-256 of the board file as read (it holds the declaration, the
+    /// ICS/IXIT the trials were run against).
     pub file_sha256: String,
+    /// Manufacturer, from the board file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// Hardware revision, from the board file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_revision: Option<String>,
+    /// Serial number: from the lab's item statement, else as observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// Logical identifier the device reported (ID-01), if read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical_id: Option<String>,
+    /// Physical identifier: from the lab's item statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    /// Firmware version the device reported, if a check read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_version: Option<String>,
+    /// SHA-256 of the running image before the run, if a check read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_sha256_before: Option<String>,
+    /// SHA-256 of the running image after the run, if a check read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_sha256_after: Option<String>,
+    /// Condition of the item on receipt, from the lab's item statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Debug probe or debug server the board is wired to, from the board
+    /// file (`gdb 198.18.0.2:3333`, `probe-rs nRF52840_xxAA 1366:1015:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
     /// Identity observed during the run (device id, firmware version, ...),
-    /// filled by checks that read it.
+    /// filled by checks that read it; keys as the checks name them.
     #[serde(default)]
     pub observed_identity: BTreeMap<String, String>,
 }
 
 /// One (board, check) pair.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TrialRecord {
     /// `board::capability::check`, as selected on the command line.
     pub name: String,
+    /// The board's name; `rack` for a rack-wide trial.
     pub board: String,
+    /// The check's id, `capability::check`.
     pub check: String,
     /// Catalogue id (`SU-02`).
     pub catalogue_id: String,
+    /// The check's title.
     pub title: String,
+    /// The standards' clauses this check tests.
     pub references: References,
+    /// Whether the check applied to this board, and what decided it.
+    /// Absent in records before 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicability: Option<ApplicabilityRecord>,
+    /// The trial's verdict.
     pub verdict: Verdict,
     /// Why this verdict, in one sentence.
     pub reason: String,
+    /// The pass criterion: the behaviour that makes it PASS.
     pub expected: String,
+    /// What was observed.
     pub observed: String,
-    /// Observed values worth keeping (OpenHTF's measurements).
+    /// Observed values worth keeping (OpenHTF's measurements). A value
+    /// with a unit carries it in its name's suffix (`_ms`, `_bytes`, `_s`)
+    /// or in the value (17025 7.8.2.1 m).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub measurements: BTreeMap<String, String>,
+    /// When the trial started, RFC 3339 UTC.
     pub started_at: String,
+    /// When the trial ended, RFC 3339 UTC.
     pub finished_at: String,
     /// Milliseconds since the run started (monotonic), for ordering and overlap.
     pub start_offset_ms: u64,
+    /// Milliseconds since the run started when the trial ended.
     pub end_offset_ms: u64,
+    /// The trial's wall time in milliseconds.
     pub duration_ms: u64,
+    /// Files the trial left behind, each hashed.
     #[serde(default)]
     pub evidence: Vec<EvidenceRecord>,
     /// For a check that changes the device (or registered something to put
@@ -139,8 +407,23 @@ pub struct TrialRecord {
     pub board_left: Option<BoardLeft>,
 }
 
+/// Whether a check applied to a board, and where that came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApplicabilityRecord {
+    /// False for a NOT_APPLICABLE trial.
+    pub applies: bool,
+    /// What decided: `board_file` (the board file's declaration, the
+    /// ICS/IXIT, before anything was sent), `device` (what the device
+    /// showed while the check ran), or `rack` (the boards of the rack).
+    pub source: String,
+    /// Board-file fields (dotted paths) any one of which would make a
+    /// NOT_APPLICABLE check run; empty when none would or it applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enabled_by: Vec<String>,
+}
+
 /// How a trial left its board.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BoardLeft {
     /// Every change was put back and verified by reading it back.
     pub restored: bool,
@@ -148,7 +431,8 @@ pub struct BoardLeft {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The clauses of the standards a check tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct References {
     /// NIST IR 8259A elements (`SU-2`).
     #[serde(default)]
@@ -165,17 +449,39 @@ pub struct References {
 }
 
 /// A file a check left behind, relative to the run folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EvidenceRecord {
+    /// Path relative to the run folder.
     pub path: String,
+    /// SHA-256 (hex) of the file as written.
     pub sha256: String,
+    /// Size in bytes.
     pub bytes: u64,
     /// MIME type (`text/plain`, `application/vnd.tcpdump.pcap`).
     pub media_type: String,
+    /// What the file shows.
     pub description: String,
+    /// Where in the file the observation is (`frame 12`, `line 40`), when
+    /// the check knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locator: Option<String>,
 }
 
 impl RunRecord {
+    /// The record's JSON Schema (draft 2020-12) with its `$id` and title.
+    pub fn json_schema() -> serde_json::Value {
+        let mut schema = serde_json::to_value(schemars::schema_for!(RunRecord))
+            .unwrap_or_else(|_| serde_json::Value::Object(Default::default()));
+        if let Some(object) = schema.as_object_mut() {
+            object.insert("$id".into(), RECORD_SCHEMA_ID.into());
+            object.insert(
+                "title".into(),
+                format!("hilt run record {RECORD_SCHEMA_VERSION}").into(),
+            );
+        }
+        schema
+    }
+
     /// Writes the record atomically (temp file, then rename) so a reader,
     /// or a run killed mid-write, never sees half a record.
     pub fn write_atomically(&self, path: &Path) -> io::Result<()> {
@@ -210,4 +516,87 @@ impl RunRecord {
             _ => 0,
         }
     }
+}
+
+impl BoardInfo {
+    /// A board known by name, model and file; every other field empty.
+    pub fn new(name: &str, model: &str, file: &str, file_sha256: &str) -> Self {
+        Self {
+            name: name.into(),
+            model: model.into(),
+            file: file.into(),
+            file_sha256: file_sha256.into(),
+            manufacturer: None,
+            hardware_revision: None,
+            serial_number: None,
+            logical_id: None,
+            physical_id: None,
+            firmware_version: None,
+            image_sha256_before: None,
+            image_sha256_after: None,
+            condition: None,
+            probe: None,
+            observed_identity: BTreeMap::new(),
+        }
+    }
+}
+
+impl ReportInfo {
+    /// The statement of 17025 7.8.2.1 (l) hilt writes unless the lab gives its own.
+    pub const DEFAULT_STATEMENT: &'static str =
+        "The results relate only to the items tested, as identified in this record.";
+
+    /// The decision rule hilt applies unless the lab states its own.
+    pub const DEFAULT_DECISION_RULE: &'static str = "A check passes only when the secure behaviour was established on the device; a timeout, lost connection or harness fault is INCONCLUSIVE or ERROR, never PASS. A capability or provision conforms when every trial referencing it is PASS or NOT_APPLICABLE (DECLARED trials need the lab's review). Binary statement, no guard band: the observations are not measurements with an uncertainty.";
+
+    /// Fills what hilt knows and the lab left out: title, methods (the
+    /// documents hilt's catalogue cites), statement and decision rule.
+    pub fn with_defaults(mut self, suite_title: &str) -> Self {
+        if self.title.is_none() {
+            self.title = Some(format!(
+                "hilt security conformance test report: {suite_title}"
+            ));
+        }
+        if self.methods.is_empty() {
+            self.methods = default_methods();
+        }
+        if self.statement.is_none() {
+            self.statement = Some(Self::DEFAULT_STATEMENT.into());
+        }
+        if self.decision_rule.is_none() {
+            self.decision_rule = Some(Self::DEFAULT_DECISION_RULE.into());
+        }
+        self
+    }
+}
+
+/// The documents and versions hilt's catalogue references point into.
+pub fn default_methods() -> Vec<MethodRef> {
+    let method = |standard: &str, version: &str, note: &str| MethodRef {
+        standard: standard.into(),
+        version: version.into(),
+        note: Some(note.into()),
+    };
+    vec![
+        method(
+            "NIST IR 8259A",
+            "May 2020",
+            "device cybersecurity capability core baseline (references.nistir_8259a)",
+        ),
+        method(
+            "ETSI EN 303 645",
+            "V2.1.1 (2020-06)",
+            "provision numbering (references.en_303_645)",
+        ),
+        method(
+            "ETSI TS 103 701",
+            "V1.1.1 (2021-08)",
+            "test cases (references.ts_103_701)",
+        ),
+        method(
+            "Regulation (EU) 2024/2847 (Cyber Resilience Act)",
+            "2024-10-23",
+            "Annex I Part I (2) letters (references.cra_annex_i)",
+        ),
+    ]
 }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hilt_reports::{
-    BoardInfo, BoardLeft, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict, RECORD_FORMAT,
+    ApplicabilityRecord, BoardLeft, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict,
+    RECORD_FORMAT, RECORD_SCHEMA_VERSION,
 };
 use sha2::{Digest, Sha256};
 
@@ -267,6 +268,11 @@ fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialReco
         catalogue_id: meta.catalogue_id.to_string(),
         title: meta.title.to_string(),
         references: meta.references(),
+        applicability: Some(ApplicabilityRecord {
+            applies: verdict != Verdict::NotApplicable,
+            source: "rack".into(),
+            enabled_by: Vec::new(),
+        }),
         verdict,
         reason,
         expected: meta.expected.to_string(),
@@ -279,6 +285,29 @@ fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialReco
         duration_ms: end.duration_since(start).as_millis() as u64,
         evidence: Vec::new(),
         board_left: None,
+    }
+}
+
+/// Where a trial's applicability came from: the board file decided before
+/// anything was sent, or the check found at run time that the device
+/// lacks what it acts on.
+fn applicability(trial: &PlannedTrial, verdict: Verdict) -> ApplicabilityRecord {
+    match &trial.applicability {
+        Applicability::NotApplicable(why) => ApplicabilityRecord {
+            applies: false,
+            source: "board_file".into(),
+            enabled_by: why.enabled_by.clone(),
+        },
+        Applicability::Applicable if verdict == Verdict::NotApplicable => ApplicabilityRecord {
+            applies: false,
+            source: "device".into(),
+            enabled_by: Vec::new(),
+        },
+        Applicability::Applicable => ApplicabilityRecord {
+            applies: true,
+            source: "board_file".into(),
+            enabled_by: Vec::new(),
+        },
     }
 }
 
@@ -483,6 +512,7 @@ impl BoardWorker {
             catalogue_id: meta.catalogue_id.to_string(),
             title: meta.title.to_string(),
             references: meta.references(),
+            applicability: Some(applicability(trial, Verdict::Error)),
             verdict: Verdict::Error,
             reason: crate::evidence::scrub(
                 &format!("the board worker panicked during {}: {why}", trial.name),
@@ -717,6 +747,7 @@ impl BoardWorker {
             catalogue_id: meta.catalogue_id.to_string(),
             title: meta.title.to_string(),
             references: meta.references(),
+            applicability: Some(applicability(trial, verdict)),
             verdict,
             reason: scrub(reason),
             expected: meta.expected.to_string(),
@@ -755,27 +786,31 @@ fn summarize(result: &Result<Finding, CheckError>) -> String {
 }
 
 fn initial_record(config: &RunConfig, plan: &Plan, run_id: &str) -> RunRecord {
+    let report = config
+        .description
+        .report
+        .clone()
+        .with_defaults(&config.suite.spec.title);
     let boards = plan
         .boards
         .iter()
-        .map(|b| BoardInfo {
-            name: b.name().to_string(),
-            model: b.spec.model.clone(),
-            file: b.file.display().to_string(),
-            file_sha256: std::fs::read(&b.file)
+        .map(|b| {
+            let sha = std::fs::read(&b.file)
                 .map(|bytes| hex::encode(Sha256::digest(bytes)))
-                .unwrap_or_default(),
-            observed_identity: BTreeMap::new(),
+                .unwrap_or_default();
+            super::describe::board_info(b, &report, sha)
         })
         .collect();
+    let host = hostname();
     RunRecord {
         format: RECORD_FORMAT,
+        schema_version: RECORD_SCHEMA_VERSION.into(),
         run_id: run_id.to_string(),
         tool: ToolInfo {
             name: "hilt".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             command: config.command.clone(),
-            host: hostname(),
+            host: host.clone(),
         },
         started_at: now_rfc3339(),
         finished_at: None,
@@ -786,6 +821,8 @@ fn initial_record(config: &RunConfig, plan: &Plan, run_id: &str) -> RunRecord {
             file: Some(config.suite.file.display().to_string()),
             sha256: Some(hex::encode(Sha256::digest(config.suite.text.as_bytes()))),
         },
+        report,
+        environment: super::describe::environment(&config.description, &plan.boards, host),
         boards,
         trials: Vec::new(),
     }

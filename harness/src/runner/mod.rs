@@ -10,6 +10,7 @@
 
 mod aftercare;
 mod coverage;
+mod describe;
 mod execute;
 mod plan;
 mod progress;
@@ -18,6 +19,7 @@ mod state;
 
 pub use aftercare::RESTORE_BUDGET;
 pub use coverage::{coverage, CheckCoverage, CoverageStatus};
+pub use describe::RunDescription;
 pub use execute::INTERRUPTED_EXIT;
 pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
 pub use select::Selection;
@@ -68,6 +70,8 @@ pub struct RunConfig {
     /// Print cargo-test style lines per trial on stdout (the CLI does;
     /// embedders and tests read the record instead).
     pub print_trials: bool,
+    /// The lab's statements and hilt's build, for the record.
+    pub description: RunDescription,
 }
 
 #[derive(Debug)]

@@ -64,9 +64,7 @@ impl RunState {
             .iter_mut()
             .find(|b| b.name == trial.board)
         {
-            for (k, v) in identity {
-                board.observed_identity.insert(k.clone(), v.clone());
-            }
+            super::describe::observe(board, identity);
         }
         inner.record.trials.push(trial.clone());
         inner.finished.insert(trial.name.clone(), trial);
