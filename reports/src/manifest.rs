@@ -605,6 +605,7 @@ mod tests {
     fn record_with(evidence: EvidenceRecord) -> RunRecord {
         RunRecord {
             format: RECORD_FORMAT,
+            schema_version: RECORD_SCHEMA_VERSION.into(),
             run_id: "r".into(),
             tool: ToolInfo {
                 name: "hilt".into(),
@@ -621,6 +622,8 @@ mod tests {
                 file: None,
                 sha256: None,
             },
+            report: ReportInfo::default(),
+            environment: Environment::default(),
             boards: vec![],
             trials: vec![TrialRecord {
                 name: "b::c::t".into(),
@@ -641,6 +644,7 @@ mod tests {
                 duration_ms: 0,
                 evidence: vec![evidence],
                 board_left: None,
+                applicability: None,
             }],
         }
     }
@@ -658,6 +662,7 @@ mod tests {
             bytes,
             media_type: "text/plain".into(),
             description: "d".into(),
+            locator: None,
         };
         record_with(evidence.clone())
             .write_atomically(&d.join("record.json"))
