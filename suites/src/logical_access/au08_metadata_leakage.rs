@@ -103,17 +103,24 @@ const PRODUCT_NAMES: &str = r"(?i)\b(linux|debian|ubuntu|raspbian|busybox|openwr
 /// Services whose banner is read before any login.
 const BANNER_SERVICES: &[&str] = &["telnet", "ssh", "ftp", "mqtt", "mqtts"];
 
-/// What a login banner discloses: a version number or a product name
-/// (an SSH identification's own protocol version `SSH-2.0-` aside), plus
-/// what any unauthenticated answer must not carry.
+/// What a login banner discloses: a version number or a product name,
+/// plus what any unauthenticated answer must not carry.
+///
+/// An SSH identification string is `SSH-2.0-softwareversion[ comments]`
+/// (RFC 4253 section 4.2): the software version is required there and
+/// clients key their interoperability workarounds on it, so only the
+/// optional comments (e.g. a distribution's patch level) are judged; the
+/// software version is shown in the observation (see [`ssh_software`]).
 fn banner_leaks(
     source: &str,
     banner: &str,
     firmware_version: Option<&regex::Regex>,
     password: &str,
 ) -> Vec<String> {
-    let software = match banner.strip_prefix("SSH-") {
-        Some(rest) => rest.split_once('-').map_or(rest, |(_, s)| s),
+    let software = match banner.trim().strip_prefix("SSH-") {
+        Some(rest) => rest
+            .split_once(' ')
+            .map_or("", |(_, comments)| comments),
         None => banner,
     };
     let shown: String = banner.trim().chars().take(120).collect();
@@ -127,6 +134,14 @@ fn banner_leaks(
     }
     leaks.extend(leaks_in(source, &[], banner, firmware_version, password));
     leaks
+}
+
+/// The software version of an SSH identification string, which the
+/// protocol requires and AU-08 therefore reports without counting it.
+fn ssh_software(banner: &str) -> Option<&str> {
+    let rest = banner.trim().strip_prefix("SSH-")?;
+    let (_, software) = rest.split_once('-')?;
+    Some(software.split(' ').next().unwrap_or(software))
 }
 
 fn banner_interfaces(board: &Board) -> Vec<InterfaceDecl> {
@@ -295,7 +310,12 @@ impl Check for MetadataLeakage {
                 Some(text) => {
                     banners.push_str(&format!("=== {source}\n{text}\n"));
                     leaks.extend(banner_leaks(&source, &text, version_re.as_ref(), &password));
-                    answered.push(format!("{source} banner"));
+                    answered.push(match ssh_software(&text) {
+                        Some(software) => format!(
+                            "{source} banner (software version {software:?}: required by RFC 4253, not counted)"
+                        ),
+                        None => format!("{source} banner"),
+                    });
                 }
                 // MQTT without anonymous access, or no version published.
                 None => answered.push(format!("{source} (no banner without login)")),
@@ -414,6 +434,13 @@ mod tests {
     #[test]
     fn a_plain_banner_and_the_ssh_protocol_version_are_not() {
         assert!(banner_leaks("ssh", "SSH-2.0-server", None, "").is_empty());
+        // The software version is required by RFC 4253; only comments count.
+        assert!(banner_leaks("ssh", "SSH-2.0-dropbear_2022.83\r\n", None, "").is_empty());
+        assert!(banner_leaks("ssh", "SSH-2.0-OpenSSH_9.2p1", None, "").is_empty());
+        assert_eq!(
+            super::ssh_software("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"),
+            Some("OpenSSH_9.2p1")
+        );
         assert!(
             banner_leaks("telnet", "hilt reference thermostat (simulated)", None, "").is_empty()
         );
