@@ -118,9 +118,7 @@ fn banner_leaks(
     password: &str,
 ) -> Vec<String> {
     let software = match banner.trim().strip_prefix("SSH-") {
-        Some(rest) => rest
-            .split_once(' ')
-            .map_or("", |(_, comments)| comments),
+        Some(rest) => rest.split_once(' ').map_or("", |(_, comments)| comments),
         None => banner,
     };
     let shown: String = banner.trim().chars().take(120).collect();
