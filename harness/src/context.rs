@@ -364,6 +364,14 @@ impl CheckContext {
         self.identity.insert(key.to_string(), value);
     }
 
+    /// Records an identity value unless this trial already recorded one
+    /// under `key` (a value as first seen, e.g. the image before a change).
+    pub fn observe_identity_once(&mut self, key: &str, value: &str) {
+        if !self.identity.contains_key(key) {
+            self.observe_identity(key, value);
+        }
+    }
+
     /// Sleeps, but not past the stop signal.
     pub fn sleep(&self, duration: Duration) -> Result<(), CheckError> {
         self.stop

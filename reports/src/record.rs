@@ -333,13 +333,16 @@ pub struct BoardInfo {
     /// Physical identifier: from the lab's item statement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<String>,
-    /// Firmware version the device reported, if a check read it.
+    /// Firmware version the device reported, as last read by a check
+    /// (the update checks read it back), if any did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
-    /// SHA-256 of the running image before the run, if a check read it.
+    /// SHA-256 of the running image (MCUboot's image hash, as the device
+    /// reports it) at the run's first read, before any check changed it;
+    /// absent when no check read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_sha256_before: Option<String>,
-    /// SHA-256 of the running image after the run, if a check read it.
+    /// SHA-256 of the running image at the run's last read by a check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_sha256_after: Option<String>,
     /// Condition of the item on receipt, from the lab's item statement.

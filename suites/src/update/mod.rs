@@ -181,7 +181,16 @@ pub fn running(ctx: &mut CheckContext) -> Result<Running, CheckError> {
     let source = running_image(ctx.board()).ok_or_else(|| {
         CheckError::Harness("no read-back source (applicability should have said)".into())
     })?;
-    source.read(ctx)
+    let running = source.read(ctx)?;
+    // For the record's DUT identification: the version and image as read,
+    // the first read of a trial being the image before it changed anything.
+    ctx.observe_identity("firmware_version", &running.version);
+    if running.hash.len() == 32 {
+        let hash = hex::encode(&running.hash);
+        ctx.observe_identity_once("image_sha256_before", &hash);
+        ctx.observe_identity("image_sha256", &hash);
+    }
+    Ok(running)
 }
 
 /// Applicable when the device declares update paths hilt can drive with
