@@ -134,10 +134,10 @@ fn full_rack_run_record_validates_against_its_schema() {
     );
 
     // The lab's statements, with serial numbers for whichever sim boards
-    // the run gets (hilt picks free indices).
+    // the run gets (hilt picks free indices, 0 to 253).
     let mut lab = LAB.to_string();
     lab.push_str("items:\n");
-    for n in 0..64 {
+    for n in 0..=255 {
         lab.push_str(&format!(
             "  sim-{n}: {{ serial_number: SN-{n:04}, condition: sealed }}\n"
         ));
