@@ -275,7 +275,26 @@ fn run_boards(
     } else {
         for board in &mut boards {
             match hilt_harness::transport::qemu::start(board) {
-                Ok(guard) => machines.extend(guard),
+                Ok(Some(guard)) => {
+                    machines.push(guard);
+                    // A machine that runs from power-on boots now: the
+                    // first check starts once the console shows its prompt.
+                    let held = board
+                        .spec
+                        .hardware
+                        .qemu
+                        .as_ref()
+                        .is_some_and(|q| q.hold_until_console);
+                    if !held {
+                        if let Err(e) = hilt_harness::driver::console::await_power_on(board) {
+                            eprintln!(
+                                "hilt: {}: the QEMU machine showed no console prompt after its start ({e}); the checks will find it as it is",
+                                board.name()
+                            );
+                        }
+                    }
+                }
+                Ok(None) => {}
                 Err(e) => {
                     return fail(format!(
                         "{}: cannot start the board's QEMU machine: {e}",

@@ -131,3 +131,65 @@ fn a_socket_console_is_one_way_to_the_console() {
     assert_eq!(err.field.as_deref(), Some("hardware.serial.unix"), "{err}");
     assert_eq!(err.line, Some(4), "{err}");
 }
+
+const TAP: &str =
+    "    system: qemu-system-x86_64\n    machine: pc\n    bios: fw.bin\n    network:\n      tap:\n";
+
+#[test]
+fn a_tap_network_is_the_boards_link() {
+    let board = load(
+        &format!("{TAP}        ifname: hilt-t0\n        host_address: 198.19.10.1/24\n        mac: \"52:54:00:00:00:02\"\n"),
+        "  network: { address: 198.19.10.2, interface: hilt-t0 }\n",
+    )
+    .expect("valid");
+    let QemuNetwork::Tap(tap) = &board.spec.hardware.qemu.as_ref().expect("qemu").network else {
+        panic!("a tap network");
+    };
+    assert_eq!(tap.model, "e1000");
+    assert_eq!(
+        tap.host_cidr(),
+        Some(("198.19.10.1".parse().expect("ip"), 24))
+    );
+    assert_eq!(
+        board.spec.hardware.qemu.as_ref().map(|q| q.boot_s),
+        Some(60)
+    );
+}
+
+#[test]
+fn a_bad_tap_names_its_field() {
+    let link = "  network: { address: 198.19.10.2, interface: hilt-t0 }\n";
+    let cases: &[(String, &str, &str)] = &[
+        (
+            format!("{TAP}        ifname: a-name-far-too-long\n        host_address: 198.19.10.1/24\n"),
+            link,
+            "hardware.qemu.network.tap.ifname",
+        ),
+        (
+            format!("{TAP}        ifname: hilt-t0\n        host_address: 198.19.10.1\n"),
+            link,
+            "hardware.qemu.network.tap.host_address",
+        ),
+        (
+            format!("{TAP}        ifname: hilt-t0\n        host_address: 198.19.10.1/24\n        mac: nope\n"),
+            link,
+            "hardware.qemu.network.tap.mac",
+        ),
+        (
+            format!("{TAP}        ifname: hilt-t0\n        host_address: 198.19.10.1/24\n"),
+            "  network: { address: 198.19.10.2, interface: eth0 }\n",
+            "hardware.network.interface",
+        ),
+        (
+            format!("{TAP}        ifname: hilt-t0\n        host_address: 198.19.10.1/24\n"),
+            "",
+            "hardware.network",
+        ),
+    ];
+    for (qemu, more, field) in cases {
+        let err = load(qemu, more).expect_err(field);
+        assert_eq!(err.field.as_deref(), Some(*field), "{err}");
+        // A field that is missing altogether has no line of its own.
+        assert!(err.line.is_some() || more.is_empty(), "{field}: {err}");
+    }
+}

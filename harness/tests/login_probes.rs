@@ -1,5 +1,5 @@
 //! The login drivers against real daemons nobody here wrote, each in a
-//! network namespace of this test (hilt-cr-*, 198.19.40.0/24, one /30 each) with
+//! network namespace of this test (hilt-cr-*, 198.19.41.0/24 and up) with
 //! made-up accounts: busybox telnetd running Debian's `/bin/login`.
 //! Needs root (namespaces), busybox, openssl; CI runs as root.
 
@@ -55,7 +55,7 @@ fn probe(board: &Board, index: usize) -> Box<dyn LoginProbe> {
 fn telnet_login_through_busybox_telnetd_and_debian_login() {
     require_tool("busybox");
     require_tool("openssl");
-    let mut device = Device::new("hilt-cr-t1", "198.19.40", 0);
+    let mut device = Device::new("hilt-cr-t1", "198.19.41");
     device.accounts(&[("operator", PASSWORD), ("admin", "admin")]);
     device.write("issue", "AcmeOS 4.2.1 (build 7731)\n");
     device.spawn_with_accounts(
@@ -108,7 +108,7 @@ fn telnet_login_through_busybox_telnetd_and_debian_login() {
 fn mqtt_connect_against_mosquitto_anonymous_and_with_a_password_file() {
     require_tool("mosquitto");
     require_tool("mosquitto_passwd");
-    let mut device = Device::new("hilt-cr-m1", "198.19.40", 1);
+    let mut device = Device::new("hilt-cr-m1", "198.19.42");
     let pwfile = device.path("mqtt.pw");
     support::netns_device::run_ok(&[
         "mosquitto_passwd",
@@ -220,7 +220,7 @@ fn mqtt_connect_against_mosquitto_anonymous_and_with_a_password_file() {
 #[test]
 fn snmp_communities_against_net_snmp() {
     require_tool("snmpd");
-    let mut device = Device::new("hilt-cr-s1", "198.19.40", 2);
+    let mut device = Device::new("hilt-cr-s1", "198.19.43");
     device.write("snmpd.conf", &format!("rocommunity {PASSWORD}\n"));
     let conf = device.path("snmpd.conf").display().to_string();
     let dir = device.dir_path().display().to_string();
@@ -264,7 +264,7 @@ fn snmp_communities_against_net_snmp() {
 #[test]
 fn http_basic_against_busybox_httpd() {
     require_tool("busybox");
-    let mut device = Device::new("hilt-cr-h1", "198.19.40", 3);
+    let mut device = Device::new("hilt-cr-h1", "198.19.44");
     std::fs::create_dir_all(device.path("www")).expect("www");
     device.write("www/index.html", "hello\n");
     device.write(
@@ -309,7 +309,7 @@ fn http_basic_against_busybox_httpd() {
 fn ftp_login_against_vsftpd_with_and_without_anonymous() {
     require_tool("vsftpd");
     require_tool("openssl");
-    let mut device = Device::new("hilt-cr-f1", "198.19.40", 4);
+    let mut device = Device::new("hilt-cr-f1", "198.19.40");
     device.accounts(&[
         ("operator", PASSWORD),
         ("admin", "admin"),

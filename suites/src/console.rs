@@ -211,12 +211,13 @@ pub fn await_boot(ctx: &mut CheckContext, decl: &ConsoleDecl) -> Result<String, 
     let wanted = decl
         .login_pattern()
         .unwrap_or_else(|| decl.prompt_pattern());
+    let boot = dialogue::boot_time(ctx.board());
     let console = ctx.console()?;
     match console.expect(&wanted, Duration::from_secs(5)) {
         Ok(found) => Ok(found.before),
         // The prompt came before the console was reopened: ask for it.
         Err(serial::SerialError::Timeout { tail, .. }) => {
-            dialogue::wake(console, decl, Duration::from_secs(30))?;
+            dialogue::wake(console, decl, boot.max(Duration::from_secs(30)))?;
             Ok(tail)
         }
         Err(e) => Err(e.into()),

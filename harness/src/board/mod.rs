@@ -523,6 +523,77 @@ fn validate_qemu(
             return Err(error);
         }
     }
+    if let QemuNetwork::Tap(tap) = &qemu.network {
+        let name_ok = (1..=15).contains(&tap.ifname.len())
+            && tap
+                .ifname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            return Err(at(
+                "hardware.qemu.network.tap.ifname",
+                format!(
+                    "{:?} is not an interface name (1 to 15 letters, digits, `-`, `_`, `.`)",
+                    tap.ifname
+                ),
+            ));
+        }
+        if tap.host_cidr().is_none() {
+            return Err(at(
+                "hardware.qemu.network.tap.host_address",
+                format!(
+                    "expected this host's address with its prefix length, such as `198.19.10.1/24`, got {:?}",
+                    tap.host_address
+                ),
+            ));
+        }
+        if !word(&tap.model) || tap.model.contains(',') {
+            return Err(at(
+                "hardware.qemu.network.tap.model",
+                format!("{:?} is not a QEMU network card model", tap.model),
+            ));
+        }
+        if let Some(mac) = &tap.mac {
+            let parts: Vec<&str> = mac.split(':').collect();
+            let ok = parts.len() == 6
+                && parts
+                    .iter()
+                    .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+            if !ok {
+                return Err(at(
+                    "hardware.qemu.network.tap.mac",
+                    format!("expected a MAC address such as `52:54:00:12:34:56`, got {mac:?}"),
+                ));
+            }
+        }
+        match spec.hardware.network.as_ref().map(|n| n.interface.as_deref()) {
+            Some(Some(interface)) if interface == tap.ifname => {}
+            Some(_) => {
+                return Err(at(
+                    "hardware.network.interface",
+                    format!(
+                        "the board's link is the QEMU tap: expected `interface: {}`",
+                        tap.ifname
+                    ),
+                ))
+            }
+            None => {
+                return Err(at(
+                    "hardware.network",
+                    format!(
+                        "a QEMU tap network needs `hardware.network` with the guest's address and `interface: {}`",
+                        tap.ifname
+                    ),
+                ))
+            }
+        }
+    }
+    if qemu.boot_s == 0 || qemu.boot_s > 3600 {
+        return Err(at(
+            "hardware.qemu.boot_s",
+            "expected seconds from 1 to 3600".into(),
+        ));
+    }
     if qemu.start_timeout_s == 0 || qemu.start_timeout_s > 300 {
         return Err(at(
             "hardware.qemu.start_timeout_s",

@@ -132,6 +132,17 @@ pub struct QemuWiring {
     /// Seconds QEMU may take to come up (its QMP socket answering).
     #[serde(default = "default_qemu_start_s")]
     pub start_timeout_s: u32,
+    /// Seconds the guest may take from power-on to the console's login
+    /// prompt (or its shell prompt, for a console without login). hilt
+    /// waits up to this long after it starts the machine, before the first
+    /// check, and after each power cycle. A kernel under software
+    /// emulation on a busy host can take tens of seconds.
+    #[serde(default = "default_qemu_boot_s")]
+    pub boot_s: u32,
+}
+
+fn default_qemu_boot_s() -> u32 {
+    60
 }
 
 fn default_qemu_start_s() -> u32 {
@@ -180,6 +191,49 @@ pub enum QemuNetwork {
     /// No network card (`-nic none`): no option ROM is needed.
     #[default]
     None,
+    /// One network card joined to a tap device on this host, which is the
+    /// board's link: the guest is its own host on it, as a real board is
+    /// behind its cable (`hardware.network.interface` names the tap, and
+    /// every socket hilt opens for the board is bound to it). hilt creates
+    /// the tap with `host_address` if it does not exist, keeps it across
+    /// power cycles (so a capture on it spans a reboot), and deletes the
+    /// tap it created when the run ends.
+    Tap(QemuTap),
+}
+
+/// A tap device on this host and the guest's network card on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QemuTap {
+    /// The tap's name on this host (1 to 15 letters, digits, `-`, `_`, `.`).
+    pub ifname: String,
+    /// This host's address on the tap with its prefix length
+    /// (`198.19.10.1/24`), set when hilt creates the tap.
+    pub host_address: String,
+    /// The guest's network card (`-device`): `e1000` (default; a module
+    /// in most distribution kernels), `virtio-net-pci`, `rtl8139`, ...
+    /// It is started without an option ROM (`romfile=`), so no iPXE ROM
+    /// needs to be installed.
+    #[serde(default = "default_nic_model")]
+    pub model: String,
+    /// The card's MAC address (`52:54:00:..`); unset, QEMU picks one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+fn default_nic_model() -> String {
+    "e1000".into()
+}
+
+impl QemuTap {
+    /// `host_address` as an address and a prefix length, if well formed.
+    pub fn host_cidr(&self) -> Option<(IpAddr, u8)> {
+        let (address, prefix) = self.host_address.split_once('/')?;
+        let address: IpAddr = address.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some((address, prefix))
+    }
 }
 
 /// How hilt reads and writes the board's flash at rest. Only a file is

@@ -66,6 +66,36 @@ pub fn wake(
     settle_at_prompt(console, decl, timeout, true)
 }
 
+/// How long a board may take from power-on to its console prompt: its
+/// QEMU machine's `boot_s`, else 30 s.
+pub fn boot_time(board: &crate::board::Board) -> Duration {
+    board
+        .spec
+        .hardware
+        .qemu
+        .as_ref()
+        .map_or(Duration::from_secs(30), |q| {
+            Duration::from_secs(u64::from(q.boot_s))
+        })
+}
+
+/// Waits until a board hilt has just powered on rests at its console
+/// prompt ([`AT_LOGIN`] or [`AT_SHELL`]), up to [`boot_time`], on a console
+/// of its own (closed again), so the first check finds the board booted.
+/// None for a board without a console declaration.
+pub fn await_power_on(board: &crate::board::Board) -> Result<Option<usize>, SerialError> {
+    let (Some(wiring), Some(decl)) = (
+        board.spec.hardware.serial.as_ref(),
+        board.spec.declares.console.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    let boot = boot_time(board);
+    let stop = crate::stop::StopSignal::after(boot + Duration::from_secs(10));
+    let mut console = Console::open(wiring, board.base_dir(), stop)?;
+    look(&mut console, decl, boot).map(Some)
+}
+
 /// Like [`wake`], but never ends an open session: reports the shell prompt
 /// as it is (used right after a power cycle, when no session can be open
 /// unless the console gives one away).

@@ -66,6 +66,8 @@ pub enum QemuError {
     Unknown(String),
     #[error("the machine's launcher thread is gone")]
     Launcher,
+    #[error("the machine's tap: {0}")]
+    Tap(String),
 }
 
 impl From<QemuError> for PowerError {
@@ -308,6 +310,22 @@ impl Machine {
         match &w.network {
             // No NIC, so no option ROM (efi-virtio.rom) is needed.
             QemuNetwork::None => args.extend(["-nic".into(), "none".into()]),
+            // The tap hilt made; the card without an option ROM (`romfile=`),
+            // which a fresh machine without ipxe-qemu does not have.
+            QemuNetwork::Tap(tap) => {
+                args.extend([
+                    "-netdev".into(),
+                    format!(
+                        "tap,id=hiltnet0,ifname={},script=no,downscript=no",
+                        escape_opt(&tap.ifname)
+                    ),
+                ]);
+                let mut device = format!("{},netdev=hiltnet0,romfile=", tap.model);
+                if let Some(mac) = &tap.mac {
+                    device.push_str(&format!(",mac={mac}"));
+                }
+                args.extend(["-device".into(), device]);
+            }
         }
         args.extend([
             "-qmp".into(),
@@ -504,6 +522,44 @@ impl Machine {
 pub struct QemuGuard {
     board: String,
     machine: Shared,
+    /// The tap hilt created for the machine, deleted after it stops.
+    tap: Option<String>,
+}
+
+/// Runs `ip ARGS`; the error names the command and what it said.
+fn ip(args: &[&str]) -> Result<(), QemuError> {
+    let output = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| QemuError::Tap(format!("ip {}: {e} (install iproute2)", args.join(" "))))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(QemuError::Tap(format!(
+            "ip {}: {}",
+            args.join(" "),
+            clip(&String::from_utf8_lossy(&output.stderr))
+        )))
+    }
+}
+
+/// Makes the tap of a `network: { tap }` machine unless it exists: a
+/// persistent tap, so it outlives each QEMU process across power cycles,
+/// with this host's address, up. Returns whether hilt created it.
+fn ensure_tap(tap: &crate::board::QemuTap) -> Result<bool, QemuError> {
+    let exists = Path::new("/sys/class/net").join(&tap.ifname).exists();
+    if exists {
+        return Ok(false);
+    }
+    ip(&["tuntap", "add", "dev", &tap.ifname, "mode", "tap"])?;
+    let configured = ip(&["addr", "replace", &tap.host_address, "dev", &tap.ifname])
+        .and_then(|()| ip(&["link", "set", "dev", &tap.ifname, "up"]));
+    if let Err(e) = configured {
+        let _ = ip(&["link", "del", "dev", &tap.ifname]);
+        return Err(e);
+    }
+    Ok(true)
 }
 
 impl QemuGuard {
@@ -534,6 +590,9 @@ impl Drop for QemuGuard {
         };
         if let Some(dir) = dir {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(tap) = self.tap.take() {
+            let _ = ip(&["link", "del", "dev", &tap]);
         }
     }
 }
@@ -602,33 +661,30 @@ pub fn start(board: &mut Board) -> Result<Option<QemuGuard>, QemuError> {
         child: None,
         held: false,
     }));
-    let guard = QemuGuard {
+    let mut guard = QemuGuard {
         board: name.clone(),
         machine: shared.clone(),
+        tap: None,
     };
+    if let QemuNetwork::Tap(tap) = &board
+        .spec
+        .hardware
+        .qemu
+        .as_ref()
+        .map(|q| q.network.clone())
+        .unwrap_or_default()
+    {
+        if ensure_tap(tap)? {
+            guard.tap = Some(tap.ifname.clone());
+        }
+    }
     if let Ok(mut all) = machines().lock() {
         all.insert(name.clone(), shared.clone());
     }
-    let gdb_port = {
-        let mut m = shared
-            .lock()
-            .map_err(|_| QemuError::Unknown(name.clone()))?;
-        let mut attempt = 1;
-        loop {
-            match m.start() {
-                Ok(()) => break m.gdb_port,
-                // The free port was taken between the probe and QEMU's
-                // bind: another one, twice at most.
-                Err(QemuError::Exited { ref log, .. })
-                    if m.gdb_port.is_some() && attempt < 3 && log.contains("gdb") =>
-                {
-                    attempt += 1;
-                    m.gdb_port = Some(free_port()?);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    };
+    shared
+        .lock()
+        .map_err(|_| QemuError::Unknown(name.clone()))?
+        .start()?;
     wire(board, &dir, console, line_ending, gdb_port);
     Ok(Some(guard))
 }

@@ -53,25 +53,20 @@ pub struct Device {
 }
 
 impl Device {
-    /// Namespace `name` (at most 12 characters) on the /30 block `block`
-    /// of `subnet` (like `198.19.40`): this host at `.4*block+1`, the device
-    /// at `.4*block+2`, so devices of tests running at once never share
-    /// an address.
-    pub fn new(name: &str, subnet: &str, block: u8) -> Self {
+    /// Namespace `name` (at most 12 characters), device at `subnet.2`,
+    /// this host at `subnet.1` (`subnet` like `198.19.41`).
+    pub fn new(name: &str, subnet: &str) -> Self {
         assert!(name.len() <= 12, "interface names are at most 15 bytes");
-        assert!(block < 64, "a /24 holds 64 blocks of /30");
         let host_if = format!("{name}h");
         let dev_if = format!("{name}d");
-        let host_address = format!("{subnet}.{}", 4 * u32::from(block) + 1);
-        let address = format!("{subnet}.{}", 4 * u32::from(block) + 2);
         let _ = run(&["ip", "netns", "del", name]);
         let _ = run(&["ip", "link", "del", &host_if]);
         run_ok(&["ip", "netns", "add", name]);
         let device = Self {
             name: name.to_string(),
             host_if: host_if.clone(),
-            address: address.clone(),
-            host_address: host_address.clone(),
+            address: format!("{subnet}.2"),
+            host_address: format!("{subnet}.1"),
             dir: tempfile::tempdir().expect("temp dir"),
             children: Vec::new(),
         };
@@ -82,7 +77,7 @@ impl Device {
             "ip",
             "addr",
             "add",
-            &format!("{host_address}/30"),
+            &format!("{subnet}.1/24"),
             "dev",
             &host_if,
         ]);
@@ -92,7 +87,7 @@ impl Device {
             "ip",
             "addr",
             "add",
-            &format!("{address}/30"),
+            &format!("{subnet}.2/24"),
             "dev",
             &dev_if,
         ]);

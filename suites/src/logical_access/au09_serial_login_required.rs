@@ -43,9 +43,10 @@ impl Check for SerialLoginRequired {
         if fresh_boot {
             ctx.power(hilt_harness::transport::power::PowerAction::Cycle)?;
         }
+        let boot = dialogue::boot_time(ctx.board()).max(Duration::from_secs(30));
         let console = ctx.console()?;
         let state = if fresh_boot {
-            dialogue::look(console, &decl, Duration::from_secs(30))?
+            dialogue::look(console, &decl, boot)?
         } else {
             dialogue::wake(console, &decl, STEP)?
         };
