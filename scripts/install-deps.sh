@@ -16,9 +16,13 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # modules the hardened Debian-daemons device's HTTPS and lockout.
 # The ssh2 crate builds its bundled libssh2 against libssl-dev and zlib1g-dev;
 # dropbear-bin and openssh-server are the SSH devices its tests log in to.
-# busybox (telnetd, httpd) and vsftpd are the telnet, HTTP Basic and FTP
-# logins the login-driver tests (harness/tests/login_probes.rs,
-# tests/default_credentials.rs) run with made-up accounts.
+# busybox-static is the busybox (telnetd, httpd) of the login-driver tests
+# (harness/tests/login_probes.rs, tests/default_credentials.rs) and of the
+# Linux QEMU board's initramfs (the two Debian packages conflict, and this
+# one provides `busybox`); vsftpd is their FTP login. qemu-system-x86 and
+# xz-utils (to unpack the kernel) make that board with
+# boards/linux-qemu-x86/build-guest.sh, which its test runs; it fetches
+# Debian's kernel with apt-get download into target/.
 # One line a group, so that each addition stays its own line.
 packages="
 build-essential pkg-config libpcap-dev
@@ -27,8 +31,9 @@ sslscan
 mosquitto mosquitto-clients
 qemu-system-arm ipxe-qemu
 u-boot-qemu
+qemu-system-x86 busybox-static xz-utils
 inetutils-inetd inetutils-telnetd ser2net snmpd libcoap3-bin avahi-daemon minidlna
-busybox vsftpd
+vsftpd
 dnsmasq-base
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client

@@ -1,5 +1,5 @@
 //! AU-01 through the real CLI on a device made of Debian's daemons in a
-//! network namespace (hilt-cr-d1 to d3, /30 blocks of 198.19.41.0/24): busybox telnetd running
+//! network namespace (hilt-cr-d1, 198.19.40.0/24): busybox telnetd running
 //! Debian's `/bin/login` with made-up accounts, mosquitto, Net-SNMP's
 //! snmpd and busybox httpd with HTTP Basic. The weak configuration
 //! (admin/admin on telnet and HTTP, anonymous MQTT, community `public`)
@@ -141,7 +141,7 @@ fn tools() {
 #[test]
 fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one() {
     tools();
-    let mut weak = Device::new("hilt-cr-d1", "198.19.41", 0);
+    let mut weak = Device::new("hilt-cr-d1", "198.19.40");
     start(&mut weak, &Config { weak: true });
     let trial = au01(&weak);
     drop(weak);
@@ -156,7 +156,7 @@ fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one(
         assert!(reason.contains(named), "{named:?} not in {reason}");
     }
 
-    let mut strong = Device::new("hilt-cr-d1", "198.19.41", 0);
+    let mut strong = Device::new("hilt-cr-d1", "198.19.40");
     start(&mut strong, &Config { weak: false });
     let trial = au01(&strong);
     assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{}", strong.logs());
@@ -217,7 +217,7 @@ fn au04(device: &Device) -> serde_json::Value {
 #[test]
 fn au04_passes_telnet_behind_pam_faillock_and_fails_it_without() {
     tools();
-    let mut locking = Device::new("hilt-cr-d2", "198.19.41", 1);
+    let mut locking = Device::new("hilt-cr-d2", "198.19.41");
     locking.accounts(&[("operator", PASSWORD)]);
     std::fs::create_dir_all(locking.path("faillock")).expect("tally dir");
     locking.pam_login(&faillock_stack(&locking.path("faillock")));
@@ -237,7 +237,7 @@ fn au04_passes_telnet_behind_pam_faillock_and_fails_it_without() {
     );
     drop(locking);
 
-    let mut open = Device::new("hilt-cr-d2", "198.19.41", 1);
+    let mut open = Device::new("hilt-cr-d2", "198.19.41");
     open.accounts(&[("operator", PASSWORD)]);
     let a = open.address.clone();
     open.spawn_with_accounts(
@@ -286,7 +286,7 @@ fn au08(device: &Device) -> serde_json::Value {
 }
 
 fn banner_device(issue: &str, anonymous: bool) -> Device {
-    let mut device = Device::new("hilt-cr-d3", "198.19.41", 2);
+    let mut device = Device::new("hilt-cr-d3", "198.19.42");
     device.accounts(&[("operator", PASSWORD)]);
     let issue = device.write("issue", issue).display().to_string();
     let a = device.address.clone();
