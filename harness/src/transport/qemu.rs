@@ -787,6 +787,48 @@ mod tests {
         assert_eq!(escape_opt("/a,b/c"), "/a,,b/c");
     }
 
+    fn machine_args(wiring: Value) -> Vec<String> {
+        let wiring: QemuWiring = serde_json::from_value(wiring).expect("wiring");
+        Machine {
+            wiring,
+            base_dir: PathBuf::from("/boards/x"),
+            dir: PathBuf::from("/tmp/hilt-qemu-x-1"),
+            gdb_port: None,
+            child: None,
+            held: false,
+        }
+        .args()
+    }
+
+    #[test]
+    fn a_tap_network_is_one_card_without_an_option_rom() {
+        let args = machine_args(json!({
+            "system": "qemu-system-x86_64", "machine": "pc",
+            "network": { "tap": { "ifname": "hilt-t0", "host_address": "198.19.10.1/24",
+                                  "mac": "52:54:00:00:00:02" } }
+        }));
+        let after = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+        };
+        assert_eq!(
+            after("-netdev").as_deref(),
+            Some("tap,id=hiltnet0,ifname=hilt-t0,script=no,downscript=no")
+        );
+        assert_eq!(
+            after("-device").as_deref(),
+            Some("e1000,netdev=hiltnet0,romfile=,mac=52:54:00:00:00:02")
+        );
+        assert!(!args.iter().any(|a| a == "-nic"), "{args:?}");
+        // Without a network: no card at all, so no ROM either.
+        let none = machine_args(json!({ "system": "qemu-system-arm", "machine": "virt" }));
+        let at = none.iter().position(|a| a == "-nic").expect("-nic");
+        assert_eq!(none[at + 1], "none");
+        assert!(!none.iter().any(|a| a == "-netdev"), "{none:?}");
+    }
+
     /// A QMP peer that answers each request line with the next script item.
     fn peer(greeting: &'static [u8], replies: Vec<&'static [u8]>) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
