@@ -12,8 +12,8 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # Packages go in without recommends, so what a tool only recommends is
 # named here: ipxe-qemu holds the option ROMs (efi-virtio.rom) QEMU needs
 # for its default NIC, mosquitto-clients the mosquitto_sub the MQTT test uses
-# (and the Debian-daemons device's telemetry client), lighttpd's TLS and PAM
-# modules the hardened Debian-daemons device's HTTPS and lockout.
+# (and the Debian-daemons device's telemetry client), lighttpd-mod-openssl
+# the hardened Debian-daemons device's HTTPS.
 # The ssh2 crate builds its bundled libssh2 against libssl-dev and zlib1g-dev;
 # dropbear-bin and openssh-server are the SSH devices its tests log in to.
 # busybox-static is the busybox (telnetd, httpd) of the login-driver tests
@@ -37,7 +37,7 @@ vsftpd
 dnsmasq-base
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client
-lighttpd lighttpd-mod-openssl lighttpd-mod-authn-pam
+lighttpd lighttpd-mod-openssl
 "
 for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi

@@ -435,9 +435,10 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     assert_eq!(hilt_flows, tshark_flows, "DP-01 plaintext flows vs tshark");
 
     // AU-05: every frame hilt names carries, by tshark's decoding, a
-    // password field (MQTT CONNECT, HTTP Basic) or telnet data (the login
-    // hilt makes; the default password is also the user name, which the
-    // device echoes); and hilt missed no password field tshark decodes.
+    // password field (MQTT CONNECT, HTTP Basic, an SNMP community: hilt
+    // tries the account's password as one) or telnet data (the login hilt
+    // makes; the default password is also the user name, which the device
+    // echoes); and hilt missed no MQTT or HTTP password field tshark decodes.
     let au05 = trial(&record, "AU-05");
     let login = evidence(&run, &record, "AU-05", "login.pcap");
     let named = frames_named(au05["reason"].as_str().unwrap_or_default());
@@ -445,11 +446,11 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     let fields = tshark_frames(&login, "mqtt.passwd || http.authorization");
     let decoded = tshark_frames(
         &login,
-        "mqtt.passwd || http.authorization || (telnet.data && tcp.port == 23)",
+        "mqtt.passwd || http.authorization || snmp.community || (telnet.data && tcp.port == 23)",
     );
     assert!(
         named.is_subset(&decoded) && fields.is_subset(&named),
-        "AU-05 names frames {named:?}; tshark decodes password fields in {fields:?}, and with telnet data {decoded:?}"
+        "AU-05 names frames {named:?}; tshark decodes password fields in {fields:?}, and with SNMP communities and telnet data {decoded:?}"
     );
     assert!(
         named
