@@ -16,3 +16,4 @@ fi
 ip link del "$HOSTIF" 2>/dev/null || true
 ip netns del "$NS" 2>/dev/null || true
 rm -rf "$RUN"
+rmdir "$(dirname "$RUN")" 2>/dev/null || true

@@ -12,3 +12,4 @@ if [ -f "$RUN/pid" ]; then
     fi
 fi
 rm -rf "$RUN"
+rmdir "$(dirname "$RUN")" 2>/dev/null || true
