@@ -18,6 +18,7 @@ pub mod pem;
 mod recorder;
 pub mod rogue;
 pub mod scan;
+pub mod snmp;
 pub mod ssh;
 pub mod stop;
 pub mod suites;

@@ -32,6 +32,8 @@ use serde::Serialize;
 
 use crate::error::NetError;
 use crate::link::Link;
+use crate::snmp::{ber_uint, read_tlv};
+pub use crate::snmp::{snmp_get_sysdescr, snmp_v3_discovery};
 use crate::stop::Stop;
 
 /// Answer bytes kept per probe.
@@ -354,112 +356,7 @@ pub fn printable(data: &[u8]) -> String {
         .collect()
 }
 
-// ---- SNMP (BER, X.690) ----
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 128 {
-        out.push(n as u8);
-    } else if n < 256 {
-        out.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn ber_int(v: u32) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 3 && bytes[start] == 0 && bytes[start + 1] & 0x80 == 0 {
-        start += 1;
-    }
-    let mut c = bytes[start..].to_vec();
-    if c[0] & 0x80 != 0 {
-        c.insert(0, 0);
-    }
-    tlv(0x02, &c)
-}
-
-/// SNMPv2c GetRequest for sysDescr.0 (1.3.6.1.2.1.1.1.0).
-pub fn snmp_get_sysdescr(community: &[u8], request_id: u32) -> Vec<u8> {
-    let oid = tlv(0x06, &[0x2b, 6, 1, 2, 1, 1, 1, 0]);
-    let varbind = tlv(0x30, &[oid, vec![0x05, 0x00]].concat());
-    let varbinds = tlv(0x30, &varbind);
-    let pdu = tlv(
-        0xa0,
-        &[ber_int(request_id), ber_int(0), ber_int(0), varbinds].concat(),
-    );
-    tlv(0x30, &[ber_int(1), tlv(0x04, community), pdu].concat())
-}
-
-/// Reads one TLV: (tag, content, rest).
-fn read_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *data.first()?;
-    let first = *data.get(1)?;
-    let (len, hdr) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let k = usize::from(first & 0x7f);
-        if k == 0 || k > 3 {
-            return None;
-        }
-        let mut l = 0usize;
-        for i in 0..k {
-            l = (l << 8) | usize::from(*data.get(2 + i)?);
-        }
-        (l, 2 + k)
-    };
-    let end = hdr.checked_add(len)?;
-    let content = data.get(hdr..end)?;
-    Some((tag, content, &data[end..]))
-}
-
-fn ber_uint(c: &[u8]) -> Option<u64> {
-    if c.is_empty() || c.len() > 8 {
-        return None;
-    }
-    Some(c.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
-}
-
-/// SNMPv3 engine discovery (RFC 3414 section 4): a reportable,
-/// noAuthNoPriv GetRequest with an empty engine id and user name and no
-/// variable; an agent answers with a Report carrying its engine id.
-pub fn snmp_v3_discovery(msg_id: u32) -> Vec<u8> {
-    let header = tlv(
-        0x30,
-        &[
-            ber_int(msg_id),
-            ber_int(65507),
-            tlv(0x04, &[0x04]), // reportable, noAuthNoPriv
-            ber_int(3),         // USM
-        ]
-        .concat(),
-    );
-    let usm = tlv(
-        0x30,
-        &[
-            tlv(0x04, &[]),
-            ber_int(0),
-            ber_int(0),
-            tlv(0x04, &[]),
-            tlv(0x04, &[]),
-            tlv(0x04, &[]),
-        ]
-        .concat(),
-    );
-    let pdu = tlv(
-        0xa0,
-        &[ber_int(msg_id), ber_int(0), ber_int(0), tlv(0x30, &[])].concat(),
-    );
-    let scoped = tlv(0x30, &[tlv(0x04, &[]), tlv(0x04, &[]), pdu].concat());
-    tlv(
-        0x30,
-        &[ber_int(3), header, tlv(0x04, &usm), scoped].concat(),
-    )
-}
+// ---- SNMP (BER encoding in crate::snmp) ----
 
 fn hex_bytes(data: &[u8]) -> String {
     data.iter().map(|b| format!("{b:02x}")).collect()
