@@ -13,12 +13,15 @@
 
 #[path = "support/hilt_cli.rs"]
 mod hilt_cli;
+#[path = "support/third_party.rs"]
+mod third_party_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use hilt_cli::{text, HILT};
+use third_party_support::{processes_mentioning, verdict_table};
 
 /// The tap the board file names; 198.19.10.0/24 is this test's subnet.
 const TAP: &str = "hilt-ql0";
@@ -94,48 +97,6 @@ impl Drop for TapGuard {
 
 fn tap_exists() -> bool {
     Path::new("/sys/class/net").join(TAP).exists()
-}
-
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if line.contains(needle) {
-                found.push(format!("{}: {line}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
-/// The board's verdict table in docs/third-party.md (the format
-/// tests/third_party.rs reads): catalogue id -> verdict.
-fn verdict_table(doc: &str, dir: &str) -> Option<BTreeMap<String, String>> {
-    let heading = format!("### {dir}");
-    let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading).skip(1);
-    let header = lines.find(|l| l.starts_with('|') || l.starts_with('#'))?;
-    let cells = |line: &str| -> Vec<String> {
-        line.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    if cells(header).get(..3)? != ["check", "verdict", "why"] {
-        return None;
-    }
-    let mut table = BTreeMap::new();
-    for line in lines.skip(1).take_while(|l| l.starts_with('|')) {
-        let row = cells(line);
-        let (id, verdict) = (row.first()?.clone(), row.get(1)?.clone());
-        assert!(
-            table.insert(id.clone(), verdict).is_none(),
-            "{dir}: {id} twice in the table"
-        );
-    }
-    Some(table)
 }
 
 /// `nistir-8259a` with smaller repeat counts and a timeout floor that

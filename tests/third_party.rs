@@ -15,44 +15,18 @@
 
 #[path = "support/hilt_cli.rs"]
 mod hilt_cli;
+#[path = "support/third_party.rs"]
+mod third_party_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hilt_cli::{hilt_with, record, text};
+use third_party_support::verdict_table;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The verdict table under `### <dir>` in `doc`: catalogue id -> verdict.
-/// `None` when the heading or its table is missing.
-fn verdict_table(doc: &str, dir: &str) -> Option<BTreeMap<String, String>> {
-    let heading = format!("### {dir}");
-    let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading).skip(1);
-    // Prose until the table's header; another heading first means no table.
-    let header = lines.find(|l| l.starts_with('|') || l.starts_with('#'))?;
-    let cells = |line: &str| -> Vec<String> {
-        line.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    if cells(header).get(..3)? != ["check", "verdict", "why"] {
-        return None;
-    }
-    let mut table = BTreeMap::new();
-    for line in lines.skip(1).take_while(|l| l.starts_with('|')) {
-        let row = cells(line);
-        let (id, verdict) = (row.first()?.clone(), row.get(1)?.clone());
-        assert!(
-            table.insert(id.clone(), verdict).is_none(),
-            "{dir}: {id} twice in the table"
-        );
-    }
-    Some(table)
 }
 
 /// Whether the tools a device needs are here; otherwise the test fails

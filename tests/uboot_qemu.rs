@@ -8,6 +8,8 @@
 
 #[path = "support/hilt_cli.rs"]
 mod hilt_cli;
+#[path = "support/third_party.rs"]
+mod third_party_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hilt_cli::{text, HILT};
+use third_party_support::{processes_mentioning, verdict_table};
 
 const BIOS: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 
@@ -38,45 +41,6 @@ fn tools_present() -> bool {
     assert!(std::env::var_os("HILT_ALLOW_SKIP").is_some(), "{why}");
     eprintln!("note: {why}; skipping");
     false
-}
-
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if line.contains(needle) {
-                found.push(format!("{}: {line}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
-/// The verdict table under `### <dir>` in `doc` (the format
-/// docs/third-party.md describes; as tests/third_party.rs reads it).
-fn verdict_table(doc: &str, dir: &str) -> Option<BTreeMap<String, String>> {
-    let heading = format!("### {dir}");
-    let mut lines = doc.lines().skip_while(|l| l.trim_end() != heading).skip(1);
-    let header = lines.find(|l| l.starts_with('|') || l.starts_with('#'))?;
-    let cells = |line: &str| -> Vec<String> {
-        line.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    if cells(header).get(..3)? != ["check", "verdict", "why"] {
-        return None;
-    }
-    let mut table = BTreeMap::new();
-    for line in lines.skip(1).take_while(|l| l.starts_with('|')) {
-        let row = cells(line);
-        let (id, verdict) = (row.first()?.clone(), row.get(1)?.clone());
-        assert!(table.insert(id.clone(), verdict).is_none(), "{id} twice");
-    }
-    Some(table)
 }
 
 /// A console transcript (`+seconds < text` from the device, `> text` to
