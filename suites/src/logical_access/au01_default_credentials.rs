@@ -488,7 +488,7 @@ fn verdict(judged: Vec<Judged>, tried: &[String]) -> Result<Finding, CheckError>
     } else {
         Finding::pass(
             format!(
-                "no default credential got in on {} interface(s); the declared accounts did",
+                "no default credential got in on {} interface(s), each shown able to let a login in or to take no password at all (its control is in the observation)",
                 held.len()
             ),
             observed,

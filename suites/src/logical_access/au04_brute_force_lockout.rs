@@ -203,7 +203,7 @@ impl Check for BruteForceLockout {
         }
         if unstopped.is_empty() {
             Ok(Finding::pass(
-                "every login locked or slowed after the failures, and let the right password in afterwards",
+                "every login that takes passwords locked or slowed after the failures and let the right password in afterwards; any that takes none is named in the observation",
                 observed,
             ))
         } else {
