@@ -176,30 +176,7 @@ mod tests {
     }
 
     fn record(trials: Vec<TrialRecord>) -> RunRecord {
-        RunRecord {
-            format: RECORD_FORMAT,
-            schema_version: RECORD_SCHEMA_VERSION.into(),
-            run_id: "r".into(),
-            tool: ToolInfo {
-                name: "hilt".into(),
-                version: "0".into(),
-                command: vec![],
-                host: "h".into(),
-            },
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: None,
-            complete: true,
-            interrupted: None,
-            suite: SuiteInfo {
-                name: "s".into(),
-                file: None,
-                sha256: None,
-            },
-            report: ReportInfo::default(),
-            environment: Environment::default(),
-            boards: vec![BoardInfo::new("b", "m", "f", "0")],
-            trials,
-        }
+        sample_record(vec![BoardInfo::new("b", "m", "f", "0")], trials)
     }
 
     #[test]

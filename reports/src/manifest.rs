@@ -603,29 +603,9 @@ mod tests {
     use crate::record::*;
 
     fn record_with(evidence: EvidenceRecord) -> RunRecord {
-        RunRecord {
-            format: RECORD_FORMAT,
-            schema_version: RECORD_SCHEMA_VERSION.into(),
-            run_id: "r".into(),
-            tool: ToolInfo {
-                name: "hilt".into(),
-                version: "0".into(),
-                command: vec![],
-                host: "h".into(),
-            },
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: None,
-            complete: true,
-            interrupted: None,
-            suite: SuiteInfo {
-                name: "s".into(),
-                file: None,
-                sha256: None,
-            },
-            report: ReportInfo::default(),
-            environment: Environment::default(),
-            boards: vec![],
-            trials: vec![TrialRecord {
+        sample_record(
+            vec![],
+            vec![TrialRecord {
                 name: "b::c::t".into(),
                 board: "b".into(),
                 check: "c::t".into(),
@@ -646,7 +626,7 @@ mod tests {
                 board_left: None,
                 applicability: None,
             }],
-        }
+        )
     }
 
     #[test]

@@ -603,3 +603,32 @@ pub fn default_methods() -> Vec<MethodRef> {
         ),
     ]
 }
+
+/// A run record for unit tests: fixed run metadata around `boards` and `trials`.
+#[cfg(test)]
+pub(crate) fn sample_record(boards: Vec<BoardInfo>, trials: Vec<TrialRecord>) -> RunRecord {
+    RunRecord {
+        format: RECORD_FORMAT,
+        schema_version: RECORD_SCHEMA_VERSION.into(),
+        run_id: "r".into(),
+        tool: ToolInfo {
+            name: "hilt".into(),
+            version: "0".into(),
+            command: vec![],
+            host: "h".into(),
+        },
+        started_at: "2026-01-01T00:00:00Z".into(),
+        finished_at: None,
+        complete: true,
+        interrupted: None,
+        suite: SuiteInfo {
+            name: "s".into(),
+            file: None,
+            sha256: None,
+        },
+        report: ReportInfo::default(),
+        environment: Environment::default(),
+        boards,
+        trials,
+    }
+}
