@@ -17,8 +17,11 @@
 //!
 //! Needs root, iproute2, nftables, snmpd, python3, socat.
 
+#[path = "support/command.rs"]
+mod command;
+use command::{require_tool, run, run_ok};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/hilt_cli.rs"]
@@ -30,36 +33,6 @@ const HOST_IF: &str = "huau07x";
 const NS_IF: &str = "huau07y";
 const HOST: &str = "198.19.33.1";
 const DEVICE: &str = "198.19.33.2";
-
-fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` on PATH (scripts/install-deps.sh installs it)"
-    );
-}
-
-fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn run_ok(cmd: &[&str]) {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The device: a namespace behind a veth pair, its daemons; all removed on drop.
 struct Device {

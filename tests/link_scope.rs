@@ -16,9 +16,12 @@
 //! while the link is down must show up in the trap's capture, so an empty
 //! capture means something. Needs root, iproute2, openssl, python3, tshark, socat.
 
+#[path = "support/command.rs"]
+mod command;
+use command::{require_tool, run, run_ok};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HILT: &str = env!("CARGO_BIN_EXE_hilt");
@@ -29,36 +32,6 @@ const BOARD: &str = "198.18.50.2";
 const HOST: &str = "198.18.50.1";
 const TRAP: &str = "198.18.51.2";
 const LINK: &str = "hb0";
-
-fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` on PATH (scripts/install-deps.sh installs it)"
-    );
-}
-
-fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn run_ok(cmd: &[&str]) {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A network namespace, deleted (with its processes) on drop.
 struct Netns {

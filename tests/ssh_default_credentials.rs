@@ -13,6 +13,8 @@
 //!
 //! Needs root, dropbear-bin, openssh-client, openssl.
 
+#[path = "support/command.rs"]
+mod command;
 #[path = "support/hilt_cli.rs"]
 mod hilt_cli;
 #[path = "support/ssh_server.rs"]

@@ -17,9 +17,12 @@
 //! handshakes is INCONCLUSIVE naming the probes it left unanswered.
 //! Needs root (a namespace), openssl, sslscan and python3.
 
+#[path = "support/command.rs"]
+mod command;
+use command::{run, run_ok};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -34,22 +37,6 @@ const NS_IF: &str = "hilt-tv0d";
 const HOST: &str = "198.19.30.1";
 const DEVICE: &str = "198.19.30.2";
 const PORT: u16 = 4433;
-
-fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn run_ok(cmd: &[&str]) {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        text(&out.stderr)
-    );
-}
 
 fn have(tool: &str) -> bool {
     Command::new("sh")

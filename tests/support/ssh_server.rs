@@ -8,9 +8,10 @@
 //! Shared by hilt-net's SSH tests and the CLI tests (`#[path]`).
 #![allow(dead_code)]
 
+use super::command::{run, run_ok};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Fails the test with the install hint when `tool` is missing.
@@ -27,23 +28,6 @@ pub fn require(tool: &str) {
         "this test needs `{tool}`, which is not on PATH \
          (scripts/install-deps.sh installs it: dropbear-bin, openssh-server, openssh-client)"
     );
-}
-
-fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn run_ok(cmd: &[&str]) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A namespace `hilt-ssh-<tag>` behind a veth pair on a /30: this host is
