@@ -4,6 +4,8 @@
 //! passwords, port 2022 public keys only. Needs root, dropbear-bin,
 //! openssh-client and openssl.
 
+#[path = "../../tests/support/command.rs"]
+mod command;
 #[path = "../../tests/support/ssh_server.rs"]
 mod ssh_server;
 

@@ -7,6 +7,8 @@
 //! (helper ssh's), namespaces hilt-ssh-n1..n4. An expired password
 //! (PAM asks for a new one) is neither a login nor a refusal.
 
+#[path = "../../../tests/support/command.rs"]
+mod command;
 #[path = "../../../tests/support/ssh_server.rs"]
 mod ssh_server;
 
