@@ -23,6 +23,8 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # xz-utils (to unpack the kernel) make that board with
 # boards/linux-qemu-x86/build-guest.sh, which its test runs; it fetches
 # Debian's kernel with apt-get download into target/.
+# protobuf-compiler is the protoc that generates hilt-labgrid's gRPC client
+# (harness/labgrid/build.rs) from its proto file.
 # One line a group, so that each addition stays its own line.
 packages="
 build-essential pkg-config libpcap-dev
@@ -38,6 +40,7 @@ dnsmasq-base
 python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client
 lighttpd lighttpd-mod-openssl
+protobuf-compiler
 "
 for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
@@ -69,6 +72,13 @@ fi
 if ! python3 -c "import smpclient" 2>/dev/null; then
     echo "install-deps: pip install smpclient[serial]"
     pip_install "smpclient[serial]"
+fi
+
+# labgrid (its coordinator, exporter and client): the lab hilt-labgrid's
+# client is tested against (harness/labgrid/tests, tests/labgrid.rs).
+if ! command -v labgrid-coordinator >/dev/null 2>&1; then
+    echo "install-deps: pip install labgrid"
+    pip_install labgrid
 fi
 
 # Rust: the machine's toolchain, or rustup's if none.
