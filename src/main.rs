@@ -123,7 +123,7 @@ struct RunArgs {
     /// Suite name (from suites/) or path to a suite file.
     #[arg(long, default_value = "nistir-8259a")]
     suite: String,
-    /// Folder that receives `<run-id>/record.json`, `junit.xml` and evidence.
+    /// Folder that receives `<run-id>/record.json`, `junit.xml`, `report.html` and evidence.
     #[arg(long, default_value = "hilt-out")]
     out: PathBuf,
     /// Sign the run's manifest.json with this Ed25519 key: `env:NAME` or
@@ -331,6 +331,9 @@ fn run_boards(
         Ok(outcome) => {
             if let Some(dir) = &outcome.run_dir {
                 if !listing {
+                    if let Err(e) = report_cmd::write_html(dir) {
+                        return fail(e);
+                    }
                     // Last, once every other file of the run folder is final.
                     if let Err(e) = hilt_reports::manifest::Manifest::write(dir, sign_key) {
                         return fail(format!("writing the manifest: {e}"));
@@ -384,6 +387,11 @@ fn print_summary(dir: &Path, sign_key: Option<&hilt_reports::manifest::SigningKe
     }
     let _ = writeln!(out, "record: {}", dir.join("record.json").display());
     let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
+    let _ = writeln!(
+        out,
+        "report: {}",
+        dir.join(report_cmd::HTML_REPORT).display()
+    );
     let signed = sign_key
         .map(|k| format!(" (signed by {})", k.fingerprint()))
         .unwrap_or_default();

@@ -150,7 +150,8 @@ fn verify_names_every_changed_missing_or_added_file_and_the_wrong_key() {
         .expect("one run folder")
         .path();
 
-    // What the manifest lists: the record, junit, and every evidence file.
+    // What the manifest lists: the record, junit, the HTML report, and
+    // every evidence file.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).expect("manifest"))
             .expect("manifest is JSON");
@@ -162,6 +163,7 @@ fn verify_names_every_changed_missing_or_added_file_and_the_wrong_key() {
         .collect();
     assert!(listed.contains(&"record.json".to_string()), "{listed:?}");
     assert!(listed.contains(&"junit.xml".to_string()), "{listed:?}");
+    assert!(listed.contains(&"report.html".to_string()), "{listed:?}");
     let record = hilt_cli::record(d);
     let evidence: Vec<String> = record["trials"]
         .as_array()

@@ -5,9 +5,10 @@
 //! knowledge of boards, transports or checks beyond the data they leave.
 
 pub mod escape;
+pub mod html;
 pub mod junit;
 pub mod manifest;
 pub mod record;
 
-pub use escape::escape_controls;
+pub use escape::{escape_controls, escape_html};
 pub use record::*;

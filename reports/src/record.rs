@@ -632,3 +632,43 @@ pub(crate) fn sample_record(boards: Vec<BoardInfo>, trials: Vec<TrialRecord>) ->
         trials,
     }
 }
+
+/// A trial for unit tests: `board::check` with the given catalogue id,
+/// 8259A elements, EN 303 645 provisions and verdict; one second long, no
+/// evidence.
+#[cfg(test)]
+pub(crate) fn sample_trial(
+    board: &str,
+    catalogue_id: &str,
+    elements: &[&str],
+    provisions: &[&str],
+    verdict: Verdict,
+) -> TrialRecord {
+    let check = format!("capability::{}", catalogue_id.to_lowercase());
+    TrialRecord {
+        name: format!("{board}::{check}"),
+        board: board.into(),
+        check,
+        catalogue_id: catalogue_id.into(),
+        title: format!("{catalogue_id} title"),
+        references: References {
+            nistir_8259a: elements.iter().map(|e| e.to_string()).collect(),
+            en_303_645: provisions.iter().map(|p| p.to_string()).collect(),
+            ts_103_701: vec![],
+            cra_annex_i: vec![],
+        },
+        applicability: None,
+        verdict,
+        reason: format!("{catalogue_id} reason"),
+        expected: format!("{catalogue_id} expected"),
+        observed: format!("{catalogue_id} observed"),
+        measurements: BTreeMap::new(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        finished_at: "2026-01-01T00:00:01Z".into(),
+        start_offset_ms: 0,
+        end_offset_ms: 1000,
+        duration_ms: 1000,
+        evidence: vec![],
+        board_left: None,
+    }
+}
