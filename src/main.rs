@@ -3,6 +3,7 @@
 
 mod board_check;
 mod image_cmd;
+mod rack_cmd;
 mod report_cmd;
 mod signals;
 mod sim;
@@ -80,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: report_cmd::ReportCommand,
     },
+    /// The boards of this host: who holds which lease.
+    Rack {
+        #[command(subcommand)]
+        command: rack_cmd::RackCommand,
+    },
     /// Manage simulated reference boards (runs `hilt-sim`).
     #[command(disable_help_flag = true)]
     Sim {
@@ -141,6 +147,16 @@ struct RunArgs {
     /// Firmware flaw for the simulated boards (see `hilt sim firmware --list-flaws`).
     #[arg(long)]
     sim_flaw: Option<String>,
+    /// Before each board's suite, check that its console and declared
+    /// services answer and that it runs its golden image; a board that
+    /// fails is quarantined (its trials INCONCLUSIVE, not run) and the
+    /// others go on. The findings are in the record (`boards[].health`).
+    #[arg(long)]
+    health_check: bool,
+    /// Seconds to wait for boards another hilt on this host has leased
+    /// (default: none, the run stops naming the holder).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    lease_wait: u64,
     /// cargo-test style selection after `--`: FILTER... (any of them; a trial-name
     /// substring or a catalogue id such as AU-07), --exact, --skip PATTERN,
     /// --list, --test-threads N (boards run at once), --ignored (only
@@ -173,6 +189,7 @@ fn main() -> ExitCode {
         Command::Schema { kind } => schema(kind),
         Command::Image { command } => image_cmd::run(command).unwrap_or_else(fail),
         Command::Report { command } => report_cmd::run(command),
+        Command::Rack { command } => rack_cmd::run(command),
         Command::Sim { args } => sim::passthrough(&args),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
@@ -264,6 +281,19 @@ fn run_boards(
         return fail(e);
     }
     let listing = test_args.list;
+    // Every board exclusive to this run until it ends (the kernel drops
+    // the leases when hilt exits, however it exits).
+    let _leases = if listing {
+        None
+    } else {
+        match hilt_harness::rack::lease::acquire(
+            &boards,
+            std::time::Duration::from_secs(args.lease_wait),
+        ) {
+            Ok(leases) => Some(leases),
+            Err(e) => return fail(e),
+        }
+    };
     // QEMU boards: their machines run from here until the guards drop
     // after the run (and die with hilt if it is killed).
     let mut machines = Vec::new();
@@ -315,6 +345,10 @@ fn run_boards(
         command: std::env::args().collect(),
         interrupted,
         restore: Some(Arc::new(hilt_suites::restore::GoldenImage)),
+        health: args.health_check.then(|| {
+            Arc::new(hilt_suites::health::BoardHealth)
+                as Arc<dyn hilt_harness::rack::health::HealthCheck>
+        }),
         print_trials: true,
         description: runner::RunDescription {
             report,

@@ -161,7 +161,7 @@ fn full_rack_run_record_validates_against_its_schema() {
     .expect("suite");
     let out_dir = dir.path().join("out");
     let out = Command::new(HILT)
-        .args(["run", "--sim-count", "2", "--suite"])
+        .args(["run", "--sim-count", "2", "--health-check", "--suite"])
         .arg(&suite)
         .arg("--lab-info")
         .arg(&lab_file)
@@ -179,7 +179,12 @@ fn full_rack_run_record_validates_against_its_schema() {
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("JSON");
 
-    // A full run on a rack: two boards, every trial finished.
+    // A full run on a rack: two boards, each healthy before its suite,
+    // every trial finished.
+    for board in record["boards"].as_array().into_iter().flatten() {
+        assert!(board["health"]["items"].is_array(), "{board}");
+        assert!(board["health"]["quarantined"].is_null(), "{board}");
+    }
     assert_eq!(
         record["boards"].as_array().map(Vec::len),
         Some(2),

@@ -515,6 +515,7 @@ fn run_quoting_checks(dir: &Path) {
         command: vec!["test".into()],
         interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,
+        health: None,
         print_trials: true,
         description: Default::default(),
     })

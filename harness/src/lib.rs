@@ -8,6 +8,7 @@ pub mod driver;
 pub mod evidence;
 pub mod outcome;
 pub mod params;
+pub mod rack;
 pub mod registry;
 pub mod runner;
 pub mod scrub;

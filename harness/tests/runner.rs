@@ -182,6 +182,7 @@ fn run_with(
         command: vec!["test".into()],
         interrupted: extra.interruption,
         restore: extra.restore,
+        health: None,
         print_trials: false,
         description: Default::default(),
     })
@@ -728,6 +729,7 @@ fn an_overflowing_timeout_is_refused_before_anything_runs() {
         command: vec!["test".into()],
         interrupted: Interruption::new(),
         restore: None,
+        health: None,
         print_trials: false,
         description: Default::default(),
     });

@@ -19,11 +19,11 @@ pub const RECORD_FORMAT: u32 = 1;
 /// The record schema's version, `FORMAT.MINOR`: the major part is
 /// [`RECORD_FORMAT`]; the minor part grows when fields are added (a reader
 /// of 1.0 records reads 1.1 ones).
-pub const RECORD_SCHEMA_VERSION: &str = "1.1";
+pub const RECORD_SCHEMA_VERSION: &str = "1.2";
 
 /// The `$id` of the record's JSON Schema (`hilt schema record`). A name,
 /// not a place to fetch: `.invalid` never resolves.
-pub const RECORD_SCHEMA_ID: &str = "https://hilt.invalid/schema/record/1.1.json";
+pub const RECORD_SCHEMA_ID: &str = "https://hilt.invalid/schema/record/1.2.json";
 
 fn schema_version_1_0() -> String {
     "1.0".into()
@@ -356,6 +356,50 @@ pub struct BoardInfo {
     /// filled by checks that read it; keys as the checks name them.
     #[serde(default)]
     pub observed_identity: BTreeMap<String, String>,
+    /// The health check before the board's suite, when one ran: a board
+    /// that fails it is quarantined, and its trials are INCONCLUSIVE (a
+    /// board fault) without being run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<BoardHealthRecord>,
+}
+
+/// What the health check before a board's suite found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BoardHealthRecord {
+    /// Why the board was quarantined (its trials not run); absent when it
+    /// was healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<String>,
+    /// Each part of the check, in order.
+    pub items: Vec<HealthItem>,
+    /// Evidence the check left (the console transcript).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+/// One part of the health check: the console, one declared service, the
+/// running image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthItem {
+    /// What was checked (`console`, `service https 443/tcp`, `running image`).
+    pub what: String,
+    /// `ok`, `failed` (the board is quarantined) or `unknown` (the board
+    /// cannot tell).
+    pub status: HealthStatus,
+    /// What was seen, or why it could not be told.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Shown as the board file says.
+    Ok,
+    /// Shown otherwise: the board is quarantined.
+    Failed,
+    /// The board cannot tell (nothing wired or declared to ask it):
+    /// recorded as such, neither passed nor failed.
+    Unknown,
 }
 
 /// One (board, check) pair.
@@ -540,6 +584,7 @@ impl BoardInfo {
             condition: None,
             probe: None,
             observed_identity: BTreeMap::new(),
+            health: None,
         }
     }
 }

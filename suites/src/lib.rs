@@ -17,6 +17,7 @@ mod console;
 pub mod data_protection;
 pub mod device_configuration;
 pub mod device_identification;
+pub mod health;
 pub mod liveness;
 pub mod logical_access;
 mod logins;

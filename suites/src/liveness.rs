@@ -211,8 +211,32 @@ fn exchange_once(
     }
 }
 
+/// Whether one declared TCP service answers: with the strongest exchange
+/// it allows (TLS handshake, HTTP response, greeting), or for a service
+/// without one, a completed connection.
+pub(crate) fn service_answers(
+    ctx: &CheckContext,
+    link: &Link,
+    interface: &InterfaceDecl,
+) -> Result<String, String> {
+    match exchange_for(interface) {
+        Some(exchange) => network_control(ctx, link, interface.port, exchange),
+        None => {
+            let started = Instant::now();
+            link.tcp_connect(interface.port, CONTROL_TIMEOUT)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "{} accepted a connection in {} ms (no exchange known for {})",
+                link.to(interface.port),
+                started.elapsed().as_millis(),
+                interface.service
+            ))
+        }
+    }
+}
+
 /// The console answers: it comes to rest at a login or shell prompt.
-fn console_control(ctx: &mut CheckContext) -> Result<String, String> {
+pub(crate) fn console_control(ctx: &mut CheckContext) -> Result<String, String> {
     let decl = ctx.console_decl().map_err(|e| e.to_string())?;
     let console = ctx.console().map_err(|e| e.to_string())?;
     let state = hilt_harness::driver::console::wake(console, &decl, CONTROL_TIMEOUT)

@@ -119,6 +119,7 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
             interrupted: config.interrupted.clone(),
             run_dir: run_dir.clone(),
             restore: config.restore.clone(),
+            health: config.health.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("board-{}", plan.boards[index].name()))
@@ -359,6 +360,7 @@ struct BoardWorker {
     interrupted: Interruption,
     run_dir: std::path::PathBuf,
     restore: Option<Arc<dyn Restore>>,
+    health: Option<Arc<dyn crate::rack::health::HealthCheck>>,
 }
 
 /// What one check's thread hands back.
@@ -415,7 +417,10 @@ impl BoardWorker {
     fn run(self) {
         self.slots.acquire();
         let _end = WorkerEnd(&self);
-        let mut health = BoardHealth::Usable;
+        let mut health = match self.health_check() {
+            Some(why) => BoardHealth::Unusable(why),
+            None => BoardHealth::Usable,
+        };
         for trial in &self.trials {
             if self.interrupted.is_raised() {
                 break;
@@ -444,6 +449,31 @@ impl BoardWorker {
                 }
             }
         }
+    }
+
+    /// The health check before the board's suite, when it has trials to
+    /// run; its findings go to the record. Returns why the board is
+    /// quarantined, if it is.
+    fn health_check(&self) -> Option<String> {
+        let check = self.health.clone()?;
+        let runs_any = self
+            .trials
+            .iter()
+            .any(|t| t.applicability == Applicability::Applicable && t.setup_fault.is_none());
+        if !runs_any || self.interrupted.is_raised() {
+            return None;
+        }
+        self.progress.start(self.index, "health check");
+        let found =
+            crate::rack::health::run(check, self.board.clone(), &self.run_dir, &self.interrupted);
+        let quarantined = found.quarantined.clone();
+        let name = self.board.name().to_string();
+        self.state.update(|record| {
+            if let Some(board) = record.boards.iter_mut().find(|b| b.name == name) {
+                board.health = Some(found);
+            }
+        });
+        quarantined.map(|why| format!("quarantined: {why}"))
     }
 
     fn run_trial(

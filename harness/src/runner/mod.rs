@@ -17,7 +17,7 @@ mod progress;
 mod select;
 mod state;
 
-pub use aftercare::RESTORE_BUDGET;
+pub use aftercare::{panic_message, RESTORE_BUDGET};
 pub use coverage::{coverage, CheckCoverage, CoverageStatus};
 pub use describe::RunDescription;
 pub use execute::INTERRUPTED_EXIT;
@@ -67,6 +67,9 @@ pub struct RunConfig {
     /// still run), and writes an incomplete record naming the signal.
     pub interrupted: crate::stop::Interruption,
     pub restore: Option<Arc<dyn Restore>>,
+    /// Asked of each board before its suite; a board that fails it is
+    /// quarantined (its trials INCONCLUSIVE, not run), the others go on.
+    pub health: Option<Arc<dyn crate::rack::health::HealthCheck>>,
     /// Print cargo-test style lines per trial on stdout (the CLI does;
     /// embedders and tests read the record instead).
     pub print_trials: bool,
