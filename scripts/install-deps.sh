@@ -25,6 +25,8 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # Debian's kernel with apt-get download into target/.
 # protobuf-compiler is the protoc that generates hilt-labgrid's gRPC client
 # (harness/labgrid/build.rs) from its proto file.
+# chromium loads the HTML report headless (tests/html_report.rs: console
+# messages, the DOM after load, a screenshot and a PDF).
 # One line a group, so that each addition stays its own line.
 packages="
 build-essential pkg-config libpcap-dev
@@ -41,6 +43,7 @@ python3-pip
 libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client
 lighttpd lighttpd-mod-openssl
 protobuf-compiler
+chromium
 "
 for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi
