@@ -14,7 +14,7 @@
 mod markup;
 mod summary;
 
-use crate::record::{BoardInfo, EvidenceRecord, RunRecord, TrialRecord, Verdict};
+use crate::record::{BoardInfo, EvidenceRecord, HealthStatus, RunRecord, TrialRecord, Verdict};
 use markup::{Href, Html};
 use summary::{Group, Status, Tally};
 
@@ -345,6 +345,24 @@ fn item(html: &mut Html, board: &BoardInfo) {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     row_or(html, "Observed identity", joined(&observed).as_deref());
+    if let Some(health) = &board.health {
+        let mut text = match &health.quarantined {
+            Some(why) => format!("QUARANTINED, its trials not run: {why}"),
+            None => "healthy".to_string(),
+        };
+        for item in &health.items {
+            let status = match item.status {
+                HealthStatus::Ok => "ok",
+                HealthStatus::Failed => "FAILED",
+                HealthStatus::Unknown => "unknown",
+            };
+            text.push_str(&format!("\n{}: {status}: {}", item.what, item.detail));
+        }
+        row(html, "Health check before the suite", &text, false);
+        if !health.evidence.is_empty() {
+            evidence_row(html, &health.evidence);
+        }
+    }
     html.close("tbody");
     html.close("table");
 }
@@ -541,14 +559,22 @@ fn finding(html: &mut Html, index: usize, trial: &TrialRecord) {
         ),
         false,
     );
+    evidence_row(html, &trial.evidence);
+    html.close("tbody");
+    html.close("table");
+    html.close("section");
+}
+
+/// A key-value row listing evidence files, linked, with their hashes.
+fn evidence_row(html: &mut Html, files: &[EvidenceRecord]) {
     html.open("tr", &[]);
     html.element("th", &[], "Evidence");
     html.open("td", &[]);
-    if trial.evidence.is_empty() {
+    if files.is_empty() {
         html.text("none recorded");
     } else {
         html.open("ul", &[]);
-        for evidence in &trial.evidence {
+        for evidence in files {
             html.open("li", &[]);
             evidence_link(html, evidence);
             let mut text = format!(" {}", evidence.description);
@@ -568,9 +594,6 @@ fn finding(html: &mut Html, index: usize, trial: &TrialRecord) {
     }
     html.close("td");
     html.close("tr");
-    html.close("tbody");
-    html.close("table");
-    html.close("section");
 }
 
 fn references(trial: &TrialRecord) -> String {
@@ -628,13 +651,18 @@ fn evidence_manifest(html: &mut Html, record: &RunRecord) {
     html.element(
         "p",
         &[("class", "small")],
-        "Every file the trials left, as the record hashed it. The run folder's manifest.json lists these together with record.json, junit.xml and this report, signed when the lab gave a key: `hilt report verify <run folder>` checks every byte.",
+        "Every file the trials (and the boards' health checks) left, as the record hashed it. The run folder's manifest.json lists these together with record.json, junit.xml and this report, signed when the lab gave a key: `hilt report verify <run folder>` checks every byte.",
     );
-    table_head(html, &["Path", "Bytes", "SHA-256", "Type", "Trial"]);
+    table_head(html, &["Path", "Bytes", "SHA-256", "Type", "Left by"]);
     let mut files = 0usize;
     let mut bytes = 0u64;
-    for trial in &record.trials {
-        for evidence in &trial.evidence {
+    let health = record.boards.iter().filter_map(|board| {
+        let health = board.health.as_ref()?;
+        Some((format!("health check of {}", board.name), &health.evidence))
+    });
+    let trials = record.trials.iter().map(|t| (t.name.clone(), &t.evidence));
+    for (owner, evidence_files) in health.chain(trials) {
+        for evidence in evidence_files {
             files += 1;
             bytes = bytes.saturating_add(evidence.bytes);
             html.open("tr", &[]);
@@ -644,7 +672,7 @@ fn evidence_manifest(html: &mut Html, record: &RunRecord) {
             html.element("td", &[("class", "n")], &evidence.bytes.to_string());
             html.element("td", &[("class", "mono small")], &evidence.sha256);
             html.element("td", &[("class", "small")], &evidence.media_type);
-            html.element("td", &[("class", "small")], &trial.name);
+            html.element("td", &[("class", "small")], &owner);
             html.close("tr");
         }
     }

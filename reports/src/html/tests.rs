@@ -25,10 +25,17 @@ fn rack_record() -> RunRecord {
         sample_trial("b2", "CS-06", &["CS-1", "DI-1"], &[], Verdict::Inconclusive),
         sample_trial("b2", "NT-01", &[], &["5.3-13"], Verdict::Declared),
     ];
-    let boards = vec![
-        BoardInfo::new("b1", "model one", "b1.yaml", "00"),
-        BoardInfo::new("b2", "model two", "b2.yaml", "11"),
-    ];
+    let mut b2 = BoardInfo::new("b2", "model two", "b2.yaml", "11");
+    b2.health = Some(crate::record::BoardHealthRecord {
+        quarantined: None,
+        items: vec![crate::record::HealthItem {
+            what: "console".into(),
+            status: crate::record::HealthStatus::Ok,
+            detail: "prompt seen".into(),
+        }],
+        evidence: vec![evidence("b2/health/console.txt")],
+    });
+    let boards = vec![BoardInfo::new("b1", "model one", "b1.yaml", "00"), b2];
     sample_record(boards, trials)
 }
 
@@ -140,7 +147,14 @@ fn findings_show_fail_and_inconclusive_with_expected_observed_and_evidence_links
     assert!(html.contains("<a href=\"#t4\">INCONCLUSIVE</a>"));
     let manifest = &html[html.find("id=\"evidence\"").expect("manifest")..];
     assert!(manifest.contains(&"ab".repeat(32)));
-    assert!(manifest.contains("1 evidence file(s), 42 bytes in all."));
+    assert!(manifest.contains("2 evidence file(s), 84 bytes in all."));
+    assert!(manifest.contains("health check of b2"), "{manifest}");
+    let items = &html[html.find("id=\"items\"").expect("items")..];
+    assert!(items.contains("console: ok: prompt seen"), "{items}");
+    assert!(
+        items.contains("<a href=\"b2/health/console.txt\">"),
+        "{items}"
+    );
 }
 
 #[test]
@@ -155,7 +169,7 @@ fn the_report_fetches_nothing_and_runs_nothing() {
     assert!(html.contains("@media print"));
 }
 
-/// Replaces every string of a JSON value but the verdicts with `hostile`
+/// Replaces every string of a JSON value but enumerations with `hostile`
 /// wrapped around it, and every object key of free-form maps too.
 fn poison(value: &mut serde_json::Value, hostile: &str) {
     match value {
@@ -165,7 +179,8 @@ fn poison(value: &mut serde_json::Value, hostile: &str) {
             let entries: Vec<(String, serde_json::Value)> =
                 std::mem::take(map).into_iter().collect();
             for (key, mut v) in entries {
-                if key != "verdict" {
+                // Enumerations, not free text.
+                if key != "verdict" && key != "status" {
                     poison(&mut v, hostile);
                 }
                 let free_form = matches!(v, serde_json::Value::String(_)) && key.starts_with("m_");
