@@ -76,7 +76,7 @@ enum Command {
         #[command(subcommand)]
         command: image_cmd::ImageCommand,
     },
-    /// Work with run folders: verify one against its signed manifest.
+    /// Work with run folders: verify one against its signed manifest, compare two.
     Report {
         #[command(subcommand)]
         command: report_cmd::ReportCommand,

@@ -1,5 +1,5 @@
-//! `hilt report`: what is done with a run folder after the run. Today
-//! `verify`; #12 adds `diff`, `render` and `merge` here.
+//! `hilt report`: what is done with a run folder after the run: `verify`
+//! and `diff`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,24 @@ Exit status:
      manifest, or the signature does not hold: each is printed naming its file
   2  usage error, or the manifest (or --key) cannot be read";
 
+pub const DIFF_EXIT_HELP: &str = "\
+Exit status:
+  0  no regression: no trial of both runs went from PASS, NOT_APPLICABLE or DECLARED
+     to FAIL, INCONCLUSIVE or ERROR (fixes, new or removed trials, other verdict
+     changes and changed evidence are listed but do not count)
+  1  at least one regression, or NEW is incomplete (an interrupted run cannot show
+     that nothing regressed)
+  2  usage error, or OLD or NEW cannot be read as a run record";
+
+/// How `hilt report diff` prints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// One line per change, then a summary line and `diff: ...`.
+    Text,
+    /// The whole diff as one JSON object.
+    Json,
+}
+
 #[derive(Subcommand)]
 pub enum ReportCommand {
     /// Check a run folder against its manifest.json: every file's SHA-256
@@ -31,12 +49,69 @@ pub enum ReportCommand {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Compare two runs, per board and check: regressions, fixes, other
+    /// verdict changes, new and removed trials, evidence whose SHA-256
+    /// changed, and board identification that changed.
+    #[command(after_help = DIFF_EXIT_HELP)]
+    Diff {
+        /// The earlier run: its folder or its record.json.
+        old: PathBuf,
+        /// The later run: its folder or its record.json.
+        new: PathBuf,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
 }
 
 pub fn run(command: ReportCommand) -> i32 {
     match command {
         ReportCommand::Verify { dir, key } => verify(&dir, key.as_deref()),
+        ReportCommand::Diff { old, new, format } => diff(&old, &new, format),
     }
+}
+
+/// The record of a run folder, or a record file; refuses a record format
+/// this hilt does not know.
+fn read_record(path: &Path) -> Result<hilt_reports::RunRecord, String> {
+    let file = if path.is_dir() {
+        path.join("record.json")
+    } else {
+        path.to_path_buf()
+    };
+    let record =
+        hilt_reports::RunRecord::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if record.format != hilt_reports::RECORD_FORMAT {
+        return Err(format!(
+            "{}: record format {} (this hilt reads format {})",
+            file.display(),
+            record.format,
+            hilt_reports::RECORD_FORMAT
+        ));
+    }
+    Ok(record)
+}
+
+fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
+    let (old, new) = match (read_record(old), read_record(new)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let diff = hilt_reports::diff::diff(&old, &new);
+    let text = match format {
+        DiffFormat::Text => hilt_reports::diff::render_text(&diff),
+        DiffFormat::Json => match serde_json::to_string_pretty(&diff) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    diff.exit_code()
 }
 
 /// The HTML report's file name in the run folder.

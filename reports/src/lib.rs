@@ -4,6 +4,7 @@
 //! from: the runner fills it, reporters read it. This crate has no
 //! knowledge of boards, transports or checks beyond the data they leave.
 
+pub mod diff;
 pub mod escape;
 pub mod html;
 pub mod junit;
