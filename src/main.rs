@@ -18,6 +18,10 @@ use hilt_harness::board::{Board, BoardFile};
 use hilt_harness::runner::{self, RunConfig};
 use hilt_harness::stop::Interruption;
 use hilt_harness::suite::{Suite, SuiteFile};
+use hilt_reports::reporter::{
+    self, HtmlFile, JunitFile, LibtestLines, ManifestFile, RecordFile, Reporters, Summary,
+    TerminalProgress,
+};
 
 const EXIT_HELP: &str = "\
 Exit status:
@@ -243,7 +247,7 @@ fn run(args: RunArgs) -> i32 {
         &args,
         test_args,
         filters,
-        sign_key.as_ref(),
+        sign_key,
     );
     if let Some(up) = started_sim {
         if let Err(e) = sim::down(&up) {
@@ -260,7 +264,7 @@ fn run_boards(
     args: &RunArgs,
     test_args: libtest_mimic::Arguments,
     filters: Vec<String>,
-    sign_key: Option<&hilt_reports::manifest::SigningKey>,
+    sign_key: Option<hilt_reports::manifest::SigningKey>,
 ) -> i32 {
     let mut boards = Vec::new();
     for file in files {
@@ -349,7 +353,6 @@ fn run_boards(
             Arc::new(hilt_suites::health::BoardHealth)
                 as Arc<dyn hilt_harness::rack::health::HealthCheck>
         }),
-        print_trials: true,
         description: runner::RunDescription {
             report,
             hilt_commit: option_env!("HILT_GIT_COMMIT").map(String::from),
@@ -359,81 +362,46 @@ fn run_boards(
             }],
         },
     };
-    let result = runner::run(config);
+    if listing {
+        return match runner::plan(&config) {
+            Ok(plan) => {
+                reporter::libtest::list(&config.test_args, &plan.reported());
+                0
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let reporters = reporters(&config.test_args, sign_key);
+    let result = runner::run(config, reporters);
     drop(machines);
     match result {
-        Ok(outcome) => {
-            if let Some(dir) = &outcome.run_dir {
-                if !listing {
-                    if let Err(e) = report_cmd::write_html(dir) {
-                        return fail(e);
-                    }
-                    // Last, once every other file of the run folder is final.
-                    if let Err(e) = hilt_reports::manifest::Manifest::write(dir, sign_key) {
-                        return fail(format!("writing the manifest: {e}"));
-                    }
-                    print_summary(dir, sign_key);
-                }
-            }
-            outcome.exit_code
-        }
+        Ok(outcome) => outcome.exit_code,
         Err(e) => fail(e),
     }
 }
 
-fn print_summary(dir: &Path, sign_key: Option<&hilt_reports::manifest::SigningKey>) {
-    let Ok(record) = hilt_reports::RunRecord::read(&dir.join("record.json")) else {
-        return;
+/// What a `hilt run` reports: the trial lines on the terminal (live bars
+/// when stdout and stderr are a terminal and the plain format is asked
+/// for, else libtest's lines), the run folder's files, the manifest once
+/// they are final, and the summary.
+fn reporters(
+    test_args: &libtest_mimic::Arguments,
+    sign_key: Option<hilt_reports::manifest::SigningKey>,
+) -> Reporters {
+    // Machine-readable formats (and --quiet) always come from libtest-mimic.
+    let plain_format = test_args.format.is_none() && !test_args.quiet;
+    let terminal = if plain_format && TerminalProgress::available() {
+        Reporters::new().with(TerminalProgress::new())
+    } else {
+        Reporters::new().with(LibtestLines::new(test_args))
     };
-    let tally = record.tally();
-    let parts: Vec<String> = tally.iter().map(|(v, n)| format!("{n} {v}")).collect();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "\nhilt: {} trials: {}",
-        record.trials.len(),
-        parts.join(", ")
-    );
-    for trial in record
-        .trials
-        .iter()
-        .filter(|t| t.verdict >= hilt_reports::Verdict::Fail)
-    {
-        let _ = writeln!(
-            out,
-            "  {:<12} {}  {}",
-            trial.verdict.as_str(),
-            hilt_reports::escape_controls(&trial.name),
-            hilt_reports::escape_controls(&trial.reason)
-        );
-    }
-    if !record.complete {
-        let _ = writeln!(
-            out,
-            "  record INCOMPLETE: {}",
-            hilt_reports::escape_controls(
-                record
-                    .interrupted
-                    .as_deref()
-                    .unwrap_or("not every selected trial finished")
-            )
-        );
-    }
-    let _ = writeln!(out, "record: {}", dir.join("record.json").display());
-    let _ = writeln!(out, "junit:  {}", dir.join("junit.xml").display());
-    let _ = writeln!(
-        out,
-        "report: {}",
-        dir.join(report_cmd::HTML_REPORT).display()
-    );
-    let signed = sign_key
-        .map(|k| format!(" (signed by {})", k.fingerprint()))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "manifest: {}{signed}",
-        dir.join(hilt_reports::manifest::MANIFEST_FILE).display()
-    );
+    let signed_by = sign_key.as_ref().map(|k| k.fingerprint());
+    terminal
+        .with(RecordFile::default())
+        .with(JunitFile::default())
+        .with(HtmlFile::default())
+        .with(ManifestFile::new(sign_key))
+        .with(Summary::new(signed_by))
 }
 
 /// libtest-mimic's arguments, and the filters apart (libtest-mimic takes

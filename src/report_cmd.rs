@@ -114,19 +114,6 @@ fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     diff.exit_code()
 }
 
-/// The HTML report's file name in the run folder.
-pub const HTML_REPORT: &str = "report.html";
-
-/// Renders `dir/record.json` as `dir/report.html`.
-pub fn write_html(dir: &Path) -> Result<(), String> {
-    let record_path = dir.join("record.json");
-    let record = hilt_reports::RunRecord::read(&record_path)
-        .map_err(|e| format!("reading {}: {e}", record_path.display()))?;
-    let path = dir.join(HTML_REPORT);
-    std::fs::write(&path, hilt_reports::html::render(&record))
-        .map_err(|e| format!("writing {}: {e}", path.display()))
-}
-
 /// Reads `--sign-key KEY` (`env:NAME` or `file:PATH`, as any secret).
 pub fn load_sign_key(reference: &str) -> Result<SigningKey, String> {
     let secret_ref = SecretRef::parse(reference).map_err(|e| format!("--sign-key: {e}"))?;

@@ -21,6 +21,7 @@ use hilt_harness::driver::console as dialogue;
 use hilt_harness::runner::{self, RunConfig};
 use hilt_harness::suite::Suite;
 use hilt_harness::{Check, CheckError, CheckMeta, Finding};
+use hilt_reports::reporter::{JunitFile, LibtestLines, RecordFile, Reporters};
 use pty_device::{board_file, Behaviour, Echo, PtyDevice};
 
 const HILT: &str = env!("CARGO_BIN_EXE_hilt");
@@ -501,7 +502,7 @@ fn run_quoting_checks(dir: &Path) {
         &ids,
     )
     .expect("suite loads");
-    let outcome = runner::run(RunConfig {
+    let config = RunConfig {
         boards: vec![Board::load(&board).expect("board loads")],
         suite,
         checks,
@@ -516,9 +517,13 @@ fn run_quoting_checks(dir: &Path) {
         interrupted: hilt_harness::stop::Interruption::new(),
         restore: None,
         health: None,
-        print_trials: true,
         description: Default::default(),
-    })
-    .expect("run completes");
+    };
+    // What the CLI prints: libtest's lines, then the run folder's files.
+    let reporters = Reporters::new()
+        .with(LibtestLines::new(&config.test_args))
+        .with(RecordFile::default())
+        .with(JunitFile::default());
+    let outcome = runner::run(config, reporters).expect("run completes");
     assert_eq!(outcome.exit_code, 2);
 }

@@ -17,6 +17,7 @@ use hilt_harness::runner::{self, Restore, RunConfig};
 use hilt_harness::stop::Interruption;
 use hilt_harness::suite::Suite;
 use hilt_harness::{Capability, Check, CheckError, CheckMeta, Finding, Verdict};
+use hilt_reports::reporter::Reporters;
 use hilt_reports::RunRecord;
 use support::pty_device::{board_file, Behaviour, PtyDevice};
 
@@ -171,23 +172,25 @@ fn run_with(
         quiet: true,
         ..Default::default()
     };
-    let outcome = runner::run(RunConfig {
-        boards,
-        suite,
-        checks: registry,
-        rack_checks: Vec::new(),
-        out_root: dir.join("out"),
-        test_args: args,
-        filters: Vec::new(),
-        command: vec!["test".into()],
-        interrupted: extra.interruption,
-        restore: extra.restore,
-        health: None,
-        print_trials: false,
-        description: Default::default(),
-    })
+    let outcome = runner::run(
+        RunConfig {
+            boards,
+            suite,
+            checks: registry,
+            rack_checks: Vec::new(),
+            out_root: dir.join("out"),
+            test_args: args,
+            filters: Vec::new(),
+            command: vec!["test".into()],
+            interrupted: extra.interruption,
+            restore: extra.restore,
+            health: None,
+            description: Default::default(),
+        },
+        Reporters::files(),
+    )
     .expect("run completes");
-    let run_dir = outcome.run_dir.expect("a run folder");
+    let run_dir = outcome.run_dir;
     let record = RunRecord::read(&run_dir.join("record.json")).expect("record readable");
     (outcome.exit_code, record)
 }
@@ -715,24 +718,26 @@ fn an_overflowing_timeout_is_refused_before_anything_runs() {
     let device = PtyDevice::start(dir.path(), "dev", Behaviour::default());
     let board = Board::load(&board_file(dir.path(), "dev", &device, PASSWORD_ENV)).expect("board");
     let started = std::time::Instant::now();
-    let outcome = runner::run(RunConfig {
-        boards: vec![board],
-        suite,
-        checks: registry(),
-        rack_checks: Vec::new(),
-        out_root: dir.path().join("out"),
-        test_args: libtest_mimic::Arguments {
-            quiet: true,
-            ..Default::default()
+    let outcome = runner::run(
+        RunConfig {
+            boards: vec![board],
+            suite,
+            checks: registry(),
+            rack_checks: Vec::new(),
+            out_root: dir.path().join("out"),
+            test_args: libtest_mimic::Arguments {
+                quiet: true,
+                ..Default::default()
+            },
+            filters: Vec::new(),
+            command: vec!["test".into()],
+            interrupted: Interruption::new(),
+            restore: None,
+            health: None,
+            description: Default::default(),
         },
-        filters: Vec::new(),
-        command: vec!["test".into()],
-        interrupted: Interruption::new(),
-        restore: None,
-        health: None,
-        print_trials: false,
-        description: Default::default(),
-    });
+        Reporters::files(),
+    );
     let err = outcome.expect_err("refused by the plan").to_string();
     assert!(err.contains("above the limit"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -153,25 +153,8 @@ mod tests {
 
     fn trial(verdict: Verdict, observed: &str) -> TrialRecord {
         TrialRecord {
-            name: "b::c::x".into(),
-            board: "b".into(),
-            check: "c::x".into(),
-            catalogue_id: "AU-09".into(),
-            title: "t".into(),
-            references: References::default(),
-            verdict,
-            reason: "why".into(),
-            expected: "e".into(),
             observed: observed.into(),
-            measurements: Default::default(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: "2026-01-01T00:00:01Z".into(),
-            start_offset_ms: 0,
-            end_offset_ms: 1000,
-            duration_ms: 1000,
-            evidence: vec![],
-            board_left: None,
-            applicability: None,
+            ..sample_trial("b", "AU-09", &[], &[], verdict)
         }
     }
 

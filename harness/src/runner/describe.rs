@@ -2,7 +2,6 @@
 //! statements (with hilt's defaults), each board's identification, and the
 //! environment the tests ran in (17025 7.8.2.1 and 7.5).
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,41 +59,6 @@ pub fn board_info(board: &Board, report: &ReportInfo, file_sha256: String) -> Bo
         info.condition = item.condition.clone();
     }
     info
-}
-
-/// Copies what checks observed into the board's identification fields.
-/// Keys: `logical_id`, `serial_number`, `firmware_version` (the latest
-/// read), `image_sha256_before` (a trial's first read of the running
-/// image; the run's first such read is kept) and `image_sha256` (the
-/// latest read: the image after the run).
-pub fn observe(board: &mut BoardInfo, identity: &BTreeMap<String, String>) {
-    // Before `image_sha256`, which fills an empty `before` with its own.
-    if let Some(first) = identity.get("image_sha256_before") {
-        if board.image_sha256_before.is_none() {
-            board.image_sha256_before = Some(first.clone());
-        }
-    }
-    for (key, value) in identity {
-        let value = Some(value.clone());
-        match key.as_str() {
-            // The run's first one is in its own field; later trials'
-            // would only blur the map.
-            "image_sha256_before" => continue,
-            "logical_id" => board.logical_id = value.clone(),
-            "serial_number" if board.serial_number.is_none() => board.serial_number = value.clone(),
-            "firmware_version" => board.firmware_version = value.clone(),
-            "image_sha256" => {
-                if board.image_sha256_before.is_none() {
-                    board.image_sha256_before = value.clone();
-                }
-                board.image_sha256_after = value.clone();
-            }
-            _ => {}
-        }
-        if let Some(value) = value {
-            board.observed_identity.insert(key.clone(), value);
-        }
-    }
 }
 
 /// The environment: hilt's build, this host, and the versions of the
@@ -178,53 +142,4 @@ fn tool_version(program: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&out);
     let line = text.lines().find(|l| !l.trim().is_empty())?.trim();
     Some(line.chars().take(200).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn the_image_before_is_the_runs_first_read_and_after_its_last() {
-        let mut board = BoardInfo::new("b", "m", "f", "0");
-        // Trial 1 read image A, then (a flawed device took an update) B.
-        observe(
-            &mut board,
-            &map(&[
-                ("image_sha256_before", "aa"),
-                ("image_sha256", "bb"),
-                ("firmware_version", "2.0"),
-            ]),
-        );
-        // Trial 2 read B, then C.
-        observe(
-            &mut board,
-            &map(&[("image_sha256_before", "bb"), ("image_sha256", "cc")]),
-        );
-        assert_eq!(board.image_sha256_before.as_deref(), Some("aa"));
-        assert_eq!(board.image_sha256_after.as_deref(), Some("cc"));
-        assert_eq!(board.firmware_version.as_deref(), Some("2.0"));
-        assert!(!board.observed_identity.contains_key("image_sha256_before"));
-        assert_eq!(board.observed_identity["image_sha256"], "cc");
-    }
-
-    #[test]
-    fn a_lab_stated_serial_number_is_not_overwritten_by_an_observed_one() {
-        let mut board = BoardInfo::new("b", "m", "f", "0");
-        board.serial_number = Some("SN-LAB".into());
-        observe(
-            &mut board,
-            &map(&[("serial_number", "SN-DEV"), ("logical_id", "id-1")]),
-        );
-        assert_eq!(board.serial_number.as_deref(), Some("SN-LAB"));
-        assert_eq!(board.observed_identity["serial_number"], "SN-DEV");
-        assert_eq!(board.logical_id.as_deref(), Some("id-1"));
-    }
 }

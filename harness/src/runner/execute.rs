@@ -1,6 +1,6 @@
 //! Running the plan: one worker thread per board (so a board is never
 //! shared), each check in a thread of its own (so a panic or a hang is
-//! contained), and libtest-mimic reporting the results as they land.
+//! contained), and an event for everything that happens, to the reporters.
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use hilt_reports::events::RunEvent;
+use hilt_reports::reporter::Reporter;
 use hilt_reports::{
     ApplicabilityRecord, BoardLeft, RunRecord, SuiteInfo, ToolInfo, TrialRecord, Verdict,
     RECORD_FORMAT, RECORD_SCHEMA_VERSION,
@@ -15,9 +17,8 @@ use hilt_reports::{
 use sha2::{Digest, Sha256};
 
 use super::aftercare::{self, panic_message, RESTORE_BUDGET};
+use super::events::EventStream;
 use super::plan::{Plan, PlannedTrial};
-use super::progress::Progress;
-use super::state::{RunState, TrialStatus};
 use super::{Restore, RunConfig, RunError, RunOutcome};
 use crate::board::Board;
 use crate::check::{Applicability, CheckError, Finding};
@@ -41,38 +42,13 @@ enum BoardHealth {
     Unusable(String),
 }
 
-pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
-    let registry =
-        Registry::new(config.checks.clone(), config.rack_checks.clone()).map_err(RunError::Plan)?;
-    let plan = Plan::build(
-        &config.boards,
-        &config.suite,
-        &registry,
-        &config.test_args,
-        &config.filters,
-    )
-    .map_err(RunError::Plan)?;
-
+pub fn run(config: RunConfig, reporter: Box<dyn Reporter>) -> Result<RunOutcome, RunError> {
+    let plan = plan(&config)?;
     let board_limit = config
         .test_args
         .test_threads
         .unwrap_or(plan.boards.len())
         .max(1);
-    // libtest-mimic only reports; our workers decide concurrency, and the
-    // plan decides selection (several filters, catalogue ids), so it is
-    // shown only the selected trials and filters nothing itself.
-    config.test_args.test_threads = Some(1);
-    config.test_args.filter = None;
-    config.test_args.skip.clear();
-
-    if config.test_args.list {
-        let trials = mimic_trials(&plan, None);
-        let _listed = libtest_mimic::run(&config.test_args, trials);
-        return Ok(RunOutcome {
-            run_dir: None,
-            exit_code: 0,
-        });
-    }
 
     let started = Instant::now();
     let run_id = new_run_id();
@@ -81,40 +57,21 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
         path: run_dir.clone(),
         source,
     })?;
-    let record = initial_record(&config, &plan, &run_id);
-    let state = Arc::new(RunState::new(
-        record,
-        run_dir.join("record.json"),
-        plan.boards.len(),
+    let events = Arc::new(EventStream::start(
+        reporter,
+        run_dir.clone(),
+        plan.reported(),
+        initial_record(&config, &plan, &run_id),
         started,
     ));
-    state.update(|_| {});
 
-    // Machine-readable output formats always come from libtest-mimic.
-    let plain_format = config.test_args.format.is_none() && !config.test_args.quiet;
-    let progress = Arc::new(Progress::new(
-        &plan
-            .boards
-            .iter()
-            .zip(&plan.per_board)
-            .map(|(b, t)| {
-                (
-                    b.name().to_string(),
-                    t.iter().filter(|t| t.selected).count(),
-                )
-            })
-            .collect::<Vec<_>>(),
-        config.print_trials && plain_format,
-    ));
     let slots = Arc::new(Slots::new(board_limit));
     let mut workers = Vec::new();
     for (index, trials) in plan.per_board.iter().enumerate() {
         let worker = BoardWorker {
-            index,
             board: plan.boards[index].clone(),
             trials: trials.iter().filter(|t| t.selected).cloned().collect(),
-            state: state.clone(),
-            progress: progress.clone(),
+            events: events.clone(),
             slots: slots.clone(),
             interrupted: config.interrupted.clone(),
             run_dir: run_dir.clone(),
@@ -127,119 +84,68 @@ pub fn run(mut config: RunConfig) -> Result<RunOutcome, RunError> {
             .map_err(|e| RunError::Plan(format!("cannot start board worker: {e}")))?;
         workers.push(handle);
     }
-
-    // Rack-wide trials need every board's results: run them once the
-    // workers are done, on a thread of their own (libtest-mimic's
-    // reporting may be waiting for them on this one).
-    let rack_runner = {
-        let state = state.clone();
-        let rack: Vec<_> = plan.rack.iter().filter(|t| t.selected).cloned().collect();
-        let interrupted = config.interrupted.clone();
-        let rack_slot = plan.boards.len();
-        std::thread::Builder::new()
-            .name("rack".into())
-            .spawn(move || {
-                for worker in workers {
-                    let _ = worker.join();
-                }
-                if !interrupted.is_raised() {
-                    for trial in rack {
-                        let record = run_rack_trial(&trial, &state);
-                        state.finish_trial(record, &BTreeMap::new());
-                    }
-                }
-                state.board_done(rack_slot);
-            })
-            .map_err(|e| RunError::Plan(format!("cannot start the rack thread: {e}")))?
-    };
-
-    // On a terminal the progress display prints the trial lines itself.
-    if config.print_trials && !progress.is_live() {
-        let trials = mimic_trials(&plan, Some(state.clone()));
-        let _conclusion = libtest_mimic::run(&config.test_args, trials);
+    for worker in workers {
+        let _ = worker.join();
     }
-    let _ = rack_runner.join();
-
+    // Rack-wide trials need every board's results: they run once the
+    // workers are done.
     let interrupted = config.interrupted.is_raised();
-    let selected = plan.selected_count();
-    state.update(|record| {
-        record.finished_at = Some(now_rfc3339());
-        record.complete = !interrupted && record.trials.len() == selected;
-        if interrupted && record.interrupted.is_none() {
-            record.interrupted = Some(format!(
-                "interrupted by {}",
-                config.interrupted.signal_name()
-            ));
+    if !interrupted {
+        for trial in plan.rack.iter().filter(|t| t.selected) {
+            events.emit(RunEvent::TrialStarted {
+                board: None,
+                name: trial.name.clone(),
+                check: trial.check.meta().id(),
+            });
+            let record = run_rack_trial(trial, &events);
+            events.emit(RunEvent::TrialFinished {
+                trial: Box::new(record),
+                identity: BTreeMap::new(),
+            });
         }
-    });
-    if let Some(err) = state.write_error() {
-        return Err(RunError::Write {
-            path: run_dir.join("record.json"),
-            source: std::io::Error::other(err),
+    }
+
+    if interrupted && !events.interruption_recorded() {
+        events.emit(RunEvent::RunInterrupted {
+            reason: format!("interrupted by {}", config.interrupted.signal_name()),
         });
     }
-    let record = state.snapshot();
-    let junit = hilt_reports::junit::render(&record).map_err(|e| RunError::Write {
-        path: run_dir.join("junit.xml"),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    std::fs::write(run_dir.join("junit.xml"), junit).map_err(|source| RunError::Write {
-        path: run_dir.join("junit.xml"),
-        source,
-    })?;
+    let finished = events.snapshot().trials.len();
+    events.emit(RunEvent::RunFinished {
+        finished_at: now_rfc3339(),
+        complete: !interrupted && finished == plan.selected_count(),
+    });
+    if let Some(e) = events.take_error() {
+        return Err(RunError::Report(e));
+    }
     let exit_code = if interrupted {
         config.interrupted.exit_code()
     } else {
-        record.exit_code()
+        events.snapshot().exit_code()
     };
-    Ok(RunOutcome {
-        run_dir: Some(run_dir),
-        exit_code,
-    })
+    Ok(RunOutcome { run_dir, exit_code })
 }
 
-/// libtest-mimic trials whose bodies wait for the board workers' results.
-fn mimic_trials(plan: &Plan, state: Option<Arc<RunState>>) -> Vec<libtest_mimic::Trial> {
-    let waiter = |name: String, slot: usize, state: Option<Arc<RunState>>| {
-        move || {
-            let Some(state) = state else { return Ok(()) };
-            match state.wait_for(&name, slot) {
-                TrialStatus::Finished(trial) => match trial.verdict {
-                    Verdict::Pass | Verdict::NotApplicable | Verdict::Declared => Ok(()),
-                    verdict => Err(format!(
-                        "{verdict}: {}",
-                        hilt_reports::escape_controls(&trial.reason)
-                    )
-                    .into()),
-                },
-                TrialStatus::NotRun => Err("not run: the run was interrupted".into()),
-            }
-        }
-    };
-    let mut trials: Vec<libtest_mimic::Trial> = plan
-        .interleaved()
-        .into_iter()
-        .filter(|planned| planned.selected)
-        .map(|planned| {
-            let body = waiter(planned.name.clone(), planned.board, state.clone());
-            libtest_mimic::Trial::test(planned.name.clone(), body)
-                .with_ignored_flag(planned.is_not_applicable())
-        })
-        .collect();
-    let rack_slot = plan.boards.len();
-    trials.extend(plan.rack.iter().filter(|r| r.selected).map(|rack| {
-        let body = waiter(rack.name.clone(), rack_slot, state.clone());
-        libtest_mimic::Trial::test(rack.name.clone(), body)
-    }));
-    trials
+/// The trials `config` selects, without running any (`--list`).
+pub fn plan(config: &RunConfig) -> Result<Plan, RunError> {
+    let registry =
+        Registry::new(config.checks.clone(), config.rack_checks.clone()).map_err(RunError::Plan)?;
+    Plan::build(
+        &config.boards,
+        &config.suite,
+        &registry,
+        &config.test_args,
+        &config.filters,
+    )
+    .map_err(RunError::Plan)
 }
 
 /// Runs one rack-wide check on the record as it stands (every board done).
-fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialRecord {
+fn run_rack_trial(trial: &super::plan::RackTrial, events: &EventStream) -> TrialRecord {
     let meta = trial.check.meta();
     let started_at = now_rfc3339();
     let start = Instant::now();
-    let snapshot = state.snapshot();
+    let snapshot = events.snapshot();
     let check = trial.check.clone();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&snapshot)));
     let result = match outcome {
@@ -281,8 +187,8 @@ fn run_rack_trial(trial: &super::plan::RackTrial, state: &RunState) -> TrialReco
         measurements,
         started_at,
         finished_at: now_rfc3339(),
-        start_offset_ms: start.duration_since(state.started).as_millis() as u64,
-        end_offset_ms: end.duration_since(state.started).as_millis() as u64,
+        start_offset_ms: start.duration_since(events.started).as_millis() as u64,
+        end_offset_ms: end.duration_since(events.started).as_millis() as u64,
         duration_ms: end.duration_since(start).as_millis() as u64,
         evidence: Vec::new(),
         board_left: None,
@@ -351,11 +257,9 @@ impl Slots {
 }
 
 struct BoardWorker {
-    index: usize,
     board: Arc<Board>,
     trials: Vec<PlannedTrial>,
-    state: Arc<RunState>,
-    progress: Arc<Progress>,
+    events: Arc<EventStream>,
     slots: Arc<Slots>,
     interrupted: Interruption,
     run_dir: std::path::PathBuf,
@@ -407,8 +311,9 @@ struct WorkerEnd<'a>(&'a BoardWorker);
 impl Drop for WorkerEnd<'_> {
     fn drop(&mut self) {
         let worker = self.0;
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| worker.progress.finish(worker.index)));
-        worker.state.board_done(worker.index);
+        worker.events.emit(RunEvent::BoardFinished {
+            board: worker.board.name().to_string(),
+        });
         worker.slots.release();
     }
 }
@@ -417,10 +322,13 @@ impl BoardWorker {
     fn run(self) {
         self.slots.acquire();
         let _end = WorkerEnd(&self);
-        let mut health = match self.health_check() {
-            Some(why) => BoardHealth::Unusable(why),
-            None => BoardHealth::Usable,
-        };
+        self.events.emit(RunEvent::BoardStarted {
+            board: self.board.name().to_string(),
+        });
+        let mut health = BoardHealth::Usable;
+        if let Some(why) = self.health_check() {
+            self.quarantine(&mut health, why);
+        }
         for trial in &self.trials {
             if self.interrupted.is_raised() {
                 break;
@@ -436,16 +344,16 @@ impl BoardWorker {
                 Ok(TrialEnd::Stop) => break,
                 Err(payload) => {
                     if !recorded.get() {
-                        self.state.finish_trial(
-                            self.died(trial, &panic_message(&payload)),
-                            &BTreeMap::new(),
-                        );
+                        self.finished(self.died(trial, &panic_message(&payload)), BTreeMap::new());
                     }
                     // The board may be mid-change: trust it no further.
-                    health = BoardHealth::Unusable(format!(
-                        "the harness failed during {} and the board's state is unknown",
-                        trial.name
-                    ));
+                    self.quarantine(
+                        &mut health,
+                        format!(
+                            "the harness failed during {} and the board's state is unknown",
+                            trial.name
+                        ),
+                    );
                 }
             }
         }
@@ -463,15 +371,12 @@ impl BoardWorker {
         if !runs_any || self.interrupted.is_raised() {
             return None;
         }
-        self.progress.start(self.index, "health check");
         let found =
             crate::rack::health::run(check, self.board.clone(), &self.run_dir, &self.interrupted);
         let quarantined = found.quarantined.clone();
-        let name = self.board.name().to_string();
-        self.state.update(|record| {
-            if let Some(board) = record.boards.iter_mut().find(|b| b.name == name) {
-                board.health = Some(found);
-            }
+        self.events.emit(RunEvent::BoardHealthChecked {
+            board: self.board.name().to_string(),
+            health: Box::new(found),
         });
         quarantined.map(|why| format!("quarantined: {why}"))
     }
@@ -482,7 +387,11 @@ impl BoardWorker {
         health: &mut BoardHealth,
         recorded: &std::cell::Cell<bool>,
     ) -> TrialEnd {
-        self.progress.start(self.index, &trial.check.meta().id());
+        self.events.emit(RunEvent::TrialStarted {
+            board: Some(self.board.name().to_string()),
+            name: trial.name.clone(),
+            check: trial.check.meta().id(),
+        });
         let started_at = now_rfc3339();
         let start = Instant::now();
         let mut outcome = match (&trial.applicability, &*health) {
@@ -500,8 +409,8 @@ impl BoardWorker {
             }
             _ => self.execute(trial),
         };
-        if let Some(h) = outcome.health.clone() {
-            *health = h;
+        if let Some(BoardHealth::Unusable(why)) = outcome.health.take() {
+            self.quarantine(health, why);
         }
         let identity = std::mem::take(&mut outcome.identity);
         let interrupted_mid_check =
@@ -516,13 +425,10 @@ impl BoardWorker {
                 trial.name
             );
             record.reason = format!("{why}; nothing was established");
-            self.state.update(|r| r.interrupted = Some(why));
+            self.events.emit(RunEvent::RunInterrupted { reason: why });
         }
-        self.progress.done(self.index, record.verdict.as_str());
-        self.progress
-            .trial_line(&record.name, record.verdict.as_str(), &record.reason);
         recorded.set(true);
-        self.state.finish_trial(record, &identity);
+        self.finished(record, identity);
         if interrupted_mid_check {
             TrialEnd::Stop
         } else {
@@ -530,11 +436,30 @@ impl BoardWorker {
         }
     }
 
+    fn finished(&self, trial: TrialRecord, identity: BTreeMap<String, String>) {
+        self.events.emit(RunEvent::TrialFinished {
+            trial: Box::new(trial),
+            identity,
+        });
+    }
+
+    /// The board takes no more checks (its remaining trials end
+    /// INCONCLUSIVE, "board unavailable").
+    fn quarantine(&self, health: &mut BoardHealth, why: String) {
+        if matches!(health, BoardHealth::Usable) {
+            self.events.emit(RunEvent::BoardQuarantined {
+                board: self.board.name().to_string(),
+                reason: why.clone(),
+            });
+        }
+        *health = BoardHealth::Unusable(why);
+    }
+
     /// The record of a trial whose worker panicked outside the check.
     fn died(&self, trial: &PlannedTrial, why: &str) -> TrialRecord {
         let meta = trial.check.meta();
         let now = now_rfc3339();
-        let offset = self.state.started.elapsed().as_millis() as u64;
+        let offset = self.events.started.elapsed().as_millis() as u64;
         TrialRecord {
             name: trial.name.clone(),
             board: self.board.name().to_string(),
@@ -788,8 +713,8 @@ impl BoardWorker {
                 .collect(),
             started_at,
             finished_at: now_rfc3339(),
-            start_offset_ms: start.duration_since(self.state.started).as_millis() as u64,
-            end_offset_ms: end.duration_since(self.state.started).as_millis() as u64,
+            start_offset_ms: start.duration_since(self.events.started).as_millis() as u64,
+            end_offset_ms: end.duration_since(self.events.started).as_millis() as u64,
             duration_ms: end.duration_since(start).as_millis() as u64,
             evidence: outcome.evidence,
             board_left: outcome.left.map(|left| BoardLeft {

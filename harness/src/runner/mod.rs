@@ -1,26 +1,25 @@
 //! The runner: turns (boards × suite) into trials named like
 //! `sim-0::software_update::unsigned_image`, selects them with cargo-test
-//! semantics plus catalogue ids (`select`; libtest-mimic does the plain
-//! output), runs
-//! each board's trials one at a time on that board's own worker, boards in
-//! parallel, and keeps the run record current after every trial.
+//! semantics plus catalogue ids (`select`), runs each board's trials one
+//! at a time on that board's own worker, boards in parallel, and emits an
+//! event for each step (`events`).
 //!
-//! The runner never formats reports: it fills a `RunRecord`; renderers in
-//! `hilt-reports` turn it into JSON and JUnit.
+//! The runner never prints or writes a report: the reporters of
+//! `hilt_reports::reporter`, chosen by the caller, consume its events (the
+//! terminal lines, `record.json`, JUnit, the manifest, the summary).
 
 mod aftercare;
 mod coverage;
 mod describe;
+mod events;
 mod execute;
 mod plan;
-mod progress;
 mod select;
-mod state;
 
 pub use aftercare::{panic_message, RESTORE_BUDGET};
 pub use coverage::{coverage, CheckCoverage, CoverageStatus};
 pub use describe::RunDescription;
-pub use execute::INTERRUPTED_EXIT;
+pub use execute::{plan, INTERRUPTED_EXIT};
 pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
 pub use select::Selection;
 
@@ -70,17 +69,13 @@ pub struct RunConfig {
     /// Asked of each board before its suite; a board that fails it is
     /// quarantined (its trials INCONCLUSIVE, not run), the others go on.
     pub health: Option<Arc<dyn crate::rack::health::HealthCheck>>,
-    /// Print cargo-test style lines per trial on stdout (the CLI does;
-    /// embedders and tests read the record instead).
-    pub print_trials: bool,
     /// The lab's statements and hilt's build, for the record.
     pub description: RunDescription,
 }
 
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// None when only listing.
-    pub run_dir: Option<PathBuf>,
+    pub run_dir: PathBuf,
     pub exit_code: i32,
 }
 
@@ -91,17 +86,19 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// A reporter could not write its report (`record.json`, ...).
+    #[error("{0}")]
+    Report(#[from] hilt_reports::reporter::ReporterError),
     #[error("{0}")]
     Plan(String),
 }
 
-/// Runs the plan; returns the exit code the record calls for (128 + the
-/// signal when interrupted).
-pub fn run(config: RunConfig) -> Result<RunOutcome, RunError> {
-    execute::run(config)
+/// Runs the plan, reporting to `reporter` (`Reporters::files()` for the
+/// run folder's files alone); returns the exit code the record calls for
+/// (128 + the signal when interrupted).
+pub fn run(
+    config: RunConfig,
+    reporter: impl hilt_reports::reporter::Reporter + 'static,
+) -> Result<RunOutcome, RunError> {
+    execute::run(config, Box::new(reporter))
 }

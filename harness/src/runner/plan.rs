@@ -170,6 +170,34 @@ impl Plan {
             .collect()
     }
 
+    /// The selected trials as reporters see them: interleaved across
+    /// boards, rack-wide ones last.
+    pub fn reported(&self) -> hilt_reports::events::RunPlan {
+        let boards = self.boards.iter().map(|b| b.name().to_string()).collect();
+        let on_boards = self
+            .interleaved()
+            .into_iter()
+            .filter(|t| t.selected)
+            .map(|t| hilt_reports::events::PlannedTrial {
+                name: t.name.clone(),
+                board: self.boards.get(t.board).map(|b| b.name().to_string()),
+                not_applicable: t.is_not_applicable(),
+            });
+        let rack =
+            self.rack
+                .iter()
+                .filter(|t| t.selected)
+                .map(|t| hilt_reports::events::PlannedTrial {
+                    name: t.name.clone(),
+                    board: None,
+                    not_applicable: false,
+                });
+        hilt_reports::events::RunPlan {
+            boards,
+            trials: on_boards.chain(rack).collect(),
+        }
+    }
+
     pub fn selected_count(&self) -> usize {
         self.per_board
             .iter()
