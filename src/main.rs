@@ -3,6 +3,7 @@
 
 mod board_check;
 mod image_cmd;
+mod merge_cmd;
 mod rack_cmd;
 mod report_cmd;
 mod signals;
@@ -157,6 +158,12 @@ struct RunArgs {
     /// others go on. The findings are in the record (`boards[].health`).
     #[arg(long)]
     health_check: bool,
+    /// Run only this job's share, K of N: with at least N boards, every
+    /// N-th board (by name) from the K-th; with fewer, every N-th check of
+    /// the suite on every board. `hilt report merge` combines the jobs'
+    /// run folders into one record.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<hilt_harness::rack::shard::Shard>,
     /// Seconds to wait for boards another hilt on this host has leased
     /// (default: none, the run stops naming the holder).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -259,7 +266,7 @@ fn run(args: RunArgs) -> i32 {
 
 fn run_boards(
     files: &[PathBuf],
-    suite: Suite,
+    mut suite: Suite,
     report: hilt_reports::ReportInfo,
     args: &RunArgs,
     test_args: libtest_mimic::Arguments,
@@ -278,6 +285,29 @@ fn run_boards(
             }
             Err(e) => return fail(e),
         }
+    }
+    if let Some(shard) = &args.shard {
+        let rack: Vec<String> = hilt_suites::rack().iter().map(|c| c.meta().id()).collect();
+        let by = shard.apply(&mut boards, &mut suite, |id| rack.iter().any(|r| r == id));
+        eprintln!(
+            "hilt: shard {}/{}: {}",
+            shard.index,
+            shard.count,
+            match by {
+                hilt_harness::rack::shard::SplitBy::Boards => format!(
+                    "boards {}",
+                    boards
+                        .iter()
+                        .map(|b| b.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                hilt_harness::rack::shard::SplitBy::Checks => format!(
+                    "{} of the suite's checks on every board",
+                    suite.spec.checks.len()
+                ),
+            }
+        );
     }
     let interrupted = Interruption::new();
     // First SIGINT/SIGTERM/SIGHUP: stop cleanly and keep the record. Second: leave now.

@@ -1,5 +1,6 @@
 //! `hilt report`: what is done with a run folder after the run: `verify`
-//! and `diff`.
+//! it against its manifest, `diff` two runs, `merge` the
+//! folders of a sharded run.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -61,18 +62,43 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
     },
+    /// Combine the run folders of a sharded run (`hilt run --shard K/N`)
+    /// into one: one record (same schema) with every shard's trials and
+    /// boards, rack-wide checks judged again on all boards, the evidence,
+    /// JUnit, HTML and a manifest. The shards must have run the same suite
+    /// file with the same lab statements; a trial with different results
+    /// in two shards is an error naming it.
+    Merge {
+        /// Run folders (or their record.json), one per shard.
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// The merged run folder (created; must not exist yet).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Sign the merged manifest (as `hilt run --sign-key`).
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<String>,
+    },
 }
 
 pub fn run(command: ReportCommand) -> i32 {
     match command {
         ReportCommand::Verify { dir, key } => verify(&dir, key.as_deref()),
         ReportCommand::Diff { old, new, format } => diff(&old, &new, format),
+        ReportCommand::Merge {
+            runs,
+            out,
+            sign_key,
+        } => match crate::merge_cmd::merge(&runs, &out, sign_key.as_deref()) {
+            Ok(()) => 0,
+            Err(e) => crate::fail(e),
+        },
     }
 }
 
 /// The record of a run folder, or a record file; refuses a record format
 /// this hilt does not know.
-fn read_record(path: &Path) -> Result<hilt_reports::RunRecord, String> {
+pub fn read_record(path: &Path) -> Result<hilt_reports::RunRecord, String> {
     let file = if path.is_dir() {
         path.join("record.json")
     } else {

@@ -7,6 +7,11 @@
 //!   does not run: that board is quarantined with the reason in the
 //!   record, its trials INCONCLUSIVE without being run; the other runs.
 //!
+//! - `--shard K/N` splits a rack's boards (or one board's checks) across
+//!   jobs, and `hilt report merge` makes one record of them: every trial
+//!   once, the rack-wide check judged again on all boards, a trial with
+//!   different results in two shards refused by name.
+//!
 //! Simulated boards 216-218 (needs root: network namespaces). About 10 s.
 
 use std::path::{Path, PathBuf};
@@ -183,7 +188,7 @@ fn a_leased_board_is_refused_until_its_holder_dies() {
 }
 
 #[test]
-fn a_board_failing_its_health_check_is_quarantined_and_the_rack_goes_on() {
+fn a_board_failing_its_health_check_is_quarantined_and_racks_shard_by_board() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     let sims = Sims::up(dir, 217, 2);
@@ -214,20 +219,20 @@ fn a_board_failing_its_health_check_is_quarantined_and_the_rack_goes_on() {
     )
     .output()
     .expect("hilt");
-    let record = record(dir, "rack");
+    let rack_record = record(dir, "rack");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let board = |name: &str| {
-        record["boards"]
+        rack_record["boards"]
             .as_array()
             .and_then(|b| b.iter().find(|b| b["name"] == name))
-            .unwrap_or_else(|| panic!("no {name} in {record}"))
+            .unwrap_or_else(|| panic!("no {name} in {rack_record}"))
             .clone()
     };
     let trial = |name: &str| {
-        record["trials"]
+        rack_record["trials"]
             .as_array()
             .and_then(|t| t.iter().find(|t| t["board"] == name))
-            .unwrap_or_else(|| panic!("no trial of {name} in {record}"))
+            .unwrap_or_else(|| panic!("no trial of {name} in {rack_record}"))
             .clone()
     };
 
@@ -242,7 +247,7 @@ fn a_board_failing_its_health_check_is_quarantined_and_the_rack_goes_on() {
             "{what}: {good}"
         );
     }
-    assert_eq!(trial("sim-217")["verdict"], "PASS", "{record}");
+    assert_eq!(trial("sim-217")["verdict"], "PASS", "{rack_record}");
 
     let bad = board("sim-218");
     let why = bad["health"]["quarantined"].as_str().unwrap_or_default();
@@ -258,16 +263,195 @@ fn a_board_failing_its_health_check_is_quarantined_and_the_rack_goes_on() {
         "{reason}"
     );
     assert_eq!(quarantined["observed"], "no conclusive observation");
-    // Not run: nothing of the check on the board's console.
-    assert!(
-        !dir.join("rack")
-            .read_dir()
-            .expect("run")
-            .flatten()
-            .any(|run| run
-                .path()
-                .join("evidence/sim-218/device_identification.logical_identifier")
-                .exists()),
-        "the quarantined board's check left evidence"
+    // Not run: the check left evidence on the healthy board only.
+    let evidence = |board: &str| {
+        run_folder(dir, "rack")
+            .join("evidence")
+            .join(board)
+            .join("device_identification.logical_identifier")
+            .exists()
+    };
+    assert!(evidence("sim-217") && !evidence("sim-218"));
+
+    // The same two boards split by board across two jobs: each job sees
+    // one board, so the rack-wide check cannot compare identifiers there;
+    // merged, it compares both.
+    let rack_suite = suite(
+        dir,
+        "rack",
+        &[
+            "device_identification::logical_identifier",
+            "device_identification::distinct_identifiers",
+        ],
     );
+    let mut runs = Vec::new();
+    for k in 1..=2 {
+        let out_name = format!("boards-{k}");
+        let out = hilt_run(
+            dir,
+            &[&healthy, &sims.board(218)],
+            &rack_suite,
+            &out_name,
+            &["--shard", &format!("{k}/2")],
+        )
+        .output()
+        .expect("hilt");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let shard = record(dir, &out_name);
+        assert_eq!(shard["boards"].as_array().map(Vec::len), Some(1), "{shard}");
+        let rack = &shard["trials"]
+            .as_array()
+            .expect("trials")
+            .iter()
+            .find(|t| t["board"] == "rack")
+            .expect("rack trial")
+            .clone();
+        assert_eq!(rack["verdict"], "NOT_APPLICABLE", "{rack}");
+        runs.push(run_folder(dir, &out_name));
+    }
+    let merged = merge(dir, &runs, "merged");
+    assert!(merged.status.success(), "{}", text(&merged));
+    let merged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("merged/record.json")).expect("record"))
+            .expect("JSON");
+    assert_eq!(
+        merged["boards"].as_array().map(Vec::len),
+        Some(2),
+        "{merged}"
+    );
+    let rack = merged["trials"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["board"] == "rack"))
+        .expect("rack trial");
+    assert_eq!(rack["verdict"], "PASS", "{rack}");
+    assert_eq!(
+        merged["trials"].as_array().map(Vec::len),
+        Some(3),
+        "{merged}"
+    );
+}
+
+fn run_folder(dir: &Path, out: &str) -> PathBuf {
+    std::fs::read_dir(dir.join(out))
+        .expect("out")
+        .flatten()
+        .next()
+        .expect("one run")
+        .path()
+}
+
+fn merge(dir: &Path, runs: &[PathBuf], out: &str) -> Output {
+    Command::new(HILT)
+        .args(["report", "merge"])
+        .args(runs)
+        .arg("-o")
+        .arg(dir.join(out))
+        .output()
+        .expect("hilt report merge")
+}
+
+fn names(record: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = record["trials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn shards_of_a_rack_merge_into_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let sims = Sims::up(dir, 219, 1);
+    let one = sims.board(219);
+    // One board, two jobs: the suite's board checks are split.
+    let checks = suite(
+        dir,
+        "three",
+        &[
+            "device_identification::logical_identifier",
+            "non_technical::support_period",
+            "non_technical::vulnerability_disclosure",
+            "device_identification::distinct_identifiers",
+        ],
+    );
+    for k in 1..=2 {
+        let out = hilt_run(
+            dir,
+            &[&one],
+            &checks,
+            &format!("checks-{k}"),
+            &["--shard", &format!("{k}/2")],
+        )
+        .output()
+        .expect("hilt");
+        assert!(out.status.code() == Some(0), "{}", text(&out));
+    }
+    let first = record(dir, "checks-1");
+    let second = record(dir, "checks-2");
+    // Board checks alternate between the shards; the rack check is in both.
+    assert_eq!(
+        names(&first),
+        [
+            "rack::device_identification::distinct_identifiers",
+            "sim-219::device_identification::logical_identifier",
+            "sim-219::non_technical::vulnerability_disclosure",
+        ]
+    );
+    assert_eq!(
+        names(&second),
+        [
+            "rack::device_identification::distinct_identifiers",
+            "sim-219::non_technical::support_period",
+        ]
+    );
+    let runs = [run_folder(dir, "checks-1"), run_folder(dir, "checks-2")];
+    let merged_out = merge(dir, &runs, "merged");
+    assert!(merged_out.status.success(), "{}", text(&merged_out));
+    let merged: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("merged/record.json")).expect("merged record"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        names(&merged),
+        [
+            "rack::device_identification::distinct_identifiers",
+            "sim-219::device_identification::logical_identifier",
+            "sim-219::non_technical::support_period",
+            "sim-219::non_technical::vulnerability_disclosure",
+        ]
+    );
+    assert_eq!(merged["boards"].as_array().map(Vec::len), Some(1));
+    assert_eq!(merged["complete"], true);
+    // The merged folder stands on its own: evidence and manifest agree.
+    let verify = Command::new(HILT)
+        .args(["report", "verify"])
+        .arg(dir.join("merged"))
+        .output()
+        .expect("verify");
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // A trial with another result in a second shard is refused by name.
+    let forged = dir.join("forged");
+    std::fs::create_dir_all(&forged).expect("mkdir");
+    let mut changed = first.clone();
+    changed["trials"]
+        .as_array_mut()
+        .and_then(|t| {
+            t.iter_mut()
+                .find(|t| t["check"] == "device_identification::logical_identifier")
+        })
+        .expect("ID-01")["verdict"] = "FAIL".into();
+    std::fs::write(forged.join("record.json"), changed.to_string()).expect("write");
+    let refused = merge(dir, &[runs[0].clone(), forged], "refused");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("sim-219::device_identification::logical_identifier is PASS in"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!dir.join("refused").exists());
 }

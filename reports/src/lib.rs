@@ -13,6 +13,7 @@ pub mod events;
 pub mod html;
 pub mod junit;
 pub mod manifest;
+pub mod merge;
 pub mod record;
 pub mod reporter;
 

@@ -352,7 +352,8 @@ fn scan_into(
     Ok(())
 }
 
-fn hash_file(path: &Path) -> Result<(String, u64), ManifestError> {
+/// `(sha256 hex, size)` of one file, read in blocks.
+pub fn hash_file(path: &Path) -> Result<(String, u64), ManifestError> {
     let mut file = std::fs::File::open(path).map_err(io_error(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];

@@ -3,4 +3,6 @@
 //! before its suite (quarantine when it does not).
 
 pub mod health;
+pub mod judge;
 pub mod lease;
+pub mod shard;

@@ -142,57 +142,12 @@ pub fn plan(config: &RunConfig) -> Result<Plan, RunError> {
 
 /// Runs one rack-wide check on the record as it stands (every board done).
 fn run_rack_trial(trial: &super::plan::RackTrial, events: &EventStream) -> TrialRecord {
-    let meta = trial.check.meta();
-    let started_at = now_rfc3339();
-    let start = Instant::now();
-    let snapshot = events.snapshot();
-    let check = trial.check.clone();
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| check.run(&snapshot)));
-    let result = match outcome {
-        Ok(result) => result,
-        Err(payload) => Err(CheckError::Harness(format!(
-            "check panicked: {}",
-            panic_message(&payload)
-        ))),
-    };
-    let (verdict, reason, observed, measurements) = match result {
-        Ok(f) => (f.verdict, f.reason, f.observed, f.measurements),
-        Err(e) => {
-            let verdict = e.verdict();
-            (
-                verdict,
-                error_text(e),
-                "no conclusive observation".to_string(),
-                BTreeMap::new(),
-            )
-        }
-    };
-    let end = Instant::now();
-    TrialRecord {
-        name: trial.name.clone(),
-        board: super::plan::RACK.to_string(),
-        check: meta.id(),
-        catalogue_id: meta.catalogue_id.to_string(),
-        title: meta.title.to_string(),
-        references: meta.references(),
-        applicability: Some(ApplicabilityRecord {
-            applies: verdict != Verdict::NotApplicable,
-            source: "rack".into(),
-            enabled_by: Vec::new(),
-        }),
-        verdict,
-        reason,
-        expected: meta.expected.to_string(),
-        observed,
-        measurements,
-        started_at,
-        finished_at: now_rfc3339(),
-        start_offset_ms: start.duration_since(events.started).as_millis() as u64,
-        end_offset_ms: end.duration_since(events.started).as_millis() as u64,
-        duration_ms: end.duration_since(start).as_millis() as u64,
-        evidence: Vec::new(),
-        board_left: None,
-    }
+    crate::rack::judge::rack_trial(
+        &trial.name,
+        &trial.check,
+        &events.snapshot(),
+        events.started,
+    )
 }
 
 /// Where a trial's applicability came from: the board file decided before
@@ -218,7 +173,7 @@ fn applicability(trial: &PlannedTrial, verdict: Verdict) -> ApplicabilityRecord 
     }
 }
 
-fn error_text(err: CheckError) -> String {
+pub(crate) fn error_text(err: CheckError) -> String {
     match err {
         CheckError::Board(s)
         | CheckError::Harness(s)

@@ -19,6 +19,7 @@ mod select;
 pub use aftercare::{panic_message, RESTORE_BUDGET};
 pub use coverage::{coverage, CheckCoverage, CoverageStatus};
 pub use describe::RunDescription;
+pub(crate) use execute::{error_text, now_rfc3339};
 pub use execute::{plan, INTERRUPTED_EXIT};
 pub use plan::{trial_name, Plan, PlannedTrial, RackTrial, RACK};
 pub use select::Selection;
