@@ -1,14 +1,21 @@
-//! JUnit XML rendered from a run record, in the dialect CI servers read
-//! (one `<testsuite>` per board, one `<testcase>` per trial).
+//! JUnit XML rendered from a run record, in the dialect Jenkins' JUnit
+//! plugin and GitLab's test reports read: one `<testsuite>` per board (and
+//! one named `rack` for rack-wide checks), one `<testcase>` per check with
+//! `classname` the board and `name` the check id, and `tests`, `failures`,
+//! `errors`, `skipped` and `time` on every suite and on the root.
 //!
-//! Verdict mapping: FAIL is a `<failure>`; INCONCLUSIVE and ERROR are
+//! Verdict mapping: FAIL is a `<failure>` whose message states the reason,
+//! what was expected and what was observed; INCONCLUSIVE and ERROR are
 //! `<error>` (the test could not be carried out); NOT_APPLICABLE and
-//! DECLARED are `<skipped>` with the reason. Device output reaches this file
-//! only through `escape_controls` (XML 1.0 cannot carry most control
-//! characters even as references) and then the XML writer, which escapes
-//! markup.
+//! DECLARED are `<skipped>` with the reason. `<system-out>` has the
+//! verdict, how the board was left, each evidence file with its SHA-256,
+//! and a bounded excerpt of each text evidence file (the transcript).
+//! Device output reaches this file only through `escape_controls` (XML 1.0
+//! cannot carry most control characters even as references) and then the
+//! XML writer, which escapes markup.
 
 use std::io::Write;
+use std::path::Path;
 
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -16,20 +23,24 @@ use quick_xml::Writer;
 use crate::escape::escape_controls as clean;
 use crate::record::{RunRecord, TrialRecord, Verdict};
 
-pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
+/// A message attribute longer than this is cut (the element's text has it whole).
+const MESSAGE_CHARS: usize = 1000;
+
+/// Renders `record`; `evidence_dir` is its run folder, where the evidence
+/// excerpts are read from (None: no excerpts).
+pub fn render(
+    record: &RunRecord,
+    evidence_dir: Option<&Path>,
+) -> Result<Vec<u8>, quick_xml::Error> {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
 
-    let total_ms: u64 = record.trials.iter().map(|t| t.duration_ms).sum();
     let mut root = BytesStart::new("testsuites");
     root.push_attribute((
         "name",
         clean(&format!("hilt {}", record.suite.name)).as_ref(),
     ));
-    root.push_attribute(("tests", record.trials.len().to_string().as_str()));
-    root.push_attribute(("failures", count(record.trials.iter(), is_failure).as_str()));
-    root.push_attribute(("errors", count(record.trials.iter(), is_error).as_str()));
-    root.push_attribute(("time", seconds(total_ms).as_str()));
+    push_counts(&mut root, &record.trials.iter().collect::<Vec<_>>());
     writer.write_event(Event::Start(root))?;
 
     // One suite per board, then one for trials of no board (rack-wide).
@@ -39,28 +50,17 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
             names.push(trial.board.as_str());
         }
     }
-    for name in names {
+    for (id, name) in names.into_iter().enumerate() {
         let trials: Vec<&TrialRecord> = record.trials.iter().filter(|t| t.board == name).collect();
         let mut suite = BytesStart::new("testsuite");
         suite.push_attribute(("name", clean(name).as_ref()));
-        suite.push_attribute(("tests", trials.len().to_string().as_str()));
-        suite.push_attribute((
-            "failures",
-            count(trials.iter().copied(), is_failure).as_str(),
-        ));
-        suite.push_attribute(("errors", count(trials.iter().copied(), is_error).as_str()));
-        suite.push_attribute((
-            "skipped",
-            count(trials.iter().copied(), is_skipped).as_str(),
-        ));
-        suite.push_attribute((
-            "time",
-            seconds(trials.iter().map(|t| t.duration_ms).sum()).as_str(),
-        ));
+        suite.push_attribute(("id", id.to_string().as_str()));
+        push_counts(&mut suite, &trials);
         suite.push_attribute(("timestamp", clean(&record.started_at).as_ref()));
+        suite.push_attribute(("hostname", clean(&record.tool.host).as_ref()));
         writer.write_event(Event::Start(suite))?;
         for trial in trials {
-            write_case(&mut writer, trial)?;
+            write_case(&mut writer, trial, evidence_dir)?;
         }
         writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
@@ -70,13 +70,33 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, quick_xml::Error> {
     Ok(out)
 }
 
-fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), quick_xml::Error> {
-    let mut case = BytesStart::new("testcase");
-    case.push_attribute(("name", clean(&trial.name).as_ref()));
-    case.push_attribute((
-        "classname",
-        clean(&format!("{}.{}", trial.board, trial.check)).as_ref(),
+/// `tests`, `failures`, `errors`, `skipped` and `time` of `trials`.
+fn push_counts(element: &mut BytesStart, trials: &[&TrialRecord]) {
+    let count = |pred: fn(Verdict) -> bool| {
+        trials
+            .iter()
+            .filter(|t| pred(t.verdict))
+            .count()
+            .to_string()
+    };
+    element.push_attribute(("tests", trials.len().to_string().as_str()));
+    element.push_attribute(("failures", count(is_failure).as_str()));
+    element.push_attribute(("errors", count(is_error).as_str()));
+    element.push_attribute(("skipped", count(is_skipped).as_str()));
+    element.push_attribute((
+        "time",
+        seconds(trials.iter().map(|t| t.duration_ms).sum()).as_str(),
     ));
+}
+
+fn write_case(
+    writer: &mut Writer<Vec<u8>>,
+    trial: &TrialRecord,
+    evidence_dir: Option<&Path>,
+) -> Result<(), quick_xml::Error> {
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("name", clean(&trial.check).as_ref()));
+    case.push_attribute(("classname", clean(&trial.board).as_ref()));
     case.push_attribute(("time", seconds(trial.duration_ms).as_str()));
     writer.write_event(Event::Start(case))?;
 
@@ -87,28 +107,37 @@ fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), q
         clean(&trial.expected),
         clean(&trial.observed)
     );
-    let element = match trial.verdict {
-        Verdict::Fail => Some("failure"),
-        Verdict::Inconclusive | Verdict::Error => Some("error"),
-        Verdict::NotApplicable | Verdict::Declared => Some("skipped"),
-        Verdict::Pass => None,
+    let (element, message) = match trial.verdict {
+        Verdict::Fail => (
+            Some("failure"),
+            format!(
+                "{} (expected: {}; observed: {})",
+                trial.reason, trial.expected, trial.observed
+            ),
+        ),
+        Verdict::Inconclusive | Verdict::Error => (Some("error"), trial.reason.clone()),
+        Verdict::NotApplicable | Verdict::Declared => (Some("skipped"), trial.reason.clone()),
+        Verdict::Pass => (None, String::new()),
     };
     if let Some(element) = element {
         let mut start = BytesStart::new(element);
-        start.push_attribute(("message", clean(&trial.reason).as_ref()));
-        start.push_attribute(("type", trial.verdict.as_str()));
+        start.push_attribute(("message", bounded(&clean(&message)).as_str()));
+        if element != "skipped" {
+            start.push_attribute(("type", trial.verdict.as_str()));
+        }
         writer.write_event(Event::Start(start))?;
         writer.write_event(Event::Text(BytesText::new(&detail)))?;
         writer.write_event(Event::End(BytesEnd::new(element)))?;
     }
     let mut out = format!(
-        "verdict: {}\ncatalogue: {}\n",
+        "test: {}\nverdict: {}\ncatalogue: {}\n",
+        clean(&trial.name),
         trial.verdict,
         clean(&trial.catalogue_id)
     );
     if let Some(left) = &trial.board_left {
         let state = if left.restored { "as found" } else { "CHANGED" };
-        out.push_str(&format!("board left: {state}: {}\n", left.note));
+        out.push_str(&format!("board left: {state}: {}\n", clean(&left.note)));
     }
     for evidence in &trial.evidence {
         out.push_str(&format!(
@@ -116,6 +145,13 @@ fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), q
             clean(&evidence.path),
             clean(&evidence.sha256)
         ));
+        let quoted = evidence_dir.and_then(|dir| crate::excerpt::excerpt(dir, evidence));
+        if let Some(quoted) = quoted {
+            out.push_str(&format!(
+                "--- excerpt of {} ---\n{quoted}\n--- end of excerpt ---\n",
+                clean(&evidence.path)
+            ));
+        }
     }
     writer.write_event(Event::Start(BytesStart::new("system-out")))?;
     // CDATA cannot contain "]]>"; split it so the text survives intact.
@@ -126,8 +162,12 @@ fn write_case(writer: &mut Writer<Vec<u8>>, trial: &TrialRecord) -> Result<(), q
     Ok(())
 }
 
-fn count<'a>(trials: impl Iterator<Item = &'a TrialRecord>, pred: fn(Verdict) -> bool) -> String {
-    trials.filter(|t| pred(t.verdict)).count().to_string()
+/// `text` cut to [`MESSAGE_CHARS`] characters, marked when cut.
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MESSAGE_CHARS) {
+        Some((at, _)) => format!("{} [...]", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 fn is_failure(v: Verdict) -> bool {
@@ -165,7 +205,7 @@ mod tests {
     #[test]
     fn hostile_device_output_is_escaped() {
         let rec = record(vec![trial(Verdict::Fail, "</failure><x>\u{1b}[31m]]>&")]);
-        let xml = String::from_utf8(render(&rec).expect("render")).expect("utf8");
+        let xml = String::from_utf8(render(&rec, None).expect("render")).expect("utf8");
         assert!(
             xml.contains("&lt;/failure&gt;&lt;x&gt;\\x1b[31m]]&gt;&amp;"),
             "{xml}"
@@ -180,7 +220,7 @@ mod tests {
         let mut t = trial(Verdict::Fail, hostile);
         t.reason = format!("banner said {hostile}");
         t.name = format!("b::c::{hostile}");
-        let xml = String::from_utf8(render(&record(vec![t])).expect("render")).expect("utf8");
+        let xml = String::from_utf8(render(&record(vec![t]), None).expect("render")).expect("utf8");
         for c in ['\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{0}', '\u{fffe}'] {
             assert!(!xml.contains(c), "{c:?} in {xml}");
         }
@@ -213,7 +253,7 @@ mod tests {
             trial(Verdict::Error, ""),
             trial(Verdict::NotApplicable, ""),
         ]);
-        let xml = String::from_utf8(render(&rec).expect("render")).expect("utf8");
+        let xml = String::from_utf8(render(&rec, None).expect("render")).expect("utf8");
         assert!(xml.contains(r#"errors="2""#), "{xml}");
         assert!(xml.contains(r#"skipped="1""#), "{xml}");
         assert_eq!(rec.exit_code(), 2);

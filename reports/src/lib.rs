@@ -10,6 +10,7 @@
 pub mod diff;
 pub mod escape;
 pub mod events;
+pub mod excerpt;
 pub mod html;
 pub mod junit;
 pub mod manifest;

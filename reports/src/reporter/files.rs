@@ -63,7 +63,7 @@ impl Reporter for JunitFile {
         match run_dir(&mut self.dir, event) {
             Some(dir) if matches!(event, RunEvent::RunFinished { .. }) => {
                 let path = dir.join(JUNIT_FILE);
-                let xml = crate::junit::render(record)
+                let xml = crate::junit::render(record, Some(dir))
                     .map_err(|e| ReporterError::writing(path.clone(), e))?;
                 std::fs::write(&path, xml).map_err(|e| ReporterError::writing(path, e))
             }
