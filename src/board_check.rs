@@ -82,6 +82,7 @@ fn check_file(file: &Path, suite: &Suite, registry: &Registry) -> FileReport {
         // machine hilt starts at run time: previewed as a run wires them.
         Ok(mut board) => {
             hilt_harness::transport::qemu::preview(&mut board);
+            hilt_harness::transport::labgrid::preview(&mut board);
             board
         }
         Err(e) => {

@@ -3,6 +3,7 @@
 
 mod board_check;
 mod image_cmd;
+mod labgrid_watchdog;
 mod merge_cmd;
 mod rack_cmd;
 mod report_cmd;
@@ -94,6 +95,13 @@ enum Command {
     /// Manage simulated reference boards (runs `hilt-sim`).
     #[command(disable_help_flag = true)]
     Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Internal: started by a run for each labgrid place it holds; releases
+    /// the place if the run dies without releasing it (see docs/labgrid.md).
+    #[command(hide = true, name = "labgrid-watchdog")]
+    LabgridWatchdog {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -202,6 +210,7 @@ fn main() -> ExitCode {
         Command::Report { command } => report_cmd::run(command),
         Command::Rack { command } => rack_cmd::run(command),
         Command::Sim { args } => sim::passthrough(&args),
+        Command::LabgridWatchdog { args } => labgrid_watchdog::run(&args),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }
@@ -368,6 +377,36 @@ fn run_boards(
             }
         }
     }
+    // labgrid places: held from here until they drop after the run;
+    // each lease's watchdog releases its place if hilt dies first.
+    let mut places = Vec::new();
+    if listing {
+        boards
+            .iter_mut()
+            .for_each(hilt_harness::transport::labgrid::preview);
+    } else {
+        let watchdog = labgrid_watchdog::command();
+        for board in &mut boards {
+            let stopped = || interrupted.is_raised();
+            match hilt_harness::transport::labgrid::attach(board, watchdog.as_ref(), &stopped) {
+                Ok(Some(lease)) => {
+                    eprintln!(
+                        "hilt: {}: holding labgrid place {}",
+                        board.name(),
+                        lease.place()
+                    );
+                    places.push(lease)
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return fail(format!(
+                        "{}: cannot take the board's labgrid place: {e}",
+                        board.file.display()
+                    ))
+                }
+            }
+        }
+    }
     let config = RunConfig {
         boards,
         suite,
@@ -404,6 +443,7 @@ fn run_boards(
     let reporters = reporters(&config.test_args, sign_key);
     let result = runner::run(config, reporters);
     drop(machines);
+    drop(places);
     match result {
         Ok(outcome) => outcome.exit_code,
         Err(e) => fail(e),

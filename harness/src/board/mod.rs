@@ -141,6 +141,9 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
     if let Some(qemu) = &hw.qemu {
         validate_qemu(file, text, spec, qemu)?;
     }
+    if let Some(labgrid) = &hw.labgrid {
+        validate_labgrid(file, text, spec, labgrid)?;
+    }
     if let Some(serial) = &hw.serial {
         match (&serial.port, &serial.tcp) {
             (None, None) if serial.unix.is_none() => {
@@ -428,6 +431,88 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
 
 /// A QEMU machine: it brings its own console, debug port and power, and
 /// names files that must exist.
+fn validate_labgrid(
+    file: &Path,
+    text: &str,
+    spec: &BoardFile,
+    labgrid: &LabgridWiring,
+) -> Result<(), DefinitionError> {
+    let hw = &spec.hardware;
+    let at = |field: &str, why: String| DefinitionError::at_field(file, text, field, why);
+    for (field, given) in [
+        ("serial", hw.serial.is_some()),
+        ("network", hw.network.is_some()),
+        ("power", hw.power.is_some()),
+        ("qemu", hw.qemu.is_some()),
+    ] {
+        if given {
+            return Err(at(
+                &format!("hardware.{field}"),
+                format!(
+                    "a labgrid place's {field} comes from the resources it exports (`hardware.labgrid`); remove `hardware.{field}`"
+                ),
+            ));
+        }
+    }
+    match (&labgrid.place, labgrid.tags.is_empty()) {
+        (None, true) => {
+            return Err(at(
+                "hardware.labgrid",
+                "expected `place: NAME` or `tags: { key: value }` to choose the place".into(),
+            ))
+        }
+        (Some(_), false) => {
+            return Err(at(
+                "hardware.labgrid.tags",
+                "`place` and `tags` are exclusive: name the place, or the tags of any free one"
+                    .into(),
+            ))
+        }
+        (Some(place), true) if !labgrid_word(place, true) => {
+            return Err(at(
+                "hardware.labgrid.place",
+                format!("expected a place name (letters, digits, `-`, `_`, `.`), got {place:?}"),
+            ))
+        }
+        _ => {}
+    }
+    for (key, value) in &labgrid.tags {
+        // labgrid's coordinator refuses tag keys outside [a-z][a-z0-9_]+.
+        let key_ok = key.len() >= 2
+            && key.starts_with(|c: char| c.is_ascii_lowercase())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !key_ok || !labgrid_word(value, false) {
+            return Err(at(
+                &format!("hardware.labgrid.tags.{key}"),
+                format!(
+                    "expected a tag key of lowercase letters, digits and `_` (starting with a letter, two or more) and a value without spaces, got {key:?}: {value:?}"
+                ),
+            ));
+        }
+    }
+    if labgrid.wait_s == 0 || labgrid.wait_s > 24 * 3600 {
+        return Err(at(
+            "hardware.labgrid.wait_s",
+            "expected seconds from 1 to 86400".into(),
+        ));
+    }
+    if let Some(why) = labgrid.interface.as_deref().and_then(bad_interface_name) {
+        return Err(at("hardware.labgrid.interface", why));
+    }
+    Ok(())
+}
+
+/// A place name or tag value: no spaces, no control characters, bounded.
+fn labgrid_word(value: &str, strict: bool) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "-_.".contains(c) || (!strict && "+:/@".contains(c))
+        })
+}
+
 fn validate_qemu(
     file: &Path,
     text: &str,

@@ -61,6 +61,45 @@ pub struct Hardware {
     /// `serial`, `debug` and `power` are not given with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qemu: Option<QemuWiring>,
+    /// The board is a place on a labgrid coordinator, on another host: hilt
+    /// acquires the place for the run and takes the console, the network
+    /// address and power from the resources it holds, so `serial`,
+    /// `network` and `power` are not given with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labgrid: Option<LabgridWiring>,
+}
+
+/// A labgrid place as the board's wiring (see docs/labgrid.md). The place
+/// exports a `NetworkSerialPort` (the console, through ser2net), a
+/// `NetworkService` (the board's address) and, for power, a
+/// `NetworkPowerPort` of model `simplerest`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabgridWiring {
+    /// `host:port` of the coordinator (labgrid's default port is 20408).
+    pub coordinator: HostPort,
+    /// The place, by name ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// ... or any free place whose tags match all of these (a labgrid
+    /// reservation; the tag `name` matches a place's name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// How long to wait for the place (a reservation waits for another
+    /// user to release one), in seconds.
+    #[serde(default = "default_labgrid_wait")]
+    pub wait_s: u64,
+    /// This host's interface towards the board's network: every socket
+    /// for the board is bound to it, as `hardware.network.interface`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// What the console expects at the end of a typed line.
+    #[serde(default)]
+    pub line_ending: LineEnding,
+}
+
+fn default_labgrid_wait() -> u64 {
+    60
 }
 
 /// A QEMU machine as a board. hilt starts it before the board's first
@@ -382,6 +421,19 @@ pub enum PowerWiring {
     /// sets it; not written in a board file).
     #[serde(skip_deserializing)]
     Qemu(String),
+    /// A network power switch a labgrid place exports (hilt sets it from
+    /// `hardware.labgrid`; not written in a board file).
+    #[serde(skip_deserializing)]
+    Labgrid(LabgridPower),
+}
+
+/// labgrid's `NetworkPowerPort`: the switch's model (the driver labgrid's
+/// client would use), its address or URL, and the outlet.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LabgridPower {
+    pub model: String,
+    pub host: String,
+    pub index: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

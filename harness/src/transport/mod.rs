@@ -6,6 +6,7 @@
 //! into a device verdict.
 
 pub mod flash;
+pub mod labgrid;
 pub mod power;
 pub mod qemu;
 pub mod rfc2217;

@@ -1,5 +1,5 @@
-//! Power switching: none, shell commands from the board file, or the
-//! simulated board's power socket.
+//! Power switching: none, shell commands from the board file, the
+//! simulated board's power socket, QEMU, or a labgrid place's power port.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -45,6 +45,8 @@ pub enum PowerError {
     },
     #[error("QEMU power: {0}")]
     Qemu(String),
+    #[error("labgrid power: {0}")]
+    Labgrid(String),
     #[error("power socket {} answered {reply:?}", .path.display())]
     Refused {
         path: std::path::PathBuf,
@@ -80,6 +82,7 @@ pub fn switch(
         None | Some(PowerWiring::None) => Err(PowerError::NotWired),
         Some(PowerWiring::Sim(socket)) => sim_socket(&base_dir.join(socket), action),
         Some(PowerWiring::Qemu(board)) => super::qemu::power(board, action),
+        Some(PowerWiring::Labgrid(port)) => super::labgrid::power(port, action),
         Some(PowerWiring::Command(commands)) => {
             let line = match action {
                 PowerAction::On => commands.on.clone(),
