@@ -39,7 +39,8 @@ impl Drop for Running {
     }
 }
 
-fn spawn(mut command: Command, dir: &Path, log_name: &str) -> Running {
+/// Starts `command` in `dir`, its output into `dir/log_name`; killed when dropped.
+pub fn spawn(mut command: Command, dir: &Path, log_name: &str) -> Running {
     let log = dir.join(log_name);
     let file = std::fs::File::create(&log).expect("log file");
     let err = file.try_clone().expect("log file");

@@ -336,12 +336,12 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
                 "`login` and `password` prompts go together: give both or neither",
             ));
         }
-        if hw.serial.is_none() && hw.qemu.is_none() {
+        if hw.serial.is_none() && hw.qemu.is_none() && hw.labgrid.is_none() {
             return Err(DefinitionError::at_field(
                 file,
                 text,
                 "declares.console",
-                "a console is declared but `hardware.serial` (or `hardware.qemu`) is missing",
+                "a console is declared but `hardware.serial` (or `hardware.qemu`, `hardware.labgrid`) is missing",
             ));
         }
     }
