@@ -44,6 +44,7 @@ libssl-dev zlib1g-dev dropbear-bin openssh-server openssh-client
 lighttpd lighttpd-mod-openssl
 protobuf-compiler
 chromium
+lighttpd-mod-authn-pam
 "
 for pkg in $packages; do
     if pkg_missing "$pkg"; then need_apt="$need_apt $pkg"; fi

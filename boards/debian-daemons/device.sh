@@ -19,7 +19,11 @@ case "$CFG" in
     hardened) sed "s#HOME#$RUN/home/admin#" "$DIR/hardened/passwd" >"$RUN/etc/passwd"
               hash=$(openssl passwd -6 -stdin <"$RUN/admin.password")
               sed "s#ADMIN_HASH#$hash#" "$DIR/hardened/shadow" >"$RUN/etc/shadow"
-              ;;
+              # lighttpd asks PAM (service "http": pam_faillock's lockout);
+              # the device's own /etc/pam.d and failure records.
+              mkdir -p "$RUN/pam.d" "$RUN/faillock"
+              subst "$DIR/hardened/pam-http" "$RUN/pam.d/http"
+              mount --bind "$RUN/pam.d" /etc/pam.d ;;
 esac
 chmod 640 "$RUN/etc/shadow"
 # Its own names: no lookup ever leaves the device's link.
@@ -58,12 +62,13 @@ case "$CFG" in
         cp "$RUN/admin_ed25519.pub" "$RUN/home/admin/.ssh/authorized_keys"
         chown -R 1000:1000 "$RUN/home/admin"
         chmod 600 "$RUN/home/admin/.ssh/authorized_keys"
-        # lighttpd and mosquitto read the admin password made by up.sh.
-        printf 'admin:%s\n' "$(cat "$RUN/admin.password")" >"$RUN/lighttpd.users"
+        # mosquitto reads the admin password made by up.sh (lighttpd asks PAM).
         mosquitto_passwd -b -c "$RUN/mosquitto.passwd" admin "$(cat "$RUN/admin.password")" 2>/dev/null
         subst "$DIR/hardened/lighttpd.conf" "$RUN/lighttpd.conf"
         subst "$DIR/hardened/mosquitto.conf" "$RUN/mosquitto.conf"
         # -s: no password logins (keys only); -g: none for root either.
+        # The firewall's per-source limit on MQTT logins (mqtt-limit.nft).
+        nft -f "$DIR/hardened/mqtt-limit.nft"
         start dropbear dropbear -F -E -s -g -p "$DEV_ADDR:22" -r "$RUN/ssh_host_ed25519_key" \
             -P "$RUN/dropbear.pid"
         start lighttpd lighttpd -D -f "$RUN/lighttpd.conf"

@@ -10,7 +10,7 @@ config "${1:-}"
 need ip unshare setsid ss openssl mosquitto
 case "$CFG" in
     weak) need inetutils-inetd telnetd snmpd lighttpd mosquitto_pub mosquitto_passwd ;;
-    hardened) need dropbear dropbearkey lighttpd ;;
+    hardened) need dropbear dropbearkey lighttpd nft ;;
 esac
 sh "$DIR/down.sh" "$CFG"
 mkdir -p "$RUN"

@@ -339,3 +339,59 @@ fn a_dialogue_step_with_a_bad_prompt_names_its_field() {
         "regular expression",
     );
 }
+
+#[test]
+fn an_interfaces_lockout_with_its_window_and_scope_loads() {
+    let text = VALID.replace(
+        "service: https }",
+        "service: https, auth: required, lockout: { threshold: 5, delay_s: 10, window_s: 60, per: account, reset_on_success: true } }",
+    );
+    let (_, result, _dir) = load(&text);
+    let board = result.expect("valid");
+    let lockout = board.spec.declares.interfaces[0]
+        .lockout
+        .clone()
+        .expect("declared");
+    assert_eq!(lockout.window_s, Some(60));
+    assert_eq!(lockout.per, hilt_harness::board::LockoutScope::Account);
+    assert!(lockout.reset_on_success);
+}
+
+#[test]
+fn an_interfaces_lockout_is_not_adjustable() {
+    let text = VALID.replace(
+        "service: https }",
+        "service: https, auth: required, lockout: { threshold: 5, threshold_parameter: lockout_threshold } }",
+    );
+    assert_error(
+        &text,
+        13,
+        "declares.interfaces[0].lockout.threshold_parameter",
+        "declare adjustable lockout settings under `declares.lockout`",
+    );
+}
+
+#[test]
+fn a_lockout_window_of_zero_is_refused() {
+    let text = format!("{VALID}  lockout:\n    threshold: 3\n    window_s: 0\n");
+    assert_error(
+        &text,
+        16,
+        "declares.lockout.window_s",
+        "counting window in seconds (1 or more)",
+    );
+}
+
+#[test]
+fn a_lockout_on_an_interface_without_a_login_is_refused() {
+    let text = VALID.replace(
+        "service: https }",
+        "service: https, auth: none, lockout: { threshold: 5 } }",
+    );
+    assert_error(
+        &text,
+        13,
+        "declares.interfaces[0].lockout",
+        "takes no login",
+    );
+}

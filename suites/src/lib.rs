@@ -19,6 +19,7 @@ pub mod device_configuration;
 pub mod device_identification;
 pub mod health;
 pub mod liveness;
+mod lockout;
 pub mod logical_access;
 mod logins;
 pub mod non_technical;

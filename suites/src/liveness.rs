@@ -56,14 +56,19 @@ fn exchange_for(interface: &InterfaceDecl) -> Option<Exchange> {
     }
 }
 
-/// The declared service that gives the strongest control, if any.
-fn control_service(board: &Board) -> Option<(IpAddr, InterfaceDecl, Exchange)> {
+/// The declared service that gives the strongest control, if any, other
+/// than the one on port `besides`.
+fn control_service(
+    board: &Board,
+    besides: Option<u16>,
+) -> Option<(IpAddr, InterfaceDecl, Exchange)> {
     let address = board.spec.hardware.network.as_ref()?.address;
     board
         .spec
         .declares
         .interfaces
         .iter()
+        .filter(|i| Some(i.port) != besides)
         .filter_map(|i| exchange_for(i).map(|e| (i.clone(), e)))
         .min_by_key(|(_, e)| *e)
         .map(|(i, e)| (address, i, e))
@@ -71,7 +76,7 @@ fn control_service(board: &Board) -> Option<(IpAddr, InterfaceDecl, Exchange)> {
 
 /// Whether a control exists for this board, and if not, why.
 pub fn available(board: &Board) -> Result<(), String> {
-    if control_service(board).is_some() || console_control_possible(board) {
+    if control_service(board, None).is_some() || console_control_possible(board) {
         Ok(())
     } else {
         Err("the board declares no service that can show it alive (a TLS, HTTP, SSH, telnet or FTP interface enabled by default) and no console".into())
@@ -85,7 +90,18 @@ fn console_control_possible(board: &Board) -> bool {
 /// One positive control, now. Returns what was seen; a board fault when
 /// the board did not answer.
 pub fn control(ctx: &mut CheckContext, moment: &str) -> Result<String, CheckError> {
-    match control_service(ctx.board()) {
+    control_besides(ctx, None, moment)
+}
+
+/// One positive control through another service than the one on port
+/// `besides` (or the console): the board shown alive while that one
+/// drops connections.
+pub fn control_besides(
+    ctx: &mut CheckContext,
+    besides: Option<u16>,
+    moment: &str,
+) -> Result<String, CheckError> {
+    match control_service(ctx.board(), besides) {
         Some((address, interface, exchange)) => {
             let link = crate::api::link(ctx)?.with_board(address);
             network_control(ctx, &link, interface.port, exchange).map_err(|why| {

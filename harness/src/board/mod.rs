@@ -402,6 +402,7 @@ fn validate(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionE
         return Err(DefinitionError::at_field(file, text, field, why));
     }
     validate_apis(file, text, spec)?;
+    validate_lockouts(file, text, spec)?;
     for (i, client) in decl.tls_clients.iter().enumerate() {
         if let Some((field, why)) = tls_client_error(client, hw) {
             return Err(DefinitionError::at_field(
@@ -873,6 +874,68 @@ fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
 
 /// APIs: accounts that exist, one token source, valid patterns, and
 /// resources that name an API the board declares.
+/// The board's lockout and each interface's: numbers a lockout can have,
+/// and adjustable settings only on the board's (checks change them
+/// through the configuration routes, which are the board's).
+fn validate_lockouts(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionError> {
+    let decl = &spec.declares;
+    let board = decl
+        .lockout
+        .as_ref()
+        .map(|l| ("declares.lockout".to_string(), l));
+    let interfaces = decl
+        .interfaces
+        .iter()
+        .enumerate()
+        .filter_map(|(i, interface)| {
+            interface
+                .lockout
+                .as_ref()
+                .map(|l| (format!("declares.interfaces[{i}].lockout"), l))
+        });
+    for (at, lockout) in board.into_iter().chain(interfaces) {
+        let error = |field: &str, why: &str| {
+            DefinitionError::at_field(file, text, &format!("{at}.{field}"), why)
+        };
+        if lockout.threshold == 0 {
+            return Err(error(
+                "threshold",
+                "expected the number of attempts counted before the lock (1 or more); a device that locks before any attempt is not a lockout",
+            ));
+        }
+        if lockout.window_s == Some(0) {
+            return Err(error(
+                "window_s",
+                "expected the counting window in seconds (1 or more): how long an attempt keeps counting; leave it out when the count starts over only after a lock",
+            ));
+        }
+        if at != "declares.lockout" {
+            for (field, set) in [
+                ("threshold_parameter", lockout.threshold_parameter.is_some()),
+                ("delay_parameter", lockout.delay_parameter.is_some()),
+            ] {
+                if set {
+                    return Err(error(
+                        field,
+                        "an interface's lockout is not adjustable here: declare adjustable lockout settings under `declares.lockout`",
+                    ));
+                }
+            }
+        }
+    }
+    for (i, interface) in decl.interfaces.iter().enumerate() {
+        if interface.lockout.is_some() && interface.auth != AuthRequirement::Required {
+            return Err(DefinitionError::at_field(
+                file,
+                text,
+                &format!("declares.interfaces[{i}].lockout"),
+                "a lockout on an interface that takes no login: declare `auth: required`, or remove the lockout",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_apis(file: &Path, text: &str, spec: &BoardFile) -> Result<(), DefinitionError> {
     let decl = &spec.declares;
     for (i, interface) in decl.interfaces.iter().enumerate() {

@@ -573,6 +573,13 @@ pub struct InterfaceDecl {
     /// the console's dialogue and account are used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<super::login::InterfaceLoginDecl>,
+    /// This interface's own lockout or rate limit, where it differs from
+    /// `declares.lockout` (a web login behind PAM, a broker behind a
+    /// firewall limit); unset, `declares.lockout` holds here too. Its
+    /// settings are not adjustable: `threshold_parameter` and
+    /// `delay_parameter` belong to `declares.lockout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout: Option<LockoutDecl>,
 }
 
 /// One extra UDP port to probe (`declares.udp_probes`), with what to send:
@@ -798,14 +805,45 @@ fn default_settle_ms() -> u64 {
     250
 }
 
+/// A lockout (or rate limit) after failed logins, as the device has it.
+///
+/// ```yaml
+/// lockout: { threshold: 5, delay_s: 10, window_s: 10, per: account, reset_on_success: true }  # pam_faillock
+/// lockout: { threshold: 10, delay_s: 10, window_s: 10, per: source }   # a firewall's per-address limit
+/// ```
+///
+/// AU-01 paces its guesses so that it never trips it (each count stays
+/// below `threshold`; then the window is waited out, or the declared
+/// account logs in where that clears the count), and AU-04 trips it on
+/// purpose: after `threshold` wrong attempts even the right password is
+/// refused (or the connection dropped), and it works again after `delay_s`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockoutDecl {
-    /// Failed attempts before the account locks or delays.
+    /// Attempts counted before the account (or the source) is locked:
+    /// the attempt that brings the count to it is the last one weighed.
     pub threshold: u32,
     /// How long the lock or delay lasts, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_s: Option<u32>,
+    /// The counting window, in seconds: attempts further back than this
+    /// no longer count (pam_faillock's `fail_interval`; the time after
+    /// which a rate limit has forgotten a source). Unset: the count is
+    /// taken to start over once a lock has passed (`delay_s`), and never
+    /// by time alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<u32>,
+    /// Whose attempts are counted together: `account` (each account its
+    /// own count of failed logins, as pam_faillock) or `source` (every
+    /// attempt from one address, successful ones included, as a
+    /// firewall's rate limit). Default `source`, the cautious reading.
+    #[serde(default)]
+    pub per: LockoutScope,
+    /// Whether a successful login clears the count (pam_faillock's
+    /// `authsucc`): for `per: account` that account's, for `per: source`
+    /// the source's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset_on_success: bool,
     /// Configuration parameter that sets the threshold (LA-3: adjustable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_parameter: Option<String>,
@@ -813,6 +851,17 @@ pub struct LockoutDecl {
     /// shorten it while they run and put it back afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_parameter: Option<String>,
+}
+
+/// Whose attempts a lockout counts together (`declares.lockout.per`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LockoutScope {
+    /// Each account's failed logins, apart.
+    Account,
+    /// Every attempt from one address, whichever account it names.
+    #[default]
+    Source,
 }
 
 /// How the device reports its cybersecurity state (CS-1, CS-2).

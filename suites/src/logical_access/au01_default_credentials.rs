@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use hilt_harness::board::{Board, InterfaceDecl, Secret};
+use hilt_harness::board::{Board, InterfaceDecl, LockoutDecl, Secret};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
 use hilt_harness::driver::login::{self, Attempt, LoginError, LoginProbe, Outcome};
@@ -20,6 +20,7 @@ use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Find
 
 use super::needs_console;
 use crate::console::{self, STEP};
+use crate::lockout::{Pacer, Relief};
 use crate::logins;
 use crate::settings::{self, Settings};
 
@@ -132,14 +133,13 @@ fn console_target(board: &Board) -> bool {
             .is_some_and(|c| c.login.is_some())
 }
 
-/// How guesses are paced around a declared lockout, and what was changed
-/// to allow it (put back at the end; the undo steps cover a crash).
+/// What was changed on the device so that every guess is weighed (put
+/// back at the end; the undo steps cover a crash), and the board's
+/// lockout as it holds while the check runs.
 struct Plan {
     saved_delay: Option<(String, String)>,
     raised: Option<(String, String)>,
-    batch: usize,
-    pause: Duration,
-    locked_possible: bool,
+    board_lockout: Option<LockoutDecl>,
 }
 
 impl Plan {
@@ -149,42 +149,45 @@ impl Plan {
     /// raised above the dictionary for the duration, so every guess is
     /// really evaluated (each change registers its undo step).
     fn prepare(ctx: &mut CheckContext, limit: usize) -> Result<Self, CheckError> {
-        let lockout = ctx.board().spec.declares.lockout.clone();
+        let mut board_lockout = ctx.board().spec.declares.lockout.clone();
         let settable = matches!(settings::applicable(ctx.board()), Applicability::Applicable);
         let mut saved_delay = None;
         let mut raised = None;
-        let mut delay = lockout.as_ref().and_then(|l| l.delay_s).unwrap_or(0);
-        if let Some(l) = lockout.as_ref().filter(|_| settable) {
+        if let Some(l) = board_lockout.as_mut().filter(|_| settable) {
             if l.delay_parameter.is_some() || l.threshold_parameter.is_some() {
                 let settings = Settings::open(ctx)?;
                 if let Some(param) = &l.delay_parameter {
                     let original = settings.get(ctx, param)?;
                     settings.set_verified(ctx, param, "2")?;
-                    delay = 2;
+                    l.delay_s = Some(2);
                     saved_delay = Some((param.clone(), original));
                 }
                 if let Some(param) = &l.threshold_parameter {
                     let original = settings.get(ctx, param)?;
                     // Room for the dictionary, anonymous and the control.
-                    settings.set_verified(ctx, param, &(limit + 5).to_string())?;
+                    let room = (limit + 5) as u32;
+                    settings.set_verified(ctx, param, &room.to_string())?;
+                    l.threshold = room;
                     raised = Some((param.clone(), original));
                 }
                 settings.close(ctx)?;
             }
         }
-        let threshold = match &raised {
-            Some(_) => Some((limit + 5) as u32),
-            None => lockout.as_ref().map(|l| l.threshold),
-        };
         Ok(Self {
             saved_delay,
-            batch: threshold
-                .map(|t| t.saturating_sub(1).max(1) as usize)
-                .unwrap_or(usize::MAX),
-            pause: Duration::from_secs(u64::from(delay) + 1),
-            locked_possible: lockout.is_some() && raised.is_none(),
             raised,
+            board_lockout,
         })
+    }
+
+    /// The count of the lockout that holds on `interface` (the console:
+    /// None), from zero.
+    fn pacer(&self, interface: Option<&InterfaceDecl>) -> Pacer {
+        Pacer::new(
+            interface
+                .and_then(|i| i.lockout.clone())
+                .or_else(|| self.board_lockout.clone()),
+        )
     }
 
     fn restore(self, ctx: &mut CheckContext) -> Result<(), CheckError> {
@@ -197,24 +200,40 @@ impl Plan {
         }
         settings.close(ctx)
     }
+}
 
-    /// Before guess `n` of a target: waits out a lock when the batch is full.
-    fn pace(&self, ctx: &CheckContext, n: usize) -> Result<(), CheckError> {
-        if n > 0 && n % self.batch == 0 {
-            ctx.sleep(self.pause)?;
+/// Before an attempt as `user` (the positive control included): relieves
+/// the lockout's count when the attempt could trip it, by waiting its
+/// window out or by logging the declared account in (`log_in`, which
+/// reports whether it got in). Err(why) when that login failed: the
+/// guesses so far may have locked it, and prove nothing.
+fn relieve(
+    ctx: &mut CheckContext,
+    pacer: &mut Pacer,
+    user: &str,
+    account: Option<&str>,
+    control: bool,
+    log_in: impl FnOnce(&mut CheckContext) -> Result<bool, CheckError>,
+) -> Result<Result<(), String>, CheckError> {
+    match pacer.before(user, account) {
+        Relief::None => {}
+        // The control is itself the login that clears the count.
+        Relief::LogIn if control => {}
+        Relief::LogIn => {
+            let account = account.unwrap_or_default();
+            if !log_in(ctx)? {
+                return Ok(Err(format!(
+                    "the declared account {account} could not log in between guesses (to clear the lockout's count)"
+                )));
+            }
+            pacer.attempted(account, true);
         }
-        Ok(())
+        Relief::Wait(pause) => {
+            ctx.sleep(pause)?;
+            pacer.waited();
+        }
     }
-
-    /// Before the positive control: waits out a lock the guesses may have set.
-    fn before_control(&self, ctx: &CheckContext) -> Result<(), CheckError> {
-        ctx.sleep(if self.locked_possible {
-            self.pause
-        } else {
-            Duration::ZERO
-        })?;
-        Ok(())
-    }
+    Ok(Ok(()))
 }
 
 /// The phrase naming a dictionary entry (`admin/admin`, `root/<empty>`).
@@ -243,13 +262,30 @@ fn judge_console(
         refused: 0,
         control: String::new(),
     };
-    for (n, (user, password)) in DEFAULT_CREDENTIALS.iter().take(limit).enumerate() {
-        plan.pace(ctx, n)?;
+    let account = console::account(ctx)?;
+    let account_password = ctx.password(&account)?;
+    let mut pacer = plan.pacer(None);
+    // The declared account's login on the console (it closes the shell).
+    let log_in = |ctx: &mut CheckContext| -> Result<bool, CheckError> {
+        let console = ctx.console()?;
+        let outcome = dialogue::login(console, &decl, &account, &account_password, STEP)?;
+        if outcome == LoginOutcome::LoggedIn {
+            console::close_shell(ctx, &decl)?;
+        }
+        Ok(outcome == LoginOutcome::LoggedIn)
+    };
+    for (user, password) in DEFAULT_CREDENTIALS.iter().take(limit) {
+        if let Err(why) = relieve(ctx, &mut pacer, user, Some(&account), false, log_in)? {
+            judged.unjudged = Some(format!("serial console: {why}"));
+            return Ok(judged);
+        }
         let secret = Secret::from_guess(password);
         let credential = phrase(user, password);
         tried_phrases.push(credential.clone());
         let console = ctx.console()?;
-        match dialogue::login(console, &decl, user, &secret, STEP)? {
+        let outcome = dialogue::login(console, &decl, user, &secret, STEP)?;
+        pacer.attempted(user, !matches!(outcome, LoginOutcome::Rejected(_)));
+        match outcome {
             LoginOutcome::Rejected(_) => judged.refused += 1,
             LoginOutcome::LoggedIn => {
                 judged.accepted.push(credential);
@@ -265,20 +301,16 @@ fn judge_console(
         }
     }
     if judged.accepted.is_empty() {
-        plan.before_control(ctx)?;
-        let user = console::account(ctx)?;
-        let password = ctx.password(&user)?;
-        let console = ctx.console()?;
-        match dialogue::login(console, &decl, &user, &password, STEP)? {
-            LoginOutcome::LoggedIn => {
-                console::close_shell(ctx, &decl)?;
-                judged.control = format!("the declared account {user} logged in");
-            }
-            other => {
-                judged.unjudged = Some(format!(
-                    "serial console: after the guesses the declared account could not log in ({other:?}); the refusals prove nothing"
-                ))
-            }
+        if let Err(why) = relieve(ctx, &mut pacer, &account, Some(&account), true, log_in)? {
+            judged.unjudged = Some(format!("serial console: {why}"));
+            return Ok(judged);
+        }
+        if log_in(ctx)? {
+            judged.control = format!("the declared account {account} logged in");
+        } else {
+            judged.unjudged = Some(format!(
+                "serial console: after the guesses the declared account {account} could not log in; the refusals prove nothing"
+            ));
         }
     }
     Ok(judged)
@@ -371,10 +403,22 @@ fn guess(
             .map(|(u, p)| (u.to_string(), p.to_string(), phrase(u, p)))
             .collect()
     };
-    let mut n = 0;
+    // The declared account: the positive control, and the login that
+    // clears a lockout's count where one does.
+    let account = login::interface_account(ctx.board(), interface);
+    let account_password = match &account {
+        Some(a) => Some(
+            ctx.board()
+                .account_password(a)
+                .map_err(|e| CheckError::Harness(format!("the password of {a:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut pacer = plan.pacer(Some(interface));
+    // An anonymous attempt is counted as one by a source's count.
     match probe.attempt_anonymous() {
         Ok(Some(a)) => {
-            n += 1;
+            pacer.attempted("", a.accepted());
             note("anonymous", &a, judged, &mut unknown);
         }
         Ok(None) => {}
@@ -385,15 +429,35 @@ fn guess(
         Err(e) => return Err(e.into()),
     }
     for (user, password, credential) in guesses {
-        plan.pace(ctx, n)?;
-        n += 1;
+        let relieved = relieve(
+            ctx,
+            &mut pacer,
+            &user,
+            account.as_deref(),
+            false,
+            |_: &mut CheckContext| match (&account, &account_password) {
+                (Some(a), Some(p)) => match probe.attempt(a, p) {
+                    Ok(attempt) => Ok(attempt.accepted()),
+                    Err(LoginError::Device(_)) => Ok(false),
+                    Err(e) => Err(e.into()),
+                },
+                _ => Ok(false),
+            },
+        )?;
+        if let Err(why) = relieved {
+            judged.unjudged = Some(format!("{}: {why}", judged.label));
+            return Ok(());
+        }
         tried_phrases.push(if probe.secret_only() {
             password.clone()
         } else {
             credential.clone()
         });
         match probe.attempt(&user, &Secret::from_guess(&password)) {
-            Ok(a) => note(&credential, &a, judged, &mut unknown),
+            Ok(a) => {
+                pacer.attempted(&user, a.accepted());
+                note(&credential, &a, judged, &mut unknown)
+            }
             Err(LoginError::Device(why)) => {
                 judged.unjudged = Some(format!("{}: {why}", judged.label));
                 return Ok(());
@@ -413,19 +477,15 @@ fn guess(
         return Ok(());
     }
     // The positive control: the declared account gets in.
-    let Some(account) = login::interface_account(ctx.board(), interface) else {
+    let (Some(account), Some(password)) = (account, account_password) else {
         judged.control = "no account declared for it (no positive control)".into();
         return Ok(());
     };
-    let password = match ctx.board().account_password(&account) {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(CheckError::Harness(format!(
-                "the password of {account:?}: {e}"
-            )))
-        }
-    };
-    plan.before_control(ctx)?;
+    // (The control is itself the login that would clear the count.)
+    relieve(ctx, &mut pacer, &account, Some(&account), true, |_| {
+        Ok(true)
+    })?
+    .map_err(CheckError::Harness)?;
     match probe.attempt(&account, &password) {
         Ok(a) => {
             transcript.push_str(&format!(

@@ -1,15 +1,16 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hilt_harness::board::Board;
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::LoginOutcome;
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
-use hilt_harness::board::{InterfaceDecl, Secret};
+use hilt_harness::board::{InterfaceDecl, LockoutDecl, Secret};
 use hilt_harness::driver::login::{self, LoginError, LoginProbe, Outcome};
 
 use super::{needs_console, verdict_word};
 use crate::console;
+use crate::lockout::{self, Relief};
 use crate::logins;
 use crate::settings::Settings;
 
@@ -41,14 +42,40 @@ pub const UNDECLARED_ATTEMPTS: u32 = 10;
 /// be told from a broken login.
 const UNDECLARED_WAITS_S: [u64; 6] = [1, 2, 4, 8, 15, 30];
 
-/// What the board file says about the lock the guesses should cause.
+/// What the board file says about the lock the guesses should cause on
+/// one interface (or the console).
 struct LockPlan {
     attempts: u32,
     /// The declared (or shortened) lock time; None when undeclared.
     wait: Option<Duration>,
+    /// Before the guesses: what makes the lockout forget earlier attempts
+    /// (other checks' logins), so that the declared threshold is what
+    /// trips it.
+    settle: Relief,
 }
 
 impl LockPlan {
+    /// The plan for a target governed by `lockout` (None: undeclared).
+    fn new(lockout: Option<&LockoutDecl>) -> Self {
+        match lockout {
+            Some(l) => LockPlan {
+                attempts: l.threshold,
+                // A second more than the lock, for the clocks of both sides.
+                wait: Some(Duration::from_secs(u64::from(l.delay_s.unwrap_or(0)) + 1)),
+                settle: match l.window_s {
+                    None => Relief::None,
+                    Some(_) if l.reset_on_success => Relief::LogIn,
+                    Some(_) => Relief::Wait(lockout::forget_after(l)),
+                },
+            },
+            None => LockPlan {
+                attempts: UNDECLARED_ATTEMPTS,
+                wait: None,
+                settle: Relief::None,
+            },
+        }
+    }
+
     /// Pauses before each retry of the right password after a lock.
     fn waits(&self) -> Vec<Duration> {
         match self.wait {
@@ -69,6 +96,31 @@ impl LockPlan {
             ),
         }
     }
+}
+
+/// After a lock that engaged at `since` (the right password's refused
+/// attempt began): waits the plan's pauses, counted from then, trying the
+/// right password after each (`right_works`, told how long was waited in
+/// all), until it gets in. Ok(waited) once it did; Err(waited) when it
+/// never did, so a lock cannot be told from a broken login.
+fn wait_until_back(
+    ctx: &mut CheckContext,
+    plan: &LockPlan,
+    since: Instant,
+    mut right_works: impl FnMut(&mut CheckContext, Duration) -> Result<bool, CheckError>,
+) -> Result<Result<Duration, Duration>, CheckError> {
+    let mut until = Duration::ZERO;
+    for pause in plan.waits() {
+        until += pause;
+        // A refusal that took long (a dropped connection's timeout) has
+        // already spent part of the lock.
+        ctx.sleep(until.saturating_sub(since.elapsed()))?;
+        let waited = since.elapsed();
+        if right_works(ctx, waited)? {
+            return Ok(Ok(waited));
+        }
+    }
+    Ok(Err(since.elapsed()))
 }
 
 /// Whether wrong attempts were slowed: every one of the last attempts took
@@ -115,35 +167,29 @@ impl Check for BruteForceLockout {
     }
 
     fn run(&self, ctx: &mut CheckContext) -> Result<Finding, CheckError> {
-        let lockout = ctx.board().spec.declares.lockout.clone();
-        let (plan, saved) = match &lockout {
-            Some(l) => {
-                // Two seconds: short, yet long enough that a loaded host
-                // still tries the right password while the lock holds.
-                let (delay, saved) = match &l.delay_parameter {
-                    Some(param) => {
-                        let settings = Settings::open(ctx)?;
-                        let original = settings.get(ctx, param)?;
-                        settings.set_verified(ctx, param, "2")?;
-                        settings.close(ctx)?;
-                        (2, Some((param.clone(), original)))
-                    }
-                    None => (l.delay_s.unwrap_or(0), None),
-                };
-                let plan = LockPlan {
-                    attempts: l.threshold,
-                    wait: Some(Duration::from_secs(u64::from(delay) + 1)),
-                };
-                (plan, saved)
+        // The board's lockout, its delay shortened to two seconds where it
+        // is adjustable: short, yet long enough that a loaded host still
+        // tries the right password while the lock holds.
+        let mut board_lockout = ctx.board().spec.declares.lockout.clone();
+        let mut saved = None;
+        if let Some(l) = board_lockout.as_mut() {
+            if let Some(param) = &l.delay_parameter {
+                let settings = Settings::open(ctx)?;
+                let original = settings.get(ctx, param)?;
+                settings.set_verified(ctx, param, "2")?;
+                settings.close(ctx)?;
+                l.delay_s = Some(2);
+                saved = Some((param.clone(), original));
             }
-            None => (
-                LockPlan {
-                    attempts: UNDECLARED_ATTEMPTS,
-                    wait: None,
-                },
-                None,
-            ),
+        }
+        let plan_for = |interface: Option<&InterfaceDecl>| {
+            LockPlan::new(
+                interface
+                    .and_then(|i| i.lockout.as_ref())
+                    .or(board_lockout.as_ref()),
+            )
         };
+        let plan = plan_for(None);
         let mut observed = Vec::new();
         let mut unstopped: Vec<String> = Vec::new();
         let console_user = if console_login(ctx.board()) {
@@ -161,7 +207,8 @@ impl Check for BruteForceLockout {
         // The API's login (its declared authentication), when the device
         // has one: brute force must be stopped there too.
         if api_login(ctx.board()) {
-            let (stopped, note) = brute_force_http(ctx, &plan)?;
+            let api_interface = first_api_interface(ctx.board());
+            let (stopped, note) = brute_force_http(ctx, &plan_for(api_interface.as_ref()))?;
             observed.push(note);
             if !stopped {
                 unstopped.push("the API".to_string());
@@ -172,7 +219,7 @@ impl Check for BruteForceLockout {
         // driver.
         let mut unjudged = Vec::new();
         for interface in other_logins(ctx.board()) {
-            match brute_force_interface(ctx, &plan, &interface)? {
+            match brute_force_interface(ctx, &plan_for(Some(&interface)), &interface)? {
                 Judged::Stopped(note) => observed.push(note),
                 Judged::Unstopped(note) => {
                     observed.push(note);
@@ -209,8 +256,7 @@ impl Check for BruteForceLockout {
         } else {
             Ok(Finding::fail(
                 format!(
-                    "no lockout or delay: the right password worked at once after {} wrong ones on {} and the attempts were not slowed",
-                    plan.attempts,
+                    "no lockout or delay: the right password worked at once after the wrong ones on {} and the attempts were not slowed",
                     unstopped.join(", ")
                 ),
                 observed,
@@ -228,12 +274,25 @@ fn api_login(board: &Board) -> bool {
     matches!(crate::api::needs_api(board), Applicability::Applicable)
 }
 
+/// The interface of the API judged through the API driver (the board's
+/// first), when it has one.
+fn first_api_interface(board: &Board) -> Option<InterfaceDecl> {
+    let port = api_login(board)
+        .then(|| board.spec.api(None).map(|a| a.port()))
+        .flatten()?;
+    board
+        .spec
+        .declares
+        .interfaces
+        .iter()
+        .find(|i| i.port == port && i.protocol == hilt_harness::board::Transport::Tcp)
+        .cloned()
+}
+
 /// The interfaces that authenticate other than the API judged through the
 /// API driver (the board's first): telnet, SSH, MQTT, SNMP, other APIs.
 fn other_logins(board: &Board) -> Vec<InterfaceDecl> {
-    let first_api = api_login(board)
-        .then(|| board.spec.api(None).map(|a| a.port()))
-        .flatten();
+    let first_api = first_api_interface(board).map(|i| i.port);
     logins::authenticating(board)
         .into_iter()
         .filter(|i| Some(i.port) != first_api || i.protocol != hilt_harness::board::Transport::Tcp)
@@ -280,6 +339,7 @@ fn brute_force_interface(
         plan,
         probe.as_mut(),
         &label,
+        interface.port,
         &account,
         &password,
         &mut transcript,
@@ -294,11 +354,13 @@ fn brute_force_interface(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hammer(
     ctx: &mut CheckContext,
     plan: &LockPlan,
     probe: &mut dyn LoginProbe,
     label: &str,
+    port: u16,
     account: &str,
     password: &Secret,
     transcript: &mut String,
@@ -309,12 +371,43 @@ fn hammer(
             other => Err(other.into()),
         }
     };
+    match &plan.settle {
+        Relief::None => {}
+        Relief::Wait(pause) => ctx.sleep(*pause)?,
+        Relief::LogIn => {
+            // A login clears the lockout's count: earlier checks' attempts
+            // no longer count, and the right password is shown to work.
+            let before = match probe.attempt(account, password) {
+                Ok(a) => a,
+                Err(e) => return device(e),
+            };
+            transcript.push_str(&format!(
+                "=== right password before the guesses: {:?}\n{}\n",
+                before.outcome, before.transcript
+            ));
+            if !before.accepted() {
+                return Ok(Judged::Unjudged(format!(
+                    "{label}: the right password did not get in before the guesses ({:?})",
+                    before.outcome
+                )));
+            }
+        }
+    }
     let wrong = Secret::from_guess("Hilt-wrong-guess");
     let mut timings = Vec::new();
-    for _ in 0..plan.attempts {
+    // The attempt from which the service dropped the connections, and how.
+    let mut dropped: Option<(usize, String)> = None;
+    for n in 0..plan.attempts as usize {
         let start = std::time::Instant::now();
         let attempt = match probe.attempt(account, &wrong) {
             Ok(a) => a,
+            // A service that refused earlier attempts and now drops the
+            // connection may be a firewall's limit: judged below.
+            Err(LoginError::Device(why)) if n > 0 => {
+                transcript.push_str(&format!("=== wrong password: dropped: {why}\n"));
+                dropped = Some((n + 1, why));
+                break;
+            }
             Err(e) => return device(e),
         };
         timings.push(start.elapsed().as_millis());
@@ -333,53 +426,85 @@ fn hammer(
             "{label}: no password to guess ({why})"
         )));
     }
-    let during = match probe.attempt(account, password) {
-        Ok(a) => a,
+    let since = Instant::now();
+    let (locked, word) = match probe.attempt(account, password) {
+        Ok(during) => {
+            transcript.push_str(&format!(
+                "=== right password at once: {:?}\n{}\n",
+                during.outcome, during.transcript
+            ));
+            let word = match &during.outcome {
+                Outcome::Accepted => "logs in".to_string(),
+                Outcome::Refused(_) => "refused".to_string(),
+                Outcome::Unknown(why) => format!("no answer ({why})"),
+            };
+            (!during.accepted(), word)
+        }
+        Err(LoginError::Device(why)) if !timings.is_empty() => {
+            transcript.push_str(&format!("=== right password at once: dropped: {why}\n"));
+            dropped.get_or_insert((timings.len() + 1, why.clone()));
+            (true, format!("dropped ({why})"))
+        }
         Err(e) => return device(e),
     };
-    transcript.push_str(&format!(
-        "=== right password at once: {:?}\n{}\n",
-        during.outcome, during.transcript
-    ));
-    let locked = !during.accepted();
+    // A dropped connection is a lock only if the board is alive meanwhile
+    // (another service answers) and the right password works again.
+    let mut alive = String::new();
+    if let Some((from, why)) = &dropped {
+        match crate::liveness::control_besides(
+            ctx,
+            Some(port),
+            "while the connections were dropped",
+        ) {
+            Ok(seen) => {
+                alive =
+                    format!("; dropped from attempt {from} on, the board alive meanwhile ({seen})")
+            }
+            Err(CheckError::Board(dead)) => {
+                return Ok(Judged::Unjudged(format!(
+                    "{label}: connections dropped from attempt {from} on ({why}), and {dead}"
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let mut after = String::new();
     if locked {
-        let mut waited = Duration::ZERO;
-        let mut back = false;
-        for pause in plan.waits() {
-            ctx.sleep(pause)?;
-            waited += pause;
-            let again = match probe.attempt(account, password) {
-                Ok(a) => a,
-                Err(e) => return device(e),
-            };
-            transcript.push_str(&format!(
-                "=== right password after {} s: {:?}\n{}\n",
-                waited.as_secs(),
-                again.outcome,
-                again.transcript
-            ));
-            if again.accepted() {
-                back = true;
-                break;
+        let back = wait_until_back(ctx, plan, since, |_, waited| {
+            match probe.attempt(account, password) {
+                Ok(again) => {
+                    transcript.push_str(&format!(
+                        "=== right password after {} s: {:?}\n{}\n",
+                        waited.as_secs(),
+                        again.outcome,
+                        again.transcript
+                    ));
+                    Ok(again.accepted())
+                }
+                // Still dropped: not back yet.
+                Err(LoginError::Device(why)) => {
+                    transcript.push_str(&format!(
+                        "=== right password after {} s: dropped: {why}\n",
+                        waited.as_secs()
+                    ));
+                    Ok(false)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })?;
+        match back {
+            Ok(waited) => after = format!("; after {} s: logs in", waited.as_secs()),
+            Err(waited) => {
+                return Ok(Judged::Unjudged(format!(
+                    "{label}: the right password still fails {} s after the guesses; cannot tell a lock from a broken login",
+                    waited.as_secs()
+                )))
             }
         }
-        if !back {
-            return Ok(Judged::Unjudged(format!(
-                "{label}: the right password still fails {} s after the guesses; cannot tell a lock from a broken login",
-                waited.as_secs()
-            )));
-        }
-        after = format!("; after {} s: logs in", waited.as_secs());
     }
     let delayed = slowed(&timings);
-    let word = match &during.outcome {
-        Outcome::Accepted => "logs in".to_string(),
-        Outcome::Refused(_) => "refused".to_string(),
-        Outcome::Unknown(why) => format!("no answer ({why})"),
-    };
     let note = format!(
-        "{label}: {} (ms each: {timings:?}{}); right password right after: {word}{after}",
+        "{label}: {} (ms each: {timings:?}{}); right password right after: {word}{alive}{after}",
         plan.describe(),
         if delayed { ", slowed" } else { ", not slowed" },
     );
@@ -433,6 +558,7 @@ fn brute_force_console(
             .collect::<String>(),
     )?;
     // Now the right password, at once: a locked account refuses it.
+    let since = Instant::now();
     let during = console::try_login(ctx, &decl, user, &password)?;
     let locked = during != LoginOutcome::LoggedIn;
     let delayed = slowed(&timings);
@@ -440,22 +566,15 @@ fn brute_force_console(
     if locked {
         // It must work again once the lock passes, or the refusal
         // proves nothing.
-        let mut waited = Duration::ZERO;
-        let mut back = false;
-        for pause in plan.waits() {
-            ctx.sleep(pause)?;
-            waited += pause;
-            if console::try_login(ctx, &decl, user, &password)? == LoginOutcome::LoggedIn {
-                back = true;
-                break;
-            }
-        }
-        if !back {
-            return Err(CheckError::Board(format!(
+        let back = wait_until_back(ctx, plan, since, |ctx, _| {
+            Ok(console::try_login(ctx, &decl, user, &password)? == LoginOutcome::LoggedIn)
+        })?;
+        let waited = back.map_err(|waited| {
+            CheckError::Board(format!(
                 "the right password still fails on the console {} s after the guesses; cannot tell a lock from a broken login",
                 waited.as_secs()
-            )));
-        }
+            ))
+        })?;
         after = format!("; after {} s: logs in", waited.as_secs());
     }
     console::close_shell(ctx, &decl)?;
@@ -483,6 +602,19 @@ fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, St
         .unwrap_or_else(|| "/".into());
     let mut statuses = Vec::new();
     let mut timings = Vec::new();
+    match &plan.settle {
+        Relief::None => {}
+        Relief::Wait(pause) => ctx.sleep(*pause)?,
+        Relief::LogIn => {
+            // A login clears the lockout's count (earlier checks' attempts).
+            let before = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
+            if !(200..300).contains(&before) {
+                return Err(CheckError::Board(format!(
+                    "the right password did not get in on the API before the guesses (status {before})"
+                )));
+            }
+        }
+    }
     for _ in 0..plan.attempts {
         let start = std::time::Instant::now();
         let r = api::send(
@@ -504,26 +636,22 @@ fn brute_force_http(ctx: &mut CheckContext, plan: &LockPlan) -> Result<(bool, St
         }
         statuses.push(r.status);
     }
+    let since = Instant::now();
     let during = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
     let locked = !(200..300).contains(&during);
     let mut after = String::new();
     if locked {
-        let mut waited = Duration::ZERO;
         let mut last = during;
-        for pause in plan.waits() {
-            ctx.sleep(pause)?;
-            waited += pause;
+        let back = wait_until_back(ctx, plan, since, |ctx, _| {
             last = api::send(ctx, &target, HttpRequest::get(&path), Auth::Declared)?.status;
-            if (200..300).contains(&last) {
-                break;
-            }
-        }
-        if !(200..300).contains(&last) {
-            return Err(CheckError::Board(format!(
+            Ok((200..300).contains(&last))
+        })?;
+        let waited = back.map_err(|waited| {
+            CheckError::Board(format!(
                 "the right password still fails on the API {} s after the guesses (status {last}); cannot tell a lock from a broken login",
                 waited.as_secs()
-            )));
-        }
+            ))
+        })?;
         after = format!("; after {} s: {last}", waited.as_secs());
     }
     let delayed = slowed(&timings);
