@@ -26,8 +26,8 @@ pub fn run(args: &[String]) -> i32 {
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
     match labgrid::watchdog(args) {
-        Ok(what) if what.ends_with("released by its holder") => 0,
-        Ok(what) => {
+        Ok(None) => 0,
+        Ok(Some(what)) => {
             eprintln!("hilt labgrid-watchdog: {what}");
             0
         }

@@ -72,19 +72,29 @@ impl Watch {
     }
 }
 
+/// What a watchdog found when the pipe closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The holder released the place itself.
+    ReleasedByHolder,
+    /// The holder died; the watchdog released what was still held under
+    /// its name.
+    ReleasedAfterDeath,
+}
+
 /// Waits until `pipe` closes; unless the holder said `released` first,
-/// releases the place. Returns what it did, for the watchdog's log.
-pub fn watch(watch: &Watch, mut pipe: impl Read) -> Result<&'static str, String> {
+/// releases the place.
+pub fn watch(watch: &Watch, mut pipe: impl Read) -> Result<Outcome, String> {
     let mut said = Vec::new();
     // Bounded: the holder writes one short line at most.
     let _ = (&mut pipe).take(64).read_to_end(&mut said);
     if said.starts_with(RELEASED) {
-        return Ok("released by its holder");
+        return Ok(Outcome::ReleasedByHolder);
     }
     let started = Instant::now();
     loop {
         match release(watch) {
-            Ok(()) => return Ok("released after its holder died"),
+            Ok(()) => return Ok(Outcome::ReleasedAfterDeath),
             Err(e) if started.elapsed() >= RETRY_FOR => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_secs(1)),
         }
@@ -134,6 +144,6 @@ mod tests {
             user: "u".into(),
             reservation: None,
         };
-        assert_eq!(watch(&w, RELEASED), Ok("released by its holder"));
+        assert_eq!(watch(&w, RELEASED), Ok(Outcome::ReleasedByHolder));
     }
 }

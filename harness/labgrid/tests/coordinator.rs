@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use hilt_labgrid::watchdog::{self, Watch};
+use hilt_labgrid::watchdog::{self, Outcome, Watch};
 use hilt_labgrid::{Client, LabgridError};
 
 #[path = "../../../tests/support/command.rs"]
@@ -197,13 +197,13 @@ fn the_watchdog_releases_only_when_its_holder_died(lab: &Lab) {
     // The holder said it released: the watchdog leaves the place alone.
     assert_eq!(
         watchdog::watch(&watch, watchdog::RELEASED),
-        Ok("released by its holder")
+        Ok(Outcome::ReleasedByHolder)
     );
     assert!(labgrid::holder(None, &lab.address, "pa").is_some());
     // The pipe closed without a word: the holder died.
     assert_eq!(
         watchdog::watch(&watch, &b""[..]),
-        Ok("released after its holder died")
+        Ok(Outcome::ReleasedAfterDeath)
     );
     assert_eq!(labgrid::holder(None, &lab.address, "pa"), None);
 
@@ -212,7 +212,7 @@ fn the_watchdog_releases_only_when_its_holder_died(lab: &Lab) {
     let theirs = next.acquire("pa").expect("acquire");
     assert_eq!(
         watchdog::watch(&watch, &b""[..]),
-        Ok("released after its holder died")
+        Ok(Outcome::ReleasedAfterDeath)
     );
     assert_eq!(
         labgrid::holder(None, &lab.address, "pa").as_deref(),

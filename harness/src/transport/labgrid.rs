@@ -225,10 +225,19 @@ fn start_watchdog(
 
 /// The watchdog's side, in the process a lease starts: reads the lease's
 /// pipe on stdin and releases the place unless told it was released.
-pub fn watchdog(args: &[String]) -> Result<String, String> {
+/// Returns what to log: nothing after a clean release.
+pub fn watchdog(args: &[String]) -> Result<Option<String>, String> {
+    use hilt_labgrid::watchdog::Outcome;
     let watch = Watch::from_args(args)?;
-    let what = hilt_labgrid::watchdog::watch(&watch, std::io::stdin().lock())?;
-    Ok(format!("labgrid place {}: {what}", watch.place))
+    Ok(
+        match hilt_labgrid::watchdog::watch(&watch, std::io::stdin().lock())? {
+            Outcome::ReleasedByHolder => None,
+            Outcome::ReleasedAfterDeath => Some(format!(
+                "labgrid place {} released after its holder died",
+                watch.place
+            )),
+        },
+    )
 }
 
 /// Fills in the console, network and power wiring from the place's resources.
