@@ -97,9 +97,17 @@ fn check_file(file: &Path, suite: &Suite, registry: &Registry) -> FileReport {
         .errors
         .extend(board.preflight().iter().map(ToString::to_string));
     let network = board.spec.hardware.network.as_ref();
-    report
-        .warnings
-        .extend(network.and_then(|n| n.unbound_warning()));
+    // A labgrid place's link is named in `hardware.labgrid.interface`.
+    let labgrid = board.spec.hardware.labgrid.is_some();
+    report.warnings.extend(network.and_then(|n| {
+        let warning = n.unbound_warning()?;
+        Some(match labgrid {
+            true => warning
+                .replacen("hardware.network", "hardware.labgrid", 1)
+                .replacen(&n.address.to_string(), "the place's address", 1),
+            false => warning,
+        })
+    }));
     // The preview is the run's own plan, so it cannot disagree with a run.
     let plan = Plan::build(
         std::slice::from_ref(&board),

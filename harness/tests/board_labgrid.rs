@@ -36,6 +36,15 @@ fn a_place_by_name_or_by_tags_loads() {
     .expect("valid");
     let lg = board.spec.hardware.labgrid.as_ref().expect("labgrid");
     assert_eq!(lg.tags.get("rack").map(String::as_str), Some("r1"));
+
+    // Until a run acquires the place nothing is wired; a preview (`board
+    // check`, `--list`) wires what the place's resources would give.
+    let mut board = board;
+    assert!(board.spec.hardware.serial.is_none() && board.spec.hardware.network.is_none());
+    hilt_harness::transport::labgrid::preview(&mut board);
+    let hw = &board.spec.hardware;
+    assert!(hw.serial.as_ref().is_some_and(|s| s.rfc2217));
+    assert!(hw.network.is_some() && hw.power.is_some());
 }
 
 #[test]

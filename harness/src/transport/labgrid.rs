@@ -299,13 +299,21 @@ fn resolve(host: &str) -> Result<IpAddr, String> {
         .ok_or_else(|| format!("the NetworkService address {host:?} does not resolve"))
 }
 
-/// Wires a labgrid board as [`attach`] would, without the coordinator: for
-/// previews such as `--list` and `hilt board check`, which reach nothing.
+/// Wires a labgrid board as [`attach`] would for a place that exports a
+/// console, an address and power, without the coordinator: for previews
+/// such as `--list` and `hilt board check`, which reach nothing. The
+/// address is a stand-in from the documentation range (RFC 5737).
 pub fn preview(board: &mut Board) {
     let Some(wiring) = board.spec.hardware.labgrid.clone() else {
         return;
     };
     let hw = &mut board.spec.hardware;
+    hw.network = Some(NetworkWiring {
+        address: IpAddr::from([192, 0, 2, 1]),
+        interface: wiring.interface.clone(),
+        capture: None,
+        host_address: None,
+    });
     hw.serial = Some(SerialWiring {
         port: None,
         tcp: Some(wiring.coordinator.clone()),
