@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hilt_cli::{hilt_with, text};
+use hilt_cli::{hilt_with, run_dir, text};
 use netns_device::{require_tool, Device};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -180,12 +180,7 @@ fn report_of_a_real_run_loads_cleanly_and_a_hostile_banner_stays_text() {
         &[],
     );
     let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    let run = std::fs::read_dir(dir.path().join("hilt-out"))
-        .expect("hilt-out")
-        .flatten()
-        .next()
-        .expect("one run folder")
-        .path();
+    let run = run_dir(dir.path());
     let record = hilt_reports::RunRecord::read(&run.join("record.json")).expect("record");
     let au08 = record
         .trials

@@ -11,7 +11,7 @@ mod pty_device;
 
 use std::path::{Path, PathBuf};
 
-use hilt_cli::{hilt_with, text, write_suite};
+use hilt_cli::{hilt_with, run_dir, text, write_suite};
 use pty_device::{board_file, board_file_with_console, Behaviour, PtyDevice};
 
 const PASSWORD_ENV: &str = "HILT_RD_PASSWORD";
@@ -37,12 +37,7 @@ fn run(dir: &Path, board: &Path, checks: &[&str]) -> PathBuf {
         text(&out.stdout),
         text(&out.stderr)
     );
-    std::fs::read_dir(dir.join("hilt-out"))
-        .expect("hilt-out")
-        .flatten()
-        .next()
-        .expect("one run folder")
-        .path()
+    run_dir(dir)
 }
 
 /// `hilt report diff ARGS`: exit status, stdout, stderr.

@@ -42,14 +42,19 @@ pub fn write_suite(
     path
 }
 
-/// The run record of the (only) run under `dir/hilt-out`.
-pub fn record(dir: &Path) -> serde_json::Value {
-    let run = std::fs::read_dir(dir.join("hilt-out"))
+/// The folder of the (only) run under `dir/hilt-out`.
+pub fn run_dir(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join("hilt-out"))
         .expect("hilt-out exists")
         .flatten()
         .next()
         .expect("one run folder")
-        .path();
+        .path()
+}
+
+/// The run record of the (only) run under `dir/hilt-out`.
+pub fn record(dir: &Path) -> serde_json::Value {
+    let run = run_dir(dir);
     let bytes = std::fs::read(run.join("record.json")).expect("record.json");
     serde_json::from_slice(&bytes).expect("record is JSON")
 }
