@@ -1,8 +1,8 @@
 //! How long rendering the reports of a 16-board rack takes (goal: under
 //! 1 s each): a record of every check of hilt's catalogue on 16 boards,
 //! with a mix of verdicts, three evidence files a trial and observations
-//! of a realistic length, rendered as HTML and JUnit, and read back from
-//! its JSON. Run with `cargo bench --bench render`.
+//! of a realistic length, rendered as HTML and JUnit (with its evidence
+//! excerpts read from files), and read back from its JSON. Run with `cargo bench --bench render`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -113,6 +113,21 @@ fn sixteen_board_record() -> RunRecord {
     }
 }
 
+/// A run folder holding the record's evidence files, 4 KiB of console
+/// transcript each.
+fn write_evidence(record: &RunRecord) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let text = "+1.250 < sim> cfg get telnet\\r\\n\n".repeat(128);
+    for evidence in record.trials.iter().flat_map(|t| &t.evidence) {
+        let path = dir.path().join(&evidence.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, &text)?;
+    }
+    Ok(dir)
+}
+
 /// Median and slowest of `runs` timings of `render`, and its output size.
 fn time<T>(
     runs: usize,
@@ -172,11 +187,19 @@ fn main() {
         "render HTML",
         time(runs, || hilt_reports::html::render(&record), String::len),
     );
+    // JUnit quotes the end of each text evidence file: give it the files.
+    let dir = match write_evidence(&record) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("cannot write the evidence files: {e}");
+            std::process::exit(1);
+        }
+    };
     report(
         "render JUnit",
         time(
             runs,
-            || hilt_reports::junit::render(&record),
+            || hilt_reports::junit::render(&record, Some(dir.path())),
             |r| r.as_ref().map_or(0, Vec::len),
         ),
     );
