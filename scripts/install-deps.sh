@@ -74,7 +74,7 @@ if ! python3 -c "import jsonschema" 2>/dev/null; then
     pip_install jsonschema
 fi
 # junitparser: an independent JUnit reader junit.xml is checked against
-# (tests/junit_readers.rs: its counts per board equal the record's).
+# (tests/rack_reports.rs: its counts per board equal the record's).
 if ! python3 -c "import junitparser" 2>/dev/null; then
     echo "install-deps: pip install junitparser"
     pip_install junitparser

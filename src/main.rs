@@ -82,7 +82,8 @@ enum Command {
         #[command(subcommand)]
         command: image_cmd::ImageCommand,
     },
-    /// Work with run folders: verify one against its signed manifest, compare two.
+    /// Work with run folders: verify one against its signed manifest, compare
+    /// two, merge shards, render a record again (JUnit, Markdown, HTML).
     Report {
         #[command(subcommand)]
         command: report_cmd::ReportCommand,

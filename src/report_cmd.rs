@@ -1,6 +1,6 @@
 //! `hilt report`: what is done with a run folder after the run: `verify`
 //! it against its manifest, `diff` two runs, `merge` the
-//! folders of a sharded run.
+//! folders of a sharded run, `render` its record again.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,18 @@ pub enum DiffFormat {
     Json,
 }
 
+/// What `hilt report render` writes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RenderFormat {
+    /// junit.xml as a run writes it (evidence excerpts from the record's folder).
+    Junit,
+    /// A Markdown summary: boards, verdicts per 8259A capability, every
+    /// FAIL, INCONCLUSIVE and ERROR with expected and observed.
+    Md,
+    /// report.html as a run writes it.
+    Html,
+}
+
 #[derive(Subcommand)]
 pub enum ReportCommand {
     /// Check a run folder against its manifest.json: every file's SHA-256
@@ -62,6 +74,17 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
     },
+    /// Render a run record again, as JUnit, Markdown or HTML, on stdout or
+    /// into a file (exit 2 when the record cannot be read).
+    Render {
+        /// The run folder, or its record.json.
+        record: PathBuf,
+        #[arg(long, value_enum)]
+        format: RenderFormat,
+        /// Write here instead of stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
     /// Combine the run folders of a sharded run (`hilt run --shard K/N`)
     /// into one: one record (same schema) with every shard's trials and
     /// boards, rack-wide checks judged again on all boards, the evidence,
@@ -85,6 +108,14 @@ pub fn run(command: ReportCommand) -> i32 {
     match command {
         ReportCommand::Verify { dir, key } => verify(&dir, key.as_deref()),
         ReportCommand::Diff { old, new, format } => diff(&old, &new, format),
+        ReportCommand::Render {
+            record,
+            format,
+            output,
+        } => match render(&record, format, output.as_deref()) {
+            Ok(()) => 0,
+            Err(e) => crate::fail(e),
+        },
         ReportCommand::Merge {
             runs,
             out,
@@ -115,6 +146,35 @@ pub fn read_record(path: &Path) -> Result<hilt_reports::RunRecord, String> {
         ));
     }
     Ok(record)
+}
+
+/// Renders the record at `path` (a run folder or a record file); JUnit
+/// quotes evidence from the folder the record is in.
+fn render(path: &Path, format: RenderFormat, output: Option<&Path>) -> Result<(), String> {
+    let record = read_record(path)?;
+    let folder = if path.is_dir() {
+        path
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    };
+    let bytes = match format {
+        RenderFormat::Junit => {
+            hilt_reports::junit::render(&record, Some(folder)).map_err(|e| e.to_string())?
+        }
+        RenderFormat::Md => hilt_reports::markdown::render(&record).into_bytes(),
+        RenderFormat::Html => hilt_reports::html::render(&record).into_bytes(),
+    };
+    match output {
+        Some(file) => {
+            std::fs::write(file, bytes).map_err(|e| format!("writing {}: {e}", file.display()))
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .map_err(|e| format!("writing to stdout: {e}")),
+    }
 }
 
 fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {

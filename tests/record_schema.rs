@@ -9,7 +9,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
+use hilt_cli::{have_python_module, run_folder, text, HILT};
 
 /// Validates FILE (a JSON record) against SCHEMA with Draft 2020-12 and
 /// prints one line per error (`path: message`); exit 1 when invalid.
@@ -26,25 +28,6 @@ for e in errors:
 sys.exit(1 if errors else 0)
 "#;
 
-/// Fails with the install hint when python3 or jsonschema is missing
-/// (or, with HILT_ALLOW_SKIP set, says so and returns false).
-fn have_jsonschema() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("HILT_ALLOW_SKIP").is_some(),
-            "this test needs python3 with PyPI's jsonschema: run scripts/install-deps.sh \
-             (as root) or set HILT_ALLOW_SKIP=1 to skip"
-        );
-        eprintln!("skipped: python3 jsonschema missing (HILT_ALLOW_SKIP)");
-    }
-    found
-}
-
 fn validate(schema: &Path, record: &Path) -> Output {
     Command::new("python3")
         .args(["-c", VALIDATE])
@@ -52,10 +35,6 @@ fn validate(schema: &Path, record: &Path) -> Output {
         .arg(record)
         .output()
         .expect("python3 runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn record_schema(dir: &Path) -> (serde_json::Value, std::path::PathBuf) {
@@ -117,7 +96,7 @@ external_results: []
 
 #[test]
 fn full_rack_run_record_validates_against_its_schema() {
-    if !have_jsonschema() {
+    if !have_python_module("jsonschema") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -169,12 +148,7 @@ fn full_rack_run_record_validates_against_its_schema() {
         .arg(&out_dir)
         .output()
         .expect("hilt runs");
-    let run_dir = std::fs::read_dir(&out_dir)
-        .unwrap_or_else(|e| panic!("no run folder ({e}): {}", text(&out.stderr)))
-        .flatten()
-        .next()
-        .expect("a run folder")
-        .path();
+    let run_dir = run_folder(&out_dir, &out.stderr);
     let record_path = run_dir.join("record.json");
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("JSON");

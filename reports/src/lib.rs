@@ -14,6 +14,7 @@ pub mod excerpt;
 pub mod html;
 pub mod junit;
 pub mod manifest;
+pub mod markdown;
 pub mod merge;
 pub mod record;
 pub mod reporter;

@@ -44,12 +44,7 @@ pub fn write_suite(
 
 /// The folder of the (only) run under `dir/hilt-out`.
 pub fn run_dir(dir: &Path) -> PathBuf {
-    std::fs::read_dir(dir.join("hilt-out"))
-        .expect("hilt-out exists")
-        .flatten()
-        .next()
-        .expect("one run folder")
-        .path()
+    run_folder(&dir.join("hilt-out"), b"")
 }
 
 /// The run record of the (only) run under `dir/hilt-out`.
@@ -57,4 +52,35 @@ pub fn record(dir: &Path) -> serde_json::Value {
     let run = run_dir(dir);
     let bytes = std::fs::read(run.join("record.json")).expect("record.json");
     serde_json::from_slice(&bytes).expect("record is JSON")
+}
+
+/// The (only) run folder under `out` (hilt's `--out`); `stderr`, the
+/// run's, says why when there is none.
+pub fn run_folder(out: &Path, stderr: &[u8]) -> PathBuf {
+    std::fs::read_dir(out)
+        .unwrap_or_else(|e| panic!("no run folder in {} ({e}): {}", out.display(), text(stderr)))
+        .flatten()
+        .next()
+        .unwrap_or_else(|| panic!("no run folder in {}: {}", out.display(), text(stderr)))
+        .path()
+}
+
+/// Whether python3 can import `module` (a PyPI package an independent
+/// check needs). When it cannot, fails with the install hint, or with
+/// HILT_ALLOW_SKIP set says so and returns false.
+pub fn have_python_module(module: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("HILT_ALLOW_SKIP").is_some(),
+            "this test needs python3 with PyPI's {module}: run scripts/install-deps.sh \
+             (as root) or set HILT_ALLOW_SKIP=1 to skip"
+        );
+        eprintln!("skipped: python3 {module} missing (HILT_ALLOW_SKIP)");
+    }
+    found
 }

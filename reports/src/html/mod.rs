@@ -12,7 +12,7 @@
 //! evidence manifest. Every dynamic string goes through [`markup::Html`].
 
 mod markup;
-mod summary;
+pub mod summary;
 
 use crate::record::{BoardInfo, EvidenceRecord, HealthStatus, RunRecord, TrialRecord, Verdict};
 use markup::{Href, Html};

@@ -1,17 +1,25 @@
-//! junit.xml as CI servers read it, judged by a reader nobody here wrote
-//! (PyPI's `junitparser`, through python3): on a rack of two simulated
-//! boards sharing an identifier (the rack-wide ID-03 FAILs), a board that
-//! does not answer (AU-07 INCONCLUSIVE) and checks that are DECLARED or
-//! NOT_APPLICABLE, every board has its suite, every check its case with
-//! the board as classname, and the counts per suite and on the root equal
-//! the record's verdicts. Needs root (simulated boards live in network
-//! namespaces) and `cargo build --workspace --bins` (hilt runs hilt-sim).
+//! The reports of a rack run, on a rack of two simulated boards sharing an
+//! identifier (the rack-wide ID-03 FAILs), a board that does not answer
+//! (AU-07 INCONCLUSIVE) and checks that are DECLARED or NOT_APPLICABLE:
+//!
+//! - junit.xml as CI servers read it, judged by a reader nobody here wrote
+//!   (PyPI's `junitparser`, through python3): every board has its suite,
+//!   every check its case with the board as classname, and the counts per
+//!   suite and on the root equal the record's verdicts;
+//! - every report renders again from the record (`hilt report render`):
+//!   JUnit and HTML byte for byte as the run wrote them, Markdown with the
+//!   FAIL's expected and observed.
+//!
+//! Needs root (simulated boards live in network namespaces) and
+//! `cargo build --workspace --bins` (hilt runs hilt-sim).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const HILT: &str = env!("CARGO_BIN_EXE_hilt");
+#[path = "support/hilt_cli.rs"]
+mod hilt_cli;
+use hilt_cli::{have_python_module, run_folder, text, HILT};
 
 /// Prints junit.xml as junitparser reads it, as JSON: per suite its
 /// attribute counts and, per case, its classname, name, result elements
@@ -34,29 +42,6 @@ for suite in xml:
                           "errors": suite.errors, "skipped": suite.skipped, "cases": cases})
 print(json.dumps(out))
 "#;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Fails with the install hint when python3 or junitparser is missing
-/// (or, with HILT_ALLOW_SKIP set, says so and returns false).
-fn have_junitparser() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import junitparser"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("HILT_ALLOW_SKIP").is_some(),
-            "this test needs python3 with PyPI's junitparser: run scripts/install-deps.sh \
-             (as root) or set HILT_ALLOW_SKIP=1 to skip"
-        );
-        eprintln!("skipped: python3 junitparser missing (HILT_ALLOW_SKIP)");
-    }
-    found
-}
 
 /// Simulated boards of this test's own runtime folder, stopped on drop.
 struct Sims {
@@ -118,8 +103,8 @@ fn expected_counts(record: &serde_json::Value) -> BTreeMap<String, [usize; 4]> {
 }
 
 #[test]
-fn junitparser_reads_per_board_suites_with_the_records_counts() {
-    if !have_junitparser() {
+fn junit_reads_in_junitparser_with_the_records_counts_and_reports_render_again() {
+    if !have_python_module("junitparser") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -153,12 +138,7 @@ fn junitparser_reads_per_board_suites_with_the_records_counts() {
     }
     let out = run.output().expect("hilt runs");
     drop(sims);
-    let run_dir = std::fs::read_dir(&out_dir)
-        .unwrap_or_else(|e| panic!("no run folder ({e}): {}", text(&out.stderr)))
-        .flatten()
-        .next()
-        .expect("a run folder")
-        .path();
+    let run_dir = run_folder(&out_dir, &out.stderr);
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("record.json")).expect("record"))
             .expect("JSON");
@@ -285,4 +265,61 @@ fn junitparser_reads_per_board_suites_with_the_records_counts() {
             .is_some_and(|o| o.contains("--- excerpt of "))),
         "no evidence excerpt in any system-out"
     );
+
+    rendered_again(&run_dir);
+}
+
+/// `hilt report render` of the run's record gives back the files the run
+/// wrote, and a Markdown summary with the FAIL.
+fn rendered_again(run_dir: &Path) {
+    let render = |from: &Path, format: &str| {
+        let out = Command::new(HILT)
+            .args(["report", "render"])
+            .arg(from)
+            .args(["--format", format])
+            .output()
+            .expect("hilt runs");
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        out.stdout
+    };
+    let record_file = run_dir.join("record.json");
+    for (from, format, file) in [
+        (record_file.as_path(), "junit", "junit.xml"),
+        (run_dir, "html", "report.html"),
+    ] {
+        let written = std::fs::read(run_dir.join(file)).expect("written by the run");
+        assert!(
+            render(from, format) == written,
+            "{format} rendered from the record differs from the run's {file}"
+        );
+    }
+    let md = text(&render(run_dir, "md"));
+    assert!(
+        md.contains("### FAIL rack::device\\_identification::distinct\\_identifiers (ID-03: "),
+        "{md}"
+    );
+    assert!(
+        md.contains("- expected: ") && md.contains("- observed: "),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Device Identification (DI) | does not conform |"),
+        "{md}"
+    );
+    // A file written instead of stdout, and an unreadable record refused.
+    let md_file = run_dir.join("summary.md");
+    let out = Command::new(HILT)
+        .args(["report", "render", "--format", "md", "-o"])
+        .arg(&md_file)
+        .arg(run_dir)
+        .output()
+        .expect("hilt runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&md_file).expect("summary.md"), md);
+    let out = Command::new(HILT)
+        .args(["report", "render", "--format", "md"])
+        .arg(run_dir.join("junit.xml"))
+        .output()
+        .expect("hilt runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }
