@@ -162,10 +162,10 @@ fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one(
     assert_eq!(trial["verdict"], "PASS", "{trial:#}\n{}", strong.logs());
     let observed = trial["observed"].as_str().unwrap_or("");
     for held in [
-        "telnet 23/tcp refused 10 (the declared account operator logged in)",
-        "mqtt 1883/tcp refused 11 (the declared account operator logged in)",
+        "telnet 23/tcp refused 10 (the declared account operator logged in after 3 wrong password(s) in a row)",
+        "mqtt 1883/tcp refused 11 (the declared account operator logged in after 3 wrong password(s) in a row)",
         "snmp 161/udp refused 6 (the declared account snmp logged in)",
-        "http 80/tcp refused 10 (the declared account operator logged in)",
+        "http 80/tcp refused 10 (the declared account operator logged in after 3 wrong password(s) in a row)",
     ] {
         assert!(observed.contains(held), "{held:?} not in {observed}");
     }
@@ -174,7 +174,16 @@ fn au01_fails_every_weak_interface_of_a_debian_device_and_passes_the_strong_one(
 /// Debian's PAM stack with pam_faillock: 3 failures lock the account
 /// for 3 s (the tally kept in the device's own folder).
 fn faillock_stack(dir: &Path) -> String {
-    let opts = format!("deny=3 unlock_time=3 dir={}", dir.display());
+    faillock_stack_locking(dir, 3)
+}
+
+/// As [`faillock_stack`], the lock lasting `unlock_s`.
+fn faillock_stack_locking(dir: &Path, unlock_s: u32) -> String {
+    // even_deny_root: root is locked like any account.
+    let opts = format!(
+        "deny=3 unlock_time={unlock_s} even_deny_root dir={}",
+        dir.display()
+    );
     format!(
         "auth required pam_faillock.so preauth {opts}\n\
          auth [success=1 default=bad] pam_unix.so nodelay\n\
@@ -330,4 +339,89 @@ fn au08_reads_the_telnet_and_mqtt_banners_before_any_login() {
             && observed.contains("mqtt 1883/tcp (no banner without login)"),
         "{observed}"
     );
+}
+
+/// A telnet device (Debian's /bin/login behind busybox telnetd) whose
+/// `root` has the dictionary default `vizxv` (root's fourth guess); with
+/// `faillock`, pam_faillock locks any account after 3 failures, and the
+/// board file (declared account `operator`) says nothing about it.
+fn root_default_device(faillock: bool) -> Device {
+    let mut device = Device::new("hilt-hd-au01", "198.19.50");
+    device.accounts(&[("operator", PASSWORD), ("root", "vizxv")]);
+    if faillock {
+        std::fs::create_dir_all(device.path("faillock")).expect("tally dir");
+        // Locked for 60 s: longer than the rest of the dictionary takes.
+        device.pam_login(&faillock_stack_locking(&device.path("faillock"), 60));
+    }
+    let a = device.address.clone();
+    device.spawn_with_accounts(
+        "telnetd.log",
+        &format!("busybox telnetd -F -p 23 -b {a} -l /bin/login"),
+    );
+    device.wait_tcp(23, Duration::from_secs(5));
+    device
+}
+
+/// Runs AU-01 against a board whose one login is telnet, with no lockout
+/// declared.
+fn au01_telnet(device: &Device) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).expect("pw");
+    let board = dir.path().join("board.yaml");
+    std::fs::write(
+        &board,
+        format!(
+            "board: telnet-box\nmodel: m\n\
+             hardware:\n  network: {{ address: {}, interface: {}, host_address: {} }}\n\
+             declares:\n  accounts: {{ operator: {{ password: 'file:pw' }} }}\n\
+             \x20 interfaces:\n    - {{ port: 23, service: telnet, login: {{ account: operator }} }}\n",
+            device.address, device.host_if, device.host_address
+        ),
+    )
+    .expect("board");
+    let board = board.display().to_string();
+    let out = hilt_with(&["run", "-b", &board, "--", "AU-01"], dir.path(), &[]);
+    let trial = record(dir.path())["trials"][0].clone();
+    assert_eq!(
+        trial["name"],
+        "telnet-box::logical_access::default_credentials",
+        "{trial:#}\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    trial
+}
+
+/// An undeclared per-account lockout must not hide a default: before,
+/// root's lock refused `root/vizxv` at its fourth guess, `operator` (never
+/// guessed) still logged in, and AU-01 PASSed. Now `operator` is given as
+/// many wrong passwords in a row as root had before its last guess (3),
+/// the lock refuses its control, and the trial is INCONCLUSIVE naming the
+/// undeclared lockout. Without the lock the same device FAILs naming
+/// root/vizxv, so the default is real. About 15 s.
+#[test]
+fn au01_is_not_fooled_by_an_undeclared_per_account_lockout() {
+    tools();
+    let locking = root_default_device(true);
+    let trial = au01_telnet(&locking);
+    assert_eq!(
+        trial["verdict"],
+        "INCONCLUSIVE",
+        "{trial:#}\n{}",
+        locking.logs()
+    );
+    let reason = trial["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("telnet 23/tcp")
+            && reason.contains("was refused after 3 wrong password(s) in a row")
+            && reason.contains("declares.lockout"),
+        "{reason}"
+    );
+    drop(locking);
+
+    let open = root_default_device(false);
+    let trial = au01_telnet(&open);
+    assert_eq!(trial["verdict"], "FAIL", "{trial:#}\n{}", open.logs());
+    let reason = trial["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("root/vizxv"), "{reason}");
 }

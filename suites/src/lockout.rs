@@ -44,6 +44,11 @@ impl Pacer {
         }
     }
 
+    /// Whether a lockout is declared for what this paces.
+    pub fn declared(&self) -> bool {
+        self.lockout.is_some()
+    }
+
     fn key(&self, user: &str) -> String {
         match self.lockout.as_ref().map(|l| l.per) {
             Some(LockoutScope::Account) => user.to_string(),

@@ -236,6 +236,31 @@ fn relieve(
     Ok(Ok(()))
 }
 
+/// Wrong passwords the declared account is given in a row before the
+/// positive control, when no lockout is declared: as many as any
+/// dictionary account failed before its last guess, less the declared
+/// account's own. It stands in for every account: a device that locks an
+/// account after that many failures refuses the control, and then the
+/// dictionary's refusals prove nothing (its last guesses may have met the
+/// lock, not a wrong password).
+fn canary_failures<'a>(users: impl Iterator<Item = &'a str>, account: &str) -> usize {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for user in users {
+        *counts.entry(user).or_insert(0) += 1;
+    }
+    let most = counts.values().copied().max().unwrap_or(0);
+    most.saturating_sub(1)
+        .saturating_sub(counts.get(account).copied().unwrap_or(0))
+}
+
+/// Why a refused control after the canary's wrong passwords proves the
+/// refusals nothing.
+fn undeclared_lock(account: &str, canary: usize) -> String {
+    format!(
+        "the declared account {account} was refused after {canary} wrong password(s) in a row: the device locks an account after so few failures, which the board file does not declare (declares.lockout), so a default refused later may have met the lock; the refusals prove nothing"
+    )
+}
+
 /// The phrase naming a dictionary entry (`admin/admin`, `root/<empty>`).
 fn phrase(user: &str, password: &str) -> String {
     format!(
@@ -305,8 +330,37 @@ fn judge_console(
             judged.unjudged = Some(format!("serial console: {why}"));
             return Ok(judged);
         }
+        let canary = if pacer.declared() {
+            0
+        } else {
+            canary_failures(
+                DEFAULT_CREDENTIALS.iter().take(limit).map(|(u, _)| *u),
+                &account,
+            )
+        };
+        let wrong = Secret::from_guess("Hilt-canary-wrong");
+        for _ in 0..canary {
+            let console = ctx.console()?;
+            if dialogue::login(console, &decl, &account, &wrong, STEP)? == LoginOutcome::LoggedIn {
+                console::close_shell(ctx, &decl)?;
+                judged
+                    .accepted
+                    .push(format!("{account} with a wrong password"));
+                return Ok(judged);
+            }
+        }
         if log_in(ctx)? {
             judged.control = format!("the declared account {account} logged in");
+            if canary > 0 {
+                judged
+                    .control
+                    .push_str(&format!(" after {canary} wrong password(s) in a row"));
+            }
+        } else if canary > 0 {
+            judged.unjudged = Some(format!(
+                "serial console: {}",
+                undeclared_lock(&account, canary)
+            ));
         } else {
             judged.unjudged = Some(format!(
                 "serial console: after the guesses the declared account {account} could not log in; the refusals prove nothing"
@@ -486,6 +540,37 @@ fn guess(
         Ok(true)
     })?
     .map_err(CheckError::Harness)?;
+    let canary = if pacer.declared() || probe.secret_only() || probe.passwords_not_taken().is_some()
+    {
+        0
+    } else {
+        canary_failures(
+            DEFAULT_CREDENTIALS.iter().take(limit).map(|(u, _)| *u),
+            &account,
+        )
+    };
+    let wrong = Secret::from_guess("Hilt-canary-wrong");
+    for _ in 0..canary {
+        match probe.attempt(&account, &wrong) {
+            Ok(a) => {
+                transcript.push_str(&format!(
+                    "=== declared account {account}, wrong password: {:?}\n{}\n",
+                    a.outcome, a.transcript
+                ));
+                if a.accepted() {
+                    judged
+                        .accepted
+                        .push(format!("{account} with a wrong password"));
+                    return Ok(());
+                }
+            }
+            Err(LoginError::Device(why)) => {
+                judged.unjudged = Some(format!("{}: {why}", judged.label));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     match probe.attempt(&account, &password) {
         Ok(a) => {
             transcript.push_str(&format!(
@@ -494,6 +579,17 @@ fn guess(
             ));
             if a.accepted() {
                 judged.control = format!("the declared account {account} logged in");
+                if canary > 0 {
+                    judged
+                        .control
+                        .push_str(&format!(" after {canary} wrong password(s) in a row"));
+                }
+            } else if canary > 0 {
+                judged.unjudged = Some(format!(
+                    "{}: {}",
+                    judged.label,
+                    undeclared_lock(&account, canary)
+                ));
             } else if let Some(why) = probe.passwords_not_taken() {
                 // No password is weighed at all (SSH with keys only): the
                 // method list that said so shows the service alive.
