@@ -12,6 +12,15 @@ use hilt_harness::CheckError;
 
 use crate::api;
 
+/// Kernel ring of a board capture. One board's link carries what the
+/// check provokes (logins, requests, telemetry: hundreds of packets, not
+/// the 100k/s the capture crate's 8 MiB default is sized for), and the
+/// ring is resident for as long as the capture runs: 8 MiB per board made
+/// most of hilt's memory with a rack of 16 capturing at once. A ring that
+/// still overflows is caught: a capture that lost packets proves nothing
+/// ([`BoardCapture::finish`]).
+const BOARD_RING_BYTES: u32 = 2 * 1024 * 1024;
+
 /// A capture of one board's traffic, written to a folder of this trial's
 /// own (boards run in parallel).
 pub(crate) struct BoardCapture {
@@ -53,7 +62,10 @@ impl BoardCapture {
             &interface,
             &host_filter(network.address),
             &savefile,
-            Limits::default(),
+            Limits {
+                kernel_buffer: BOARD_RING_BYTES,
+                ..Limits::default()
+            },
         )
         .map_err(|e| capture_fault(&interface, e))?;
         Ok(BoardCapture {
@@ -81,6 +93,16 @@ impl BoardCapture {
             .map_err(|e| CheckError::Harness(format!("capture: {e}")))?;
         // What a link that went down did not carry proves nothing.
         self.link.ensure_up().map_err(api::net_fault)?;
+        // Nor does a window with packets this host failed to keep: the
+        // lost one may be the plaintext looked for.
+        let lost = u64::from(stats.dropped_kernel) + u64::from(stats.dropped_interface);
+        if lost > 0 {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return Err(CheckError::Harness(format!(
+                "the capture on {} lost {lost} packets on this host (kernel ring full or interface drops): what they carried is unknown",
+                self.interface
+            )));
+        }
         let report = classify_file(
             &self.savefile,
             &ClassifyOptions {
