@@ -102,11 +102,53 @@ fn record(run: &Path) -> serde_json::Value {
         .expect("record is JSON")
 }
 
+/// AU-09's console evidence: in run B (FAIL) its locator names the
+/// transcript line where the device showed the shell prompt unasked; in
+/// run A (PASS) there is no locator.
+fn located_prompt(a: &Path, b: &Path) {
+    let console_log = |run: &Path| -> serde_json::Value {
+        let record = record(run);
+        let trial = record["trials"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["catalogue_id"] == "AU-09").cloned())
+            .expect("AU-09 trial");
+        trial["evidence"]
+            .as_array()
+            .and_then(|e| {
+                e.iter()
+                    .find(|e| e["path"].as_str().is_some_and(|p| p.ends_with(".log")))
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no console transcript: {trial:#}"))
+    };
+    assert!(
+        console_log(a).get("locator").is_none(),
+        "{}",
+        console_log(a)
+    );
+    let evidence = console_log(b);
+    let n: usize = evidence["locator"]
+        .as_str()
+        .and_then(|l| l.strip_prefix("line "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line locator: {evidence}"));
+    let path = b.join(evidence["path"].as_str().unwrap_or_default());
+    let transcript = std::fs::read_to_string(&path).expect("transcript");
+    let line = transcript.lines().nth(n - 1).unwrap_or_default();
+    assert!(
+        line.contains(" < ") && line.contains("dev> "),
+        "line {n} of {}: {line:?}\n{transcript}",
+        path.display()
+    );
+}
+
 #[test]
 fn diff_names_regressions_fixes_new_removed_evidence_and_board_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = two_runs(dir.path());
     let (a_s, b_s) = (a.display().to_string(), b.display().to_string());
+
+    located_prompt(&a, &b);
 
     let (code, out, err) = diff(&[&a_s, &b_s]);
     assert_eq!(code, 1, "{out}{err}");

@@ -224,6 +224,22 @@ fn tshark_frames(pcap: &Path, filter: &str) -> BTreeSet<u64> {
     .collect()
 }
 
+/// The frame number of the `frame N` locator on `id`'s evidence `*suffix`.
+fn located_frame(record: &serde_json::Value, id: &str, suffix: &str) -> u64 {
+    let evidence = trial(record, id)["evidence"]
+        .as_array()
+        .and_then(|e| {
+            e.iter()
+                .find(|e| e["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+        })
+        .unwrap_or_else(|| panic!("{id} left no evidence *{suffix}"));
+    evidence["locator"]
+        .as_str()
+        .and_then(|l| l.strip_prefix("frame "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{id}: no frame locator on {evidence}"))
+}
+
 /// The frame numbers listed in `... in frames [4, 27]` / `appears in frames [..]`.
 fn frames_named(reason: &str) -> BTreeSet<u64> {
     reason
@@ -333,6 +349,32 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     );
     assert_eq!(hilt_open, BTreeSet::from([23, 80, 1883]));
 
+    // AU-01's locators name the line of each attempts file where the first
+    // accepted guess begins (several interfaces: telnet, HTTP, MQTT, SNMP).
+    let au01: Vec<&serde_json::Value> = trial(&record, "AU-01")["evidence"]
+        .as_array()
+        .map(|e| e.iter().filter(|e| e["locator"].is_string()).collect())
+        .unwrap_or_default();
+    assert!(!au01.is_empty(), "AU-01 set no locator");
+    for evidence in au01 {
+        let n: usize = evidence["locator"]
+            .as_str()
+            .and_then(|l| l.strip_prefix("line "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a line locator: {evidence}"));
+        let file = std::fs::read_to_string(run.join(evidence["path"].as_str().unwrap_or_default()))
+            .expect("AU-01 attempts");
+        let line = file.lines().nth(n - 1).unwrap_or_default();
+        assert!(
+            line.starts_with("=== ") && line.ends_with(": Accepted"),
+            "line {n} of {evidence}: {line:?}"
+        );
+        assert!(
+            !file.lines().take(n - 1).any(|l| l.ends_with(": Accepted")),
+            "an earlier accepted attempt than line {n}: {evidence}"
+        );
+    }
+
     // DP-01: the frames where hilt found the password are the frames where
     // tshark decodes a password field (MQTT CONNECT, HTTP Basic), and the
     // plaintext flows hilt lists are tshark's MQTT and HTTP conversations.
@@ -407,6 +449,16 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
         })
         .collect();
     assert_eq!(hilt_flows, tshark_flows, "DP-01 plaintext flows vs tshark");
+    // Its locator is the first frame of the pcap that carried MQTT or HTTP
+    // (tshark's numbering), no later than the first password frame.
+    let frame = located_frame(&record, "DP-01", "boot-and-operation.pcap");
+    let plaintext = tshark_frames(&pcap, "(mqtt || http) && tcp.len > 0");
+    assert_eq!(
+        plaintext.first(),
+        Some(&frame),
+        "DP-01 locator vs tshark's plaintext frames {plaintext:?}"
+    );
+    assert!(hilt_frames.first().is_some_and(|f| *f >= frame));
 
     // AU-05: every frame hilt names carries, by tshark's decoding, a
     // password field (MQTT CONNECT, HTTP Basic, an SNMP community: hilt
@@ -425,6 +477,18 @@ fn debian_weak_matches_its_table_and_nmap_and_tshark() {
     assert!(
         named.is_subset(&decoded) && fields.is_subset(&named),
         "AU-05 names frames {named:?}; tshark decodes password fields in {fields:?}, and with SNMP communities and telnet data {decoded:?}"
+    );
+    // Its locator is the first frame it names, one tshark decodes as
+    // carrying a credential.
+    let frame = located_frame(&record, "AU-05", "login.pcap");
+    assert_eq!(named.first(), Some(&frame), "AU-05 locator vs {named:?}");
+    assert_eq!(
+        tshark_frames(
+            &login,
+            &format!("frame.number == {frame} && (mqtt.passwd || http.authorization || snmp.community || (telnet.data && tcp.port == 23))")
+        ),
+        BTreeSet::from([frame]),
+        "AU-05 locator frame {frame}: tshark decodes no credential in it"
     );
     assert!(
         named

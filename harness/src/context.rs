@@ -229,9 +229,25 @@ impl CheckContext {
         Ok(())
     }
 
+    /// Marks the last line of the open console's transcript (what the
+    /// console showed last) as where the check's observation is: call it
+    /// right after the console showed what decides the verdict.
+    pub fn locate_on_console(&mut self) {
+        if let Some(console) = &self.console {
+            let line = console.transcript().lines().count() as u64;
+            let name = Self::transcript_name(self.console_sessions + 1);
+            self.evidence
+                .locate(&name, crate::evidence::Locator::Line(line.max(1)));
+        }
+    }
+
+    fn transcript_name(session: u32) -> String {
+        format!("console-{session}.log")
+    }
+
     fn save_transcript(&mut self, console: &Console) -> Result<(), CheckError> {
         self.console_sessions += 1;
-        let name = format!("console-{}.log", self.console_sessions);
+        let name = Self::transcript_name(self.console_sessions);
         self.evidence.text(
             &name,
             "text/plain",

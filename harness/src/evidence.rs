@@ -25,6 +25,30 @@ pub fn scrub_bytes(data: &mut [u8], secrets: &[Secret]) {
     Scrubber::new(secrets).mask_bytes(data)
 }
 
+/// Where in an evidence file a check's observation is, recorded as the
+/// evidence entry's `locator`. Numbers count from 1, as tshark numbers
+/// frames and editors number lines; byte offsets count from 0, as `xxd`
+/// and `dd skip=` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locator {
+    /// A line of a text file: `line N`.
+    Line(u64),
+    /// A frame of a pcap as written: `frame N` (`tshark -Y frame.number==N`).
+    Frame(u64),
+    /// A byte offset in a binary file: `byte N`.
+    Byte(u64),
+}
+
+impl std::fmt::Display for Locator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Locator::Line(n) => write!(f, "line {n}"),
+            Locator::Frame(n) => write!(f, "frame {n}"),
+            Locator::Byte(n) => write!(f, "byte {n}"),
+        }
+    }
+}
+
 /// Evidence that could not be written (a harness fault at the check layer).
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -49,6 +73,9 @@ pub struct EvidenceSink {
     dir: PathBuf,
     scrubber: Scrubber,
     records: Vec<EvidenceRecord>,
+    /// Locators by file name, for files kept now or later (a console
+    /// transcript is written when the console closes).
+    locators: std::collections::BTreeMap<String, Locator>,
 }
 
 impl EvidenceSink {
@@ -62,6 +89,7 @@ impl EvidenceSink {
             dir,
             scrubber: Scrubber::new(&secrets),
             records: Vec::new(),
+            locators: Default::default(),
         }
     }
 
@@ -121,9 +149,22 @@ impl EvidenceSink {
             bytes: data.len() as u64,
             media_type: media_type.to_string(),
             description: description.to_string(),
-            locator: None,
+            locator: self.locators.get(name).map(Locator::to_string),
         });
         Ok(())
+    }
+
+    /// Says where in the evidence file `name` (kept already, or to be
+    /// kept later in this trial) the check's observation is. The last
+    /// locator given for a file wins.
+    pub fn locate(&mut self, name: &str, locator: Locator) {
+        self.locators.insert(name.to_string(), locator);
+        let path = self.dir.join(name);
+        let relative = path.strip_prefix(&self.run_dir).unwrap_or(&path);
+        let relative = relative.to_string_lossy();
+        if let Some(record) = self.records.iter_mut().find(|r| r.path == relative) {
+            record.locator = Some(locator.to_string());
+        }
     }
 
     pub fn into_records(self) -> Vec<EvidenceRecord> {
@@ -134,6 +175,38 @@ impl EvidenceSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locators_render_once_and_reach_kept_and_later_files() {
+        assert_eq!(Locator::Line(40).to_string(), "line 40");
+        assert_eq!(Locator::Frame(12).to_string(), "frame 12");
+        assert_eq!(Locator::Byte(0).to_string(), "byte 0");
+        let run = tempfile::tempdir().expect("tempdir");
+        let mut sink = EvidenceSink::new(run.path(), "b", "x::y", Vec::new());
+        sink.text("kept.log", "text/plain", "kept", "a\nb\n")
+            .expect("kept");
+        sink.locate("kept.log", Locator::Line(2));
+        sink.locate("later.pcap", Locator::Frame(3));
+        sink.bytes(
+            "later.pcap",
+            "application/vnd.tcpdump.pcap",
+            "later",
+            vec![1],
+        )
+        .expect("later");
+        sink.text("plain.txt", "text/plain", "no locator", "z")
+            .expect("plain");
+        let records = sink.into_records();
+        let locator = |suffix: &str| {
+            records
+                .iter()
+                .find(|r| r.path.ends_with(suffix))
+                .and_then(|r| r.locator.clone())
+        };
+        assert_eq!(locator("kept.log").as_deref(), Some("line 2"));
+        assert_eq!(locator("later.pcap").as_deref(), Some("frame 3"));
+        assert_eq!(locator("plain.txt"), None);
+    }
 
     #[test]
     fn bytes_are_scrubbed_in_place() {

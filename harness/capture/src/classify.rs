@@ -106,6 +106,8 @@ pub struct FlowReport {
     /// `Some(true)` plaintext, `Some(false)` encrypted, `None` unknown.
     pub plaintext: Option<bool>,
     pub first_frame: u64,
+    /// The first frame that carried payload (not a bare handshake).
+    pub first_data_frame: Option<u64>,
     pub last_frame: u64,
     pub frames: u64,
     /// Payload bytes client to server and server to client.
@@ -172,6 +174,7 @@ struct Flow {
     client: SocketAddr,
     server: SocketAddr,
     first_frame: u64,
+    first_data_frame: Option<u64>,
     last_frame: u64,
     frames: u64,
     to_server: Stream,
@@ -391,6 +394,7 @@ impl Classifier {
                     client,
                     server,
                     first_frame: frame,
+                    first_data_frame: None,
                     last_frame: frame,
                     frames: 0,
                     to_server: Stream::new(cap),
@@ -405,6 +409,9 @@ impl Classifier {
         let flow = &mut self.flows[idx];
         flow.frames += 1;
         flow.last_frame = frame;
+        if !seg.payload.is_empty() && flow.first_data_frame.is_none() {
+            flow.first_data_frame = Some(frame);
+        }
         let stream = if seg.src == flow.client {
             &mut flow.to_server
         } else {
@@ -539,6 +546,7 @@ impl Classifier {
                 p => p.plaintext(),
             },
             first_frame: flow.first_frame,
+            first_data_frame: flow.first_data_frame,
             last_frame: flow.last_frame,
             frames: flow.frames,
             client_bytes: flow.to_server.seen,

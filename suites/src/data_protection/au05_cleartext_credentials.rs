@@ -210,6 +210,16 @@ impl Check for CleartextCredentials {
                 .map(|(n, v)| NamedSecret::new(n, v.as_bytes().to_vec()))
                 .collect(),
         )?;
+        // The first frame a credential crossed in, for a lab to open.
+        let first = report
+            .secrets
+            .iter()
+            .flat_map(|h| h.frames.iter().copied())
+            .min();
+        if let Some(frame) = first {
+            ctx.evidence()
+                .locate("login.pcap", hilt_harness::evidence::Locator::Frame(frame));
+        }
         let found: Vec<String> = report
             .secrets
             .iter()

@@ -168,10 +168,25 @@ impl Check for PassiveTraffic {
                 "the capture saw no traffic of the device; cannot judge ({observed})"
             )));
         }
-        let mut problems: Vec<String> = report
+        let offending: Vec<_> = report
             .plaintext_flows()
             .filter(|f| !allowed_in_clear(f.protocol))
             .filter(|f| f.client_bytes + f.server_bytes > 0)
+            .collect();
+        // The first frame that carried data in the clear, for a lab to open.
+        let first = offending
+            .iter()
+            .filter_map(|f| f.first_data_frame)
+            .chain(report.secrets.iter().flat_map(|h| h.frames.iter().copied()))
+            .min();
+        if let Some(frame) = first {
+            ctx.evidence().locate(
+                "boot-and-operation.pcap",
+                hilt_harness::evidence::Locator::Frame(frame),
+            );
+        }
+        let mut problems: Vec<String> = offending
+            .iter()
             .map(|f| {
                 format!(
                     "{} {:?} {} -> {} (frames {}-{}, {} bytes)",

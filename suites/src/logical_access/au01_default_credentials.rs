@@ -15,6 +15,7 @@ use hilt_harness::board::{Board, InterfaceDecl, LockoutDecl, Secret};
 use hilt_harness::context::CheckContext;
 use hilt_harness::driver::console::{self as dialogue, LoginOutcome};
 use hilt_harness::driver::login::{self, Attempt, LoginError, LoginProbe, Outcome};
+use hilt_harness::evidence::Locator;
 use hilt_harness::params::{ParamKind, ParamSpec};
 use hilt_harness::{Applicability, Capability, Check, CheckError, CheckMeta, Finding};
 
@@ -80,6 +81,9 @@ struct Judged {
     refused: usize,
     /// The positive control, in words.
     control: String,
+    /// The line of the interface's attempts file where the first
+    /// accepted guess begins.
+    accepted_at: Option<u64>,
 }
 
 impl Check for DefaultCredentials {
@@ -286,6 +290,7 @@ fn judge_console(
         unjudged: None,
         refused: 0,
         control: String::new(),
+        accepted_at: None,
     };
     let account = console::account(ctx)?;
     let account_password = ctx.password(&account)?;
@@ -384,6 +389,7 @@ fn judge_interface(
         unjudged: None,
         refused: 0,
         control: String::new(),
+        accepted_at: None,
     };
     let mut probe = match logins::open(ctx, interface)? {
         Ok(p) => p,
@@ -411,12 +417,16 @@ fn judge_interface(
         tried_phrases,
     );
     logins::put_back(ctx, turned)?;
+    let name = logins::evidence_name("au01", interface);
     ctx.evidence().text(
-        &logins::evidence_name("au01", interface),
+        &name,
         "text/plain",
         &format!("default-credential attempts on {label}"),
         &transcript,
     )?;
+    if let Some(line) = judged.accepted_at {
+        ctx.evidence().locate(&name, Locator::Line(line));
+    }
     result?;
     Ok(judged)
 }
@@ -435,6 +445,9 @@ fn guess(
     let mut unknown = Vec::new();
     let mut note =
         |credential: &str, attempt: &Attempt, judged: &mut Judged, unknown: &mut Vec<String>| {
+            if matches!(attempt.outcome, Outcome::Accepted) && judged.accepted_at.is_none() {
+                judged.accepted_at = Some(transcript.lines().count() as u64 + 1);
+            }
             transcript.push_str(&format!(
                 "=== {credential}: {:?}\n{}\n",
                 attempt.outcome, attempt.transcript

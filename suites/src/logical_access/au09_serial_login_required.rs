@@ -51,6 +51,7 @@ impl Check for SerialLoginRequired {
             dialogue::wake(console, &decl, STEP)?
         };
         if state == dialogue::AT_SHELL || decl.login.is_none() {
+            ctx.locate_on_console();
             return Ok(Finding::fail(
                 "a shell prompt was reachable without any credentials",
                 format!(
@@ -75,12 +76,13 @@ impl Check for SerialLoginRequired {
         match dialogue::answer(console, &decl, probe, STEP)? {
             Some(Rest::Password) => {}
             Some(Rest::Shell) => {
+                ctx.locate_on_console();
                 return Ok(Finding::fail(
                     "the console ran a shell after a user name alone",
                     format!(
                         "after sending {probe:?} at the login prompt the shell prompt appeared"
                     ),
-                ))
+                ));
             }
             other => {
                 return Err(CheckError::Board(format!(
@@ -92,10 +94,11 @@ impl Check for SerialLoginRequired {
         match dialogue::answer(console, &decl, "", STEP)? {
             Some(Rest::Login) => {}
             Some(Rest::Shell) => {
+                ctx.locate_on_console();
                 return Ok(Finding::fail(
                     "an empty password opened a shell",
                     "shell prompt after an empty password",
-                ))
+                ));
             }
             other => {
                 return Err(CheckError::Board(format!(
