@@ -235,6 +235,15 @@ fn report_of_a_real_run_loads_cleanly_and_a_hostile_banner_stays_text() {
     );
     let kept = std::fs::read_to_string(run.join(&banners.path)).expect("evidence");
     assert!(kept.contains(HOSTILE), "{kept}");
+    // Its locator is the line where the greeting begins.
+    let line: usize = banners
+        .locator
+        .as_deref()
+        .and_then(|l| l.strip_prefix("line "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line locator: {banners:?}"));
+    let at = kept.lines().nth(line - 1).unwrap_or_default();
+    assert!(at.contains(HOSTILE), "line {line}: {at:?}\n{kept}");
 
     // Kept for people: a screenshot and the printed PDF.
     let artifacts = artifacts();

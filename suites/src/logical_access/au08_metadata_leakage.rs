@@ -291,6 +291,7 @@ impl Check for MetadataLeakage {
         }
         // Login services greet anyone before a login.
         let mut banners = String::new();
+        let mut first_leak: Option<u64> = None;
         for interface in banner_interfaces(ctx.board()) {
             let source = logins::label(&interface);
             let banner = if interface.service.eq_ignore_ascii_case("ftp") {
@@ -306,8 +307,13 @@ impl Check for MetadataLeakage {
             };
             match banner {
                 Some(text) => {
+                    let leaked = banner_leaks(&source, &text, version_re.as_ref(), &password);
+                    if !leaked.is_empty() && first_leak.is_none() {
+                        // The banner's first line, below its `=== source` line.
+                        first_leak = Some(banners.lines().count() as u64 + 2);
+                    }
                     banners.push_str(&format!("=== {source}\n{text}\n"));
-                    leaks.extend(banner_leaks(&source, &text, version_re.as_ref(), &password));
+                    leaks.extend(leaked);
                     answered.push(match ssh_software(&text) {
                         Some(software) => format!(
                             "{source} banner (software version {software:?}: required by RFC 4253, not counted)"
@@ -326,6 +332,12 @@ impl Check for MetadataLeakage {
                 "what the login services show before a login",
                 &banners,
             )?;
+            if let Some(line) = first_leak {
+                ctx.evidence().locate(
+                    "login-banners.txt",
+                    hilt_harness::evidence::Locator::Line(line),
+                );
+            }
         }
         // Discovery and management protocols answer anyone on the network.
         let udp = probe_udp(
