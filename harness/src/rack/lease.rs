@@ -115,7 +115,7 @@ pub fn resources(board: &Board) -> Vec<String> {
     };
     if let Some(serial) = &hw.serial {
         if let Some(port) = &serial.port {
-            out.push(format!("serial {}", path(port)));
+            out.push(format!("serial {}", serial_identity(port)));
         }
         if let Some(unix) = &serial.unix {
             out.push(format!("serial {}", path(unix)));
@@ -147,6 +147,23 @@ pub fn resources(board: &Board) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The name a serial port is leased under: the device it resolves to, so
+/// that `/dev/serial/by-id/...` and `/dev/ttyUSB0` collide, except for a
+/// pseudo-terminal. The kernel hands a freed `/dev/pts/N` to the next
+/// program that asks (a simulator or QEMU restarted by a check, ser2net),
+/// so its number says nothing about which board it is: the path the board
+/// file names (the link its owner keeps) is the board's identity there.
+fn serial_identity(port: &Path) -> String {
+    match std::fs::canonicalize(port) {
+        Ok(device) if !is_pseudo_terminal(&device) => device.display().to_string(),
+        _ => port.display().to_string(),
+    }
+}
+
+fn is_pseudo_terminal(device: &Path) -> bool {
+    device.starts_with("/dev/pts") || device == Path::new("/dev/ptmx")
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -334,6 +351,18 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pseudo_terminal_is_leased_by_the_name_the_board_file_gives() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join("tty");
+        std::os::unix::fs::symlink("/dev/pts/7", &link).expect("symlink");
+        assert_eq!(serial_identity(&link), link.display().to_string());
+        // Any other device is leased as what it resolves to.
+        let null = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &null).expect("symlink");
+        assert_eq!(serial_identity(&null), "/dev/null");
+    }
 
     #[test]
     fn lease_file_names_have_no_separators() {
