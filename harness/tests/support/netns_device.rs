@@ -6,39 +6,14 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-pub fn run_ok(cmd: &[&str]) {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Fails the test with the install hint when `tool` is missing.
-pub fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs `{tool}` on PATH (scripts/install-deps.sh installs it)"
-    );
-}
+// `ip`, daemons and tools, run as every test crate here runs them.
+#[path = "../../../tests/support/command.rs"]
+mod command;
+#[allow(unused_imports)] // each test crate uses some of them
+pub use command::{require_tool, run, run_ok};
 
 pub struct Device {
     /// Namespace name; the host end of the veth is `<name>h`... shortened

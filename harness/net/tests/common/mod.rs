@@ -9,38 +9,11 @@ use std::time::{Duration, Instant};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// Fails the test with a clear message when `tool` is not on PATH.
-pub fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "this test needs the external tool `{tool}`, which is not on PATH \
-         (scripts/install-deps.sh installs it)"
-    );
-}
-
-pub fn run(cmd: &[&str]) -> Output {
-    let out = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
-}
-
-fn run_ok(cmd: &[&str]) {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+// `ip`, daemons and tools, run as every test crate here runs them.
+#[path = "../../../../tests/support/command.rs"]
+mod command;
+#[allow(unused_imports)] // each test crate uses some of them
+pub use command::{require_tool, run, run_ok};
 
 /// A network namespace with one veth pair: `host_addr` on this side,
 /// `addr` inside, and `vacant` (same /29, nobody answers ARP for it). Deleted (with every process started in it) on drop.
