@@ -361,18 +361,7 @@ pub fn render_text(diff: &RunDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{sample_record, sample_trial, EvidenceRecord};
-
-    fn file(path: &str, sha: &str) -> EvidenceRecord {
-        EvidenceRecord {
-            path: path.into(),
-            sha256: sha.into(),
-            bytes: 1,
-            media_type: "text/plain".into(),
-            description: "d".into(),
-            locator: None,
-        }
-    }
+    use crate::record::{sample_evidence, sample_record, sample_trial};
 
     fn record(trials: Vec<TrialRecord>) -> RunRecord {
         let boards = vec![BoardInfo::new("b", "m", "f", "00")];
@@ -424,15 +413,15 @@ mod tests {
     fn evidence_is_compared_by_path_and_hash() {
         let mut before = sample_trial("b", "A", &[], &[], Verdict::Pass);
         before.evidence = vec![
-            file("e/same", "11"),
-            file("e/changed", "22"),
-            file("e/gone", "33"),
+            sample_evidence("e/same", "11"),
+            sample_evidence("e/changed", "22"),
+            sample_evidence("e/gone", "33"),
         ];
         let mut after = before.clone();
         after.evidence = vec![
-            file("e/same", "11"),
-            file("e/changed", "2f"),
-            file("e/new", "44"),
+            sample_evidence("e/same", "11"),
+            sample_evidence("e/changed", "2f"),
+            sample_evidence("e/new", "44"),
         ];
         let d = diff(&record(vec![before]), &record(vec![after]));
         let seen: Vec<(String, Option<String>, Option<String>)> = d

@@ -111,12 +111,9 @@ mod tests {
 
     fn evidence(path: &str, media_type: &str, locator: Option<&str>) -> EvidenceRecord {
         EvidenceRecord {
-            path: path.into(),
-            sha256: String::new(),
-            bytes: 0,
             media_type: media_type.into(),
-            description: String::new(),
             locator: locator.map(String::from),
+            ..crate::record::sample_evidence(path, "")
         }
     }
 

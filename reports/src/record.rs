@@ -716,6 +716,20 @@ pub(crate) fn sample_record(boards: Vec<BoardInfo>, trials: Vec<TrialRecord>) ->
     }
 }
 
+/// An evidence file entry for unit tests: `path` with hash `sha256`, one
+/// byte of plain text, no locator.
+#[cfg(test)]
+pub(crate) fn sample_evidence(path: &str, sha256: &str) -> EvidenceRecord {
+    EvidenceRecord {
+        path: path.into(),
+        sha256: sha256.into(),
+        bytes: 1,
+        media_type: "text/plain".into(),
+        description: "d".into(),
+        locator: None,
+    }
+}
+
 /// A trial for unit tests: `board::check` with the given catalogue id,
 /// 8259A elements, EN 303 645 provisions and verdict; one second long, no
 /// evidence.

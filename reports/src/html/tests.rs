@@ -1,14 +1,11 @@
 use super::*;
-use crate::record::{sample_record, sample_trial, BoardInfo, EvidenceRecord};
+use crate::record::{sample_evidence, sample_record, sample_trial, BoardInfo, EvidenceRecord};
 
 fn evidence(path: &str) -> EvidenceRecord {
     EvidenceRecord {
-        path: path.into(),
-        sha256: "ab".repeat(32),
         bytes: 42,
-        media_type: "text/plain".into(),
-        description: "what the console said".into(),
         locator: Some("line 7".into()),
+        ..sample_evidence(path, &"ab".repeat(32))
     }
 }
 
