@@ -361,18 +361,13 @@ pub fn render_text(diff: &RunDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{sample_evidence, sample_record, sample_trial};
-
-    fn record(trials: Vec<TrialRecord>) -> RunRecord {
-        let boards = vec![BoardInfo::new("b", "m", "f", "00")];
-        sample_record(boards, trials)
-    }
+    use crate::record::{sample_evidence, sample_one_board_record, sample_trial};
 
     #[test]
     fn verdicts_are_sorted_into_regressions_fixes_and_changes() {
         use Verdict::*;
         let t = |id: &str, v: Verdict| sample_trial("b", id, &[], &[], v);
-        let old = record(vec![
+        let old = sample_one_board_record(vec![
             t("A", Pass),
             t("B", Fail),
             t("C", NotApplicable),
@@ -382,7 +377,7 @@ mod tests {
             t("G", Pass),
             t("R", Pass),
         ]);
-        let new = record(vec![
+        let new = sample_one_board_record(vec![
             t("A", Fail),
             t("B", Pass),
             t("C", Inconclusive),
@@ -423,7 +418,10 @@ mod tests {
             sample_evidence("e/changed", "2f"),
             sample_evidence("e/new", "44"),
         ];
-        let d = diff(&record(vec![before]), &record(vec![after]));
+        let d = diff(
+            &sample_one_board_record(vec![before]),
+            &sample_one_board_record(vec![after]),
+        );
         let seen: Vec<(String, Option<String>, Option<String>)> = d
             .evidence
             .iter()
@@ -442,8 +440,8 @@ mod tests {
 
     #[test]
     fn an_incomplete_new_run_never_reads_as_no_regression() {
-        let old = record(vec![sample_trial("b", "A", &[], &[], Verdict::Pass)]);
-        let mut new = record(vec![]);
+        let old = sample_one_board_record(vec![sample_trial("b", "A", &[], &[], Verdict::Pass)]);
+        let mut new = sample_one_board_record(vec![]);
         new.complete = false;
         let d = diff(&old, &new);
         assert!(d.regressions.is_empty());
@@ -453,9 +451,10 @@ mod tests {
 
     #[test]
     fn board_identification_changes_and_hostile_text_is_escaped() {
-        let mut old = record(vec![]);
+        let mut old = sample_one_board_record(vec![]);
         old.boards[0].firmware_version = Some("1.0.0".into());
-        let mut new = record(vec![sample_trial("b", "A", &[], &[], Verdict::Fail)]);
+        let mut new =
+            sample_one_board_record(vec![sample_trial("b", "A", &[], &[], Verdict::Fail)]);
         new.boards[0].firmware_version = Some("1.0.1\u{1b}[2J".into());
         new.trials[0].reason = "said\r\ntest x ... ok".into();
         new.boards.push(BoardInfo::new("c", "m", "f", "00"));

@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn the_record_is_the_fold_of_the_events() {
-        let head = sample_record(vec![BoardInfo::new("b", "m", "f", "0")], vec![]);
+        let head = sample_one_board_record(vec![]);
         let trial = sample_trial("b", "AU-09", &[], &[], Verdict::Fail);
         let events = [
             RunEvent::RunStarted {

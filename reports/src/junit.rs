@@ -198,13 +198,10 @@ mod tests {
         }
     }
 
-    fn record(trials: Vec<TrialRecord>) -> RunRecord {
-        sample_record(vec![BoardInfo::new("b", "m", "f", "0")], trials)
-    }
-
     #[test]
     fn hostile_device_output_is_escaped() {
-        let rec = record(vec![trial(Verdict::Fail, "</failure><x>\u{1b}[31m]]>&")]);
+        let rec =
+            sample_one_board_record(vec![trial(Verdict::Fail, "</failure><x>\u{1b}[31m]]>&")]);
         let xml = String::from_utf8(render(&rec, None).expect("render")).expect("utf8");
         assert!(
             xml.contains("&lt;/failure&gt;&lt;x&gt;\\x1b[31m]]&gt;&amp;"),
@@ -220,7 +217,9 @@ mod tests {
         let mut t = trial(Verdict::Fail, hostile);
         t.reason = format!("banner said {hostile}");
         t.name = format!("b::c::{hostile}");
-        let xml = String::from_utf8(render(&record(vec![t]), None).expect("render")).expect("utf8");
+        let xml =
+            String::from_utf8(render(&sample_one_board_record(vec![t]), None).expect("render"))
+                .expect("utf8");
         for c in ['\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{0}', '\u{fffe}'] {
             assert!(!xml.contains(c), "{c:?} in {xml}");
         }
@@ -247,7 +246,7 @@ mod tests {
 
     #[test]
     fn verdicts_map_to_junit_elements() {
-        let rec = record(vec![
+        let rec = sample_one_board_record(vec![
             trial(Verdict::Pass, ""),
             trial(Verdict::Inconclusive, ""),
             trial(Verdict::Error, ""),
@@ -261,18 +260,26 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_worst_verdict() {
-        assert_eq!(record(vec![trial(Verdict::Pass, "")]).exit_code(), 0);
         assert_eq!(
-            record(vec![trial(Verdict::NotApplicable, "")]).exit_code(),
+            sample_one_board_record(vec![trial(Verdict::Pass, "")]).exit_code(),
             0
         );
-        assert_eq!(record(vec![trial(Verdict::Declared, "")]).exit_code(), 0);
         assert_eq!(
-            record(vec![trial(Verdict::Pass, ""), trial(Verdict::Fail, "")]).exit_code(),
+            sample_one_board_record(vec![trial(Verdict::NotApplicable, "")]).exit_code(),
+            0
+        );
+        assert_eq!(
+            sample_one_board_record(vec![trial(Verdict::Declared, "")]).exit_code(),
+            0
+        );
+        assert_eq!(
+            sample_one_board_record(vec![trial(Verdict::Pass, ""), trial(Verdict::Fail, "")])
+                .exit_code(),
             1
         );
         assert_eq!(
-            record(vec![trial(Verdict::Fail, ""), trial(Verdict::Error, "")]).exit_code(),
+            sample_one_board_record(vec![trial(Verdict::Fail, ""), trial(Verdict::Error, "")])
+                .exit_code(),
             2
         );
     }

@@ -175,7 +175,7 @@ mod tests {
         let mut fail = sample_trial("b", "SU-02", &["SU-2"], &["5.3-2"], Verdict::Fail);
         fail.reason = "the unsigned image was installed".into();
         let pass = sample_trial("b", "AU-09", &["LA-1"], &[], Verdict::Pass);
-        let record = sample_record(vec![BoardInfo::new("b", "m", "f", "0")], vec![fail, pass]);
+        let record = sample_one_board_record(vec![fail, pass]);
         let md = render(&record);
         assert!(
             md.contains("### FAIL b::capability::su-02 (SU-02: SU-02 title)"),
@@ -206,7 +206,7 @@ mod tests {
         let mut fail = sample_trial("b", "AU-08", &["LA-1"], &[], Verdict::Fail);
         fail.observed =
             "banner <script>alert(1)</script> ![x](http://e/) | col\n### fake\u{1b}[2J".into();
-        let record = sample_record(vec![BoardInfo::new("b", "m", "f", "0")], vec![fail]);
+        let record = sample_one_board_record(vec![fail]);
         let md = render(&record);
         let line = md
             .lines()

@@ -716,6 +716,12 @@ pub(crate) fn sample_record(boards: Vec<BoardInfo>, trials: Vec<TrialRecord>) ->
     }
 }
 
+/// A run record for unit tests on one board, `b`.
+#[cfg(test)]
+pub(crate) fn sample_one_board_record(trials: Vec<TrialRecord>) -> RunRecord {
+    sample_record(vec![BoardInfo::new("b", "m", "f", "0")], trials)
+}
+
 /// An evidence file entry for unit tests: `path` with hash `sha256`, one
 /// byte of plain text, no locator.
 #[cfg(test)]
