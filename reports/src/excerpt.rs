@@ -148,14 +148,22 @@ mod tests {
         std::fs::write(dir.path().join("secret"), "outside").expect("write");
         std::fs::write(run.join("cap.pcap"), "pcap").expect("write");
         std::os::unix::fs::symlink(dir.path().join("secret"), run.join("link")).expect("link");
+        // An absolute path to a file that exists and is readable.
+        let absolute = dir.path().join("secret").to_string_lossy().into_owned();
         for (path, media) in [
             ("../secret", "text/plain"),
-            ("/etc/hostname", "text/plain"),
+            (absolute.as_str(), "text/plain"),
             ("link", "text/plain"),
             ("cap.pcap", "application/vnd.tcpdump.pcap"),
             ("missing.log", "text/plain"),
         ] {
             assert_eq!(excerpt(&run, &evidence(path, media, None)), None, "{path}");
         }
+        // The same folder does quote a text file inside it.
+        std::fs::write(run.join("inside.log"), "inside").expect("write");
+        assert_eq!(
+            excerpt(&run, &evidence("inside.log", "text/plain", None)).as_deref(),
+            Some("inside")
+        );
     }
 }
