@@ -257,6 +257,29 @@ fn canary_failures<'a>(users: impl Iterator<Item = &'a str>, account: &str) -> u
         .saturating_sub(counts.get(account).copied().unwrap_or(0))
 }
 
+/// The declared account's positive control after `canary` wrong
+/// passwords in a row (console or interface alike): Ok(the control in
+/// words) when it got in; Err(why the refusals prove nothing) when it was
+/// refused after a canary; None when it was refused without one (the
+/// caller knows why).
+fn control_after_canary(
+    account: &str,
+    canary: usize,
+    got_in: bool,
+) -> Option<Result<String, String>> {
+    if got_in {
+        let mut control = format!("the declared account {account} logged in");
+        if canary > 0 {
+            control.push_str(&format!(" after {canary} wrong password(s) in a row"));
+        }
+        Some(Ok(control))
+    } else if canary > 0 {
+        Some(Err(undeclared_lock(account, canary)))
+    } else {
+        None
+    }
+}
+
 /// Why a refused control after the canary's wrong passwords proves the
 /// refusals nothing.
 fn undeclared_lock(account: &str, canary: usize) -> String {
@@ -354,22 +377,14 @@ fn judge_console(
                 return Ok(judged);
             }
         }
-        if log_in(ctx)? {
-            judged.control = format!("the declared account {account} logged in");
-            if canary > 0 {
-                judged
-                    .control
-                    .push_str(&format!(" after {canary} wrong password(s) in a row"));
+        match control_after_canary(&account, canary, log_in(ctx)?) {
+            Some(Ok(control)) => judged.control = control,
+            Some(Err(why)) => judged.unjudged = Some(format!("serial console: {why}")),
+            None => {
+                judged.unjudged = Some(format!(
+                    "serial console: after the guesses the declared account {account} could not log in; the refusals prove nothing"
+                ))
             }
-        } else if canary > 0 {
-            judged.unjudged = Some(format!(
-                "serial console: {}",
-                undeclared_lock(&account, canary)
-            ));
-        } else {
-            judged.unjudged = Some(format!(
-                "serial console: after the guesses the declared account {account} could not log in; the refusals prove nothing"
-            ));
         }
     }
     Ok(judged)
@@ -590,28 +605,20 @@ fn guess(
                 "=== declared account {account}: {:?}\n{}\n",
                 a.outcome, a.transcript
             ));
-            if a.accepted() {
-                judged.control = format!("the declared account {account} logged in");
-                if canary > 0 {
-                    judged
-                        .control
-                        .push_str(&format!(" after {canary} wrong password(s) in a row"));
-                }
-            } else if canary > 0 {
-                judged.unjudged = Some(format!(
-                    "{}: {}",
-                    judged.label,
-                    undeclared_lock(&account, canary)
-                ));
-            } else if let Some(why) = probe.passwords_not_taken() {
-                // No password is weighed at all (SSH with keys only): the
-                // method list that said so shows the service alive.
-                judged.control = why;
-            } else {
-                judged.unjudged = Some(format!(
-                    "{}: the declared account {account} did not get in either ({:?}); the refusals prove nothing",
-                    judged.label, a.outcome
-                ));
+            match control_after_canary(&account, canary, a.accepted()) {
+                Some(Ok(control)) => judged.control = control,
+                Some(Err(why)) => judged.unjudged = Some(format!("{}: {why}", judged.label)),
+                None => match probe.passwords_not_taken() {
+                    // No password is weighed at all (SSH with keys only):
+                    // the method list that said so shows the service alive.
+                    Some(why) => judged.control = why,
+                    None => {
+                        judged.unjudged = Some(format!(
+                            "{}: the declared account {account} did not get in either ({:?}); the refusals prove nothing",
+                            judged.label, a.outcome
+                        ))
+                    }
+                },
             }
         }
         Err(LoginError::Device(why)) => {
@@ -679,4 +686,28 @@ fn credential_finding(finding: Finding, tried: &[String]) -> Finding {
     tried.iter().fold(finding, |f, phrase| {
         f.naming_public_credential(phrase.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_control_after_a_canary_proves_nothing() {
+        assert_eq!(
+            control_after_canary("admin", 2, true),
+            Some(Ok(
+                "the declared account admin logged in after 2 wrong password(s) in a row".into()
+            ))
+        );
+        assert_eq!(
+            control_after_canary("admin", 0, true),
+            Some(Ok("the declared account admin logged in".into()))
+        );
+        assert!(matches!(
+            control_after_canary("admin", 2, false),
+            Some(Err(_))
+        ));
+        assert_eq!(control_after_canary("admin", 0, false), None);
+    }
 }
