@@ -28,29 +28,19 @@ macro_rules! need_root {
     };
 }
 
+// `ip`, daemons and tools, run as every test crate here runs them.
+#[path = "../../../../tests/support/command.rs"]
+mod command;
+#[allow(unused_imports)] // each test crate uses some of them
+pub use command::{run, run_ok};
+
+/// Whether `cmd` is on PATH (callers skip only under HILT_ALLOW_SKIP).
 pub fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-pub fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-pub fn run_ok(cmd: &[&str]) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A network namespace with one veth pair (`host_if` here, `addr` inside).
